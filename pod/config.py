@@ -1,0 +1,108 @@
+"""Settings: one frozen value read from defaults, `KLUIS_*` environment variables and the CLI.
+
+Bottom layer: imports nothing from pod. Every field `x` has the environment variable `KLUIS_X` and
+the CLI option `--x` (underscores become dashes); the README's configuration table lists them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "KLUIS_"
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything an operator can configure. Build with `Settings.load()` or plainly for tests."""
+
+    host: str = _setting("localhost", "Interface to listen on.")
+    port: int = _setting(3000, "TCP port to listen on.")
+    base_url: str = _setting(
+        "",
+        "Public URL of the server; every absolute URL Kluis emits derives from it. "
+        "Set it behind a reverse proxy. Default: http://<host>:<port>/",
+    )
+    data_dir: Path = _setting(Path("data"), "Directory of the file-system storage.")
+    storage: str = _setting("file", "Storage backend: `file` (default) or `memory`.")
+    max_body_bytes: int = _setting(64 * 1024 * 1024, "Largest request body accepted (413 above).")
+    max_rdf_bytes: int = _setting(
+        8 * 1024 * 1024, "Largest RDF body parsed (413 above); also bounds N3 and SPARQL patches."
+    )
+    fsync: bool = _setting(True, "fsync files and directories on every write (crash durability).")
+    access_log: bool = _setting(True, "Log one line per request.")
+    shutdown_timeout: float = _setting(
+        10.0, "Seconds in-flight requests get to finish on SIGINT/SIGTERM."
+    )
+    log_level: str = _setting("info", "Logging level: debug, info, warning, error.")
+
+    def __post_init__(self) -> None:
+        if self.storage not in ("file", "memory"):
+            raise ValueError(f"storage must be 'file' or 'memory', not {self.storage!r}")
+        if not self.base_url:
+            host = "localhost" if self.host in ("", "0.0.0.0", "::") else self.host  # noqa: S104
+            object.__setattr__(self, "base_url", f"http://{host}:{self.port}/")
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base_url must be an absolute http(s) URL, not {self.base_url!r}")
+        if parts.query or parts.fragment:
+            raise ValueError("base_url may not have a query or fragment")
+        if not self.base_url.endswith("/"):
+            object.__setattr__(self, "base_url", self.base_url + "/")
+        for name in ("max_body_bytes", "max_rdf_bytes", "port"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} may not be negative")
+
+    @property
+    def base_path(self) -> str:
+        """The path part of the base URL, always ending in `/` (`/` unless behind a prefix)."""
+        return urlsplit(self.base_url).path or "/"
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:
+        """Read `KLUIS_*` variables from `env`, then apply `overrides` (None values are ignored).
+
+        Raises ValueError with the variable's name when a value does not parse.
+        """
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = (env or {}).get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                try:
+                    values[f.name] = parse_value(f.type, raw)
+                except ValueError as exc:
+                    raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: {exc}") from exc
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def parse_value(type_name: Any, raw: str) -> Any:
+    """Parse a setting's text (from the environment or the CLI) into the field's type."""
+    kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "")
+    if kind == "bool":
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {raw!r}")
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind == "Path":
+        return Path(raw)
+    return raw
+
+
+def setting_fields() -> list[dataclasses.Field[Any]]:
+    """The fields of Settings, for the CLI and the documentation test."""
+    return list(dataclasses.fields(Settings))

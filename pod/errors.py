@@ -1,0 +1,117 @@
+"""The PodError hierarchy: domain errors every layer raises. Imports nothing from pod.
+
+Errors carry domain facts (what was wrong, which methods are allowed), never HTTP status codes;
+`pod.http.errors` is the one place that maps them to statuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class PodError(Exception):
+    """Base of every error Kluis raises on purpose. `str(error)` is safe to show a client."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(PodError):
+    """The request is malformed: a header, a body or a parameter cannot be understood."""
+
+
+class InvalidPath(BadRequest):
+    """A URL path cannot be mapped safely onto the storage (`..`, encoded `/`, NUL, reserved...)."""
+
+
+class InvalidRdf(BadRequest):
+    """An RDF body does not parse. The message carries the parser's message and position."""
+
+
+class InvalidPatch(PodError):
+    """A patch document parses but breaks the structural rules of its language (422)."""
+
+
+class InvalidAcl(PodError):
+    """An ACL document parses but is not a usable ACL (422)."""
+
+
+class NotFound(PodError):
+    """The target resource does not exist."""
+
+
+class Conflict(PodError):
+    """The request conflicts with the current state of the target (409)."""
+
+
+class PreconditionFailed(PodError):
+    """An `If-Match` / `If-None-Match` / `If-Unmodified-Since` condition does not hold (412)."""
+
+
+class NotAcceptable(PodError):
+    """No representation matches the request's `Accept` header (406)."""
+
+    def __init__(self, message: str, *, available: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.available = tuple(available)
+
+
+class UnsupportedMediaType(PodError):
+    """The request body's media type is not one the target accepts (415)."""
+
+    def __init__(self, message: str, *, accepted: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.accepted = tuple(accepted)
+
+
+class PayloadTooLarge(PodError):
+    """The request body is larger than the configured limit (413)."""
+
+
+class RangeNotSatisfiable(PodError):
+    """A byte range lies outside the representation (416)."""
+
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+class MethodNotAllowed(PodError):
+    """The method is not supported on the target (405). `allowed` lists the methods that are."""
+
+    def __init__(self, message: str, *, allowed: Iterable[str]) -> None:
+        super().__init__(message)
+        self.allowed = tuple(allowed)
+
+
+class Unauthenticated(PodError):
+    """No acceptable credentials were presented, or they failed verification (401).
+
+    `error` is the OAuth error code for `WWW-Authenticate` (`invalid_token`, `invalid_dpop_proof`),
+    or None when the request simply carried no credentials.
+    """
+
+    def __init__(self, message: str, *, error: str | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+class Forbidden(PodError):
+    """The authenticated agent may not do this (403)."""
+
+
+class TooManyRequests(PodError):
+    """The client is rate limited (429)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(PodError):
+    """The write would exceed the storage's quota (507)."""
+
+
+class BackendUnavailable(PodError):
+    """The storage backend cannot serve the request right now (503)."""

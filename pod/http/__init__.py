@@ -1,0 +1,1 @@
+"""Everything that speaks aiohttp.web. Nothing imports this package but pod.app."""

@@ -1,0 +1,116 @@
+"""THE error -> status table, and the rendering of every error response.
+
+Domain errors (`pod.errors`) become `application/problem+json` (RFC 9457) with the status below and
+the headers the status calls for (Allow, WWW-Authenticate, Accept-*, Content-Range, Retry-After).
+Anything else is a bug: logged with the request id, answered 500 with no internals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Final
+
+from aiohttp import web
+
+from pod import errors
+from pod.http import headers
+
+log = logging.getLogger(__name__)
+
+STATUS: Final[dict[type[errors.PodError], int]] = {
+    errors.BadRequest: 400,
+    errors.InvalidPath: 400,
+    errors.InvalidRdf: 400,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.MethodNotAllowed: 405,
+    errors.NotAcceptable: 406,
+    errors.Conflict: 409,
+    errors.PreconditionFailed: 412,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
+    errors.RangeNotSatisfiable: 416,
+    errors.InvalidPatch: 422,
+    errors.InvalidAcl: 422,
+    errors.TooManyRequests: 429,
+    errors.BackendUnavailable: 503,
+    errors.QuotaExceeded: 507,
+}
+
+
+def status_of(error: errors.PodError) -> int:
+    for cls in type(error).__mro__:
+        status = STATUS.get(cls)
+        if status is not None:
+            return status
+    return 500
+
+
+def problem(status: int, detail: str, *, request_id: str | None = None) -> web.Response:
+    """An `application/problem+json` response."""
+    body: dict[str, object] = {
+        "type": "about:blank",
+        "title": _reason(status),
+        "status": status,
+        "detail": detail,
+    }
+    if request_id:
+        body["requestId"] = request_id
+    return web.Response(
+        status=status,
+        body=json.dumps(body).encode(),
+        content_type="application/problem+json",
+    )
+
+
+def _reason(status: int) -> str:
+    try:
+        from http import HTTPStatus
+
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def render(error: errors.PodError, *, method: str, realm: str, request_id: str) -> web.Response:
+    """The response for a domain error."""
+    status = status_of(error)
+    response = problem(status, error.message, request_id=request_id)
+    if isinstance(error, errors.MethodNotAllowed):
+        response.headers["Allow"] = headers.join(error.allowed)
+    elif isinstance(error, errors.Unauthenticated):
+        challenge = f'DPoP realm="{realm}", algs="ES256 RS256 PS256 EdDSA"'
+        if error.error:
+            description = error.message.replace('"', "'")
+            challenge += f', error="{error.error}", error_description="{description}"'
+        response.headers["WWW-Authenticate"] = challenge
+    elif isinstance(error, errors.UnsupportedMediaType):
+        if method == "PATCH":
+            response.headers["Accept-Patch"] = headers.ACCEPT_PATCH
+        elif method == "POST":
+            response.headers["Accept-Post"] = headers.ACCEPT_POST
+        elif method == "PUT":
+            response.headers["Accept-Put"] = headers.ACCEPT_PUT
+    elif isinstance(error, errors.RangeNotSatisfiable):
+        response.headers["Content-Range"] = f"bytes */{error.size}"
+    elif isinstance(error, errors.TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def render_http_exception(exc: web.HTTPException, *, request_id: str) -> web.Response:
+    """aiohttp's own errors (unknown route, body too large while aiohttp read it) as problems."""
+    response = problem(exc.status, exc.text or exc.reason, request_id=request_id)
+    for name in ("Allow", "WWW-Authenticate", "Location"):
+        if name in exc.headers:
+            response.headers[name] = exc.headers[name]
+    return response
+
+
+def render_unexpected(exc: BaseException, *, request_id: str) -> web.Response:
+    log.error("unhandled error in request %s", request_id, exc_info=exc)
+    return problem(
+        500, "internal server error; the request id identifies it in the log", request_id=request_id
+    )

@@ -1,0 +1,390 @@
+"""The Solid resource handler: GET/HEAD/OPTIONS/PUT/POST/PATCH/DELETE on any pod path.
+
+Each request is parsed once (path, conditions, body), checked by the Authorizer with the modes the
+operation needs (`pod.acl.modes`), then handed to the SolidStore; the answer gets the Solid headers
+(Link, Allow, Accept-*, ETag, WAC-Allow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Final
+
+from aiohttp import hdrs, web
+
+from pod import paths
+from pod.acl.decide import Allowed
+from pod.acl.modes import needed_modes
+from pod.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RangeNotSatisfiable,
+    UnsupportedMediaType,
+)
+from pod.http import headers
+from pod.http.keys import AUTHORIZER, CREDENTIALS, SETTINGS, STORE
+from pod.ldp import rdf
+from pod.ldp.conditions import Conditions, Outcome, evaluate
+from pod.ldp.patch import parse_patch
+from pod.ldp.store import SolidStore
+from pod.model import ANONYMOUS, Credentials, Metadata
+from pod.vocab import LDP, PIM, SOLID
+
+STORAGE_DESCRIPTION: Final = ".well-known/solid"
+_STORAGE_DESCRIPTION_SUFFIX: Final = "/" + STORAGE_DESCRIPTION
+_TYPE_RESOURCE: Final = headers.link(str(LDP.Resource), "type")
+_TYPE_CONTAINER: Final = ", ".join(
+    headers.link(str(t), "type") for t in (LDP.Container, LDP.BasicContainer)
+)
+_TYPE_RDF_SOURCE: Final = headers.link(str(LDP.RDFSource), "type")
+_TYPE_NON_RDF: Final = headers.link(str(LDP.NonRDFSource), "type")
+_TYPE_STORAGE: Final = headers.link(str(PIM.Storage), "type")
+_CONTAINER_TYPES: Final = frozenset({str(LDP.BasicContainer), str(LDP.Container)})
+_VARY: Final = "Accept, Authorization, Origin"
+_READ_CHUNK: Final = 64 * 1024
+
+
+def credentials_of(request: web.Request) -> Credentials:
+    return request.get(CREDENTIALS, ANONYMOUS)
+
+
+async def handle_resource(request: web.Request) -> web.StreamResponse:
+    """Entry point for every path that is not a server endpoint."""
+    settings = request.app[SETTINGS]
+    raw = request.raw_path.split("?", 1)[0]
+    if raw.endswith(_STORAGE_DESCRIPTION_SUFFIX):
+        return await _storage_description(request, raw[: -len(STORAGE_DESCRIPTION)])
+    path = paths.parse_url_path(raw, settings.base_path)
+    method = request.method
+    if method in (hdrs.METH_GET, hdrs.METH_HEAD):
+        return await _get(request, path)
+    if method == hdrs.METH_OPTIONS:
+        return await _options(request, path)
+    if method == hdrs.METH_PUT:
+        return await _put(request, path)
+    if method == hdrs.METH_POST:
+        return await _post(request, path)
+    if method == hdrs.METH_PATCH:
+        return await _patch(request, path)
+    if method == hdrs.METH_DELETE:
+        return await _delete(request, path)
+    raise MethodNotAllowed(
+        f"{method} is not supported", allowed=_allowed_methods(path, None, request.app[STORE])
+    )
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+async def _get(request: web.Request, path: str) -> web.StreamResponse:
+    store = request.app[STORE]
+    credentials = credentials_of(request)
+    authorizer = request.app[AUTHORIZER]
+    await authorizer.authorize(
+        credentials=credentials, needs=needed_modes("GET", path, exists=_never)
+    )
+    accept = request.headers.get(hdrs.ACCEPT)
+    byte_range = await _byte_range(request, store, path)
+    rep = await store.get(path, accept=accept, byte_range=byte_range)
+    allowed = await authorizer.allowed(credentials=credentials, path=path)
+    outcome = evaluate(
+        _conditions(request), etag=rep.etag, modified=rep.metadata.modified, safe_method=True
+    )
+    if outcome is Outcome.NOT_MODIFIED:
+        response = web.Response(status=304)
+        _resource_headers(response, store, path, rep.metadata, allowed=allowed)
+        _validators(response, rep.etag, rep.metadata.modified)
+        return response
+    status = 206 if rep.byte_range is not None else 200
+    response = web.Response(status=status, body=rep.data, content_type=None)
+    response.headers[hdrs.CONTENT_TYPE] = rep.content_type
+    if rep.byte_range is not None:
+        start, end = rep.byte_range
+        response.headers[hdrs.CONTENT_RANGE] = f"bytes {start}-{end - 1}/{rep.metadata.size}"
+    if not rep.is_rdf:
+        response.headers[hdrs.ACCEPT_RANGES] = "bytes"
+    _resource_headers(response, store, path, rep.metadata, allowed=allowed)
+    _validators(response, rep.etag, rep.metadata.modified)
+    return response
+
+
+async def _byte_range(request: web.Request, store: SolidStore, path: str) -> slice | None:
+    """The absolute byte range requested of a non-RDF resource, or None for the whole body."""
+    if hdrs.RANGE not in request.headers or paths.is_container(path):
+        return None
+    try:
+        requested = request.http_range
+    except ValueError:
+        return None  # RFC 9110 §14.2: a server may ignore a Range it cannot parse
+    meta = await store.stat(path)
+    if meta is None or rdf.is_rdf_type(meta.content_type):
+        return None
+    if_range = request.headers.get(hdrs.IF_RANGE)
+    if if_range is not None and if_range.strip().strip('"') != meta.version:
+        return None
+    size = meta.size
+    start, stop = requested.start, requested.stop
+    if start is None and stop is None:
+        return None
+    if start is not None and start < 0:  # suffix range: the last -start bytes
+        start, stop = max(0, size + start), size
+    start = start or 0
+    stop = size if stop is None else min(stop, size)
+    if start >= size or start >= stop:
+        raise RangeNotSatisfiable(f"range starts beyond the {size}-byte body", size=size)
+    return slice(start, stop)
+
+
+async def _options(request: web.Request, path: str) -> web.StreamResponse:
+    store = request.app[STORE]
+    meta = await store.stat(path)
+    response = web.Response(status=204)
+    _resource_headers(response, store, path, meta)
+    return response
+
+
+async def _storage_description(request: web.Request, root_raw: str) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    store = request.app[STORE]
+    root = paths.parse_url_path(root_raw, settings.base_path)
+    if not store.is_storage_root(root):
+        raise BadRequest("no storage here: .well-known is a reserved name")
+    if request.method not in (hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS):
+        raise MethodNotAllowed(
+            "the storage description is read-only", allowed=("GET", "HEAD", "OPTIONS")
+        )
+    body = await store.storage_description(root)
+    response = web.Response(body=body, content_type=None)
+    response.headers[hdrs.CONTENT_TYPE] = rdf.TURTLE
+    response.headers[hdrs.ALLOW] = "GET, HEAD, OPTIONS"
+    response.headers[hdrs.VARY] = _VARY
+    return response
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+async def _put(request: web.Request, path: str) -> web.StreamResponse:
+    store = request.app[STORE]
+    existing = await _existing(store, path)
+    await request.app[AUTHORIZER].authorize(
+        credentials=credentials_of(request),
+        needs=needed_modes("PUT", path, exists=existing.__contains__),
+    )
+    data = await _read_body(request)
+    result = await store.put(
+        path, data=data, content_type=_content_type(request, data), conditions=_conditions(request)
+    )
+    response = web.Response(status=201 if result.created else 204)
+    if result.created:
+        response.headers[hdrs.LOCATION] = store.url(path)
+    response.headers[hdrs.ETAG] = f'"{result.etag}"'
+    return response
+
+
+async def _post(request: web.Request, path: str) -> web.StreamResponse:
+    store = request.app[STORE]
+    await request.app[AUTHORIZER].authorize(
+        credentials=credentials_of(request), needs=needed_modes("POST", path, exists=_never)
+    )
+    data = await _read_body(request)
+    as_container = bool(headers.link_types(request.headers.get(hdrs.LINK)) & _CONTAINER_TYPES)
+    result = await store.post(
+        path,
+        data=data,
+        content_type=_content_type(request, data),
+        slug=request.headers.get("Slug"),
+        as_container=as_container,
+    )
+    response = web.Response(status=201)
+    response.headers[hdrs.LOCATION] = store.url(result.path)
+    response.headers[hdrs.ETAG] = f'"{result.etag}"'
+    response.headers[hdrs.LINK] = _TYPE_CONTAINER if as_container else _TYPE_RESOURCE
+    return response
+
+
+async def _patch(request: web.Request, path: str) -> web.StreamResponse:
+    store = request.app[STORE]
+    settings = request.app[SETTINGS]
+    content_type = request.headers.get(hdrs.CONTENT_TYPE)
+    if content_type is None:
+        raise BadRequest("a PATCH body needs a Content-Type header")
+    meta = await store.stat(path)
+    if meta is not None and not meta.is_container and not rdf.is_rdf_type(meta.content_type):
+        raise UnsupportedMediaType(
+            f"{path} is not an RDF document, so it cannot be patched; replace it with PUT",
+            accepted=(),
+        )
+    data = await _read_body(request, limit=settings.max_rdf_bytes)
+    patch = (
+        await asyncio.to_thread(parse_patch, data, content_type, base=store.url(path))
+        if len(data) > _READ_CHUNK
+        else parse_patch(data, content_type, base=store.url(path))
+    )
+    existing = await _existing(store, path)
+    await request.app[AUTHORIZER].authorize(
+        credentials=credentials_of(request),
+        needs=needed_modes("PATCH", path, exists=existing.__contains__, patch=patch),
+    )
+    result = await store.patch(path, patch, conditions=_conditions(request))
+    response = web.Response(status=201 if result.created else 204)
+    if result.created:
+        response.headers[hdrs.LOCATION] = store.url(path)
+    response.headers[hdrs.ETAG] = f'"{result.etag}"'
+    return response
+
+
+async def _delete(request: web.Request, path: str) -> web.StreamResponse:
+    store = request.app[STORE]
+    await request.app[AUTHORIZER].authorize(
+        credentials=credentials_of(request), needs=needed_modes("DELETE", path, exists=_never)
+    )
+    await store.delete(path, conditions=_conditions(request))
+    return web.Response(status=204)
+
+
+# --- request parsing ----------------------------------------------------------------------
+
+
+def _never(_: str) -> bool:
+    return False
+
+
+async def _existing(store: SolidStore, path: str) -> set[str]:
+    """Which of `path` and its ancestors exist, up to the nearest existing ancestor."""
+    found: set[str] = set()
+    if await store.stat(path) is not None:
+        found.add(path)
+        return found
+    for ancestor in paths.ancestors(path):
+        if await store.stat(ancestor) is not None:
+            found.add(ancestor)
+            break
+    return found
+
+
+def _content_type(request: web.Request, data: bytes) -> str | None:
+    value = request.headers.get(hdrs.CONTENT_TYPE)
+    if value is None:
+        if data:
+            # Solid Protocol #server-content-type-missing
+            raise BadRequest("a request with a body needs a Content-Type header")
+        return None
+    return value
+
+
+async def _read_body(request: web.Request, *, limit: int | None = None) -> bytes:
+    """The whole request body, refusing (413) as soon as it exceeds the limit."""
+    limit = request.app[SETTINGS].max_body_bytes if limit is None else limit
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}")
+    if not request.body_exists:
+        return b""
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.content.iter_chunked(_READ_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _conditions(request: web.Request) -> Conditions:
+    h = request.headers
+    if not any(
+        name in h
+        for name in (
+            hdrs.IF_MATCH,
+            hdrs.IF_NONE_MATCH,
+            hdrs.IF_MODIFIED_SINCE,
+            hdrs.IF_UNMODIFIED_SINCE,
+        )
+    ):
+        return Conditions()
+    if_match = request.if_match
+    if_none_match = request.if_none_match
+    modified_since = request.if_modified_since
+    unmodified_since = request.if_unmodified_since
+    return Conditions(
+        if_match=None if if_match is None else tuple(e.value for e in if_match[:64]),
+        if_none_match=None if if_none_match is None else tuple(e.value for e in if_none_match[:64]),
+        if_modified_since=None if modified_since is None else modified_since.timestamp(),
+        if_unmodified_since=None if unmodified_since is None else unmodified_since.timestamp(),
+    )
+
+
+# --- response headers ---------------------------------------------------------------------
+
+
+def _allowed_methods(path: str, meta: Metadata | None, store: SolidStore) -> list[str]:
+    """Solid Protocol #server-allow-methods: what this target supports now."""
+    methods = ["OPTIONS", "HEAD", "GET"]
+    if paths.is_container(path):
+        if meta is not None:
+            methods.append("POST")
+        methods += ["PUT", "PATCH"]
+        if meta is not None and not store.is_storage_root(path):
+            methods.append("DELETE")
+        return methods
+    methods.append("PUT")
+    if meta is None or rdf.is_rdf_type(meta.content_type):
+        methods.append("PATCH")
+    if meta is not None and not (
+        paths.is_acl(path) and store.is_storage_root(paths.subject_of(path))
+    ):
+        methods.append("DELETE")
+    return methods
+
+
+def _resource_headers(
+    response: web.StreamResponse,
+    store: SolidStore,
+    path: str,
+    meta: Metadata | None,
+    *,
+    allowed: Allowed | None = None,
+) -> None:
+    h = response.headers
+    container = paths.is_container(path)
+    links = [_TYPE_RESOURCE]
+    if container:
+        links.append(_TYPE_CONTAINER)
+    elif meta is not None:
+        links.append(_TYPE_RDF_SOURCE if rdf.is_rdf_type(meta.content_type) else _TYPE_NON_RDF)
+    if not paths.is_auxiliary(path):
+        url = store.url(path)
+        links.append(headers.link(url + paths.ACL_SUFFIX, "acl"))
+        links.append(headers.link(url + paths.META_SUFFIX, "describedby"))
+    root = store.storage_root(path)
+    if root is not None:
+        links.append(
+            headers.link(store.url(root) + STORAGE_DESCRIPTION, str(SOLID.storageDescription))
+        )
+        if root == path:
+            links.append(_TYPE_STORAGE)
+            owner = store.storage_owner(root)
+            if owner:
+                links.append(headers.link(owner, str(SOLID.owner)))
+    h[hdrs.LINK] = ", ".join(links)
+    methods = _allowed_methods(path, meta, store)
+    h[hdrs.ALLOW] = ", ".join(methods)
+    if "PATCH" in methods:
+        h["Accept-Patch"] = headers.ACCEPT_PATCH
+    if "POST" in methods:
+        h["Accept-Post"] = headers.ACCEPT_POST
+    h["Accept-Put"] = headers.ACCEPT_PUT
+    h[hdrs.VARY] = _VARY
+    if allowed is not None:
+        h["WAC-Allow"] = headers.wac_allow(allowed)
+
+
+def _validators(response: web.StreamResponse, etag: str, modified: float) -> None:
+    response.headers[hdrs.ETAG] = f'"{etag}"'
+    response.headers[hdrs.LAST_MODIFIED] = format_datetime(
+        datetime.fromtimestamp(modified, UTC), usegmt=True
+    )

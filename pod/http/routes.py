@@ -1,0 +1,11 @@
+"""The route table: server endpoints first, then every other path is a Solid resource."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pod.http.ldp import handle_resource
+
+
+def add_routes(app: web.Application, *, base_path: str) -> None:
+    app.router.add_route("*", base_path + "{tail:.*}", handle_resource)

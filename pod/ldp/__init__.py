@@ -1,0 +1,1 @@
+"""Solid and LDP semantics over a storage Backend."""

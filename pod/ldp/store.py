@@ -1,0 +1,621 @@
+"""SolidStore: the Solid Protocol's resource rules over a dumb Backend. Imports storage, model.
+
+One method per HTTP method (as CSS's ResourceStore): get, put, post, patch, delete. The rules live
+here once, above every backend: containment, intermediate containers, slash twins, auxiliary
+resources, server-managed triples, RDF validation, content negotiation and conditional writes.
+Writes to one path are serialised by a Locker; each completed write emits a ResourceEvent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import re
+import secrets
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, TypeVar, final
+from urllib.parse import unquote
+
+import pyoxigraph as ox
+
+from pod import paths
+from pod.errors import (
+    BadRequest,
+    Conflict,
+    MethodNotAllowed,
+    NotAcceptable,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from pod.ldp import rdf
+from pod.ldp.conditions import NO_CONDITIONS, Conditions, evaluate
+from pod.ldp.events import Change, EventBus, ResourceEvent
+from pod.ldp.locks import Locker, MemoryLocker
+from pod.ldp.negotiation import choose
+from pod.ldp.patch import Patch
+from pod.model import Metadata
+from pod.storage.base import Backend
+from pod.vocab import DCTERMS, LDP, PIM, RDF, SOLID, STAT, XSD, media_type_class
+
+T = TypeVar("T")
+
+_TYPE: Final = ox.NamedNode(RDF.type)
+_CONTAINS: Final = ox.NamedNode(LDP.contains)
+_MODIFIED: Final = ox.NamedNode(DCTERMS.modified)
+_MTIME: Final = ox.NamedNode(STAT.mtime)
+_SIZE: Final = ox.NamedNode(STAT.size)
+_DATETIME: Final = ox.NamedNode(XSD.dateTime)
+_INTEGER: Final = ox.NamedNode(XSD.integer)
+_CONTAINER_TYPES: Final = (
+    ox.NamedNode(LDP.Container),
+    ox.NamedNode(LDP.BasicContainer),
+    ox.NamedNode(LDP.Resource),
+)
+_RESOURCE: Final = ox.NamedNode(LDP.Resource)
+_STORAGE: Final = ox.NamedNode(PIM.Storage)
+_MANAGED_TYPES: Final = frozenset((*_CONTAINER_TYPES, _STORAGE))
+_OFFLOAD_BYTES: Final = 64 * 1024  # parse bigger bodies in a thread, off the event loop
+_CONVERSION_CACHE_ENTRIES: Final = 4096
+_SLUG_MAX: Final = 120
+_ETAG_SUFFIX: Final = {
+    rdf.JSON_LD: "jsonld",
+    rdf.N_TRIPLES: "nt",
+    rdf.RDF_XML: "rdfxml",
+    rdf.N3: "n3",
+}
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Representation:
+    """One representation of a resource, as GET returns it.
+
+    `data` is the whole body, or the requested byte range of it (`byte_range`, end exclusive).
+    """
+
+    metadata: Metadata
+    content_type: str
+    data: bytes
+    etag: str
+    is_rdf: bool
+    total_size: int
+    byte_range: tuple[int, int] | None = None
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    path: str
+    created: bool
+    etag: str
+
+
+@final
+class SolidStore:
+    """Solid resource operations. Paths are validated resource paths (see `pod.paths`)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        base_url: str,
+        max_rdf_bytes: int = 8 * 1024 * 1024,
+        locker: Locker | None = None,
+        events: EventBus | None = None,
+    ) -> None:
+        self.backend = backend
+        self.base_url = base_url.rstrip("/")
+        self.max_rdf_bytes = max_rdf_bytes
+        self.locker = locker or MemoryLocker()
+        self.events = events or EventBus()
+        self._storages: dict[str, str | None] = {}  # storage root -> owner WebID
+        self._conversions: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
+
+    def url(self, path: str) -> str:
+        """The absolute URL of a resource path."""
+        return self.base_url + paths.to_url_path(path)
+
+    def path_of(self, url: str) -> str | None:
+        """The resource path of an absolute URL on this server, or None if it is elsewhere."""
+        if not url.startswith(self.base_url + "/"):
+            return None
+        try:
+            return paths.parse_url_path(url[len(self.base_url) :].split("#", 1)[0].split("?", 1)[0])
+        except BadRequest:
+            return None
+
+    # --- storages -------------------------------------------------------------------------
+
+    async def load_storages(self) -> None:
+        """Find the storage roots: the root container and its children carry the marker."""
+        root = await self.backend.stat(paths.ROOT)
+        candidates = [] if root is None else [root]
+        candidates += [c for c in await self.backend.children(paths.ROOT) if c.is_container]
+        self._storages = {m.path: m.attrs.get("owner") for m in candidates if m.is_storage}
+
+    async def create_storage(self, path: str, *, owner: str | None = None) -> Metadata:
+        """Make container `path` (created if missing) a storage root, owned by WebID `owner`."""
+        if not paths.is_container(path):
+            raise BadRequest("a storage root must be a container")
+        async with self.locker.hold(path):
+            await self._ensure_container(path)
+            attrs = {"storage": "true"}
+            if owner:
+                attrs["owner"] = owner
+            meta = await self.backend.set_attrs(path, attrs)
+        self._storages[path] = owner
+        return meta
+
+    def storage_root(self, path: str) -> str | None:
+        """The storage root that holds `path` (itself included), or None."""
+        if path in self._storages:
+            return path
+        for ancestor in paths.ancestors(path):
+            if ancestor in self._storages:
+                return ancestor
+        return None
+
+    def is_storage_root(self, path: str) -> bool:
+        return path in self._storages
+
+    def storage_owner(self, root: str) -> str | None:
+        """The WebID that owns storage `root` (Solid Protocol #server-storage-track-owner)."""
+        return self._storages.get(root)
+
+    # --- reading --------------------------------------------------------------------------
+
+    async def stat(self, path: str) -> Metadata | None:
+        return await self.backend.stat(path)
+
+    async def get(
+        self, path: str, *, accept: str | None = None, byte_range: slice | None = None
+    ) -> Representation:
+        """The representation of `path` that best fits `accept`.
+
+        Raises NotFound, NotAcceptable, or RangeNotSatisfiable (from the caller's range check).
+        """
+        if paths.is_container(path):
+            return await self._get_container(path, accept)
+        meta = await self.backend.stat(path)
+        if meta is None:
+            raise NotFound(f"{path} does not exist")
+        if rdf.is_rdf_type(meta.content_type):
+            return await self._get_rdf(path, accept)
+        media = choose(accept, [meta.content_type])
+        if media is None:
+            raise NotAcceptable(
+                f"{path} is only available as {meta.content_type}", available=[meta.content_type]
+            )
+        start, end = (0, None) if byte_range is None else (byte_range.start or 0, byte_range.stop)
+        meta, data = await self.backend.read(path, start=start, end=end)
+        partial = None if byte_range is None else (start, start + len(data))
+        return Representation(
+            meta, meta.content_type, data, meta.version, False, meta.size, partial
+        )
+
+    async def _get_rdf(self, path: str, accept: str | None) -> Representation:
+        meta, data = await self.backend.read(path)
+        stored = rdf.canonical_type(meta.content_type)
+        available = [stored, *(t for t in rdf.RDF_TYPES if t != stored)]
+        media = choose(accept, available)
+        if media is None:
+            raise NotAcceptable(
+                f"{path} is RDF; ask for one of {', '.join(available)}", available=available
+            )
+        if media != stored:
+            data = await self._convert(path, meta, data, stored, media)
+        return Representation(meta, media, data, self._etag(meta.version, media), True, len(data))
+
+    async def _convert(
+        self, path: str, meta: Metadata, data: bytes, stored: str, media: str
+    ) -> bytes:
+        key = (path, meta.version, media)
+        cached = self._conversions.get(key)
+        if cached is not None:
+            self._conversions.move_to_end(key)
+            return cached
+        graph = await self._offload(len(data), rdf.parse, data, stored, base=self.url(path))
+        out = await self._offload(len(data), _serialize, graph.triples, media, graph.prefixes)
+        self._conversions[key] = out
+        if len(self._conversions) > _CONVERSION_CACHE_ENTRIES:
+            self._conversions.popitem(last=False)
+        return out
+
+    @staticmethod
+    def _etag(version: str, media: str) -> str:
+        suffix = _ETAG_SUFFIX.get(media)
+        return version if suffix is None else f"{version}-{suffix}"
+
+    async def read_graph(self, path: str) -> tuple[Metadata, rdf.Graph] | None:
+        """The parsed triples of RDF resource (or container body) `path`, or None if missing."""
+        try:
+            meta, data = await self.backend.read(path)
+        except NotFound:
+            return None
+        if not paths.is_container(path) and not rdf.is_rdf_type(meta.content_type):
+            raise UnsupportedMediaType(f"{path} is not an RDF document", accepted=rdf.RDF_TYPES)
+        if not data:
+            return meta, rdf.Graph([])
+        graph = await self._offload(
+            len(data), rdf.parse, data, meta.content_type, base=self.url(path)
+        )
+        return meta, graph
+
+    async def _get_container(self, path: str, accept: str | None) -> Representation:
+        media = choose(accept, rdf.RDF_TYPES)
+        if media is None:
+            raise NotAcceptable(
+                f"{path} is a container; ask for one of {', '.join(rdf.RDF_TYPES)}",
+                available=rdf.RDF_TYPES,
+            )
+        meta, triples, prefixes, etag = await self._container_state(path)
+        data = await self._offload(len(triples) * 64, _serialize, triples, media, prefixes)
+        return Representation(meta, media, data, self._etag(etag, media), True, len(data))
+
+    async def _container_state(
+        self, path: str
+    ) -> tuple[Metadata, list[ox.Triple], dict[str, str], str]:
+        """A container's metadata, full triples (own + server-managed), prefixes and version."""
+        own = await self.read_graph(path)
+        if own is None:
+            raise NotFound(f"{path} does not exist")
+        meta, graph = own
+        children = [c for c in await self.backend.children(path) if not paths.is_auxiliary(c.path)]
+        children.sort(key=lambda c: c.path)
+        managed = self._managed_triples(meta, children)
+        digest = hashlib.blake2b(meta.version.encode(), digest_size=10)
+        for c in children:
+            digest.update(
+                f"\0{c.path}\0{c.version}\0{c.modified}\0{c.size}\0{c.content_type}".encode()
+            )
+        return meta, graph.triples + managed, graph.prefixes, digest.hexdigest()
+
+    def _managed_triples(self, meta: Metadata, children: list[Metadata]) -> list[ox.Triple]:
+        """Containment and per-child metadata (#server-contained-resource-metadata)."""
+        me = ox.NamedNode(self.url(meta.path))
+        out = [ox.Triple(me, _TYPE, t) for t in _CONTAINER_TYPES]
+        if meta.path in self._storages:
+            out.append(ox.Triple(me, _TYPE, _STORAGE))
+        out += _time_triples(me, meta.modified)
+        for child in children:
+            node = ox.NamedNode(self.url(child.path))
+            out.append(ox.Triple(me, _CONTAINS, node))
+            if child.is_container:
+                out += [ox.Triple(node, _TYPE, t) for t in _CONTAINER_TYPES]
+            else:
+                out.append(ox.Triple(node, _TYPE, _RESOURCE))
+                out.append(
+                    ox.Triple(node, _TYPE, ox.NamedNode(media_type_class(child.content_type)))
+                )
+                out.append(ox.Triple(node, _SIZE, ox.Literal(str(child.size), datatype=_INTEGER)))
+            out += _time_triples(node, child.modified)
+        return out
+
+    async def current_etag(self, path: str) -> tuple[str | None, float | None]:
+        """The ETag (of the stored representation) and modification time of `path`, if it exists."""
+        if paths.is_container(path):
+            try:
+                container, _, _, etag = await self._container_state(path)
+            except NotFound:
+                return None, None
+            return etag, container.modified
+        meta = await self.backend.stat(path)
+        return (None, None) if meta is None else (meta.version, meta.modified)
+
+    async def storage_description(self, root: str) -> bytes:
+        """Turtle describing storage `root` (Solid Protocol #server-storage-description)."""
+        me = ox.NamedNode(self.url(root))
+        triples = [ox.Triple(me, _TYPE, _STORAGE)]
+        owner = self.storage_owner(root)
+        if owner:
+            triples.append(ox.Triple(me, ox.NamedNode(SOLID.owner), ox.NamedNode(owner)))
+        return rdf.serialize(triples, rdf.TURTLE)
+
+    # --- writing --------------------------------------------------------------------------
+
+    async def put(
+        self,
+        path: str,
+        *,
+        data: bytes,
+        content_type: str | None,
+        conditions: Conditions = NO_CONDITIONS,
+    ) -> WriteResult:
+        """Create or replace `path` (Solid Protocol §5.3), creating missing containers above it."""
+        if paths.is_container(path):
+            if data:
+                raise Conflict(
+                    "PUT to a container may not carry a body; use PATCH to change its metadata"
+                )
+            return await self._put_container(path, conditions)
+        if content_type is None:
+            raise BadRequest("a PUT body needs a Content-Type header")
+        media, body = await self._prepare_body(path, data, content_type)
+        async with self.locker.hold(path):
+            etag, modified = await self.current_etag(path)
+            evaluate(conditions, etag=etag, modified=modified, safe_method=False)
+            created = await self._ensure_parents(path)
+            meta = await self._write(path, body, media)
+        return self._written(path, meta, created=etag is None, new_containers=created)
+
+    async def _put_container(self, path: str, conditions: Conditions) -> WriteResult:
+        async with self.locker.hold(path):
+            etag, modified = await self.current_etag(path)
+            evaluate(conditions, etag=etag, modified=modified, safe_method=False)
+            if etag is not None:
+                return WriteResult(path, False, etag)
+            created = await self._ensure_parents(path)
+            meta = await self._write(path, b"", rdf.TURTLE)
+        return self._written(path, meta, created=True, new_containers=created)
+
+    async def post(
+        self,
+        container: str,
+        *,
+        data: bytes,
+        content_type: str | None,
+        slug: str | None = None,
+        as_container: bool = False,
+    ) -> WriteResult:
+        """Create a new child of `container` (Solid Protocol #server-post-uri-assignment)."""
+        meta = await self.backend.stat(container)
+        if not paths.is_container(container):
+            raise MethodNotAllowed(
+                "POST is only allowed on containers",
+                allowed=("GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"),
+            )
+        if meta is None:
+            raise NotFound(f"container {container} does not exist")
+        if data and content_type is None:
+            raise BadRequest("a POST body needs a Content-Type header")
+        name = _slug_name(slug)
+        for attempt in range(4):
+            if name is None or attempt > 0:
+                name = _fresh_name(name)
+            child = container + name + ("/" if as_container else "")
+            if await self.backend.stat(paths.twin(child)) is not None:
+                continue
+            if as_container:
+                body = b""
+                if data:
+                    assert content_type is not None
+                    body = await self._container_body(child, data, content_type)
+                media = rdf.TURTLE
+            else:
+                media, body = await self._prepare_body(
+                    child, data, content_type or "application/octet-stream"
+                )
+            async with self.locker.hold(child):
+                try:
+                    written = await self.backend.write(
+                        child, body, content_type=media, create_only=True
+                    )
+                except Conflict:
+                    continue
+            return self._written(child, written, created=True, new_containers=[])
+        raise Conflict("could not find a free name for the new resource; try again")
+
+    async def patch(
+        self, path: str, patch: Patch, *, conditions: Conditions = NO_CONDITIONS
+    ) -> WriteResult:
+        """Apply an N3 Patch or SPARQL Update; a missing resource starts as an empty document."""
+        async with self.locker.hold(path):
+            if paths.is_container(path):
+                return await self._patch_container(path, patch, conditions)
+            etag, modified = await self.current_etag(path)
+            evaluate(conditions, etag=etag, modified=modified, safe_method=False)
+            current = await self.read_graph(path) if etag is not None else None
+            graph = rdf.Graph([]) if current is None else current[1]
+            size = 0 if current is None else current[0].size
+            triples = await self._offload(size, patch.apply, graph.triples)
+            body = await self._offload(size, _serialize, triples, rdf.TURTLE, graph.prefixes)
+            created = await self._ensure_parents(path) if etag is None else []
+            meta = await self._write(path, body, rdf.TURTLE)
+        return self._written(path, meta, created=etag is None, new_containers=created)
+
+    async def _patch_container(
+        self, path: str, patch: Patch, conditions: Conditions
+    ) -> WriteResult:
+        meta, triples, prefixes, etag = await self._container_state(path)
+        evaluate(conditions, etag=etag, modified=meta.modified, safe_method=False)
+        own = await self.read_graph(path)
+        own_triples = set() if own is None else set(own[1].triples)
+        managed = set(triples) - own_triples
+        result = set(await self._offload(len(triples) * 64, patch.apply, triples))
+        if not managed <= result:
+            # Solid Protocol #server-protect-containment
+            raise Conflict("the patch would remove containment or other server-managed triples")
+        new_own = [t for t in result if t not in managed]
+        self._check_container_triples(path, new_own)
+        body = rdf.serialize(new_own, rdf.TURTLE, prefixes=prefixes) if new_own else b""
+        written = await self.backend.write(path, body, content_type=rdf.TURTLE)
+        return self._written(path, written, created=False, new_containers=[])
+
+    async def delete(self, path: str, *, conditions: Conditions = NO_CONDITIONS) -> None:
+        """Delete a resource with its auxiliary resources, or an empty container."""
+        if path == paths.ROOT or path in self._storages:
+            # Solid Protocol #server-delete-protect-root-container
+            raise MethodNotAllowed("a storage root cannot be deleted", allowed=_ROOT_METHODS)
+        if paths.is_acl(path) and paths.subject_of(path) in self._storages:
+            raise MethodNotAllowed(
+                "the ACL of a storage root cannot be deleted", allowed=_DOC_METHODS
+            )
+        async with self.locker.hold(path):
+            etag, modified = await self.current_etag(path)
+            if etag is None:
+                raise NotFound(f"{path} does not exist")
+            evaluate(conditions, etag=etag, modified=modified, safe_method=False)
+            if paths.is_container(path):
+                children = await self.backend.children(path)
+                if any(not paths.is_auxiliary(c.path) for c in children):
+                    # Solid Protocol #server-delete-protect-nonempty-container
+                    raise Conflict(f"container {path} is not empty; delete what it contains first")
+                for aux in children:  # its own .acl/.meta, and strays of deleted children
+                    await self.backend.delete(aux.path)
+            elif not paths.is_auxiliary(path):
+                # Solid Protocol #server-delete-remove-auxiliary-resource
+                for aux_path in (paths.acl_of(path), paths.meta_of(path)):
+                    with contextlib.suppress(NotFound):
+                        await self.backend.delete(aux_path)
+            await self.backend.delete(path)
+        parent = paths.parent(path)
+        self.events.emit(ResourceEvent(Change.DELETE, path))
+        if parent is not None:
+            self.events.emit(ResourceEvent(Change.REMOVE, parent, child=path))
+
+    # --- helpers --------------------------------------------------------------------------
+
+    async def _prepare_body(self, path: str, data: bytes, content_type: str) -> tuple[str, bytes]:
+        """Validate a resource body: RDF is parsed and stored as Turtle; other bytes stay exact."""
+        media = rdf.canonical_type(content_type)
+        if not media or "/" not in media:
+            raise BadRequest(f"invalid Content-Type {content_type!r}")
+        if paths.is_auxiliary(path):
+            paths.subject_of(path)  # refuses auxiliaries of auxiliaries
+            if not rdf.is_rdf_type(media):
+                raise UnsupportedMediaType(
+                    f"{paths.name_of(path)} is an auxiliary resource and must be RDF",
+                    accepted=rdf.RDF_TYPES,
+                )
+        if not rdf.is_rdf_type(media):
+            return media, data
+        if len(data) > self.max_rdf_bytes:
+            raise PayloadTooLarge(f"RDF bodies are limited to {self.max_rdf_bytes} bytes")
+        graph = await self._offload(len(data), rdf.parse, data, media, base=self.url(path))
+        return rdf.TURTLE, await self._offload(
+            len(data), _serialize, graph.triples, rdf.TURTLE, graph.prefixes
+        )
+
+    async def _container_body(self, path: str, data: bytes, content_type: str) -> bytes:
+        media = rdf.canonical_type(content_type)
+        if not rdf.is_rdf_type(media):
+            raise UnsupportedMediaType("a container's body must be RDF", accepted=rdf.RDF_TYPES)
+        if len(data) > self.max_rdf_bytes:
+            raise PayloadTooLarge(f"RDF bodies are limited to {self.max_rdf_bytes} bytes")
+        graph = await self._offload(len(data), rdf.parse, data, media, base=self.url(path))
+        self._check_container_triples(path, graph.triples)
+        return (
+            rdf.serialize(graph.triples, rdf.TURTLE, prefixes=graph.prefixes)
+            if graph.triples
+            else b""
+        )
+
+    def _check_container_triples(self, path: str, triples: list[ox.Triple]) -> None:
+        me = ox.NamedNode(self.url(path))
+        prefix = self.url(path)
+        for t in triples:
+            if t.predicate == _CONTAINS:
+                raise Conflict("ldp:contains triples are managed by the server")
+            if t.subject == me and t.predicate == _TYPE and t.object in _MANAGED_TYPES:
+                raise Conflict("the container's LDP and storage types are managed by the server")
+            subject = t.subject.value if isinstance(t.subject, ox.NamedNode) else ""
+            if subject.startswith(prefix) and subject != prefix and "#" not in subject:
+                raise Conflict("metadata of contained resources is managed by the server")
+
+    async def _ensure_parents(self, path: str) -> list[str]:
+        """Create the missing containers above `path`, top-down. Returns those created."""
+        missing: list[str] = []
+        for ancestor in paths.ancestors(path):
+            meta = await self.backend.stat(ancestor)
+            if meta is not None:
+                break
+            if await self.backend.stat(paths.twin(ancestor)) is not None:
+                raise Conflict(f"{paths.twin(ancestor)} is not a container")
+            missing.append(ancestor)
+        created = []
+        for container in reversed(missing):
+            try:
+                await self.backend.write(container, b"", content_type=rdf.TURTLE, create_only=True)
+            except Conflict:
+                if await self.backend.stat(container) is None:
+                    raise
+                continue  # created concurrently: fine
+            created.append(container)
+            self._emit_created(container)
+        return created
+
+    async def _ensure_container(self, path: str) -> None:
+        if await self.backend.stat(path) is None:
+            await self._ensure_parents(path)
+            await self.backend.write(path, b"", content_type=rdf.TURTLE)
+            self._emit_created(path)
+
+    async def _write(self, path: str, body: bytes, media: str) -> Metadata:
+        try:
+            return await self.backend.write(path, body, content_type=media)
+        except NotFound as exc:
+            raise Conflict(f"the container of {path} disappeared during the write") from exc
+
+    def _written(
+        self, path: str, meta: Metadata, *, created: bool, new_containers: list[str]
+    ) -> WriteResult:
+        if created:
+            self._emit_created(path)
+        else:
+            self.events.emit(ResourceEvent(Change.UPDATE, path, meta.version))
+        del new_containers  # already announced by _ensure_parents
+        return WriteResult(path, created, meta.version)
+
+    def _emit_created(self, path: str) -> None:
+        self.events.emit(ResourceEvent(Change.CREATE, path))
+        parent = paths.parent(path)
+        if parent is not None:
+            self.events.emit(ResourceEvent(Change.ADD, parent, child=path))
+
+    async def _offload(
+        self, size: int, fn: Callable[..., T], /, *args: object, **kwargs: object
+    ) -> T:
+        """Run CPU-heavy work for big inputs in a thread, so one request cannot stall the rest."""
+        if size > _OFFLOAD_BYTES:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+
+_ROOT_METHODS: Final = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH")
+_DOC_METHODS: Final = ("GET", "HEAD", "OPTIONS", "PUT", "PATCH")
+
+
+def _serialize(triples: list[ox.Triple], media: str, prefixes: dict[str, str]) -> bytes:
+    return rdf.serialize(triples, media, prefixes=prefixes)
+
+
+def _time_triples(node: ox.NamedNode, modified: float) -> list[ox.Triple]:
+    stamp = datetime.fromtimestamp(modified, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return [
+        ox.Triple(node, _MODIFIED, ox.Literal(stamp, datatype=_DATETIME)),
+        ox.Triple(node, _MTIME, ox.Literal(str(int(modified)), datatype=_INTEGER)),
+    ]
+
+
+_UNSAFE_SLUG = re.compile(r"[\x00-\x1f\x7f/\\?#]+")
+
+
+def _slug_name(slug: str | None) -> str | None:
+    """A safe child name from a Slug hint (RFC 5023 §9.7), or None to mint one."""
+    if not slug:
+        return None
+    try:
+        text = unquote(slug, errors="strict")
+    except UnicodeDecodeError:
+        return None
+    name = _UNSAFE_SLUG.sub("-", text).strip()[:_SLUG_MAX].strip()
+    # Never let a Slug create an auxiliary resource: POST needs only Append, an ACL needs Control.
+    if not paths.is_valid_name(name) or name.endswith((paths.ACL_SUFFIX, paths.META_SUFFIX)):
+        return None
+    return name
+
+
+def _fresh_name(taken: str | None) -> str:
+    """A new name: the Slug with a random suffix before its extension, or a UUID."""
+    if taken is None:
+        return str(uuid.uuid4())
+    stem, dot, ext = taken.rpartition(".")
+    if dot and stem:
+        return f"{stem}-{secrets.token_hex(3)}.{ext}"
+    return f"{taken}-{secrets.token_hex(3)}"

@@ -1,0 +1,1 @@
+"""Dumb storage backends behind one Backend protocol. No Solid rules here."""

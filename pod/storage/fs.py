@@ -1,0 +1,440 @@
+"""FileBackend: resources as plain files an owner can read and back up. Imports base, model, paths.
+
+Layout under the data directory (URL path segments, percent-decoded, are file names):
+
+    alice/                      the container /alice/
+    alice/profile/card          an RDF resource: its Turtle, as a plain file
+    alice/photo                 a non-RDF resource: its exact bytes ...
+    alice/.kluis~meta~photo     ... and a sidecar naming its media type (JSON)
+    alice/.kluis~self.ttl       the container's own (non-containment) triples, if any
+    alice/.kluis~self.json      server-managed attributes of the container (storage root, owner)
+    alice/.kluis~tmp~<random>   a write in progress (removed on success, swept when stale)
+
+A sidecar exists only where the media type differs from what the file name implies (no extension
+or `.ttl` means Turtle, `.png` means image/png, ...), so most RDF needs none. Names starting with
+`.kluis` are refused by `pod.paths`, so no request can reach the layout files.
+
+Crash safety: every file is written to a temporary file, fsynced, and renamed over the target, so a
+crash leaves the old or the new version. A media-type change writes the sidecar first, recording
+the type that applies from the new file's mtime on (`since`) and the type before it (`prev`); a
+crash between the two renames therefore still reads the old bytes with their old type. We set each
+new file's mtime ourselves, strictly above the old one's, and use it as the resource's version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import stat as stat_module
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, final
+
+from pod import paths
+from pod.errors import BackendUnavailable, Conflict, NotFound
+from pod.model import Metadata
+
+LAYOUT_PREFIX = ".kluis~"
+_META_PREFIX = LAYOUT_PREFIX + "meta~"
+_SELF_BODY = LAYOUT_PREFIX + "self.ttl"
+_SELF_ATTRS = LAYOUT_PREFIX + "self.json"
+_TMP_PREFIX = LAYOUT_PREFIX + "tmp~"
+_STALE_TMP_SECONDS = 3600
+_INLINE_READ_BYTES = 256 * 1024  # smaller reads run on the event loop: a thread hop costs more
+_SIDECAR_CACHE_SIZE = 100_000
+_NO_SIDECAR: dict[str, Any] = {}
+
+# Our own table, not the platform's mimetypes database: what a name implies must never change
+# between machines or Python versions, or files without a sidecar would change type.
+_TYPES_BY_EXTENSION = {
+    "ttl": "text/turtle",
+    "acl": "text/turtle",
+    "meta": "text/turtle",
+    "n3": "text/n3",
+    "nt": "application/n-triples",
+    "jsonld": "application/ld+json",
+    "rdf": "application/rdf+xml",
+    "json": "application/json",
+    "txt": "text/plain",
+    "html": "text/html",
+    "htm": "text/html",
+    "css": "text/css",
+    "js": "text/javascript",
+    "md": "text/markdown",
+    "csv": "text/csv",
+    "xml": "application/xml",
+    "pdf": "application/pdf",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "svg": "image/svg+xml",
+    "webp": "image/webp",
+    "ico": "image/vnd.microsoft.icon",
+    "mp3": "audio/mpeg",
+    "mp4": "video/mp4",
+    "zip": "application/zip",
+}
+DEFAULT_TYPE = "text/turtle"  # a name without an extension: the usual Solid RDF document
+UNKNOWN_TYPE = "application/octet-stream"
+
+
+def implied_type(name: str) -> str:
+    """The media type a file name implies, when no sidecar says otherwise."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        return DEFAULT_TYPE
+    return _TYPES_BY_EXTENSION.get(ext.lower(), UNKNOWN_TYPE)
+
+
+@final
+class FileBackend:
+    """Backend on a directory tree. See the module docstring for the layout and crash safety."""
+
+    def __init__(self, root: Path, *, fsync: bool = True) -> None:
+        self._root = root.absolute()
+        self._fsync = fsync
+        self._sidecars: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._attrs: dict[str, dict[str, str]] = {}
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackendUnavailable(f"cannot create data directory {self._root}: {exc}") from exc
+
+    # --- mapping ---------------------------------------------------------------------------
+
+    def _fs_path(self, path: str) -> Path:
+        """The file or directory for `path`. Re-checks every name: defence in depth."""
+        names = [n for n in path.split("/") if n]
+        for name in names:
+            paths.check_name(name)
+        return self._root.joinpath(*names)
+
+    def _sidecar_path(self, path: str) -> Path:
+        fs = self._fs_path(path)
+        return fs.parent / (_META_PREFIX + fs.name)
+
+    # --- metadata --------------------------------------------------------------------------
+
+    def _sidecar(self, path: str) -> dict[str, Any]:
+        cached = self._sidecars.get(path)
+        if cached is not None:
+            self._sidecars.move_to_end(path)
+            return cached
+        try:
+            loaded: dict[str, Any] = json.loads(self._sidecar_path(path).read_bytes())
+        except FileNotFoundError:
+            loaded = _NO_SIDECAR
+        except (OSError, ValueError):
+            loaded = _NO_SIDECAR  # an unreadable sidecar: fall back to the name's type
+        self._sidecars[path] = loaded
+        if len(self._sidecars) > _SIDECAR_CACHE_SIZE:
+            self._sidecars.popitem(last=False)
+        return loaded
+
+    def _content_type(self, path: str, mtime_ns: int) -> str:
+        sidecar = self._sidecar(path)
+        implied = implied_type(paths.name_of(path))
+        if not sidecar:
+            return implied
+        if mtime_ns >= int(sidecar.get("since", 0)):
+            return str(sidecar.get("type") or implied)
+        # The data rename of the write that recorded this sidecar never happened.
+        return str(sidecar.get("prev") or implied)
+
+    def _container_attrs(self, path: str) -> dict[str, str]:
+        cached = self._attrs.get(path)
+        if cached is None:
+            try:
+                raw = json.loads((self._fs_path(path) / _SELF_ATTRS).read_bytes())
+                cached = {str(k): str(v) for k, v in raw.items()}
+            except (OSError, ValueError):
+                cached = {}
+            self._attrs[path] = cached
+        return cached
+
+    def _resource_metadata(self, path: str, st: os.stat_result) -> Metadata:
+        return Metadata(
+            path=path,
+            is_container=False,
+            content_type=self._content_type(path, st.st_mtime_ns),
+            version=f"{st.st_mtime_ns:x}",
+            modified=st.st_mtime,
+            size=st.st_size,
+        )
+
+    def _container_metadata(self, path: str, st: os.stat_result) -> Metadata:
+        body = self._fs_path(path) / _SELF_BODY
+        try:
+            body_st = os.lstat(body)
+            version, size = f"{body_st.st_mtime_ns:x}", body_st.st_size
+        except FileNotFoundError:
+            version, size = "0", 0
+        return Metadata(
+            path=path,
+            is_container=True,
+            content_type=DEFAULT_TYPE,
+            version=version,
+            modified=st.st_mtime,
+            size=size,
+            attrs=dict(self._container_attrs(path)),
+        )
+
+    def _stat(self, path: str) -> Metadata | None:
+        try:
+            st = os.lstat(self._fs_path(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if paths.is_container(path):
+            return self._container_metadata(path, st) if stat_module.S_ISDIR(st.st_mode) else None
+        return self._resource_metadata(path, st) if stat_module.S_ISREG(st.st_mode) else None
+
+    async def stat(self, path: str) -> Metadata | None:
+        return self._stat(path)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def read(
+        self, path: str, *, start: int = 0, end: int | None = None
+    ) -> tuple[Metadata, bytes]:
+        container = paths.is_container(path)
+        target = self._fs_path(path) / _SELF_BODY if container else self._fs_path(path)
+        try:
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            if container:
+                meta = self._stat(path)
+                if meta is not None:
+                    return meta, b""
+            raise NotFound(f"{path} does not exist") from None
+        except OSError as exc:  # ELOOP: a symlink; we never follow them
+            raise NotFound(f"{path} does not exist") from exc
+        try:
+            # fstat and read the same open file: metadata and bytes belong to one version.
+            st = os.fstat(fd)
+            if not container and not stat_module.S_ISREG(st.st_mode):
+                raise NotFound(f"{path} does not exist")
+            stop = st.st_size if end is None else min(end, st.st_size)
+            length = max(0, stop - start)
+            if length <= _INLINE_READ_BYTES:
+                data = os.pread(fd, length, start)
+            else:
+                data = await asyncio.to_thread(_pread_all, fd, length, start)
+        finally:
+            os.close(fd)
+        if container:
+            dir_st = os.lstat(self._fs_path(path))
+            meta = self._container_metadata(path, dir_st)
+        else:
+            meta = self._resource_metadata(path, st)
+        return meta, data
+
+    async def children(self, path: str) -> list[Metadata]:
+        return await asyncio.to_thread(self._children, path)
+
+    def _children(self, path: str) -> list[Metadata]:
+        directory = self._fs_path(path)
+        out: list[Metadata] = []
+        now = time.time()
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"container {path} does not exist") from None
+        for entry in entries:
+            name = entry.name
+            if name.startswith(LAYOUT_PREFIX):
+                if name.startswith(_TMP_PREFIX):
+                    _sweep_stale(entry, now)
+                continue
+            if not paths.is_valid_name(name):
+                continue  # a file placed by hand that no URL can name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted while we listed
+            if stat_module.S_ISDIR(st.st_mode):
+                out.append(self._container_metadata(f"{path}{name}/", st))
+            elif stat_module.S_ISREG(st.st_mode):
+                out.append(self._resource_metadata(f"{path}{name}", st))
+        return out
+
+    # --- writing ---------------------------------------------------------------------------
+
+    async def write(
+        self, path: str, data: bytes, *, content_type: str, create_only: bool = False
+    ) -> Metadata:
+        return await asyncio.to_thread(self._write, path, data, content_type, create_only)
+
+    def _write(self, path: str, data: bytes, content_type: str, create_only: bool) -> Metadata:
+        parent = paths.parent(path)
+        if parent is not None and self._stat(parent) is None:
+            raise NotFound(f"container {parent} does not exist")
+        if paths.is_container(path):
+            return self._write_container(path, data, create_only)
+        target = self._fs_path(path)
+        try:
+            old = os.lstat(target)
+        except FileNotFoundError:
+            old = None
+        if old is not None and stat_module.S_ISDIR(old.st_mode):
+            raise Conflict(f"{paths.twin(path)} exists; {path} cannot exist beside it")
+        if old is not None and create_only:
+            raise Conflict(f"{path} already exists")
+        new_ns = time.time_ns() if old is None else max(time.time_ns(), old.st_mtime_ns + 1)
+        old_type = None if old is None else self._content_type(path, old.st_mtime_ns)
+        implied = implied_type(paths.name_of(path))
+        sidecar = self._sidecar(path)
+        needs_record = content_type != implied or bool(sidecar)
+        if needs_record and sidecar.get("type") != content_type:
+            record = {
+                "type": content_type,
+                "since": new_ns,
+                "prev": None if old_type in (None, implied) else old_type,
+            }
+            self._replace_file(self._sidecar_path(path), json.dumps(record).encode(), None)
+            self._sidecars.pop(path, None)
+        try:
+            self._replace_file(target, data, new_ns, create_only=create_only)
+        except IsADirectoryError:
+            raise Conflict(f"{paths.twin(path)} exists; {path} cannot exist beside it") from None
+        except FileExistsError:
+            raise Conflict(f"{path} already exists") from None
+        if needs_record and content_type == implied:
+            # Back to what the name implies: the sidecar is no longer needed.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._sidecar_path(path))
+            self._sidecars.pop(path, None)
+        return self._resource_metadata(path, os.lstat(target))
+
+    def _write_container(self, path: str, data: bytes, create_only: bool) -> Metadata:
+        directory = self._fs_path(path)
+        if path != paths.ROOT:
+            try:
+                os.mkdir(directory)
+                self._sync_dir(directory.parent)
+            except FileExistsError:
+                if not directory.is_dir() or directory.is_symlink():
+                    raise Conflict(
+                        f"{paths.twin(path)} exists; {path} cannot exist beside it"
+                    ) from None
+                if create_only:
+                    raise Conflict(f"{path} already exists") from None
+        body = directory / _SELF_BODY
+        if data:
+            try:
+                old_ns = os.lstat(body).st_mtime_ns
+            except FileNotFoundError:
+                old_ns = 0
+            self._replace_file(body, data, max(time.time_ns(), old_ns + 1))
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(body)
+        return self._container_metadata(path, os.lstat(directory))
+
+    def _replace_file(
+        self, target: Path, data: bytes, mtime_ns: int | None, *, create_only: bool = False
+    ) -> None:
+        """Write `data` to a temporary file in the target's directory, then rename it into place."""
+        tmp = target.parent / f"{_TMP_PREFIX}{secrets.token_hex(8)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if mtime_ns is not None:
+                    os.utime(fd, ns=(mtime_ns, mtime_ns))
+                if self._fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            if create_only:
+                os.link(tmp, target)  # fails with FileExistsError instead of replacing
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        self._sync_dir(target.parent)
+
+    def _sync_dir(self, directory: Path) -> None:
+        if not self._fsync:
+            return
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # --- deleting --------------------------------------------------------------------------
+
+    async def delete(self, path: str) -> None:
+        await asyncio.to_thread(self._delete, path)
+
+    def _delete(self, path: str) -> None:
+        if self._stat(path) is None or path == paths.ROOT:
+            raise NotFound(f"{path} does not exist")
+        target = self._fs_path(path)
+        if not paths.is_container(path):
+            os.unlink(target)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._sidecar_path(path))
+            self._sidecars.pop(path, None)
+            self._sync_dir(target.parent)
+            return
+        if self._children(path):
+            raise Conflict(f"container {path} is not empty")
+        # Set the layout files aside, remove the directory, and put them back if a child
+        # appeared in between (rmdir refuses a non-empty directory, so nothing is lost).
+        kept: dict[str, bytes] = {}
+        for entry in os.scandir(target):
+            if entry.name in (_SELF_BODY, _SELF_ATTRS):
+                kept[entry.name] = Path(entry.path).read_bytes()
+            os.unlink(entry.path)
+        try:
+            os.rmdir(target)
+        except OSError:
+            for name, content in kept.items():
+                self._replace_file(target / name, content, None)
+            raise Conflict(f"container {path} is not empty") from None
+        self._attrs.pop(path, None)
+        self._sync_dir(target.parent)
+
+    async def set_attrs(self, path: str, attrs: dict[str, str]) -> Metadata:
+        return await asyncio.to_thread(self._set_attrs, path, attrs)
+
+    def _set_attrs(self, path: str, attrs: dict[str, str]) -> Metadata:
+        if not paths.is_container(path) or self._stat(path) is None:
+            raise NotFound(f"container {path} does not exist")
+        directory = self._fs_path(path)
+        self._replace_file(directory / _SELF_ATTRS, json.dumps(attrs).encode(), None)
+        self._attrs[path] = dict(attrs)
+        return self._container_metadata(path, os.lstat(directory))
+
+    async def close(self) -> None:
+        return None
+
+
+def _pread_all(fd: int, length: int, start: int) -> bytes:
+    chunks = []
+    while length > 0:
+        chunk = os.pread(fd, min(length, 1 << 20), start)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        start += len(chunk)
+        length -= len(chunk)
+    return b"".join(chunks)
+
+
+def _sweep_stale(entry: os.DirEntry[str], now: float) -> None:
+    """Remove a temporary file left by a crashed write, once it is old enough to be surely dead."""
+    with contextlib.suppress(OSError):
+        if now - entry.stat(follow_symlinks=False).st_mtime > _STALE_TMP_SECONDS:
+            os.unlink(entry.path)

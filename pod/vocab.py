@@ -1,0 +1,94 @@
+"""RDF namespaces for every term Kluis uses in logic. Bottom layer: imports only rdflib.
+
+Namespaces are closed: a typo such as `LDP.contain` fails at import time instead of minting a
+wrong IRI. Every term listed here is declared in `vocab/*.ttl` (checked by tests/test_vocab.py).
+"""
+
+from __future__ import annotations
+
+from rdflib import URIRef
+from rdflib.namespace import ClosedNamespace, Namespace
+
+RDF = ClosedNamespace(URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#"), ["type", "langString"])
+XSD = ClosedNamespace(
+    URIRef("http://www.w3.org/2001/XMLSchema#"), ["string", "dateTime", "integer", "boolean"]
+)
+LDP = ClosedNamespace(
+    URIRef("http://www.w3.org/ns/ldp#"),
+    ["Resource", "Container", "BasicContainer", "RDFSource", "NonRDFSource", "contains", "inbox"],
+)
+PIM = ClosedNamespace(
+    URIRef("http://www.w3.org/ns/pim/space#"), ["Storage", "storage", "preferencesFile"]
+)
+SOLID = ClosedNamespace(
+    URIRef("http://www.w3.org/ns/solid/terms#"),
+    [
+        "InsertDeletePatch",
+        "Patch",
+        "patches",
+        "where",
+        "inserts",
+        "deletes",
+        "storageDescription",
+        "StorageDescription",
+        "owner",
+        "oidcIssuer",
+        "publicTypeIndex",
+        "privateTypeIndex",
+        "TypeIndex",
+        "ListedDocument",
+        "UnlistedDocument",
+        "account",
+    ],
+)
+ACL = ClosedNamespace(
+    URIRef("http://www.w3.org/ns/auth/acl#"),
+    [
+        "Authorization",
+        "accessTo",
+        "default",
+        "agent",
+        "agentClass",
+        "agentGroup",
+        "origin",
+        "mode",
+        "Read",
+        "Write",
+        "Append",
+        "Control",
+        "AuthenticatedAgent",
+    ],
+)
+FOAF = ClosedNamespace(
+    URIRef("http://xmlns.com/foaf/0.1/"),
+    ["Agent", "Person", "name", "isPrimaryTopicOf", "primaryTopic"],
+)
+DCTERMS = ClosedNamespace(URIRef("http://purl.org/dc/terms/"), ["modified", "title"])
+STAT = ClosedNamespace(URIRef("http://www.w3.org/ns/posix/stat#"), ["size", "mtime"])
+VCARD = ClosedNamespace(URIRef("http://www.w3.org/2006/vcard/ns#"), ["Group", "hasMember"])
+
+# Open on purpose: one class per media type, e.g. <.../media-types/text/turtle#Resource>, as CSS
+# lists for contained resources.
+MEDIA_TYPES = Namespace("http://www.w3.org/ns/iana/media-types/")
+
+# Prefixes offered to serializers (Turtle, JSON-LD compaction) when a document uses the namespace.
+COMMON_PREFIXES: dict[str, str] = {
+    "rdf": str(RDF),
+    "xsd": str(XSD),
+    "ldp": str(LDP),
+    "pim": str(PIM),
+    "solid": str(SOLID),
+    "acl": str(ACL),
+    "foaf": str(FOAF),
+    "dc": str(DCTERMS),
+    "posix": str(STAT),
+    "vcard": str(VCARD),
+    "schema": "http://schema.org/",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "as": "https://www.w3.org/ns/activitystreams#",
+}
+
+
+def media_type_class(content_type: str) -> URIRef:
+    """The `<.../media-types/TYPE#Resource>` class for a media type (CSS lists it per child)."""
+    return URIRef(f"{MEDIA_TYPES}{content_type}#Resource")

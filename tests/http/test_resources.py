@@ -1,0 +1,165 @@
+"""Solid Protocol resource basics over HTTP: create, read, replace, delete."""
+
+from __future__ import annotations
+
+import pytest
+from rdflib import Graph, Literal, URIRef
+from rdflib.compare import isomorphic
+
+from tests.conftest import POD, Client, url
+
+TURTLE = "text/turtle"
+ALICE = """@prefix foaf: <http://xmlns.com/foaf/0.1/> .
+<#me> a foaf:Person ; foaf:name "Alice" ; foaf:knows <../bob/card#me> .
+"""
+
+
+def parse(body: str, base: str, fmt: str = "turtle") -> Graph:
+    return Graph().parse(data=body, format=fmt, publicID=base)
+
+
+async def test_put_creates_rdf_resource_and_get_returns_it(client: Client) -> None:
+    r = await client.put(POD + "profile/card", data=ALICE, headers={"Content-Type": TURTLE})
+    assert r.status == 201
+    assert r.headers["Location"] == url(POD + "profile/card")
+    r = await client.get(POD + "profile/card")
+    assert r.status == 200
+    assert r.headers["Content-Type"] == TURTLE
+    got = parse(await r.text(), url(POD + "profile/card"))
+    me = URIRef(url(POD + "profile/card#me"))
+    assert (me, URIRef("http://xmlns.com/foaf/0.1/name"), Literal("Alice")) in got
+    # relative IRIs resolved against the resource URL
+    bob = URIRef(url(POD + "bob/card#me"))
+    assert (me, URIRef("http://xmlns.com/foaf/0.1/knows"), bob) in got
+
+
+async def test_put_replaces_and_changes_etag(client: Client) -> None:
+    r1 = await client.put(POD + "doc", data=ALICE, headers={"Content-Type": TURTLE})
+    etag1 = r1.headers["ETag"]
+    r2 = await client.put(POD + "doc", data="<#x> <#p> 1 .", headers={"Content-Type": TURTLE})
+    assert r2.status == 204
+    assert r2.headers["ETag"] != etag1
+    r = await client.get(POD + "doc")
+    assert r.headers["ETag"] == r2.headers["ETag"]
+    assert "Alice" not in await r.text()
+
+
+async def test_etag_changes_on_every_write_even_with_same_body(client: Client) -> None:
+    tags = set()
+    for _ in range(5):
+        r = await client.put(POD + "same", data=ALICE, headers={"Content-Type": TURTLE})
+        tags.add(r.headers["ETag"])
+    assert len(tags) == 5
+
+
+async def test_non_rdf_resource_is_stored_byte_exact(client: Client) -> None:
+    blob = bytes(range(256)) * 40
+    r = await client.put(POD + "blob.bin", data=blob, headers={"Content-Type": "application/x-thing"})
+    assert r.status == 201
+    r = await client.get(POD + "blob.bin")
+    assert r.status == 200
+    assert r.headers["Content-Type"] == "application/x-thing"
+    assert await r.read() == blob
+    assert '<http://www.w3.org/ns/ldp#NonRDFSource>; rel="type"' in r.headers["Link"]
+
+
+async def test_put_creates_intermediate_containers(client: Client) -> None:
+    r = await client.put(POD + "a/b/c/doc.txt", data="hi", headers={"Content-Type": "text/plain"})
+    assert r.status == 201
+    for container in ("a/", "a/b/", "a/b/c/"):
+        r = await client.get(POD + container)
+        assert r.status == 200, container
+    g = parse(await (await client.get(POD + "a/b/")).text(), url(POD + "a/b/"))
+    assert (
+        URIRef(url(POD + "a/b/")),
+        URIRef("http://www.w3.org/ns/ldp#contains"),
+        URIRef(url(POD + "a/b/c/")),
+    ) in g
+
+
+async def test_get_missing_is_404(client: Client) -> None:
+    r = await client.get(POD + "nothing-here")
+    assert r.status == 404
+    assert r.headers["Content-Type"] == "application/problem+json"
+
+
+async def test_delete_resource(client: Client) -> None:
+    await client.put(POD + "gone", data="x", headers={"Content-Type": "text/plain"})
+    r = await client.delete(POD + "gone")
+    assert r.status == 204
+    assert (await client.get(POD + "gone")).status == 404
+    assert (await client.delete(POD + "gone")).status == 404
+
+
+async def test_delete_removes_auxiliary_resources(client: Client) -> None:
+    await client.put(POD + "doc", data=ALICE, headers={"Content-Type": TURTLE})
+    await client.put(POD + "doc.meta", data="<doc> <#p> 1 .", headers={"Content-Type": TURTLE})
+    assert (await client.get(POD + "doc.meta")).status == 200
+    assert (await client.delete(POD + "doc")).status == 204
+    assert (await client.get(POD + "doc.meta")).status == 404
+
+
+async def test_head_has_headers_and_no_body(client: Client) -> None:
+    await client.put(POD + "doc", data=ALICE, headers={"Content-Type": TURTLE})
+    get = await client.get(POD + "doc")
+    head = await client.head(POD + "doc")
+    assert head.status == 200
+    assert await head.read() == b""
+    assert head.headers["ETag"] == get.headers["ETag"]
+    assert head.headers["Content-Type"] == TURTLE
+
+
+async def test_resource_and_container_cannot_share_a_path(client: Client) -> None:
+    await client.put(POD + "thing", data="x", headers={"Content-Type": "text/plain"})
+    r = await client.put(POD + "thing/", data=b"")
+    assert r.status == 409
+    r = await client.put(POD + "thing/child", data="x", headers={"Content-Type": "text/plain"})
+    assert r.status == 409
+    await client.put(POD + "box/", data=b"")
+    r = await client.put(POD + "box", data="x", headers={"Content-Type": "text/plain"})
+    assert r.status == 409
+
+
+async def test_jsonld_put_is_readable_as_turtle(client: Client) -> None:
+    doc = '{"@context": {"foaf": "http://xmlns.com/foaf/0.1/"}, "@id": "#me", "foaf:name": "Ann"}'
+    r = await client.put(POD + "ann", data=doc, headers={"Content-Type": "application/ld+json"})
+    assert r.status == 201
+    r = await client.get(POD + "ann", headers={"Accept": TURTLE})
+    g = parse(await r.text(), url(POD + "ann"))
+    assert (URIRef(url(POD + "ann#me")), URIRef("http://xmlns.com/foaf/0.1/name"), Literal("Ann")) in g
+
+
+@pytest.mark.parametrize(
+    ("media", "fmt"),
+    [
+        ("text/turtle", "turtle"),
+        ("application/ld+json", "json-ld"),
+        ("application/n-triples", "nt"),
+        ("application/rdf+xml", "xml"),
+        ("text/n3", "n3"),
+    ],
+)
+async def test_every_rdf_format_reads_back_isomorphic(client: Client, media: str, fmt: str) -> None:
+    await client.put(POD + "doc", data=ALICE, headers={"Content-Type": TURTLE})
+    r = await client.get(POD + "doc", headers={"Accept": media})
+    assert r.status == 200
+    assert r.headers["Content-Type"] == media
+    expected = parse(ALICE, url(POD + "doc"))
+    assert isomorphic(parse(await r.text(), url(POD + "doc"), fmt), expected)
+
+
+@pytest.mark.parametrize(
+    ("media", "fmt"),
+    [
+        ("application/ld+json", "json-ld"),
+        ("application/n-triples", "nt"),
+        ("application/rdf+xml", "xml"),
+        ("text/n3", "n3"),
+    ],
+)
+async def test_every_rdf_format_is_accepted_on_input(client: Client, media: str, fmt: str) -> None:
+    body = parse(ALICE, url(POD + "x")).serialize(format=fmt)
+    r = await client.put(POD + "x", data=body, headers={"Content-Type": media})
+    assert r.status == 201, await r.text()
+    r = await client.get(POD + "x")
+    assert isomorphic(parse(await r.text(), url(POD + "x")), parse(ALICE, url(POD + "x")))
