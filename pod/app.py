@@ -5,7 +5,9 @@ Only this module and the CLI import every layer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -13,7 +15,7 @@ from aiohttp import web
 from pod import __version__
 from pod.acl.decide import AllowAll, Authorizer
 from pod.config import Settings
-from pod.http.keys import AUTHORIZER, SETTINGS, STORE
+from pod.http.keys import AUTHORIZER, IN_FLIGHT, SETTINGS, STORE, InFlight
 from pod.http.middlewares import pod_middleware
 from pod.http.routes import add_routes
 from pod.ldp.store import SolidStore
@@ -52,6 +54,7 @@ def create_app(
     app[SETTINGS] = settings
     app[STORE] = store
     app[AUTHORIZER] = authorizer or AllowAll()
+    app[IN_FLIGHT] = InFlight()
     app.cleanup_ctx.append(_store_lifetime)
     add_routes(app, base_path=settings.base_path)
     return app
@@ -65,23 +68,49 @@ async def _store_lifetime(app: web.Application) -> AsyncIterator[None]:
 
 
 def run(settings: Settings) -> None:
-    """Serve until SIGINT/SIGTERM.
+    """Serve until SIGINT/SIGTERM, then shut down gracefully."""
+    asyncio.run(_serve(settings))
 
-    aiohttp's run_app then stops accepting connections and lets in-flight requests finish for up
-    to `shutdown_timeout` seconds; every write is atomic, so nothing is left half-written.
+
+async def _serve(settings: Settings) -> None:
+    """Serve; on SIGINT/SIGTERM stop accepting, let in-flight requests finish, then stop.
+
+    aiohttp's own graceful shutdown stops reading request bodies at once, which would cut an
+    upload in progress short; so the listening socket closes first and we wait for the requests
+    we are handling (up to `shutdown_timeout`) before closing connections. Writes are atomic,
+    so a request cut short at the timeout leaves nothing half-written.
     """
     app = create_app(settings)
+    runner = web.AppRunner(
+        app,
+        access_log=logging.getLogger("pod.access") if settings.access_log else None,
+        shutdown_timeout=settings.shutdown_timeout,
+        handle_signals=False,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
     where = (
         "memory (lost on exit)"
         if settings.storage == "memory"
         else str(settings.data_dir.absolute())
     )
     log.info("Kluis %s serving %s, storage: %s", __version__, settings.base_url, where)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=logging.getLogger("pod.access") if settings.access_log else None,
-        shutdown_timeout=settings.shutdown_timeout,
-        print=None,
-    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("shutting down: finishing %d request(s) in flight", app[IN_FLIGHT].count)
+        await site.stop()
+        try:
+            async with asyncio.timeout(settings.shutdown_timeout):
+                await app[IN_FLIGHT].wait_idle()
+        except TimeoutError:
+            log.warning("requests still in flight after %.0f s; closing", settings.shutdown_timeout)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+    log.info("stopped")

@@ -48,7 +48,8 @@ _READ_CHUNK: Final = 64 * 1024
 
 
 def credentials_of(request: web.Request) -> Credentials:
-    return request.get(CREDENTIALS, ANONYMOUS)
+    credentials: Credentials = request.get(CREDENTIALS, ANONYMOUS)
+    return credentials
 
 
 async def handle_resource(request: web.Request) -> web.StreamResponse:

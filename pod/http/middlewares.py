@@ -16,7 +16,7 @@ from aiohttp.typedefs import Handler
 from pod import errors
 from pod.http import headers
 from pod.http.errors import render, render_http_exception, render_unexpected
-from pod.http.keys import REQUEST_ID, SETTINGS
+from pod.http.keys import IN_FLIGHT, REQUEST_ID, SETTINGS
 
 _counter = itertools.count(1)
 _PID: Final = f"{os.getpid():x}"
@@ -31,6 +31,15 @@ def _request_id() -> str:
 async def pod_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = _request_id()
     request[REQUEST_ID] = request_id
+    in_flight = request.app[IN_FLIGHT]
+    in_flight.enter()
+    try:
+        return await _handle(request, handler, request_id)
+    finally:
+        in_flight.leave()
+
+
+async def _handle(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     if (
         request.method == "OPTIONS"
