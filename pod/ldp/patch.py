@@ -297,28 +297,34 @@ def _parse_sparql_update(text: str, base: str) -> Patch:
                 f"SPARQL {op.name} is not supported; use INSERT DATA, DELETE DATA or "
                 "DELETE/INSERT ... WHERE"
             )
-        if op.get("withClause") is not None or op.get("using"):
+        if _field(op, "withClause") is not None or _field(op, "using"):
             raise InvalidPatch("WITH and USING are not supported: a resource is one graph")
-        for part in (op, op.get("delete"), op.get("insert")):
-            if part is not None and part.get("quads"):
+        delete, insert = _field(op, "delete"), _field(op, "insert")
+        for part in (op, delete, insert):
+            if part is not None and _field(part, "quads"):
                 raise InvalidPatch("GRAPH blocks are not supported: a resource is one graph")
         if _contains(op, "ServiceGraphPattern"):
             raise InvalidPatch("SERVICE is not supported")
         if op.name == "InsertData":
-            inserts = inserts or bool(op.get("triples"))
+            inserts = inserts or bool(_field(op, "triples"))
         elif op.name == "DeleteData":
-            deletes = deletes or bool(op.get("triples"))
+            deletes = deletes or bool(_field(op, "triples"))
         elif op.name == "DeleteWhere":
             where = deletes = True
         else:  # Modify: DELETE/INSERT ... WHERE
             where = True
-            deletes = deletes or bool(op.delete and op.delete.get("triples"))
-            inserts = inserts or bool(op.insert and op.insert.get("triples"))
+            deletes = deletes or bool(delete is not None and _field(delete, "triples"))
+            inserts = inserts or bool(insert is not None and _field(insert, "triples"))
 
     def apply(triples: Triples) -> Triples:
         return _apply_sparql(triples, update)
 
     return Patch("sparql", where, inserts, deletes, apply)
+
+
+def _field(node: Any, name: str) -> Any:
+    # rdflib's CompValue.get() answers the key itself for a missing key; read the dict directly.
+    return dict.get(node, name)
 
 
 def _contains(node: Any, name: str) -> bool:

@@ -1,0 +1,168 @@
+"""Containers: listing, POST with Slug, container creation and deletion (Solid Protocol §5)."""
+
+from __future__ import annotations
+
+from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib.namespace import RDF
+
+from tests.conftest import POD, Client, url
+
+LDP = Namespace("http://www.w3.org/ns/ldp#")
+POSIX = Namespace("http://www.w3.org/ns/posix/stat#")
+DC = Namespace("http://purl.org/dc/terms/")
+PIM = Namespace("http://www.w3.org/ns/pim/space#")
+TURTLE = {"Content-Type": "text/turtle"}
+
+
+async def listing(client: Client, path: str) -> Graph:
+    r = await client.get(path, headers={"Accept": "text/turtle"})
+    assert r.status == 200, await r.text()
+    return Graph().parse(data=await r.text(), format="turtle", publicID=url(path))
+
+
+async def test_container_lists_children_with_metadata(client: Client) -> None:
+    await client.put(POD + "c/doc", data="<#a> <#b> <#c> .", headers=TURTLE)
+    await client.put(POD + "c/pic.png", data=b"\x89PNG....", headers={"Content-Type": "image/png"})
+    await client.put(POD + "c/sub/", data=b"")
+    g = await listing(client, POD + "c/")
+    me = URIRef(url(POD + "c/"))
+    doc, pic, sub = (URIRef(url(POD + "c/" + n)) for n in ("doc", "pic.png", "sub/"))
+    assert set(g.objects(me, LDP.contains)) == {doc, pic, sub}
+    assert (me, RDF.type, LDP.BasicContainer) in g
+    assert (sub, RDF.type, LDP.BasicContainer) in g
+    assert (pic, RDF.type, URIRef("http://www.w3.org/ns/iana/media-types/image/png#Resource")) in g
+    assert (pic, POSIX.size, Literal(8)) in g
+    assert (doc, DC.modified, None) in g
+
+
+async def test_container_link_headers(client: Client) -> None:
+    r = await client.get(POD)
+    link = r.headers["Link"]
+    assert '<http://www.w3.org/ns/ldp#BasicContainer>; rel="type"' in link
+    assert '<http://www.w3.org/ns/ldp#Container>; rel="type"' in link
+    assert '<http://www.w3.org/ns/pim/space#Storage>; rel="type"' in link
+    assert f'<{url(POD)}.acl>; rel="acl"' in link
+    assert "POST" in r.headers["Allow"]
+    assert "DELETE" not in r.headers["Allow"]  # a storage root is never deleted
+    assert r.headers["Accept-Post"] == "*/*"
+
+
+async def test_auxiliary_resources_are_not_listed(client: Client) -> None:
+    await client.put(POD + "d/doc", data="<#a> <#b> <#c> .", headers=TURTLE)
+    await client.put(POD + "d/doc.acl", data="<#a> <#b> <#c> .", headers=TURTLE)
+    await client.put(POD + "d/.meta", data="<#a> <#b> <#c> .", headers=TURTLE)
+    g = await listing(client, POD + "d/")
+    assert set(g.objects(URIRef(url(POD + "d/")), LDP.contains)) == {URIRef(url(POD + "d/doc"))}
+
+
+async def test_post_creates_resource_with_slug(client: Client) -> None:
+    r = await client.post(POD, data="<#x> <#y> 1 .", headers={**TURTLE, "Slug": "notes"})
+    assert r.status == 201
+    assert r.headers["Location"] == url(POD + "notes")
+    assert (await client.get(POD + "notes")).status == 200
+
+
+async def test_post_with_taken_slug_gets_a_fresh_name(client: Client) -> None:
+    first = await client.post(POD, data="hi", headers={"Content-Type": "text/plain", "Slug": "a.txt"})
+    second = await client.post(POD, data="ho", headers={"Content-Type": "text/plain", "Slug": "a.txt"})
+    assert first.status == second.status == 201
+    assert first.headers["Location"] == url(POD + "a.txt")
+    location = second.headers["Location"]
+    assert location != first.headers["Location"]
+    assert location.startswith(url(POD + "a-")) and location.endswith(".txt")
+    assert await (await client.get(POD + "a.txt")).text() == "hi"
+
+
+async def test_post_without_slug_mints_a_name(client: Client) -> None:
+    r = await client.post(POD, data="hi", headers={"Content-Type": "text/plain"})
+    assert r.status == 201
+    assert r.headers["Location"].startswith(url(POD))
+    assert (await client.get(r.headers["Location"].removeprefix(url("")))).status == 200
+
+
+async def test_post_slug_is_sanitised(client: Client) -> None:
+    r = await client.post(POD, data="x", headers={"Content-Type": "text/plain", "Slug": "a/b c"})
+    assert r.status == 201
+    assert r.headers["Location"] == url(POD + "a-b%20c")
+    r = await client.post(POD, data="<#a> <#b> 1 .", headers={**TURTLE, "Slug": "x.acl"})
+    assert r.status == 201
+    assert not r.headers["Location"].endswith(".acl")
+
+
+async def test_post_container_with_link_header(client: Client) -> None:
+    r = await client.post(
+        POD,
+        headers={"Slug": "photos", "Link": '<http://www.w3.org/ns/ldp#BasicContainer>; rel="type"'},
+    )
+    assert r.status == 201
+    assert r.headers["Location"] == url(POD + "photos/")
+    r = await client.get(POD + "photos/")
+    assert r.status == 200
+    assert "BasicContainer" in r.headers["Link"]
+
+
+async def test_put_creates_empty_container(client: Client) -> None:
+    r = await client.put(POD + "box/")
+    assert r.status == 201
+    r = await client.put(POD + "box/")
+    assert r.status == 204
+
+
+async def test_delete_container_only_when_empty(client: Client) -> None:
+    await client.put(POD + "e/doc", data="x", headers={"Content-Type": "text/plain"})
+    r = await client.delete(POD + "e/")
+    assert r.status == 409
+    assert "not empty" in (await r.json())["detail"]
+    await client.delete(POD + "e/doc")
+    await client.put(POD + "e/.acl", data="<#a> <#b> <#c> .", headers=TURTLE)
+    assert (await client.delete(POD + "e/")).status == 204
+    assert (await client.get(POD + "e/")).status == 404
+    assert (await client.get(POD + "e/.acl")).status == 404
+    g = await listing(client, POD)
+    assert URIRef(url(POD + "e/")) not in set(g.objects(None, LDP.contains))
+
+
+async def test_storage_root_cannot_be_deleted(client: Client) -> None:
+    r = await client.delete(POD)
+    assert r.status == 405
+    assert "DELETE" not in r.headers["Allow"]
+
+
+async def test_container_metadata_can_be_patched_but_not_containment(client: Client) -> None:
+    await client.put(POD + "f/doc", data="x", headers={"Content-Type": "text/plain"})
+    patch = """@prefix solid: <http://www.w3.org/ns/solid/terms#>.
+    _:p a solid:InsertDeletePatch; solid:inserts { <> <http://purl.org/dc/terms/title> "Files" }."""
+    r = await client.patch(POD + "f/", data=patch, headers={"Content-Type": "text/n3"})
+    assert r.status == 204, await r.text()
+    g = await listing(client, POD + "f/")
+    assert (URIRef(url(POD + "f/")), DC.title, Literal("Files")) in g
+    assert (URIRef(url(POD + "f/")), LDP.contains, URIRef(url(POD + "f/doc"))) in g
+    remove = """@prefix solid: <http://www.w3.org/ns/solid/terms#>.
+    _:p a solid:InsertDeletePatch;
+      solid:deletes { <> <http://www.w3.org/ns/ldp#contains> <doc> }."""
+    r = await client.patch(POD + "f/", data=remove, headers={"Content-Type": "text/n3"})
+    assert r.status == 409
+    add = """@prefix solid: <http://www.w3.org/ns/solid/terms#>.
+    _:p a solid:InsertDeletePatch;
+      solid:inserts { <> <http://www.w3.org/ns/ldp#contains> <other> }."""
+    r = await client.patch(POD + "f/", data=add, headers={"Content-Type": "text/n3"})
+    assert r.status == 409
+
+
+async def test_storage_description(client: Client) -> None:
+    r = await client.get(POD)
+    link = r.headers["Link"]
+    description = url(POD + ".well-known/solid")
+    assert f'<{description}>; rel="http://www.w3.org/ns/solid/terms#storageDescription"' in link
+    r = await client.get(POD + ".well-known/solid")
+    assert r.status == 200
+    g = Graph().parse(data=await r.text(), format="turtle")
+    assert (URIRef(url(POD)), RDF.type, PIM.Storage) in g
+    assert (
+        URIRef(url(POD)),
+        URIRef("http://www.w3.org/ns/solid/terms#owner"),
+        URIRef("https://alice.example/profile#me"),
+    ) in g
+    # resources inside the storage link the same description
+    await client.put(POD + "x", data="x", headers={"Content-Type": "text/plain"})
+    assert description in (await client.head(POD + "x")).headers["Link"]

@@ -1,0 +1,153 @@
+"""FileBackend specifics: an owner-readable layout, crash safety, never leaving the data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pod.storage.fs import FileBackend, implied_type
+
+
+async def test_layout_is_plain_files(tmp_path: Path) -> None:
+    b = FileBackend(tmp_path)
+    await b.write("/alice/", b"", content_type="text/turtle")
+    await b.write("/alice/card", b"<#me> a <#P> .", content_type="text/turtle")
+    await b.write("/alice/photo.png", b"\x89PNG", content_type="image/png")
+    await b.write("/alice/blob", b"\x00\x01", content_type="application/octet-stream")
+    assert (tmp_path / "alice" / "card").read_bytes() == b"<#me> a <#P> ."
+    assert (tmp_path / "alice" / "photo.png").read_bytes() == b"\x89PNG"
+    names = sorted(os.listdir(tmp_path / "alice"))
+    # Only the resource whose type its name does not imply has a sidecar.
+    assert names == [".kluis~meta~blob", "blob", "card", "photo.png"]
+    sidecar = json.loads((tmp_path / "alice" / ".kluis~meta~blob").read_bytes())
+    assert sidecar["type"] == "application/octet-stream"
+
+
+async def test_sidecar_disappears_when_type_matches_name_again(tmp_path: Path) -> None:
+    b = FileBackend(tmp_path)
+    await b.write("/doc", b"hello", content_type="text/plain")
+    assert (tmp_path / ".kluis~meta~doc").exists()
+    await b.write("/doc", b"<a> <b> <c> .", content_type="text/turtle")
+    assert not (tmp_path / ".kluis~meta~doc").exists()
+    meta = await b.stat("/doc")
+    assert meta is not None and meta.content_type == "text/turtle"
+
+
+async def test_hand_placed_files_are_served(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("milk")
+    (tmp_path / "notes" / "card").write_text("<#a> <#b> <#c> .")
+    b = FileBackend(tmp_path)
+    kids = {m.path: m.content_type for m in await b.children("/notes/")}
+    assert kids == {"/notes/todo.txt": "text/plain", "/notes/card": "text/turtle"}
+
+
+async def test_symlinks_are_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.write_text("secret")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "link").symlink_to(outside)
+    (data / "dirlink").symlink_to(tmp_path, target_is_directory=True)
+    b = FileBackend(data)
+    assert await b.stat("/link") is None
+    assert await b.stat("/dirlink/") is None
+    assert {m.path for m in await b.children("/")} == set()
+
+
+async def test_stale_temp_files_are_swept_and_hidden(tmp_path: Path) -> None:
+    b = FileBackend(tmp_path)
+    stale = tmp_path / ".kluis~tmp~deadbeef"
+    stale.write_bytes(b"half")
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    fresh = tmp_path / ".kluis~tmp~cafe"
+    fresh.write_bytes(b"in progress")
+    assert await b.children("/") == []
+    assert not stale.exists()
+    assert fresh.exists()
+
+
+async def test_interrupted_type_change_keeps_old_type(tmp_path: Path) -> None:
+    """A sidecar written for a data rename that never happened does not apply to the old bytes."""
+    b = FileBackend(tmp_path)
+    await b.write("/x", b"old text", content_type="text/plain")
+    mtime = os.stat(tmp_path / "x").st_mtime_ns
+    record = {"type": "image/png", "since": mtime + 10_000, "prev": "text/plain"}
+    (tmp_path / ".kluis~meta~x").write_text(json.dumps(record))
+    fresh = FileBackend(tmp_path)
+    meta, data = await fresh.read("/x")
+    assert (meta.content_type, data) == ("text/plain", b"old text")
+
+
+def test_implied_types() -> None:
+    assert implied_type("card") == "text/turtle"
+    assert implied_type("a.ttl") == "text/turtle"
+    assert implied_type(".acl") == "text/turtle"
+    assert implied_type("x.PNG") == "image/png"
+    assert implied_type("weird.xyz") == "application/octet-stream"
+
+
+_WRITER = r"""
+import asyncio, sys
+from pathlib import Path
+from pod.storage.fs import FileBackend
+
+async def main() -> None:
+    b = FileBackend(Path(sys.argv[1]), fsync=True)
+    a, z = b"A" * 3_000_000, b"Z" * 2_000_000
+    await b.write("/doc", a, content_type="text/plain")
+    print("ready", flush=True)
+    i = 0
+    while True:
+        if i % 2:
+            await b.write("/doc", a, content_type="text/plain")
+        else:
+            await b.write("/doc", z, content_type="application/x-zed")
+        i += 1
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+async def test_writer_killed_mid_write_leaves_old_or_new(tmp_path: Path) -> None:
+    """SIGKILL a writer at random instants: the resource is always exactly one whole version."""
+    rng = random.Random(1234)
+    data = tmp_path / "data"
+    seen: set[str] = set()
+    interrupted = 0
+    for _ in range(12):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(data)],
+            stdout=subprocess.PIPE,
+            cwd=Path(__file__).parents[2],
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"ready"
+        time.sleep(rng.uniform(0.02, 0.4))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        interrupted += any(p.name.startswith(".kluis~tmp~") for p in data.iterdir())
+        backend = FileBackend(data)
+        meta, body = await backend.read("/doc")
+        if body == b"A" * 3_000_000:
+            assert meta.content_type == "text/plain"
+            seen.add("A")
+        else:
+            assert body == b"Z" * 2_000_000, f"torn write: {len(body)} bytes"
+            assert meta.content_type == "application/x-zed"
+            seen.add("Z")
+        # leftovers of the killed write never show up as resources
+        assert [m.path for m in await backend.children("/")] == ["/doc"]
+    assert seen == {"A", "Z"}
+    assert interrupted > 0, "no kill landed mid-write; the test proved nothing"

@@ -1,0 +1,134 @@
+"""The `kluis` program: options, environment, a real server process, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from pod.cli import build_parser, main
+from pod.config import Settings
+
+ROOT = Path(__file__).parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pod", "serve", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
+
+
+async def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited with {proc.returncode}")
+            try:
+                async with session.get(url) as r:
+                    if r.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("server did not start")
+
+
+def test_every_setting_is_a_serve_option() -> None:
+    parser = build_parser()
+    help_text = parser._subparsers._group_actions[0].choices["serve"].format_help()  # type: ignore[union-attr]
+    for name in Settings.__dataclass_fields__:
+        assert "--" + name.replace("_", "-") in help_text
+        assert "KLUIS_" + name.upper() in help_text
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "serve" in capsys.readouterr().out
+
+
+def test_bad_option_value_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--storage", "floppy"])
+    assert "storage" in capsys.readouterr().err
+
+
+def test_environment_and_options() -> None:
+    s = Settings.load({"KLUIS_PORT": "4000", "KLUIS_FSYNC": "off"}, port=5000)
+    assert s.port == 5000 and s.fsync is False
+    assert s.base_url == "http://localhost:5000/"
+    with pytest.raises(ValueError, match="KLUIS_PORT"):
+        Settings.load({"KLUIS_PORT": "many"})
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    port = free_port()
+    data = tmp_path / "data"
+    with server(env={"KLUIS_PORT": str(port), "KLUIS_DATA_DIR": str(data),
+                     "KLUIS_HOST": "127.0.0.1"}) as proc:
+        base = f"http://127.0.0.1:{port}/"
+        await wait_up(base, proc)
+        yield base, data, proc
+
+
+async def test_server_process_stores_files(running: tuple[str, Path, subprocess.Popen[bytes]]) -> None:
+    base, data, _ = running
+    async with aiohttp.ClientSession() as s:
+        async with s.put(base + "notes/a.txt", data=b"hello",
+                         headers={"Content-Type": "text/plain"}) as r:
+            assert r.status == 201
+            assert r.headers["Location"] == base + "notes/a.txt"
+    assert (data / "notes" / "a.txt").read_bytes() == b"hello"
+
+
+async def test_sigterm_lets_in_flight_requests_finish(
+    running: tuple[str, Path, subprocess.Popen[bytes]],
+) -> None:
+    base, data, proc = running
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b"x" * 1000
+            await asyncio.sleep(0.1)
+
+    async with aiohttp.ClientSession() as s:
+        upload = asyncio.create_task(
+            s.put(base + "slow.bin", data=slow_body(),
+                  headers={"Content-Type": "application/octet-stream"})
+        )
+        await asyncio.sleep(0.35)  # the request is in flight, its body half sent
+        proc.send_signal(signal.SIGTERM)
+        response = await upload
+        assert response.status == 201
+        response.release()
+    assert proc.wait(timeout=15) == 0
+    assert (data / "slow.bin").read_bytes() == b"x" * 10_000
+    assert not [p for p in data.iterdir() if p.name.startswith(".kluis~tmp~")]
