@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeAlias
 
 import pytest
 from aiohttp.test_utils import TestClient
-from aiohttp.web import Application
+from aiohttp.web import Application, Request
 
 from pod.app import create_app
 from pod.config import Settings
@@ -20,8 +21,8 @@ from pod.storage.memory import MemoryBackend
 BASE_URL = "http://pod.example/"
 POD = "/pod/"
 
-ClientFactory = Callable[[Application], Awaitable[TestClient]]  # type: ignore[type-arg]
-Client = TestClient  # type: ignore[type-arg]
+Client: TypeAlias = "TestClient[Request, Application]"
+ClientFactory: TypeAlias = Callable[[Application], Awaitable[Client]]
 
 
 @pytest.fixture(params=["memory", "fs"])
@@ -44,8 +45,13 @@ def backend(backend_kind: str, data_dir: Path) -> Backend:
 
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
-    return Settings(base_url=BASE_URL, data_dir=data_dir, max_body_bytes=1_000_000,
-                    max_rdf_bytes=200_000, access_log=False)
+    return Settings(
+        base_url=BASE_URL,
+        data_dir=data_dir,
+        max_body_bytes=1_000_000,
+        max_rdf_bytes=200_000,
+        access_log=False,
+    )
 
 
 @pytest.fixture

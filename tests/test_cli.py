@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from pod.cli import build_parser, main
+from pod.cli import build_parser, command_parsers, main
 from pod.config import Settings
 
 ROOT = Path(__file__).parents[1]
@@ -63,7 +63,7 @@ async def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 def test_every_setting_is_a_serve_option() -> None:
     parser = build_parser()
-    help_text = parser._subparsers._group_actions[0].choices["serve"].format_help()  # type: ignore[union-attr]
+    help_text = command_parsers(parser)["serve"].format_help()
     for name in Settings.__dataclass_fields__:
         assert "--" + name.replace("_", "-") in help_text
         assert "KLUIS_" + name.upper() in help_text
@@ -82,7 +82,8 @@ def test_bad_option_value_is_reported(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_environment_and_options() -> None:
     s = Settings.load({"KLUIS_PORT": "4000", "KLUIS_FSYNC": "off"}, port=5000)
-    assert s.port == 5000 and s.fsync is False
+    assert s.port == 5000
+    assert s.fsync is False
     assert s.base_url == "http://localhost:5000/"
     with pytest.raises(ValueError, match="KLUIS_PORT"):
         Settings.load({"KLUIS_PORT": "many"})
@@ -92,20 +93,24 @@ def test_environment_and_options() -> None:
 async def running(tmp_path: Path) -> AsyncIterator[tuple[str, Path, subprocess.Popen[bytes]]]:
     port = free_port()
     data = tmp_path / "data"
-    with server(env={"KLUIS_PORT": str(port), "KLUIS_DATA_DIR": str(data),
-                     "KLUIS_HOST": "127.0.0.1"}) as proc:
+    with server(
+        env={"KLUIS_PORT": str(port), "KLUIS_DATA_DIR": str(data), "KLUIS_HOST": "127.0.0.1"}
+    ) as proc:
         base = f"http://127.0.0.1:{port}/"
         await wait_up(base, proc)
         yield base, data, proc
 
 
-async def test_server_process_stores_files(running: tuple[str, Path, subprocess.Popen[bytes]]) -> None:
+async def test_server_process_stores_files(
+    running: tuple[str, Path, subprocess.Popen[bytes]],
+) -> None:
     base, data, _ = running
-    async with aiohttp.ClientSession() as s:
-        async with s.put(base + "notes/a.txt", data=b"hello",
-                         headers={"Content-Type": "text/plain"}) as r:
-            assert r.status == 201
-            assert r.headers["Location"] == base + "notes/a.txt"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.put(base + "notes/a.txt", data=b"hello", headers={"Content-Type": "text/plain"}) as r,
+    ):
+        assert r.status == 201
+        assert r.headers["Location"] == base + "notes/a.txt"
     assert (data / "notes" / "a.txt").read_bytes() == b"hello"
 
 
@@ -121,8 +126,11 @@ async def test_sigterm_lets_in_flight_requests_finish(
 
     async with aiohttp.ClientSession() as s:
         upload = asyncio.create_task(
-            s.put(base + "slow.bin", data=slow_body(),
-                  headers={"Content-Type": "application/octet-stream"})
+            s.put(
+                base + "slow.bin",
+                data=slow_body(),
+                headers={"Content-Type": "application/octet-stream"},
+            )
         )
         await asyncio.sleep(0.35)  # the request is in flight, its body half sent
         proc.send_signal(signal.SIGTERM)

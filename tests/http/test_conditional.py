@@ -21,7 +21,9 @@ async def test_if_none_match_on_get_gives_304(client: Client) -> None:
 async def test_representations_have_distinct_etags(client: Client) -> None:
     await client.put(POD + "doc", data=DOC, headers=TURTLE)
     turtle = (await client.get(POD + "doc")).headers["ETag"]
-    jsonld = (await client.get(POD + "doc", headers={"Accept": "application/ld+json"})).headers["ETag"]
+    jsonld = (await client.get(POD + "doc", headers={"Accept": "application/ld+json"})).headers[
+        "ETag"
+    ]
     assert turtle != jsonld
     # the JSON-LD ETag still identifies the version for a conditional write
     r = await client.put(POD + "doc", data=DOC, headers={**TURTLE, "If-Match": jsonld})
@@ -57,7 +59,9 @@ async def test_if_modified_since(client: Client) -> None:
     last = (await client.get(POD + "doc")).headers["Last-Modified"]
     r = await client.get(POD + "doc", headers={"If-Modified-Since": last})
     assert r.status == 304
-    r = await client.get(POD + "doc", headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
+    r = await client.get(
+        POD + "doc", headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}
+    )
     assert r.status == 200
 
 

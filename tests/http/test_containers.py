@@ -63,13 +63,18 @@ async def test_post_creates_resource_with_slug(client: Client) -> None:
 
 
 async def test_post_with_taken_slug_gets_a_fresh_name(client: Client) -> None:
-    first = await client.post(POD, data="hi", headers={"Content-Type": "text/plain", "Slug": "a.txt"})
-    second = await client.post(POD, data="ho", headers={"Content-Type": "text/plain", "Slug": "a.txt"})
+    first = await client.post(
+        POD, data="hi", headers={"Content-Type": "text/plain", "Slug": "a.txt"}
+    )
+    second = await client.post(
+        POD, data="ho", headers={"Content-Type": "text/plain", "Slug": "a.txt"}
+    )
     assert first.status == second.status == 201
     assert first.headers["Location"] == url(POD + "a.txt")
     location = second.headers["Location"]
     assert location != first.headers["Location"]
-    assert location.startswith(url(POD + "a-")) and location.endswith(".txt")
+    assert location.startswith(url(POD + "a-"))
+    assert location.endswith(".txt")
     assert await (await client.get(POD + "a.txt")).text() == "hi"
 
 

@@ -13,9 +13,20 @@ async def test_responses_echo_the_origin(client: Client) -> None:
     assert r.headers["Access-Control-Allow-Credentials"] == "true"
     assert "Origin" in r.headers["Vary"]
     exposed = {h.strip() for h in r.headers["Access-Control-Expose-Headers"].split(",")}
-    for needed in ("Accept-Patch", "Accept-Post", "Accept-Put", "Allow", "Content-Range", "ETag",
-                   "Last-Modified", "Link", "Location", "Updates-Via", "WAC-Allow",
-                   "WWW-Authenticate"):
+    for needed in (
+        "Accept-Patch",
+        "Accept-Post",
+        "Accept-Put",
+        "Allow",
+        "Content-Range",
+        "ETag",
+        "Last-Modified",
+        "Link",
+        "Location",
+        "Updates-Via",
+        "WAC-Allow",
+        "WWW-Authenticate",
+    ):
         assert needed in exposed
 
 

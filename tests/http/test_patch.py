@@ -33,10 +33,13 @@ async def doc(client: Client) -> str:
 
 
 async def test_n3_patch_with_where_insert_delete(client: Client, doc: str) -> None:
-    patch = PREFIXES + """_:rename a solid:InsertDeletePatch;
+    patch = (
+        PREFIXES
+        + """_:rename a solid:InsertDeletePatch;
       solid:where   { ?person ex:familyName "Garcia". };
       solid:inserts { ?person ex:givenName "Alex". };
       solid:deletes { ?person ex:givenName "Claudia". }."""
+    )
     r = await client.patch(doc, data=patch, headers=N3)
     assert r.status == 204, await r.text()
     g = await read(client, doc)
@@ -48,20 +51,29 @@ async def test_n3_patch_with_where_insert_delete(client: Client, doc: str) -> No
 
 async def test_n3_patch_where_must_match_exactly_one(client: Client, doc: str) -> None:
     before = await (await client.get(doc)).read()
-    two = PREFIXES + """_:p a solid:InsertDeletePatch;
+    two = (
+        PREFIXES
+        + """_:p a solid:InsertDeletePatch;
       solid:where { ?person ex:familyName ?name. }; solid:inserts { ?person ex:seen true. }."""
+    )
     r = await client.patch(doc, data=two, headers=N3)
     assert r.status == 409
-    none = PREFIXES + """_:p a solid:InsertDeletePatch;
+    none = (
+        PREFIXES
+        + """_:p a solid:InsertDeletePatch;
       solid:where { ?person ex:familyName "Nobody". }; solid:inserts { ?person ex:seen true. }."""
+    )
     r = await client.patch(doc, data=none, headers=N3)
     assert r.status == 409
     assert await (await client.get(doc)).read() == before
 
 
 async def test_n3_patch_delete_must_exist(client: Client, doc: str) -> None:
-    patch = PREFIXES + """_:p a solid:InsertDeletePatch;
+    patch = (
+        PREFIXES
+        + """_:p a solid:InsertDeletePatch;
       solid:deletes { <#garcia> ex:givenName "Nope". }."""
+    )
     r = await client.patch(doc, data=patch, headers=N3)
     assert r.status == 409
 
@@ -143,9 +155,15 @@ async def test_patch_on_non_rdf_is_refused(client: Client) -> None:
 
 
 async def test_patch_keeps_exact_literal_forms(client: Client) -> None:
-    await client.put(POD + "nums", data='<#a> <#n> "01"^^<http://www.w3.org/2001/XMLSchema#integer> .',
-                     headers={"Content-Type": "text/turtle"})
-    patch = PREFIXES + """_:p a solid:InsertDeletePatch;
+    await client.put(
+        POD + "nums",
+        data='<#a> <#n> "01"^^<http://www.w3.org/2001/XMLSchema#integer> .',
+        headers={"Content-Type": "text/turtle"},
+    )
+    patch = (
+        PREFIXES
+        + """_:p a solid:InsertDeletePatch;
       solid:deletes { <#a> <#n> "01"^^<http://www.w3.org/2001/XMLSchema#integer> . }."""
+    )
     r = await client.patch(POD + "nums", data=patch, headers=N3)
     assert r.status == 204, await r.text()

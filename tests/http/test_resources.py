@@ -54,7 +54,9 @@ async def test_etag_changes_on_every_write_even_with_same_body(client: Client) -
 
 async def test_non_rdf_resource_is_stored_byte_exact(client: Client) -> None:
     blob = bytes(range(256)) * 40
-    r = await client.put(POD + "blob.bin", data=blob, headers={"Content-Type": "application/x-thing"})
+    r = await client.put(
+        POD + "blob.bin", data=blob, headers={"Content-Type": "application/x-thing"}
+    )
     assert r.status == 201
     r = await client.get(POD + "blob.bin")
     assert r.status == 200
@@ -126,7 +128,11 @@ async def test_jsonld_put_is_readable_as_turtle(client: Client) -> None:
     assert r.status == 201
     r = await client.get(POD + "ann", headers={"Accept": TURTLE})
     g = parse(await r.text(), url(POD + "ann"))
-    assert (URIRef(url(POD + "ann#me")), URIRef("http://xmlns.com/foaf/0.1/name"), Literal("Ann")) in g
+    assert (
+        URIRef(url(POD + "ann#me")),
+        URIRef("http://xmlns.com/foaf/0.1/name"),
+        Literal("Ann"),
+    ) in g
 
 
 @pytest.mark.parametrize(

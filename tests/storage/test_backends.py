@@ -10,7 +10,8 @@ from pod.storage.base import Backend
 
 async def test_root_exists(backend: Backend) -> None:
     meta = await backend.stat("/")
-    assert meta is not None and meta.is_container
+    assert meta is not None
+    assert meta.is_container
 
 
 async def test_write_read_and_versions(backend: Backend) -> None:
@@ -80,11 +81,14 @@ async def test_container_body_and_attrs(backend: Backend) -> None:
     assert data == b"<a> <b> <c> ."
     await backend.set_attrs("/k/", {"storage": "true", "owner": "https://x/#me"})
     meta2 = await backend.stat("/k/")
-    assert meta2 is not None and meta2.is_storage and meta2.attrs["owner"] == "https://x/#me"
+    assert meta2 is not None
+    assert meta2.is_storage
+    assert meta2.attrs["owner"] == "https://x/#me"
     # a body write keeps the attributes
     await backend.write("/k/", b"", content_type="text/turtle")
     meta3 = await backend.stat("/k/")
-    assert meta3 is not None and meta3.is_storage
+    assert meta3 is not None
+    assert meta3.is_storage
     assert (await backend.read("/k/"))[1] == b""
     del meta
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,7 +38,8 @@ async def test_sidecar_disappears_when_type_matches_name_again(tmp_path: Path) -
     await b.write("/doc", b"<a> <b> <c> .", content_type="text/turtle")
     assert not (tmp_path / ".kluis~meta~doc").exists()
     meta = await b.stat("/doc")
-    assert meta is not None and meta.content_type == "text/turtle"
+    assert meta is not None
+    assert meta.content_type == "text/turtle"
 
 
 async def test_hand_placed_files_are_served(tmp_path: Path) -> None:
@@ -126,17 +127,19 @@ async def test_writer_killed_mid_write_leaves_old_or_new(tmp_path: Path) -> None
     seen: set[str] = set()
     interrupted = 0
     for _ in range(12):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _WRITER, str(data)],
-            stdout=subprocess.PIPE,
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _WRITER,
+            str(data),
+            stdout=asyncio.subprocess.PIPE,
             cwd=Path(__file__).parents[2],
         )
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready"
-        time.sleep(rng.uniform(0.02, 0.4))
+        assert (await proc.stdout.readline()).strip() == b"ready"
+        await asyncio.sleep(rng.uniform(0.02, 0.4))
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
+        await proc.wait()
         interrupted += any(p.name.startswith(".kluis~tmp~") for p in data.iterdir())
         backend = FileBackend(data)
         meta, body = await backend.read("/doc")

@@ -1,0 +1,39 @@
+"""Embed Kluis in your own asyncio program, with in-memory storage.
+
+Run: python examples/embed_server.py [PORT]
+It starts a server, writes and reads one document through HTTP, prints it, and stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import aiohttp
+from aiohttp import web
+
+from pod.app import create_app
+from pod.config import Settings
+
+
+async def main(port: int) -> str:
+    settings = Settings(host="127.0.0.1", port=port, storage="memory", access_log=False)
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            doc = settings.base_url + "hello/world"
+            await session.put(
+                doc,
+                data='<#it> <http://purl.org/dc/terms/title> "Hello from an embedded Kluis" .',
+                headers={"Content-Type": "text/turtle"},
+            )
+            async with session.get(doc) as response:
+                return await response.text()
+    finally:
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    print(asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3000)))
