@@ -1,7 +1,8 @@
-"""Embed Kluis in your own asyncio program, with in-memory storage.
+"""Embed Kluis in your own asyncio program, with in-memory storage and your own access control.
 
 Run: python examples/embed_server.py [PORT]
-It starts a server, writes and reads one document through HTTP, prints it, and stops.
+It starts a server whose access control is replaced by AllowAll (as a program that guards the
+port itself might do), writes and reads one document through HTTP, prints it, and stops.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import sys
 import aiohttp
 from aiohttp import web
 
+from pod.acl.decide import AllowAll
 from pod.app import create_app
 from pod.config import Settings
 
 
 async def main(port: int) -> str:
     settings = Settings(host="127.0.0.1", port=port, storage="memory", access_log=False)
-    runner = web.AppRunner(create_app(settings))
+    runner = web.AppRunner(create_app(settings, authorizer=AllowAll()))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:

@@ -1,6 +1,7 @@
 """Create, read, patch and list linked data on a running Kluis server over plain HTTP.
 
-Run: python examples/read_write_turtle.py [BASE_URL]   (default http://localhost:3000/)
+Run: python examples/read_write_turtle.py CONTAINER_URL
+The container must let anonymous clients write (see examples/dpop_client.py for signing in).
 """
 
 from __future__ import annotations
@@ -38,4 +39,4 @@ async def main(base: str) -> str:
 
 
 if __name__ == "__main__":
-    print(asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "http://localhost:3000/")))
+    print(asyncio.run(main(sys.argv[1])))

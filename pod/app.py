@@ -9,13 +9,29 @@ import asyncio
 import logging
 import signal
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from pod import __version__
-from pod.acl.decide import AllowAll, Authorizer
+from pod.acl.decide import Authorizer, WacAuthorizer, acl_validator
+from pod.acl.defaults import ensure_acls
+from pod.acl.groups import Groups
+from pod.auth.authenticate import Authenticator
+from pod.auth.dpop import ProofVerifier, ReplayCache
+from pod.auth.tokens import IssuerKeys, TokenVerifier
+from pod.auth.webid import WebIdProfiles
 from pod.config import Settings
-from pod.http.keys import AUTHORIZER, IN_FLIGHT, SETTINGS, STORE, InFlight
+from pod.fetch import Fetcher
+from pod.http.keys import (
+    AUTHENTICATOR,
+    AUTHORIZER,
+    FETCHER,
+    IN_FLIGHT,
+    SETTINGS,
+    STORE,
+    InFlight,
+)
 from pod.http.middlewares import pod_middleware
 from pod.http.routes import add_routes
 from pod.ldp.store import SolidStore
@@ -42,28 +58,48 @@ def create_app(
     """Build the Kluis aiohttp application for `settings`.
 
     `backend` overrides the storage the settings name (tests pass their own); `authorizer`
-    overrides access control.
+    overrides Web Access Control (an embedding that does its own access control).
     """
     store = SolidStore(
         backend or make_backend(settings),
         base_url=settings.base_url,
         max_rdf_bytes=settings.max_rdf_bytes,
     )
+    store.validators.append(acl_validator(store))
+    fetcher = Fetcher(
+        timeout=settings.fetch_timeout, allow_private_networks=settings.fetch_private_networks
+    )
+    base = urlsplit(settings.base_url)
+    own_origin = frozenset({f"{base.scheme}://{base.netloc}"})
+    issuer_keys = IssuerKeys(fetcher)
+    authenticator = Authenticator(
+        tokens=TokenVerifier(issuer_keys),
+        proofs=ProofVerifier(),
+        replay=ReplayCache(),
+        profiles=WebIdProfiles(fetcher, store),
+        allow_bearer=settings.allow_bearer,
+    )
     # aiohttp's own limit backs up ours in pod.http.ldp._read_body.
     app = web.Application(middlewares=[pod_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[STORE] = store
-    app[AUTHORIZER] = authorizer or AllowAll()
+    app[FETCHER] = fetcher
+    app[AUTHORIZER] = authorizer or WacAuthorizer(
+        store, Groups(store, fetcher), trusted_origins=own_origin
+    )
+    app[AUTHENTICATOR] = authenticator
     app[IN_FLIGHT] = InFlight()
-    app.cleanup_ctx.append(_store_lifetime)
+    app.cleanup_ctx.append(_lifetime)
     add_routes(app, base_path=settings.base_path)
     return app
 
 
-async def _store_lifetime(app: web.Application) -> AsyncIterator[None]:
+async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
     await store.load_storages()
+    await ensure_acls(store)
     yield
+    await app[FETCHER].close()
     await store.backend.close()
 
 

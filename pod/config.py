@@ -43,6 +43,15 @@ class Settings:
         10.0, "Seconds in-flight requests get to finish on SIGINT/SIGTERM."
     )
     log_level: str = _setting("info", "Logging level: debug, info, warning, error.")
+    allow_bearer: bool = _setting(
+        False, "Accept plain Bearer access tokens (no DPoP). Off: only DPoP-bound tokens."
+    )
+    fetch_private_networks: bool = _setting(
+        False,
+        "Let outbound fetches (WebIDs, issuer keys, groups) reach private and loopback "
+        "addresses. Keep off in production (SSRF); on for tests and intranets.",
+    )
+    fetch_timeout: float = _setting(5.0, "Seconds an outbound fetch may take.")
 
     def __post_init__(self) -> None:
         if self.storage not in ("file", "memory"):

@@ -113,5 +113,9 @@ class QuotaExceeded(PodError):
     """The write would exceed the storage's quota (507)."""
 
 
+class FetchError(PodError):
+    """An outbound fetch (JWKS, WebID, group, client document) failed or was refused."""
+
+
 class BackendUnavailable(PodError):
     """The storage backend cannot serve the request right now (503)."""

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import TypeAlias
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web import Application, Request
 
+from pod.acl.defaults import create_owned_storage
 from pod.app import create_app
 from pod.config import Settings
 from pod.http.keys import STORE
@@ -17,12 +18,13 @@ from pod.ldp.store import SolidStore
 from pod.storage.base import Backend
 from pod.storage.fs import FileBackend
 from pod.storage.memory import MemoryBackend
+from tests.support import BASE_URL, Agent, PodClient, TestIssuer
 
-BASE_URL = "http://pod.example/"
 POD = "/pod/"
 
-Client: TypeAlias = "TestClient[Request, Application]"
-ClientFactory: TypeAlias = Callable[[Application], Awaitable[Client]]
+Client: TypeAlias = PodClient
+ClientFactory: TypeAlias = Callable[[Application], Awaitable["TestClient[Request, Application]"]]
+ServerFactory: TypeAlias = Callable[[Application], Awaitable[TestServer]]
 
 
 @pytest.fixture(params=["memory", "fs"])
@@ -51,6 +53,7 @@ def settings(data_dir: Path) -> Settings:
         max_body_bytes=1_000_000,
         max_rdf_bytes=200_000,
         access_log=False,
+        fetch_private_networks=True,  # the test issuer lives on loopback
     )
 
 
@@ -60,10 +63,30 @@ def app(settings: Settings, backend: Backend) -> Application:
 
 
 @pytest.fixture
-async def client(aiohttp_client: ClientFactory, app: Application) -> Client:
-    client = await aiohttp_client(app)
-    await app[STORE].create_storage(POD, owner="https://alice.example/profile#me")
-    return client
+async def issuer(aiohttp_server: ServerFactory) -> TestIssuer:
+    issuer = TestIssuer()
+    server = await aiohttp_server(issuer.app())
+    issuer.url = str(server.make_url("")).rstrip("/")
+    return issuer
+
+
+@pytest.fixture
+def alice(issuer: TestIssuer) -> Agent:
+    """The owner of the pod at /pod/."""
+    return Agent(issuer, "alice")
+
+
+@pytest.fixture
+def bob(issuer: TestIssuer) -> Agent:
+    return Agent(issuer, "bob")
+
+
+@pytest.fixture
+async def client(aiohttp_client: ClientFactory, app: Application, alice: Agent) -> Client:
+    """A client acting as alice, who owns the storage /pod/."""
+    test_client = await aiohttp_client(app)
+    await create_owned_storage(app[STORE], POD, owner=alice.webid)
+    return PodClient(test_client, alice)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 
 from pod.cli import build_parser, command_parsers, main
 from pod.config import Settings
+from tests.support import seed_open_storage
 
 ROOT = Path(__file__).parents[1]
 
@@ -93,12 +94,12 @@ def test_environment_and_options() -> None:
 async def running(tmp_path: Path) -> AsyncIterator[tuple[str, Path, subprocess.Popen[bytes]]]:
     port = free_port()
     data = tmp_path / "data"
+    seed_open_storage(data, "open")
     with server(
         env={"KLUIS_PORT": str(port), "KLUIS_DATA_DIR": str(data), "KLUIS_HOST": "127.0.0.1"}
     ) as proc:
-        base = f"http://127.0.0.1:{port}/"
-        await wait_up(base, proc)
-        yield base, data, proc
+        await wait_up(f"http://127.0.0.1:{port}/", proc)
+        yield f"http://127.0.0.1:{port}/open/", data / "open", proc
 
 
 async def test_server_process_stores_files(

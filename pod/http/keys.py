@@ -7,13 +7,17 @@ import asyncio
 from aiohttp import web
 
 from pod.acl.decide import Authorizer
+from pod.auth.authenticate import Authenticator
 from pod.config import Settings
+from pod.fetch import Fetcher
 from pod.ldp.store import SolidStore
 from pod.model import Credentials
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", SolidStore)
 AUTHORIZER = web.AppKey("authorizer", Authorizer)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+FETCHER = web.AppKey("fetcher", Fetcher)
 
 
 class InFlight:

@@ -25,12 +25,13 @@ from pod.errors import (
     UnsupportedMediaType,
 )
 from pod.http import headers
-from pod.http.keys import AUTHORIZER, CREDENTIALS, SETTINGS, STORE
+from pod.http.authn import credentials_of
+from pod.http.keys import AUTHORIZER, SETTINGS, STORE
 from pod.ldp import rdf
 from pod.ldp.conditions import Conditions, Outcome, evaluate
 from pod.ldp.patch import parse_patch
 from pod.ldp.store import SolidStore
-from pod.model import ANONYMOUS, Credentials, Metadata
+from pod.model import Metadata
 from pod.vocab import LDP, PIM, SOLID
 
 STORAGE_DESCRIPTION: Final = ".well-known/solid"
@@ -45,11 +46,6 @@ _TYPE_STORAGE: Final = headers.link(str(PIM.Storage), "type")
 _CONTAINER_TYPES: Final = frozenset({str(LDP.BasicContainer), str(LDP.Container)})
 _VARY: Final = "Accept, Authorization, Origin"
 _READ_CHUNK: Final = 64 * 1024
-
-
-def credentials_of(request: web.Request) -> Credentials:
-    credentials: Credentials = request.get(CREDENTIALS, ANONYMOUS)
-    return credentials
 
 
 async def handle_resource(request: web.Request) -> web.StreamResponse:
@@ -82,7 +78,7 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
 
 async def _get(request: web.Request, path: str) -> web.StreamResponse:
     store = request.app[STORE]
-    credentials = credentials_of(request)
+    credentials = await credentials_of(request)
     authorizer = request.app[AUTHORIZER]
     await authorizer.authorize(
         credentials=credentials, needs=needed_modes("GET", path, exists=_never)
@@ -172,7 +168,7 @@ async def _put(request: web.Request, path: str) -> web.StreamResponse:
     store = request.app[STORE]
     existing = await _existing(store, path)
     await request.app[AUTHORIZER].authorize(
-        credentials=credentials_of(request),
+        credentials=await credentials_of(request),
         needs=needed_modes("PUT", path, exists=existing.__contains__),
     )
     data = await _read_body(request)
@@ -189,7 +185,7 @@ async def _put(request: web.Request, path: str) -> web.StreamResponse:
 async def _post(request: web.Request, path: str) -> web.StreamResponse:
     store = request.app[STORE]
     await request.app[AUTHORIZER].authorize(
-        credentials=credentials_of(request), needs=needed_modes("POST", path, exists=_never)
+        credentials=await credentials_of(request), needs=needed_modes("POST", path, exists=_never)
     )
     data = await _read_body(request)
     as_container = bool(headers.link_types(request.headers.get(hdrs.LINK)) & _CONTAINER_TYPES)
@@ -227,7 +223,7 @@ async def _patch(request: web.Request, path: str) -> web.StreamResponse:
     )
     existing = await _existing(store, path)
     await request.app[AUTHORIZER].authorize(
-        credentials=credentials_of(request),
+        credentials=await credentials_of(request),
         needs=needed_modes("PATCH", path, exists=existing.__contains__, patch=patch),
     )
     result = await store.patch(path, patch, conditions=_conditions(request))
@@ -241,7 +237,7 @@ async def _patch(request: web.Request, path: str) -> web.StreamResponse:
 async def _delete(request: web.Request, path: str) -> web.StreamResponse:
     store = request.app[STORE]
     await request.app[AUTHORIZER].authorize(
-        credentials=credentials_of(request), needs=needed_modes("DELETE", path, exists=_never)
+        credentials=await credentials_of(request), needs=needed_modes("DELETE", path, exists=_never)
     )
     await store.delete(path, conditions=_conditions(request))
     return web.Response(status=204)

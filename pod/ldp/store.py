@@ -15,7 +15,7 @@ import re
 import secrets
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, TypeVar, final
@@ -44,6 +44,7 @@ from pod.storage.base import Backend
 from pod.vocab import DCTERMS, LDP, PIM, RDF, SOLID, STAT, XSD, media_type_class
 
 T = TypeVar("T")
+Validator = Callable[[str, list[ox.Triple]], Awaitable[None]]
 
 _TYPE: Final = ox.NamedNode(RDF.type)
 _CONTAINS: Final = ox.NamedNode(LDP.contains)
@@ -115,6 +116,9 @@ class SolidStore:
         self.locker = locker or MemoryLocker()
         self.events = events or EventBus()
         self._storages: dict[str, str | None] = {}  # storage root -> owner WebID
+        # Checks RDF documents must pass before they are stored (e.g. ACL validation, which
+        # lives above this layer): each gets the path and the new triples, and raises PodError.
+        self.validators: list[Validator] = []
         self._conversions: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
 
     def url(self, path: str) -> str:
@@ -160,6 +164,9 @@ class SolidStore:
             if ancestor in self._storages:
                 return ancestor
         return None
+
+    def storage_roots(self) -> set[str]:
+        return set(self._storages)
 
     def is_storage_root(self, path: str) -> bool:
         return path in self._storages
@@ -414,6 +421,7 @@ class SolidStore:
             graph = rdf.Graph([]) if current is None else current[1]
             size = 0 if current is None else current[0].size
             triples = await self._offload(size, patch.apply, graph.triples)
+            await self._validate(path, triples)
             body = await self._offload(size, _serialize, triples, rdf.TURTLE, graph.prefixes)
             created = await self._ensure_parents(path) if etag is None else []
             meta = await self._write(path, body, rdf.TURTLE)
@@ -458,11 +466,13 @@ class SolidStore:
                     raise Conflict(f"container {path} is not empty; delete what it contains first")
                 for aux in children:  # its own .acl/.meta, and strays of deleted children
                     await self.backend.delete(aux.path)
+                    self.events.emit(ResourceEvent(Change.DELETE, aux.path))
             elif not paths.is_auxiliary(path):
                 # Solid Protocol #server-delete-remove-auxiliary-resource
                 for aux_path in (paths.acl_of(path), paths.meta_of(path)):
                     with contextlib.suppress(NotFound):
                         await self.backend.delete(aux_path)
+                        self.events.emit(ResourceEvent(Change.DELETE, aux_path))
             await self.backend.delete(path)
         parent = paths.parent(path)
         self.events.emit(ResourceEvent(Change.DELETE, path))
@@ -488,6 +498,7 @@ class SolidStore:
         if len(data) > self.max_rdf_bytes:
             raise PayloadTooLarge(f"RDF bodies are limited to {self.max_rdf_bytes} bytes")
         graph = await self._offload(len(data), rdf.parse, data, media, base=self.url(path))
+        await self._validate(path, graph.triples)
         return rdf.TURTLE, await self._offload(
             len(data), _serialize, graph.triples, rdf.TURTLE, graph.prefixes
         )
@@ -505,6 +516,10 @@ class SolidStore:
             if graph.triples
             else b""
         )
+
+    async def _validate(self, path: str, triples: list[ox.Triple]) -> None:
+        for validator in self.validators:
+            await validator(path, triples)
 
     def _check_container_triples(self, path: str, triples: list[ox.Triple]) -> None:
         me = ox.NamedNode(self.url(path))

@@ -6,6 +6,8 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF
 
 from tests.conftest import POD, Client, url
+from pod.acl.defaults import owner_acl
+from tests.support import Agent
 
 LDP = Namespace("http://www.w3.org/ns/ldp#")
 POSIX = Namespace("http://www.w3.org/ns/posix/stat#")
@@ -113,13 +115,14 @@ async def test_put_creates_empty_container(client: Client) -> None:
     assert r.status == 204
 
 
-async def test_delete_container_only_when_empty(client: Client) -> None:
+async def test_delete_container_only_when_empty(client: Client, alice: Agent) -> None:
     await client.put(POD + "e/doc", data="x", headers={"Content-Type": "text/plain"})
     r = await client.delete(POD + "e/")
     assert r.status == 409
     assert "not empty" in (await r.json())["detail"]
     await client.delete(POD + "e/doc")
-    await client.put(POD + "e/.acl", data="<#a> <#b> <#c> .", headers=TURTLE)
+    acl = owner_acl(url(POD + "e/"), alice.webid)
+    assert (await client.put(POD + "e/.acl", data=acl, headers=TURTLE)).status == 201
     assert (await client.delete(POD + "e/")).status == 204
     assert (await client.get(POD + "e/")).status == 404
     assert (await client.get(POD + "e/.acl")).status == 404
@@ -154,7 +157,7 @@ async def test_container_metadata_can_be_patched_but_not_containment(client: Cli
     assert r.status == 409
 
 
-async def test_storage_description(client: Client) -> None:
+async def test_storage_description(client: Client, alice: Agent) -> None:
     r = await client.get(POD)
     link = r.headers["Link"]
     description = url(POD + ".well-known/solid")
@@ -166,7 +169,7 @@ async def test_storage_description(client: Client) -> None:
     assert (
         URIRef(url(POD)),
         URIRef("http://www.w3.org/ns/solid/terms#owner"),
-        URIRef("https://alice.example/profile#me"),
+        URIRef(alice.webid),
     ) in g
     # resources inside the storage link the same description
     await client.put(POD + "x", data="x", headers={"Content-Type": "text/plain"})

@@ -1,0 +1,182 @@
+"""DPoP proof verification (RFC 9449 §4.3) and the replay cache. Pure: imports errors only.
+
+joserfc (authlib's JOSE library) does all parsing and signature checking; this module applies
+the DPoP rules on top: typ, asymmetric alg, public embedded key, htm/htu/iat/jti/ath.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Final, final
+
+from joserfc import jws
+from joserfc.errors import JoseError, SecurityWarning
+from joserfc.jwk import JWKRegistry, thumbprint
+from yarl import URL
+
+from pod.errors import Unauthenticated
+
+# Asymmetric algorithms only: never "none", never HMAC (SPEC.md §10, RFC 9449 §4.3).
+ALGORITHMS: Final = frozenset(
+    {
+        *("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
+        *("EdDSA", "Ed25519"),
+    }
+)
+_PRIVATE_KEY_PARAMS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+MAX_PROOF_LENGTH: Final = 8192
+_KEY_CACHE_SIZE: Final = 4096
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Proof:
+    """A verified DPoP proof: the thumbprint of its key and its one-time id."""
+
+    jkt: str
+    jti: str
+    iat: float
+
+
+def _invalid(message: str) -> Unauthenticated:
+    return Unauthenticated(f"invalid DPoP proof: {message}", error="invalid_dpop_proof")
+
+
+def normalize_url(url: str) -> str:
+    """Scheme and host lower-cased, default port dropped, no query or fragment (RFC 9449 §4.3)."""
+    parsed = URL(url)
+    if not parsed.is_absolute():
+        raise ValueError("not an absolute URL")
+    return str(parsed.with_query(None).with_fragment(None))
+
+
+def access_token_hash(token: str) -> str:
+    """The `ath` value for an access token: base64url(SHA-256(token)) without padding."""
+    digest = hashlib.sha256(token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@final
+class ProofVerifier:
+    """Verifies proofs; keeps the imported keys of recent clients (clients reuse their key)."""
+
+    def __init__(self, *, max_age: float = 60.0, skew: float = 5.0) -> None:
+        self.max_age = max_age
+        self.skew = skew
+        self._keys: OrderedDict[str, Any] = OrderedDict()
+
+    def _import(self, jwk: dict[str, Any]) -> Any:
+        cache_key = json.dumps(jwk, sort_keys=True)
+        key = self._keys.get(cache_key)
+        if key is None:
+            key = JWKRegistry.import_key(jwk)
+            self._keys[cache_key] = key
+            if len(self._keys) > _KEY_CACHE_SIZE:
+                self._keys.popitem(last=False)
+        return key
+
+    def verify(
+        self,
+        proof: str,
+        *,
+        method: str,
+        url: str,
+        access_token: str | None,
+        now: float | None = None,
+    ) -> Proof:
+        """Check one proof for this request. Raises Unauthenticated(error="invalid_dpop_proof")."""
+        if len(proof) > MAX_PROOF_LENGTH:
+            raise _invalid("too long")
+        try:
+            unverified = jws.extract_compact(proof.encode("ascii"))
+            header = unverified.headers()
+        except (JoseError, ValueError, UnicodeError) as exc:
+            raise _invalid(f"not a compact JWS: {exc}") from exc
+        if header.get("typ") != "dpop+jwt":
+            raise _invalid("typ must be dpop+jwt")
+        alg = header.get("alg")
+        if alg not in ALGORITHMS:
+            raise _invalid(f"alg {alg!r} is not an allowed asymmetric algorithm")
+        jwk = header.get("jwk")
+        if not isinstance(jwk, dict):
+            raise _invalid("the header has no jwk")
+        if _PRIVATE_KEY_PARAMS & jwk.keys():
+            raise _invalid("the jwk holds private key material")
+        try:
+            key = self._import(jwk)
+            with warnings.catch_warnings():
+                # RFC 9864 renames EdDSA to Ed25519; clients still send the old name.
+                warnings.simplefilter("ignore", SecurityWarning)
+                verified = jws.deserialize_compact(proof, key, algorithms=[alg])
+            claims = json.loads(verified.payload)
+            jkt = thumbprint(jwk)
+        except (JoseError, ValueError, TypeError) as exc:
+            raise _invalid(f"signature or key check failed: {exc}") from exc
+        if not isinstance(claims, dict):
+            raise _invalid("the payload is not a JSON object")
+        self._check_claims(claims, method=method, url=url, access_token=access_token, now=now)
+        return Proof(jkt=jkt, jti=str(claims["jti"]), iat=float(claims["iat"]))
+
+    def _check_claims(
+        self,
+        claims: dict[str, Any],
+        *,
+        method: str,
+        url: str,
+        access_token: str | None,
+        now: float | None,
+    ) -> None:
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not 0 < len(jti) <= 256:
+            raise _invalid("jti is missing")
+        if claims.get("htm") != method:
+            raise _invalid(f"htm {claims.get('htm')!r} does not match the method {method}")
+        htu = claims.get("htu")
+        try:
+            matches = isinstance(htu, str) and normalize_url(htu) == normalize_url(url)
+        except ValueError:
+            matches = False
+        if not matches:
+            raise _invalid(f"htu {htu!r} does not match the request URL {normalize_url(url)}")
+        iat = claims.get("iat")
+        if not isinstance(iat, int | float) or isinstance(iat, bool):
+            raise _invalid("iat is missing")
+        current = time.time() if now is None else now
+        if iat > current + self.skew or iat < current - self.max_age:
+            raise _invalid("iat is outside the accepted window; check the client's clock")
+        # `ath` is checked when present; older Solid clients do not send it (CSS accepts that too).
+        ath = claims.get("ath")
+        if access_token is not None and ath is not None and ath != access_token_hash(access_token):
+            raise _invalid("ath does not match the access token")
+
+
+@final
+class ReplayCache:
+    """Remembers proof ids for as long as their proofs are acceptable; bounded in size.
+
+    When full, the oldest ids are forgotten first; they are the first to expire anyway, and a
+    proof older than the acceptance window is refused by its iat before this cache is asked.
+    """
+
+    def __init__(self, *, window: float = 65.0, max_entries: int = 200_000) -> None:
+        self.window = window
+        self.max_entries = max_entries
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def check_and_remember(self, jti: str, *, now: float | None = None) -> None:
+        """Raise Unauthenticated if `jti` was seen within the window; else remember it."""
+        current = time.time() if now is None else now
+        while self._seen:
+            oldest, seen_at = next(iter(self._seen.items()))
+            if seen_at >= current - self.window and len(self._seen) < self.max_entries:
+                break
+            del self._seen[oldest]
+        if jti in self._seen:
+            raise _invalid("this proof was already used (replayed jti)")
+        self._seen[jti] = current

@@ -1,0 +1,311 @@
+"""Web Access Control over HTTP: WAC-Allow, groups, origins, ACL validation, revocation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.web import Application
+
+from pod.app import create_app
+from pod.config import Settings
+from tests.conftest import POD, Client, url
+from tests.support import BASE_URL, Agent, PodClient, TestIssuer
+
+TURTLE = {"Content-Type": "text/turtle"}
+PREFIXES = """@prefix acl: <http://www.w3.org/ns/auth/acl#> .
+@prefix foaf: <http://xmlns.com/foaf/0.1/> .
+"""
+
+
+def owner_rule(alice: Agent, target: str, *, default: bool = False) -> str:
+    extra = f"acl:default <{url(target)}> ;" if default else ""
+    return f"""<#owner> a acl:Authorization ; acl:agent <{alice.webid}> ;
+  acl:accessTo <{url(target)}> ; {extra} acl:mode acl:Read, acl:Write, acl:Control ."""
+
+
+async def grant(
+    client: Client, alice: Agent, target: str, rule: str, *, default: bool = False
+) -> None:
+    body = PREFIXES + owner_rule(alice, target, default=default) + "\n" + rule
+    r = await client.put(target + ".acl", data=body, headers=TURTLE)
+    assert r.status in (201, 204), await r.text()
+
+
+@pytest.fixture
+async def doc(client: Client) -> str:
+    path = POD + "notes/doc"
+    r = await client.put(path, data="<#a> <#b> 1 .", headers=TURTLE)
+    assert r.status == 201
+    return path
+
+
+async def test_wac_allow_header(client: Client, alice: Agent, bob: Agent, doc: str) -> None:
+    await grant(
+        client,
+        alice,
+        doc,
+        f"""<#pub> a acl:Authorization ; acl:agentClass foaf:Agent ;
+      acl:accessTo <{url(doc)}> ; acl:mode acl:Read .
+    <#bob> a acl:Authorization ; acl:agent <{bob.webid}> ; acl:accessTo <{url(doc)}> ;
+      acl:mode acl:Append .""",
+    )
+    r = await client.get(doc)
+    assert r.headers["WAC-Allow"] == 'user="read write append control",public="read"'
+    r = await client.get(doc, as_agent=bob)
+    assert r.headers["WAC-Allow"] == 'user="read append",public="read"'
+    r = await client.head(doc, as_agent=None)
+    assert r.headers["WAC-Allow"] == 'user="read",public="read"'
+
+
+async def test_anonymous_gets_401_and_others_403_whether_or_not_it_exists(
+    client: Client, bob: Agent, doc: str
+) -> None:
+    for path in (doc, POD + "notes/missing"):
+        r = await client.get(path, as_agent=None)
+        assert r.status == 401
+        r = await client.get(path, as_agent=bob)
+        assert r.status == 403
+        assert "missing" not in (await r.text()).replace(path, "")
+
+
+async def test_revocation_takes_effect_at_once(
+    client: Client, alice: Agent, bob: Agent, doc: str
+) -> None:
+    await grant(
+        client,
+        alice,
+        doc,
+        f"""<#bob> a acl:Authorization ; acl:agent <{bob.webid}> ;
+      acl:accessTo <{url(doc)}> ; acl:mode acl:Read .""",
+    )
+    for _ in range(3):  # warm every cache
+        assert (await client.get(doc, as_agent=bob)).status == 200
+    await grant(client, alice, doc, "")
+    assert (await client.get(doc, as_agent=bob)).status == 403
+
+
+async def test_revoking_an_inherited_grant_takes_effect_at_once(
+    client: Client, alice: Agent, bob: Agent, doc: str
+) -> None:
+    folder = POD + "notes/"
+    await grant(
+        client,
+        alice,
+        folder,
+        f"""<#bob> a acl:Authorization ; acl:agent <{bob.webid}> ;
+      acl:accessTo <{url(folder)}> ; acl:default <{url(folder)}> ; acl:mode acl:Read .""",
+        default=True,
+    )
+    assert (await client.get(doc, as_agent=bob)).status == 200
+    await grant(client, alice, folder, "", default=True)
+    assert (await client.get(doc, as_agent=bob)).status == 403
+    # deleting the folder ACL falls back to the pod's, which gives bob nothing
+    assert (await client.delete(folder + ".acl")).status == 204
+    assert (await client.get(doc, as_agent=bob)).status == 403
+    assert (await client.get(doc)).status == 200
+
+
+async def test_local_group_membership_and_its_revocation(
+    client: Client, alice: Agent, bob: Agent, issuer: TestIssuer, doc: str
+) -> None:
+    group = POD + "groups/friends"
+    members = f"<#g> <http://www.w3.org/2006/vcard/ns#hasMember> <{bob.webid}> ."
+    await client.put(group, data=members, headers=TURTLE)
+    await grant(
+        client,
+        alice,
+        doc,
+        f"""<#friends> a acl:Authorization ;
+      acl:agentGroup <{url(group)}#g> ; acl:accessTo <{url(doc)}> ; acl:mode acl:Read .""",
+    )
+    assert (await client.get(doc, as_agent=bob)).status == 200
+    carol = Agent(issuer, "carol")
+    assert (await client.get(doc, as_agent=carol)).status == 403
+    await client.put(group, data="<#g> a <http://www.w3.org/2006/vcard/ns#Group> .", headers=TURTLE)
+    assert (await client.get(doc, as_agent=bob)).status == 403
+
+
+async def test_remote_group(
+    client: Client, alice: Agent, bob: Agent, issuer: TestIssuer, doc: str
+) -> None:
+    group = f"{issuer.url}/groups/team#g"
+    issuer.groups["team"] = f"<#g> <http://www.w3.org/2006/vcard/ns#hasMember> <{bob.webid}> ."
+    await grant(
+        client,
+        alice,
+        doc,
+        f"""<#team> a acl:Authorization ; acl:agentGroup <{group}> ;
+      acl:accessTo <{url(doc)}> ; acl:mode acl:Read .""",
+    )
+    assert (await client.get(doc, as_agent=bob)).status == 200
+    assert (await client.get(doc, as_agent=Agent(issuer, "carol"))).status == 403
+
+
+async def test_origin_restriction(client: Client, alice: Agent, bob: Agent, doc: str) -> None:
+    await grant(
+        client,
+        alice,
+        doc,
+        f"""<#app> a acl:Authorization ; acl:agent <{bob.webid}> ;
+      acl:origin <https://good.app> ; acl:accessTo <{url(doc)}> ; acl:mode acl:Read .""",
+    )
+    assert (
+        await client.get(doc, as_agent=bob, headers={"Origin": "https://good.app"})
+    ).status == 200
+    assert (
+        await client.get(doc, as_agent=bob, headers={"Origin": "https://evil.app"})
+    ).status == 403
+    # not a browser: no Origin, no origin restriction
+    assert (await client.get(doc, as_agent=bob)).status == 200
+    # the server's own pages are trusted
+    own = BASE_URL.rstrip("/")
+    assert (await client.get(doc, as_agent=bob, headers={"Origin": own})).status == 200
+    # a rule without acl:origin serves any app (alice's owner rule)
+    assert (await client.get(doc, headers={"Origin": "https://evil.app"})).status == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ("this is not turtle", 400, "Turtle"),
+        (
+            "<#r> a acl:Authorization ; acl:agentClass foaf:Agent ; acl:accessTo <doc> .",
+            422,
+            "mode",
+        ),
+        ("<#r> a acl:Authorization ; acl:mode acl:Read ; acl:accessTo <doc> .", 422, "subject"),
+        (
+            "<#r> a acl:Authorization ; acl:agentClass foaf:Agent ; acl:mode acl:Read .",
+            422,
+            "accessTo",
+        ),
+        (
+            "<#r> a acl:Authorization ; acl:agentClass foaf:Agent ; acl:mode acl:Fly ; "
+            "acl:accessTo <doc> .",
+            422,
+            "unknown mode",
+        ),
+        (
+            "<#r> a acl:Authorization ; acl:agentClass foaf:Agent ; acl:mode acl:Read ; "
+            "acl:accessTo <other> .",
+            422,
+            "governs",
+        ),
+        (
+            "<#r> a acl:Authorization ; acl:agentClass foaf:Agent ; acl:mode acl:Read ; "
+            "acl:default <doc> .",
+            422,
+            "container",
+        ),
+    ],
+)
+async def test_invalid_acls_are_refused_and_the_old_one_stays(
+    client: Client, alice: Agent, bob: Agent, doc: str, body: str, status: int, says: str
+) -> None:
+    await grant(
+        client,
+        alice,
+        doc,
+        f"""<#bob> a acl:Authorization ; acl:agent <{bob.webid}> ;
+      acl:accessTo <{url(doc)}> ; acl:mode acl:Read .""",
+    )
+    before = await (await client.get(doc + ".acl")).read()
+    r = await client.put(doc + ".acl", data=PREFIXES + body, headers=TURTLE)
+    assert r.status == status
+    assert says in (await r.json())["detail"]
+    assert await (await client.get(doc + ".acl")).read() == before
+    assert (await client.get(doc, as_agent=bob)).status == 200
+
+
+async def test_owner_cannot_lock_themselves_out(client: Client, alice: Agent, bob: Agent) -> None:
+    root_acl = POD + ".acl"
+    r = await client.put(
+        root_acl,
+        data=PREFIXES
+        + f"""<#bob> a acl:Authorization ; acl:agent <{bob.webid}> ;
+      acl:accessTo <{url(POD)}> ; acl:mode acl:Read, acl:Write, acl:Control .""",
+        headers=TURTLE,
+    )
+    assert r.status == 422
+    assert "must keep acl:Control" in (await r.json())["detail"]
+    patch = """@prefix solid: <http://www.w3.org/ns/solid/terms#>.
+    @prefix acl: <http://www.w3.org/ns/auth/acl#>.
+    _:p a solid:InsertDeletePatch; solid:deletes { <#owner> acl:mode acl:Control . }."""
+    r = await client.patch(root_acl, data=patch, headers={"Content-Type": "text/n3"})
+    assert r.status == 422
+    r = await client.delete(root_acl)
+    assert r.status == 405
+    assert (await client.get(POD)).status == 200
+
+
+async def test_acl_needs_control(client: Client, alice: Agent, bob: Agent, doc: str) -> None:
+    await grant(
+        client,
+        alice,
+        doc,
+        f"""<#bob> a acl:Authorization ; acl:agent <{bob.webid}> ;
+      acl:accessTo <{url(doc)}> ; acl:mode acl:Read, acl:Write .""",
+    )
+    assert (await client.get(doc + ".acl", as_agent=bob)).status == 403
+    r = await client.put(doc + ".acl", as_agent=bob, data=PREFIXES, headers=TURTLE)
+    assert r.status == 403
+
+
+async def test_slug_cannot_create_an_acl_with_append_only(
+    client: Client, alice: Agent, bob: Agent
+) -> None:
+    box = POD + "inbox/"
+    await client.put(box)
+    await grant(
+        client,
+        alice,
+        box,
+        f"""<#bob> a acl:Authorization ; acl:agent <{bob.webid}> ;
+      acl:accessTo <{url(box)}> ; acl:mode acl:Append .""",
+    )
+    r = await client.post(
+        box, as_agent=bob, data="<#a> <#b> 1 .", headers={**TURTLE, "Slug": ".acl"}
+    )
+    assert r.status == 201
+    assert not r.headers["Location"].endswith(".acl")
+
+
+async def test_server_root_is_readable_but_not_writable(client: Client, bob: Agent) -> None:
+    r = await client.get("/", as_agent=None)
+    assert r.status == 200
+    r = await client.put("/mine/x", as_agent=bob, data="x", headers={"Content-Type": "text/plain"})
+    assert r.status == 403
+
+
+async def test_private_network_webids_are_refused_by_default(
+    aiohttp_client: Any, issuer: TestIssuer, alice: Agent, tmp_path: Any
+) -> None:
+    settings = Settings(base_url=BASE_URL, data_dir=tmp_path, access_log=False)
+    app: Application = create_app(settings)
+    client = PodClient(await aiohttp_client(app), alice)
+    r = await client.get("/")
+    assert r.status == 401
+    assert "not on a public network" in (await r.json())["detail"]
+
+
+async def test_base_path_behind_a_proxy(
+    aiohttp_client: Any, issuer: TestIssuer, alice: Agent, tmp_path: Any
+) -> None:
+    from pod.acl.defaults import create_owned_storage
+    from pod.http.keys import STORE
+
+    settings = Settings(
+        base_url="http://pod.example/solid/",
+        data_dir=tmp_path,
+        access_log=False,
+        fetch_private_networks=True,
+    )
+    app: Application = create_app(settings)
+    client = PodClient(await aiohttp_client(app), alice)
+    await create_owned_storage(app[STORE], "/me/", owner=alice.webid)
+    r = await client.put("/solid/me/doc", data="<#a> <#b> 1 .", headers=TURTLE)
+    assert r.status == 201, await r.text()
+    assert r.headers["Location"] == "http://pod.example/solid/me/doc"
+    r = await client.get("/solid/me/")
+    assert "http://pod.example/solid/me/doc" in await r.text()

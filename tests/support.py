@@ -1,0 +1,248 @@
+"""Test support: a real OpenID issuer over HTTP, agents holding DPoP keys, an authenticated client.
+
+Keys are made with `cryptography` and tokens signed with joserfc, so the server's real verification
+path runs in every test; nothing of Kluis is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Final
+
+from aiohttp import web
+from aiohttp.client import ClientResponse
+from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from joserfc import jws, jwt
+from joserfc.errors import SecurityWarning
+from joserfc.jwk import ECKey, OKPKey, thumbprint
+from yarl import URL
+
+from pod.auth.dpop import access_token_hash
+
+BASE_URL: Final = "http://pod.example/"
+CLIENT_ID: Final = "https://app.example/client#id"
+
+
+def new_ec_key() -> ECKey:
+    """A fresh P-256 key pair, made by `cryptography`."""
+    return ECKey.import_key(ec.generate_private_key(ec.SECP256R1()))
+
+
+def new_ed25519_key() -> OKPKey:
+    return OKPKey.import_key(ed25519.Ed25519PrivateKey.generate())
+
+
+class TestIssuer:
+    """An OpenID issuer with discovery, a JWKS and WebID profiles, served over real HTTP."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self) -> None:
+        self.key = new_ec_key()
+        self.kid = secrets.token_hex(8)
+        self.url = ""  # set once the server runs
+        self.profile_extra: dict[str, str] = {}  # name -> extra Turtle for that profile
+        self.profile_status: dict[str, int] = {}
+        self.requests: list[str] = []
+        self.groups: dict[str, str] = {}  # name -> Turtle of the group document
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/.well-known/openid-configuration", self._discovery)
+        app.router.add_get("/jwks", self._jwks)
+        app.router.add_get("/people/{name}", self._profile)
+        app.router.add_get("/groups/{name}", self._group)
+        return app
+
+    async def _group(self, request: web.Request) -> web.Response:
+        self.requests.append(request.path)
+        body = self.groups.get(request.match_info["name"])
+        if body is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=body.encode(), content_type="text/turtle")
+
+    async def _discovery(self, request: web.Request) -> web.Response:
+        self.requests.append(request.path)
+        return web.json_response({"issuer": self.url, "jwks_uri": self.url + "/jwks"})
+
+    async def _jwks(self, request: web.Request) -> web.Response:
+        self.requests.append(request.path)
+        public = self.key.as_dict(private=False)
+        public["kid"] = self.kid
+        public["alg"] = "ES256"
+        return web.json_response({"keys": [public]})
+
+    async def _profile(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.requests.append(request.path)
+        status = self.profile_status.get(name, 200)
+        body = f"""@prefix solid: <http://www.w3.org/ns/solid/terms#> .
+<#me> a <http://xmlns.com/foaf/0.1/Person> ; solid:oidcIssuer <{self.url}> .
+{self.profile_extra.get(name, "")}
+"""
+        return web.Response(status=status, body=body.encode(), content_type="text/turtle")
+
+    def webid(self, name: str) -> str:
+        return f"{self.url}/people/{name}#me"
+
+    def mint(
+        self,
+        *,
+        webid: str,
+        jkt: str | None,
+        client_id: str | None = CLIENT_ID,
+        lifetime: float = 300,
+        issued: float | None = None,
+        audience: Any = None,
+        issuer: str | None = None,
+        key: Any = None,
+        alg: str = "ES256",
+        kid: str | None = None,
+        **extra: Any,
+    ) -> str:
+        now = time.time() if issued is None else issued
+        claims: dict[str, Any] = {
+            "iss": issuer or self.url,
+            "aud": ["solid", client_id] if audience is None else audience,
+            "webid": webid,
+            "iat": int(now),
+            "exp": int(now + lifetime),
+            "jti": secrets.token_hex(8),
+            **extra,
+        }
+        if client_id is not None:
+            claims["client_id"] = client_id
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
+        header = {"alg": alg, "typ": "at+jwt", "kid": kid or self.kid}
+        return jwt.encode(header, claims, key or self.key, algorithms=[alg])
+
+
+class Agent:
+    """Someone with a WebID, a DPoP key and an access token from an issuer."""
+
+    def __init__(self, issuer: TestIssuer, name: str, *, key: Any = None) -> None:
+        self.issuer = issuer
+        self.name = name
+        self.webid = issuer.webid(name)
+        self.dpop_key = key or new_ec_key()
+        self.alg = "EdDSA" if isinstance(self.dpop_key, OKPKey) else "ES256"
+        self.jkt = thumbprint(self.dpop_key.as_dict(private=False))
+        self.token = issuer.mint(webid=self.webid, jkt=self.jkt)
+
+    def proof(
+        self,
+        method: str,
+        url: str,
+        *,
+        token: str | None = None,
+        iat: float | None = None,
+        jti: str | None = None,
+        typ: str = "dpop+jwt",
+        key: Any = None,
+        alg: str | None = None,
+        jwk: dict[str, Any] | None = None,
+        **claims: Any,
+    ) -> str:
+        payload: dict[str, Any] = {
+            "htm": method,
+            "htu": url,
+            "iat": int(time.time() if iat is None else iat),
+            "jti": jti or secrets.token_hex(12),
+            "ath": access_token_hash(token or self.token),
+            **claims,
+        }
+        payload = {k: v for k, v in payload.items() if v is not None}
+        signer = key or self.dpop_key
+        algorithm = alg or self.alg
+        header = {
+            "typ": typ,
+            "alg": algorithm,
+            "jwk": jwk if jwk is not None else self.dpop_key.as_dict(private=False),
+        }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SecurityWarning)  # EdDSA is the name clients use
+            return jws.serialize_compact(
+                header, json.dumps(payload).encode(), signer, algorithms=[algorithm]
+            )
+
+    def headers(self, method: str, url: str) -> dict[str, str]:
+        return {"Authorization": f"DPoP {self.token}", "DPoP": self.proof(method, url)}
+
+
+def absolute(path: str | URL) -> str:
+    """The URL the server sees for a test path (without the query), for the proof's htu."""
+    raw = str(path) if isinstance(path, URL) else path
+    return BASE_URL.rstrip("/") + raw.split("?", 1)[0]
+
+
+_DEFAULT: Final[Any] = object()
+
+
+class PodClient:
+    """aiohttp's TestClient, signing each request as `agent` (None: anonymous) unless told
+    otherwise with `as_agent=`."""
+
+    def __init__(self, client: TestClient[web.Request, web.Application], agent: Agent | None):
+        self.client = client
+        self.agent = agent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    async def request(
+        self,
+        method: str,
+        path: str | URL,
+        *,
+        as_agent: Agent | None = _DEFAULT,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> ClientResponse:
+        agent = self.agent if as_agent is _DEFAULT else as_agent
+        all_headers = dict(headers or {})
+        if agent is not None and "Authorization" not in all_headers:
+            all_headers.update(agent.headers(method, absolute(path)))
+        return await self.client.request(method, path, headers=all_headers, **kwargs)
+
+    async def get(self, path: str | URL, **kwargs: Any) -> ClientResponse:
+        return await self.request("GET", path, **kwargs)
+
+    async def head(self, path: str | URL, **kwargs: Any) -> ClientResponse:
+        return await self.request("HEAD", path, **kwargs)
+
+    async def options(self, path: str | URL, **kwargs: Any) -> ClientResponse:
+        return await self.request("OPTIONS", path, **kwargs)
+
+    async def put(self, path: str | URL, **kwargs: Any) -> ClientResponse:
+        return await self.request("PUT", path, **kwargs)
+
+    async def post(self, path: str | URL, **kwargs: Any) -> ClientResponse:
+        return await self.request("POST", path, **kwargs)
+
+    async def patch(self, path: str | URL, **kwargs: Any) -> ClientResponse:
+        return await self.request("PATCH", path, **kwargs)
+
+    async def delete(self, path: str | URL, **kwargs: Any) -> ClientResponse:
+        return await self.request("DELETE", path, **kwargs)
+
+
+OPEN_ACL: Final = """@prefix acl: <http://www.w3.org/ns/auth/acl#> .
+@prefix foaf: <http://xmlns.com/foaf/0.1/> .
+<#anyone> a acl:Authorization ; acl:agentClass foaf:Agent ;
+  acl:accessTo <./> ; acl:default <./> ;
+  acl:mode acl:Read, acl:Write, acl:Control .
+"""
+
+
+def seed_open_storage(data_dir: Path, name: str) -> None:
+    """Place, as an owner could by hand, a storage /name/ that anyone may read and write."""
+    root = data_dir / name
+    root.mkdir(parents=True, exist_ok=True)
+    (root / ".kluis~self.json").write_text(json.dumps({"storage": "true"}))
+    (root / ".acl").write_text(OPEN_ACL)
