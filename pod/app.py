@@ -6,14 +6,19 @@ Only this module and the CLI import every layer.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pod import __version__
+from pod.accounts.service import AccountService
 from pod.acl.decide import Authorizer, WacAuthorizer, acl_validator
 from pod.acl.defaults import ensure_acls
 from pod.acl.groups import Groups
@@ -23,20 +28,31 @@ from pod.auth.tokens import IssuerKeys, TokenVerifier
 from pod.auth.webid import WebIdProfiles
 from pod.config import Settings
 from pod.fetch import Fetcher
+from pod.http.account import add_account_routes
+from pod.http.idp import add_idp_routes, endpoints
 from pod.http.keys import (
+    ACCOUNTS,
     AUTHENTICATOR,
     AUTHORIZER,
     FETCHER,
     IN_FLIGHT,
+    PROVIDER,
+    SESSIONS,
     SETTINGS,
     STORE,
+    TEMPLATES,
     InFlight,
 )
 from pod.http.middlewares import pod_middleware
 from pod.http.routes import add_routes
+from pod.http.sessions import Sessions
+from pod.idp.clients import Clients
+from pod.idp.keys import SigningKeys
+from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, Provider
 from pod.ldp.store import SolidStore
 from pod.storage.base import Backend
 from pod.storage.fs import FileBackend
+from pod.storage.kv import FileKeyValueStore, KeyValueStore, MemoryKeyValueStore
 from pod.storage.memory import MemoryBackend
 
 log = logging.getLogger(__name__)
@@ -49,16 +65,24 @@ def make_backend(settings: Settings) -> Backend:
     return FileBackend(settings.data_dir, fsync=settings.fsync)
 
 
+def make_kv(settings: Settings) -> KeyValueStore:
+    if settings.storage == "memory":
+        return MemoryKeyValueStore()
+    # `.kluis` is a reserved name: no URL reaches this directory.
+    return FileKeyValueStore(settings.data_dir / ".kluis" / "kv")
+
+
 def create_app(
     settings: Settings,
     *,
     backend: Backend | None = None,
+    kv: KeyValueStore | None = None,
     authorizer: Authorizer | None = None,
 ) -> web.Application:
     """Build the Kluis aiohttp application for `settings`.
 
-    `backend` overrides the storage the settings name (tests pass their own); `authorizer`
-    overrides Web Access Control (an embedding that does its own access control).
+    `backend` and `kv` override the storage the settings name (tests pass their own);
+    `authorizer` overrides Web Access Control (an embedding that does its own access control).
     """
     store = SolidStore(
         backend or make_backend(settings),
@@ -66,18 +90,40 @@ def create_app(
         max_rdf_bytes=settings.max_rdf_bytes,
     )
     store.validators.append(acl_validator(store))
+    kv = kv or make_kv(settings)
     fetcher = Fetcher(
         timeout=settings.fetch_timeout, allow_private_networks=settings.fetch_private_networks
     )
     base = urlsplit(settings.base_url)
     own_origin = frozenset({f"{base.scheme}://{base.netloc}"})
+    issuer = settings.base_url
+    proofs, replay = ProofVerifier(), ReplayCache()
+    signing_keys = SigningKeys(kv, retire_after=2 * max(ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME))
     issuer_keys = IssuerKeys(fetcher)
+    issuer_keys.register_local(issuer, signing_keys.key_set)
     authenticator = Authenticator(
         tokens=TokenVerifier(issuer_keys),
-        proofs=ProofVerifier(),
-        replay=ReplayCache(),
+        proofs=proofs,
+        replay=replay,
         profiles=WebIdProfiles(fetcher, store),
         allow_bearer=settings.allow_bearer,
+    )
+    accounts = AccountService(
+        kv,
+        store,
+        issuer=issuer,
+        password_cost=settings.password_cost,
+        allow_signup=settings.allow_signup,
+    )
+    provider = Provider(
+        issuer=issuer,
+        kv=kv,
+        keys=signing_keys,
+        clients=Clients(kv, fetcher, static=_static_clients(settings.static_clients)),
+        accounts=accounts,
+        proofs=proofs,
+        replay=replay,
+        endpoints=endpoints(settings.base_url),
     )
     # aiohttp's own limit backs up ours in pod.http.ldp._read_body.
     app = web.Application(middlewares=[pod_middleware], client_max_size=settings.max_body_bytes)
@@ -88,16 +134,36 @@ def create_app(
         store, Groups(store, fetcher), trusted_origins=own_origin
     )
     app[AUTHENTICATOR] = authenticator
+    app[ACCOUNTS] = accounts
+    app[PROVIDER] = provider
+    app[SESSIONS] = Sessions(kv, secure=base.scheme == "https", path=settings.base_path)
+    app[TEMPLATES] = Environment(
+        loader=PackageLoader("pod", "templates"), autoescape=select_autoescape(["html"])
+    )
     app[IN_FLIGHT] = InFlight()
     app.cleanup_ctx.append(_lifetime)
+    add_idp_routes(app, base_path=settings.base_path)
+    add_account_routes(app, base_path=settings.base_path)
     add_routes(app, base_path=settings.base_path)
     return app
+
+
+def _static_clients(path: str) -> list[dict[str, Any]]:
+    if not path:
+        return []
+    loaded = json.loads(Path(path).read_text())
+    if not isinstance(loaded, list):
+        raise ValueError(f"{path} must hold a JSON list of client metadata objects")
+    return loaded
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
     await store.load_storages()
     await ensure_acls(store)
+    await app[PROVIDER].keys.load()
+    if not await app[ACCOUNTS].kv.items("emails"):
+        log.info("no accounts yet: sign up at %s.account/signup", app[SETTINGS].base_url)
     yield
     await app[FETCHER].close()
     await store.backend.close()

@@ -52,6 +52,13 @@ class Settings:
         "addresses. Keep off in production (SSRF); on for tests and intranets.",
     )
     fetch_timeout: float = _setting(5.0, "Seconds an outbound fetch may take.")
+    allow_signup: bool = _setting(True, "Let anyone create an account on the sign-up page.")
+    password_cost: int = _setting(
+        15, "scrypt cost (log2 N) for new password hashes; higher is slower and stronger."
+    )
+    static_clients: str = _setting(
+        "", "Path to a JSON list of OAuth client metadata registered ahead of time."
+    )
 
     def __post_init__(self) -> None:
         if self.storage not in ("file", "memory"):

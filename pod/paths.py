@@ -17,10 +17,11 @@ META_SUFFIX = ".meta"
 MAX_SEGMENT_BYTES = 200  # leaves room for storage-layout affixes within a 255-byte file name
 MAX_PATH_BYTES = 2048
 MAX_DEPTH = 64
-# Names the server keeps for itself: the storage layout (`.kluis~...` files) and server endpoints
-# (`/.kluis/...`), and `.well-known` (storage descriptions, OpenID discovery).
+# Names the server keeps for itself: the storage layout (`.kluis~...` files, `.kluis/` state),
+# `.well-known` (storage descriptions, OpenID discovery), and the identity provider's `.oidc/` and
+# `.account/` endpoints.
 RESERVED_PREFIX = ".kluis"
-RESERVED_NAMES = frozenset({".well-known"})
+RESERVED_NAMES = frozenset({".well-known", ".oidc", ".account"})
 _SAFE = "-._~!$&'()*+,;=:@"
 _HEX = "0123456789abcdefABCDEF"
 

@@ -18,7 +18,8 @@ LDP = ClosedNamespace(
     ["Resource", "Container", "BasicContainer", "RDFSource", "NonRDFSource", "contains", "inbox"],
 )
 PIM = ClosedNamespace(
-    URIRef("http://www.w3.org/ns/pim/space#"), ["Storage", "storage", "preferencesFile"]
+    URIRef("http://www.w3.org/ns/pim/space#"),
+    ["Storage", "storage", "preferencesFile", "ConfigurationFile"],
 )
 SOLID = ClosedNamespace(
     URIRef("http://www.w3.org/ns/solid/terms#"),
@@ -61,7 +62,7 @@ ACL = ClosedNamespace(
 )
 FOAF = ClosedNamespace(
     URIRef("http://xmlns.com/foaf/0.1/"),
-    ["Agent", "Person", "name", "isPrimaryTopicOf", "primaryTopic"],
+    ["Agent", "Person", "PersonalProfileDocument", "name", "maker", "primaryTopic"],
 )
 DCTERMS = ClosedNamespace(URIRef("http://purl.org/dc/terms/"), ["modified", "title"])
 STAT = ClosedNamespace(URIRef("http://www.w3.org/ns/posix/stat#"), ["size", "mtime"])

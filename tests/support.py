@@ -135,44 +135,49 @@ class Agent:
         self.jkt = thumbprint(self.dpop_key.as_dict(private=False))
         self.token = issuer.mint(webid=self.webid, jkt=self.jkt)
 
-    def proof(
-        self,
-        method: str,
-        url: str,
-        *,
-        token: str | None = None,
-        iat: float | None = None,
-        jti: str | None = None,
-        typ: str = "dpop+jwt",
-        key: Any = None,
-        alg: str | None = None,
-        jwk: dict[str, Any] | None = None,
-        **claims: Any,
-    ) -> str:
-        payload: dict[str, Any] = {
-            "htm": method,
-            "htu": url,
-            "iat": int(time.time() if iat is None else iat),
-            "jti": jti or secrets.token_hex(12),
-            "ath": access_token_hash(token or self.token),
-            **claims,
-        }
-        payload = {k: v for k, v in payload.items() if v is not None}
-        signer = key or self.dpop_key
-        algorithm = alg or self.alg
-        header = {
-            "typ": typ,
-            "alg": algorithm,
-            "jwk": jwk if jwk is not None else self.dpop_key.as_dict(private=False),
-        }
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SecurityWarning)  # EdDSA is the name clients use
-            return jws.serialize_compact(
-                header, json.dumps(payload).encode(), signer, algorithms=[algorithm]
-            )
+    def proof(self, method: str, url: str, **options: Any) -> str:
+        options.setdefault("token", self.token)
+        options.setdefault("alg", self.alg)
+        return sign_proof(self.dpop_key, method, url, **options)
 
     def headers(self, method: str, url: str) -> dict[str, str]:
         return {"Authorization": f"DPoP {self.token}", "DPoP": self.proof(method, url)}
+
+
+def sign_proof(
+    dpop_key: Any,
+    method: str,
+    url: str,
+    *,
+    token: str | None = None,
+    iat: float | None = None,
+    jti: str | None = None,
+    typ: str = "dpop+jwt",
+    key: Any = None,
+    alg: str = "ES256",
+    jwk: dict[str, Any] | None = None,
+    **claims: Any,
+) -> str:
+    """A DPoP proof by `dpop_key` (or by `key`, to forge one) for a request; `ath` if `token`."""
+    payload: dict[str, Any] = {
+        "htm": method,
+        "htu": url,
+        "iat": int(time.time() if iat is None else iat),
+        "jti": jti or secrets.token_hex(12),
+        **claims,
+    }
+    if token is not None:
+        payload["ath"] = access_token_hash(token)
+    header = {
+        "typ": typ,
+        "alg": alg,
+        "jwk": jwk if jwk is not None else dpop_key.as_dict(private=False),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)  # EdDSA is the name clients use
+        return jws.serialize_compact(
+            header, json.dumps(payload).encode(), key or dpop_key, algorithms=[alg]
+        )
 
 
 def absolute(path: str | URL) -> str:

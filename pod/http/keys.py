@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from jinja2 import Environment
 
+from pod.accounts.service import AccountService
 from pod.acl.decide import Authorizer
 from pod.auth.authenticate import Authenticator
 from pod.config import Settings
 from pod.fetch import Fetcher
+from pod.http.sessions import Sessions
+from pod.idp.provider import Provider
 from pod.ldp.store import SolidStore
 from pod.model import Credentials
 
@@ -18,6 +22,10 @@ STORE = web.AppKey("store", SolidStore)
 AUTHORIZER = web.AppKey("authorizer", Authorizer)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 FETCHER = web.AppKey("fetcher", Fetcher)
+ACCOUNTS = web.AppKey("accounts", AccountService)
+PROVIDER = web.AppKey("provider", Provider)
+SESSIONS = web.AppKey("sessions", Sessions)
+TEMPLATES = web.AppKey("templates", Environment)
 
 
 class InFlight:

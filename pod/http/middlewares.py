@@ -41,6 +41,9 @@ async def pod_middleware(request: web.Request, handler: Handler) -> web.StreamRe
 
 async def _handle(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
     origin = request.headers.get("Origin")
+    if request.path.startswith(request.app[SETTINGS].base_path + ".account/"):
+        # Account pages and the account API are for this server's own pages only: no CORS.
+        origin = None
     if (
         request.method == "OPTIONS"
         and origin is not None

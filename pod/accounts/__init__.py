@@ -1,0 +1,1 @@
+"""Accounts: people who sign up, their passwords, pods, WebIDs and client credentials."""

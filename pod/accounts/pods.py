@@ -1,0 +1,129 @@
+"""Pod provisioning: a new storage with its WebID profile, settings, inbox and ACLs.
+
+Imports acl (default ACLs), ldp. Everything is written through the SolidStore, so it is
+validated, locked and announced like any other write. Documents are built as triples.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, final
+
+import pyoxigraph as ox
+
+from pod import paths
+from pod.acl.defaults import authorization, create_owned_storage
+from pod.errors import BadRequest, Conflict
+from pod.ldp import rdf
+from pod.ldp.store import SolidStore
+from pod.vocab import FOAF, LDP, PIM, RDF, SOLID
+
+POD_NAME: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+RESERVED_POD_NAMES: Final = frozenset(
+    {"account", "accounts", "admin", "api", "idp", "oidc", "static", "kluis", "well-known"}
+)
+_A: Final = ox.NamedNode(RDF.type)
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Pod:
+    name: str
+    root: str  # URL of the storage root
+    webid: str
+
+
+def check_pod_name(name: str) -> str:
+    """The name, if it can be a pod: lower-case letters, digits and inner hyphens, 1-63 long."""
+    if not POD_NAME.match(name) or name in RESERVED_POD_NAMES:
+        raise BadRequest(
+            f"{name!r} cannot be a pod name: use 1-63 lower-case letters, digits and hyphens "
+            "(not at either end), and not a reserved name"
+        )
+    return name
+
+
+def webid_of(store: SolidStore, name: str) -> str:
+    return store.url(f"/{name}/profile/card") + "#me"
+
+
+async def provision_pod(store: SolidStore, name: str, *, issuer: str, title: str = "") -> Pod:
+    """Create pod `name` for a new WebID whose identity provider is `issuer`."""
+    check_pod_name(name)
+    root = f"/{name}/"
+    if await store.stat(root) is not None or await store.stat(paths.twin(root)) is not None:
+        raise Conflict(f"the pod name {name!r} is taken")
+    webid = webid_of(store, name)
+    await create_owned_storage(store, root, owner=webid)
+
+    def url(path: str) -> str:
+        return store.url(root + path)
+
+    me = ox.NamedNode(webid)
+    card = ox.NamedNode(url("profile/card"))
+    prefs, public_index, private_index = (
+        ox.NamedNode(url("settings/" + n))
+        for n in ("prefs.ttl", "publicTypeIndex.ttl", "privateTypeIndex.ttl")
+    )
+    profile = [
+        ox.Triple(card, _A, ox.NamedNode(FOAF.PersonalProfileDocument)),
+        ox.Triple(card, ox.NamedNode(FOAF.maker), me),
+        ox.Triple(card, ox.NamedNode(FOAF.primaryTopic), me),
+        ox.Triple(me, _A, ox.NamedNode(FOAF.Person)),
+        ox.Triple(me, ox.NamedNode(SOLID.oidcIssuer), ox.NamedNode(issuer)),
+        ox.Triple(me, ox.NamedNode(PIM.storage), ox.NamedNode(store.url(root))),
+        ox.Triple(me, ox.NamedNode(LDP.inbox), ox.NamedNode(url("inbox/"))),
+        ox.Triple(me, ox.NamedNode(SOLID.publicTypeIndex), public_index),
+        ox.Triple(me, ox.NamedNode(SOLID.privateTypeIndex), private_index),
+        ox.Triple(me, ox.NamedNode(PIM.preferencesFile), prefs),
+    ]
+    if title:
+        profile.append(ox.Triple(me, ox.NamedNode(FOAF.name), ox.Literal(title)))
+    preferences = [
+        ox.Triple(prefs, _A, ox.NamedNode(PIM.ConfigurationFile)),
+        ox.Triple(me, ox.NamedNode(SOLID.publicTypeIndex), public_index),
+        ox.Triple(me, ox.NamedNode(SOLID.privateTypeIndex), private_index),
+    ]
+    documents = {
+        "profile/card": profile,
+        "settings/prefs.ttl": preferences,
+        "settings/publicTypeIndex.ttl": [
+            ox.Triple(public_index, _A, ox.NamedNode(SOLID.TypeIndex)),
+            ox.Triple(public_index, _A, ox.NamedNode(SOLID.ListedDocument)),
+        ],
+        "settings/privateTypeIndex.ttl": [
+            ox.Triple(private_index, _A, ox.NamedNode(SOLID.TypeIndex)),
+            ox.Triple(private_index, _A, ox.NamedNode(SOLID.UnlistedDocument)),
+        ],
+    }
+    for path, triples in documents.items():
+        await store.put(
+            root + path, data=rdf.serialize(triples, rdf.TURTLE), content_type=rdf.TURTLE
+        )
+    await store.put(root + "inbox/", data=b"", content_type=None)
+    # The profile and the public type index are public; the inbox takes appends from anyone.
+    public_read = ["Read"]
+    for path, modes, container in (
+        ("profile/card", public_read, False),
+        ("settings/publicTypeIndex.ttl", public_read, False),
+        ("inbox/", ["Append"], True),
+    ):
+        target = url(path)
+        acl_url = target + paths.ACL_SUFFIX
+        triples = authorization(
+            acl_url,
+            "owner",
+            target=target,
+            modes=["Read", "Write", "Control"],
+            agents=(webid,),
+            default=container,
+        ) + authorization(
+            acl_url, "public", target=target, modes=modes, public=True, default=container
+        )
+        await store.put(
+            paths.acl_of(root + path),
+            data=rdf.serialize(triples, rdf.TURTLE),
+            content_type=rdf.TURTLE,
+        )
+    return Pod(name=name, root=store.url(root), webid=webid)

@@ -1,0 +1,552 @@
+"""Account pages (server-rendered HTML, usable without JavaScript) and the JSON account API.
+
+Both call the same AccountService and Provider methods, so there is one code path; the CLI uses
+the JSON API. Pages use a session cookie plus a CSRF token in every form; the JSON API uses a
+bearer API token from `POST /.account/api/login` (no cookies, so no CSRF exposure) and is not
+offered to other origins through CORS.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
+
+from aiohttp import hdrs, web
+from jinja2 import Environment
+
+from pod.accounts.service import Account, AccountService
+from pod.errors import BadRequest, Forbidden, PodError, Unauthenticated
+from pod.http.keys import ACCOUNTS, PROVIDER, SESSIONS, SETTINGS, TEMPLATES
+from pod.http.sessions import Session
+from pod.idp.provider import AuthRequest
+
+_API_TOKEN_LIFETIME: Final = 24 * 3600
+_MAX_FORM: Final = 64 * 1024
+
+
+def urls(base: str) -> dict[str, str]:
+    a = base + ".account/"
+    return {
+        "account": a,
+        "login": a + "login",
+        "signup": a + "signup",
+        "logout": a + "logout",
+        "consent": a + "consent",
+        "continue": a + "continue",
+        "pods": a + "pods",
+        "credentials": a + "credentials",
+        "apps": a + "apps",
+    }
+
+
+def _urls(request: web.Request) -> dict[str, str]:
+    return urls(request.app[SETTINGS].base_path)
+
+
+async def render(
+    request: web.Request,
+    template: str,
+    *,
+    status: int = 200,
+    session: Session | None = None,
+    account: Account | None = None,
+    **context: Any,
+) -> web.Response:
+    response = web.Response(status=status, content_type="text/html", charset="utf-8")
+    if session is None:
+        session = await request.app[SESSIONS].ensure(request, response)
+    env: Environment = request.app[TEMPLATES]
+    html = env.get_template(template).render(
+        urls=_urls(request),
+        csrf=session.csrf,
+        account=account,
+        base_url=request.app[SETTINGS].base_url,
+        **context,
+    )
+    response.text = html
+    # The pages must not be framed by other sites (clickjacking) nor cached.
+    response.headers["X-Frame-Options"] = "DENY"
+    # form-action must allow the redirect to the app after the consent form.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; "
+        "form-action 'self' http: https:; frame-ancestors 'none'"
+    )
+    response.headers[hdrs.CACHE_CONTROL] = "no-store"
+    return response
+
+
+def redirect(location: str) -> web.Response:
+    response = web.Response(status=303)
+    response.headers[hdrs.LOCATION] = location
+    response.headers[hdrs.CACHE_CONTROL] = "no-store"
+    return response
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    if request.content_length is not None and request.content_length > _MAX_FORM:
+        raise BadRequest("the form is too large")
+    data = await request.post()
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+async def session_account(request: web.Request) -> tuple[Session | None, Account | None]:
+    session = await request.app[SESSIONS].load(request)
+    if session is None or session.account is None:
+        return session, None
+    return session, await request.app[ACCOUNTS].get(session.account)
+
+
+def _checked(request: web.Request, session: Session | None, form: Mapping[str, str]) -> None:
+    if not request.app[SESSIONS].check_csrf(session, form.get("csrf")):
+        raise Forbidden("the form's CSRF token is missing or wrong; reload the page and try again")
+
+
+def _client_key(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+# --- the OIDC interaction: where an authorization request goes next -------------------
+
+
+async def continue_authorization(
+    request: web.Request, auth: AuthRequest, session: Session | None, account: Account | None
+) -> web.Response:
+    """Send the user on: to log-in, to a pod, to the consent page, or back to the app."""
+    provider = request.app[PROVIDER]
+    u = _urls(request)
+    auth_time = session.auth_time if (session and account) else None
+    if account is None or provider.needs_login(auth, auth_time):
+        if "none" in auth.prompt:
+            return redirect(await provider.deny(auth, "login_required"))
+        return redirect(f"{u['login']}?auth={auth.id}")
+    if not account.webids:
+        return redirect(f"{u['account']}?auth={auth.id}")
+    if len(account.webids) == 1 and await provider.has_consent(auth, account, account.webids[0]):
+        assert auth_time is not None
+        return redirect(
+            await provider.approve(
+                auth, account=account, webid=account.webids[0], auth_time=auth_time, remember=True
+            )
+        )
+    if "none" in auth.prompt:
+        return redirect(await provider.deny(auth, "consent_required"))
+    return redirect(f"{u['consent']}?auth={auth.id}")
+
+
+async def _pending(request: web.Request, auth_id: str | None) -> AuthRequest | None:
+    if not auth_id:
+        return None
+    return await request.app[PROVIDER].pending(auth_id)
+
+
+async def get_continue(request: web.Request) -> web.StreamResponse:
+    auth = await _pending(request, request.query.get("auth"))
+    if auth is None:
+        return await _expired(request)
+    session, account = await session_account(request)
+    return await continue_authorization(request, auth, session, account)
+
+
+async def _expired(request: web.Request) -> web.Response:
+    return await render(
+        request,
+        "message.html",
+        status=400,
+        title="This sign-in request has expired",
+        message="Go back to the app and sign in again.",
+    )
+
+
+# --- pages ---------------------------------------------------------------------------
+
+
+async def get_login(request: web.Request) -> web.StreamResponse:
+    return await render(request, "login.html", title="Log in", auth=request.query.get("auth"))
+
+
+async def post_login(request: web.Request) -> web.StreamResponse:
+    form = await _form(request)
+    session = await request.app[SESSIONS].load(request)
+    _checked(request, session, form)
+    auth_id = form.get("auth") or None
+    try:
+        account = await request.app[ACCOUNTS].log_in(
+            form.get("email", ""), form.get("password", ""), client=_client_key(request)
+        )
+    except PodError as exc:
+        status = 429 if exc.__class__.__name__ == "TooManyRequests" else 401
+        return await render(
+            request,
+            "login.html",
+            status=status,
+            session=session,
+            title="Log in",
+            error=exc.message,
+            auth=auth_id,
+            email=form.get("email"),
+        )
+    auth = await _pending(request, auth_id)
+    response = redirect(_urls(request)["account"])
+    new_session = await request.app[SESSIONS].log_in(session, response, account.id)
+    if auth is None:
+        return response
+    auth = await request.app[PROVIDER].logged_in(auth)
+    next_step = await continue_authorization(request, auth, new_session, account)
+    for morsel in response.cookies.values():
+        next_step.cookies[morsel.key] = morsel
+    return next_step
+
+
+async def get_signup(request: web.Request) -> web.StreamResponse:
+    return await render(request, "signup.html", title="Sign up", auth=request.query.get("auth"))
+
+
+async def post_signup(request: web.Request) -> web.StreamResponse:
+    form = await _form(request)
+    session = await request.app[SESSIONS].load(request)
+    _checked(request, session, form)
+    auth_id = form.get("auth") or None
+    try:
+        account = await request.app[ACCOUNTS].sign_up(
+            form.get("email", ""), form.get("password", ""), pod=form.get("pod") or None
+        )
+    except PodError as exc:
+        return await render(
+            request,
+            "signup.html",
+            status=400,
+            session=session,
+            title="Sign up",
+            error=exc.message,
+            auth=auth_id,
+            email=form.get("email"),
+            pod=form.get("pod"),
+        )
+    auth = await _pending(request, auth_id)
+    response = redirect(_urls(request)["account"])
+    new_session = await request.app[SESSIONS].log_in(session, response, account.id)
+    if auth is None:
+        return response
+    auth = await request.app[PROVIDER].logged_in(auth)
+    next_step = await continue_authorization(request, auth, new_session, account)
+    for morsel in response.cookies.values():
+        next_step.cookies[morsel.key] = morsel
+    return next_step
+
+
+async def post_logout(request: web.Request) -> web.StreamResponse:
+    form = await _form(request)
+    session = await request.app[SESSIONS].load(request)
+    _checked(request, session, form)
+    response = redirect(_urls(request)["login"])
+    await request.app[SESSIONS].end(session, response)
+    return response
+
+
+async def _require_page_account(request: web.Request) -> tuple[Session, Account] | web.Response:
+    session, account = await session_account(request)
+    if session is None or account is None:
+        return redirect(_urls(request)["login"])
+    return session, account
+
+
+async def get_account(request: web.Request) -> web.StreamResponse:
+    found = await _require_page_account(request)
+    if isinstance(found, web.Response):
+        return found
+    session, account = found
+    return await _account_page(request, session, account, auth=request.query.get("auth"))
+
+
+async def _account_page(
+    request: web.Request,
+    session: Session,
+    account: Account,
+    *,
+    status: int = 200,
+    **extra: Any,
+) -> web.Response:
+    service = request.app[ACCOUNTS]
+    return await render(
+        request,
+        "account.html",
+        status=status,
+        session=session,
+        account=account,
+        title="Your account",
+        pods=service.pods(account),
+        credentials=await service.credentials(account),
+        apps=await request.app[PROVIDER].connected_apps(account),
+        **extra,
+    )
+
+
+async def _page_action(
+    request: web.Request,
+    action: Callable[[Session, Account, dict[str, str]], Awaitable[web.StreamResponse | None]],
+) -> web.StreamResponse:
+    found = await _require_page_account(request)
+    if isinstance(found, web.Response):
+        return found
+    session, account = found
+    form = await _form(request)
+    _checked(request, session, form)
+    try:
+        done = await action(session, account, form)
+    except PodError as exc:
+        account = await request.app[ACCOUNTS].require(account.id)
+        return await _account_page(request, session, account, status=400, error=exc.message)
+    return done if done is not None else redirect(_urls(request)["account"])
+
+
+async def post_pod(request: web.Request) -> web.StreamResponse:
+    async def action(
+        session: Session, account: Account, form: dict[str, str]
+    ) -> web.StreamResponse | None:
+        await request.app[ACCOUNTS].add_pod(account, form.get("pod", "").strip())
+        auth = await _pending(request, form.get("auth"))
+        if auth is not None:
+            return await continue_authorization(request, auth, session, account)
+        return None
+
+    return await _page_action(request, action)
+
+
+async def post_credential(request: web.Request) -> web.StreamResponse:
+    async def action(
+        session: Session, account: Account, form: dict[str, str]
+    ) -> web.StreamResponse | None:
+        credential, secret = await request.app[ACCOUNTS].create_credential(
+            account, webid=form.get("webid", ""), name=form.get("name", "")
+        )
+        account = await request.app[ACCOUNTS].require(account.id)
+        return await _account_page(
+            request,
+            session,
+            account,
+            secret={"client_id": credential.id, "client_secret": secret},
+            notice=f"Created credentials {credential.name!r}.",
+        )
+
+    return await _page_action(request, action)
+
+
+async def post_revoke_credential(request: web.Request) -> web.StreamResponse:
+    async def action(session: Session, account: Account, form: dict[str, str]) -> None:
+        await request.app[ACCOUNTS].revoke_credential(account, request.match_info["id"])
+
+    return await _page_action(request, action)
+
+
+async def post_revoke_app(request: web.Request) -> web.StreamResponse:
+    async def action(session: Session, account: Account, form: dict[str, str]) -> None:
+        await request.app[PROVIDER].revoke_app(account, form.get("client_id", ""))
+
+    return await _page_action(request, action)
+
+
+async def get_consent(request: web.Request) -> web.StreamResponse:
+    auth = await _pending(request, request.query.get("auth"))
+    if auth is None:
+        return await _expired(request)
+    session, account = await session_account(request)
+    if session is None or account is None:
+        return redirect(f"{_urls(request)['login']}?auth={auth.id}")
+    return await render(
+        request,
+        "consent.html",
+        session=session,
+        account=account,
+        title=f"Allow {auth.client_name}?",
+        pending=auth,
+        webids=account.webids,
+    )
+
+
+async def post_consent(request: web.Request) -> web.StreamResponse:
+    form = await _form(request)
+    session, account = await session_account(request)
+    _checked(request, session, form)
+    auth = await _pending(request, form.get("auth"))
+    if auth is None:
+        return await _expired(request)
+    if session is None or account is None or session.auth_time is None:
+        return redirect(f"{_urls(request)['login']}?auth={auth.id}")
+    provider = request.app[PROVIDER]
+    if form.get("decision") != "allow":
+        return redirect(await provider.deny(auth))
+    # GDPR: consent is active; remembering it is a separate, unticked choice.
+    return redirect(
+        await provider.approve(
+            auth,
+            account=account,
+            webid=form.get("webid", ""),
+            auth_time=session.auth_time,
+            remember=form.get("remember") == "yes",
+        )
+    )
+
+
+# --- JSON API ------------------------------------------------------------------------
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise BadRequest("send a JSON body with Content-Type: application/json")
+    if request.content_length is not None and request.content_length > _MAX_FORM:
+        raise BadRequest("the body is too large")
+    try:
+        body = json.loads(await request.read())
+    except ValueError as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def _str(body: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{key} is required (a string)")
+    return value
+
+
+async def _api_account(request: web.Request) -> Account:
+    header = request.headers.get(hdrs.AUTHORIZATION, "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("log in with POST /.account/api/login and send the token as Bearer")
+    record = await request.app[ACCOUNTS].kv.get("api_tokens", token.strip())
+    if record is None:
+        raise Unauthenticated("the API token is invalid or expired; log in again")
+    return await request.app[ACCOUNTS].require(str(record["account"]))
+
+
+def _pods_json(service: AccountService, account: Account) -> list[dict[str, str]]:
+    return [{"name": p.name, "podRoot": p.root, "webId": p.webid} for p in service.pods(account)]
+
+
+async def api_create_account(request: web.Request) -> web.StreamResponse:
+    body = await _json_body(request)
+    service = request.app[ACCOUNTS]
+    account = await service.sign_up(
+        _str(body, "email") or "",
+        _str(body, "password") or "",
+        pod=_str(body, "pod", required=False),
+    )
+    out: dict[str, Any] = {
+        "accountId": account.id,
+        "email": account.email,
+        "issuer": service.issuer,
+        "pods": _pods_json(service, account),
+    }
+    if account.pods:
+        out.update(webId=account.webids[0], podRoot=service.pods(account)[0].root)
+    return web.json_response(out, status=201)
+
+
+async def api_login(request: web.Request) -> web.StreamResponse:
+    body = await _json_body(request)
+    service = request.app[ACCOUNTS]
+    account = await service.log_in(
+        _str(body, "email") or "", _str(body, "password") or "", client=_client_key(request)
+    )
+    token = secrets.token_urlsafe(32)
+    await service.kv.put("api_tokens", token, {"account": account.id}, ttl=_API_TOKEN_LIFETIME)
+    return web.json_response({"token": token, "expiresIn": _API_TOKEN_LIFETIME})
+
+
+async def api_me(request: web.Request) -> web.StreamResponse:
+    account = await _api_account(request)
+    service = request.app[ACCOUNTS]
+    return web.json_response(
+        {
+            "accountId": account.id,
+            "email": account.email,
+            "issuer": service.issuer,
+            "pods": _pods_json(service, account),
+            "credentials": [
+                {"clientId": c.id, "name": c.name, "webId": c.webid}
+                for c in await service.credentials(account)
+            ],
+            "apps": await request.app[PROVIDER].connected_apps(account),
+        }
+    )
+
+
+async def api_create_pod(request: web.Request) -> web.StreamResponse:
+    account = await _api_account(request)
+    body = await _json_body(request)
+    pod = await request.app[ACCOUNTS].add_pod(account, _str(body, "name") or "")
+    return web.json_response(
+        {
+            "name": pod.name,
+            "podRoot": pod.root,
+            "webId": pod.webid,
+            "issuer": request.app[ACCOUNTS].issuer,
+        },
+        status=201,
+    )
+
+
+async def api_create_credential(request: web.Request) -> web.StreamResponse:
+    account = await _api_account(request)
+    body = await _json_body(request)
+    service = request.app[ACCOUNTS]
+    credential, secret = await service.create_credential(
+        account, webid=_str(body, "webId") or "", name=_str(body, "name") or ""
+    )
+    return web.json_response(
+        {
+            "clientId": credential.id,
+            "clientSecret": secret,
+            "name": credential.name,
+            "webId": credential.webid,
+            "issuer": service.issuer,
+        },
+        status=201,
+    )
+
+
+async def api_revoke_credential(request: web.Request) -> web.StreamResponse:
+    account = await _api_account(request)
+    await request.app[ACCOUNTS].revoke_credential(account, request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def api_revoke_app(request: web.Request) -> web.StreamResponse:
+    account = await _api_account(request)
+    client_id = request.query.get("client_id")
+    if not client_id:
+        raise BadRequest("name the app with ?client_id=")
+    await request.app[PROVIDER].revoke_app(account, client_id)
+    return web.Response(status=204)
+
+
+def add_account_routes(app: web.Application, *, base_path: str) -> None:
+    a = base_path + ".account/"
+    r = app.router
+    r.add_get(a, get_account)
+    r.add_get(a + "login", get_login)
+    r.add_post(a + "login", post_login)
+    r.add_get(a + "signup", get_signup)
+    r.add_post(a + "signup", post_signup)
+    r.add_post(a + "logout", post_logout)
+    r.add_get(a + "continue", get_continue)
+    r.add_get(a + "consent", get_consent)
+    r.add_post(a + "consent", post_consent)
+    r.add_post(a + "pods", post_pod)
+    r.add_post(a + "credentials", post_credential)
+    r.add_post(a + "credentials/{id}/revoke", post_revoke_credential)
+    r.add_post(a + "apps/revoke", post_revoke_app)
+    r.add_post(a + "api/accounts", api_create_account)
+    r.add_post(a + "api/login", api_login)
+    r.add_get(a + "api/me", api_me)
+    r.add_post(a + "api/pods", api_create_pod)
+    r.add_post(a + "api/credentials", api_create_credential)
+    r.add_delete(a + "api/credentials/{id}", api_revoke_credential)
+    r.add_delete(a + "api/apps", api_revoke_app)

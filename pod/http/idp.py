@@ -1,0 +1,187 @@
+"""OpenID Provider endpoints: discovery, JWKS, authorization, token, userinfo, logout, registration.
+
+Thin: parse the HTTP request, call the Provider, render OAuth errors as RFC 6749 JSON (or, at the
+authorization endpoint, as a redirect back to the client or a page for the user).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from aiohttp import hdrs, web
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, OAuth2Error
+
+from pod.errors import Unauthenticated
+from pod.http.account import continue_authorization, redirect, render, session_account
+from pod.http.authn import credentials_of
+from pod.http.keys import PROVIDER, SESSIONS
+from pod.idp.provider import CannotRedirect
+
+_MAX_FORM: Final = 64 * 1024
+_NO_STORE: Final = {hdrs.CACHE_CONTROL: "no-store", hdrs.PRAGMA: "no-cache"}
+
+
+def endpoints(base_url: str) -> dict[str, str]:
+    o = base_url + ".oidc/"
+    return {
+        "authorization": o + "auth",
+        "token": o + "token",
+        "jwks": o + "jwks",
+        "registration": o + "reg",
+        "userinfo": o + "userinfo",
+        "end_session": o + "session/end",
+    }
+
+
+def oauth_error(error: OAuth2Error) -> web.Response:
+    body: dict[str, str] = {"error": str(error.error)}
+    if error.description:
+        body["error_description"] = error.description
+    status = int(error.status_code or 400)
+    if isinstance(error, InvalidClientError):
+        status = 401  # RFC 6749 §5.2, with a challenge for the Basic scheme
+    response = web.json_response(body, status=status, headers=_NO_STORE)
+    if status == 401:
+        response.headers[hdrs.WWW_AUTHENTICATE] = 'Basic realm="token"'
+    return response
+
+
+async def get_configuration(request: web.Request) -> web.StreamResponse:
+    return web.json_response(request.app[PROVIDER].configuration())
+
+
+async def get_jwks(request: web.Request) -> web.StreamResponse:
+    return web.json_response(
+        await request.app[PROVIDER].keys.public_jwks(), content_type="application/jwk-set+json"
+    )
+
+
+async def get_authorize(request: web.Request) -> web.StreamResponse:
+    provider = request.app[PROVIDER]
+    source = request.query if request.method == "GET" else await request.post()
+    params = {k: v for k, v in source.items() if isinstance(v, str)}
+    try:
+        auth = await provider.begin(params)
+    except CannotRedirect as exc:
+        return await render(
+            request,
+            "message.html",
+            status=400,
+            title="This app cannot sign you in",
+            message=str(exc.description),
+        )
+    except OAuth2Error as exc:
+        query: dict[str, str] = {
+            "error": str(exc.error),
+            "error_description": exc.description or "",
+        }
+        if exc.state is not None:
+            query["state"] = exc.state
+        query["iss"] = provider.issuer
+        separator = "&" if "?" in exc.redirect_uri else "?"
+        return redirect(exc.redirect_uri + separator + urlencode(query))
+    session, account = await session_account(request)
+    return await continue_authorization(request, auth, session, account)
+
+
+async def post_token(request: web.Request) -> web.StreamResponse:
+    if request.content_length is not None and request.content_length > _MAX_FORM:
+        return oauth_error(InvalidRequestError(description="the request is too large"))
+    if request.content_type != "application/x-www-form-urlencoded":
+        return oauth_error(
+            InvalidRequestError(
+                description="send the token request as application/x-www-form-urlencoded"
+            )
+        )
+    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    try:
+        tokens = await request.app[PROVIDER].token(
+            form,
+            authorization=request.headers.get(hdrs.AUTHORIZATION),
+            dpop=request.headers.get("DPoP"),
+        )
+    except OAuth2Error as exc:
+        return oauth_error(exc)
+    return web.json_response(tokens, headers=_NO_STORE)
+
+
+async def userinfo(request: web.Request) -> web.StreamResponse:
+    credentials = await credentials_of(request)
+    if credentials.agent is None:
+        raise Unauthenticated("send the access token to get user info")
+    return web.json_response(
+        {"sub": credentials.agent, "webid": credentials.agent}, headers=_NO_STORE
+    )
+
+
+async def end_session(request: web.Request) -> web.StreamResponse:
+    provider = request.app[PROVIDER]
+    params = request.query
+    try:
+        target = await provider.logout_redirect(
+            id_token_hint=params.get("id_token_hint"),
+            post_logout_redirect_uri=params.get("post_logout_redirect_uri"),
+            state=params.get("state"),
+        )
+    except OAuth2Error as exc:
+        return await render(
+            request,
+            "message.html",
+            status=400,
+            title="Cannot log out here",
+            message=str(exc.description),
+        )
+    session = await request.app[SESSIONS].load(request)
+    response: web.Response
+    if target is not None:
+        response = redirect(target)
+    else:
+        response = await render(
+            request, "message.html", title="Logged out", message="You are logged out of Kluis."
+        )
+    await request.app[SESSIONS].end(session, response)
+    return response
+
+
+async def post_registration(request: web.Request) -> web.StreamResponse:
+    try:
+        metadata: Any = json.loads(await request.read())
+        client, secret = await request.app[PROVIDER].clients.register(metadata)
+    except ValueError:
+        return oauth_error(InvalidRequestError(description="the body is not JSON"))
+    except OAuth2Error as exc:
+        exc.error = "invalid_client_metadata" if exc.error == "invalid_request" else exc.error
+        return oauth_error(exc)
+    body: dict[str, Any] = {
+        "client_id": client.client_id,
+        "redirect_uris": list(client.redirect_uris),
+        "token_endpoint_auth_method": client.auth_method,
+        "grant_types": list(client.grant_types),
+        "response_types": ["code"],
+        "client_id_issued_at": int(time.time()),
+    }
+    if client.name:
+        body["client_name"] = client.name
+    if client.post_logout_redirect_uris:
+        body["post_logout_redirect_uris"] = list(client.post_logout_redirect_uris)
+    if secret is not None:
+        body["client_secret"] = secret
+        body["client_secret_expires_at"] = 0
+    return web.json_response(body, status=201, headers=_NO_STORE)
+
+
+def add_idp_routes(app: web.Application, *, base_path: str) -> None:
+    r = app.router
+    r.add_get(base_path + ".well-known/openid-configuration", get_configuration)
+    o = base_path + ".oidc/"
+    r.add_get(o + "jwks", get_jwks)
+    r.add_get(o + "auth", get_authorize)
+    r.add_post(o + "auth", get_authorize)
+    r.add_post(o + "token", post_token)
+    r.add_get(o + "userinfo", userinfo)
+    r.add_post(o + "userinfo", userinfo)
+    r.add_get(o + "session/end", end_session)
+    r.add_post(o + "reg", post_registration)

@@ -1,0 +1,1 @@
+"""The Solid-OIDC identity provider: clients, authorization codes, tokens, signing keys."""

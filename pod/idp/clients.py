@@ -1,0 +1,213 @@
+"""OAuth clients: Client ID Documents, dynamically registered clients, static clients, and the
+client-credentials pairs of accounts. Imports fetch, storage.kv.
+
+Solid-OIDC §clientids-document: a `client_id` that is a URL is dereferenced; the document's
+`client_id` must equal that URL and the request's redirect URI must be among its
+`redirect_uris`. Such clients are public (no secret); documents are cached for a while.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Final, final
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
+
+from pod.errors import FetchError
+from pod.fetch import Fetcher
+from pod.storage.kv import KeyValueStore
+
+_DOCUMENT_TTL: Final = 300.0
+_CACHE_SIZE: Final = 1000
+AUTH_METHODS: Final = ("none", "client_secret_basic", "client_secret_post")
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Client:
+    client_id: str
+    redirect_uris: tuple[str, ...]
+    kind: str  # "document", "registered", "static"
+    name: str = ""
+    uri: str = ""
+    logo_uri: str = ""
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    auth_method: str = "none"
+    secret_hash: str | None = None
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def is_public(self) -> bool:
+        return self.auth_method == "none"
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.uri or self.client_id
+
+    def check_secret(self, secret: str | None) -> bool:
+        if self.secret_hash is None or secret is None:
+            return False
+        return hmac.compare_digest(_hash(secret), self.secret_hash)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def is_url_client_id(client_id: str) -> bool:
+    parts = urlsplit(client_id)
+    return parts.scheme in ("https", "http") and bool(parts.netloc)
+
+
+def check_redirect_uri(uri: Any) -> str:
+    """An absolute redirect URI without a fragment (RFC 6749 §3.1.2)."""
+    if not isinstance(uri, str) or len(uri) > 2000:
+        raise InvalidRequestError(description="redirect URIs must be strings")
+    parts = urlsplit(uri)
+    if (
+        not parts.scheme
+        or parts.fragment
+        or (parts.scheme in ("http", "https") and not parts.netloc)
+    ):
+        raise InvalidRequestError(description=f"{uri!r} is not an absolute URI without a fragment")
+    if parts.scheme in ("javascript", "data", "file", "vbscript"):
+        raise InvalidRequestError(description=f"redirect URIs may not use {parts.scheme}:")
+    return uri
+
+
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidRequestError(description=f"{name} must be a list of strings")
+    return tuple(value)
+
+
+@final
+class Clients:
+    def __init__(
+        self,
+        kv: KeyValueStore,
+        fetcher: Fetcher,
+        *,
+        static: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.kv = kv
+        self.fetcher = fetcher
+        self._documents: OrderedDict[str, tuple[float, Client]] = OrderedDict()
+        self._static = {
+            c.client_id: c for c in (self._from_metadata(m, "static") for m in static or [])
+        }
+
+    async def find(self, client_id: str) -> Client:
+        """The client named `client_id`. Raises InvalidClientError when there is none."""
+        if not client_id or len(client_id) > 2000:
+            raise InvalidClientError(description="client_id is missing")
+        if client_id in self._static:
+            return self._static[client_id]
+        if is_url_client_id(client_id):
+            return await self._document(client_id)
+        record = await self.kv.get("clients", client_id)
+        if record is None:
+            raise InvalidClientError(description=f"unknown client {client_id!r}")
+        return self._from_metadata(record, "registered")
+
+    async def _document(self, client_id: str) -> Client:
+        cached = self._documents.get(client_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            fetched = await self.fetcher.get(
+                client_id, accept="application/ld+json, application/json;q=0.9"
+            )
+        except FetchError as exc:
+            raise InvalidClientError(
+                description=f"cannot read the client document: {exc.message}"
+            ) from exc
+        if fetched.status != 200:
+            raise InvalidClientError(description=f"the client document answered {fetched.status}")
+        try:
+            document = json.loads(fetched.body)
+        except ValueError as exc:
+            raise InvalidClientError(description="the client document is not JSON") from exc
+        if not isinstance(document, dict) or document.get("client_id") != client_id:
+            raise InvalidClientError(description="the client document names another client_id")
+        try:
+            client = self._from_metadata(document, "document")
+        except InvalidRequestError as exc:
+            raise InvalidClientError(description=f"bad client document: {exc.description}") from exc
+        if not client.is_public:
+            raise InvalidClientError(description="client documents describe public clients only")
+        self._documents[client_id] = (time.monotonic() + _DOCUMENT_TTL, client)
+        if len(self._documents) > _CACHE_SIZE:
+            self._documents.popitem(last=False)
+        return client
+
+    @staticmethod
+    def _from_metadata(meta: dict[str, Any], kind: str) -> Client:
+        redirect_uris = tuple(
+            check_redirect_uri(u) for u in _strings(meta.get("redirect_uris"), "redirect_uris")
+        )
+        auth_method = meta.get(
+            "token_endpoint_auth_method", "none" if kind == "document" else "client_secret_basic"
+        )
+        if auth_method not in AUTH_METHODS:
+            raise InvalidRequestError(
+                description=f"token_endpoint_auth_method {auth_method!r} is not supported"
+            )
+        grant_types = _strings(meta.get("grant_types"), "grant_types") or (
+            "authorization_code",
+            "refresh_token",
+        )
+        return Client(
+            client_id=str(meta["client_id"]),
+            redirect_uris=redirect_uris,
+            kind=kind,
+            name=str(meta.get("client_name", ""))[:200],
+            uri=str(meta.get("client_uri", ""))[:2000],
+            logo_uri=str(meta.get("logo_uri", ""))[:2000],
+            post_logout_redirect_uris=_strings(
+                meta.get("post_logout_redirect_uris"), "post_logout_redirect_uris"
+            ),
+            auth_method=str(auth_method),
+            secret_hash=meta.get("secret_hash")
+            or (_hash(meta["client_secret"]) if meta.get("client_secret") else None),
+            grant_types=grant_types,
+        )
+
+    async def register(self, metadata: dict[str, Any]) -> tuple[Client, str | None]:
+        """Dynamic client registration (RFC 7591). Returns the client and its secret, if any."""
+        if not isinstance(metadata, dict):
+            raise InvalidRequestError(description="the registration request must be a JSON object")
+        uris = _strings(metadata.get("redirect_uris"), "redirect_uris")
+        if not uris:
+            raise InvalidRequestError(description="redirect_uris is required")
+        auth_method = metadata.get("token_endpoint_auth_method", "client_secret_basic")
+        client_id = secrets.token_hex(16)
+        secret = None if auth_method == "none" else secrets.token_urlsafe(32)
+        record: dict[str, Any] = {
+            key: metadata[key]
+            for key in (
+                "redirect_uris",
+                "client_name",
+                "client_uri",
+                "logo_uri",
+                "post_logout_redirect_uris",
+                "grant_types",
+            )
+            if key in metadata
+        }
+        record.update(client_id=client_id, token_endpoint_auth_method=auth_method)
+        if secret is not None:
+            record["secret_hash"] = _hash(secret)
+        client = self._from_metadata(record, "registered")
+        await self.kv.put("clients", client_id, record)
+        return client, secret

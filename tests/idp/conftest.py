@@ -1,0 +1,137 @@
+"""Fixtures for identity-provider tests: a Kluis server on a known port (its base URL is its
+issuer), and a small client app serving its Client ID Document over real HTTP."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from pod.app import create_app
+from pod.config import Settings
+
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Kluis:
+    base: str
+    settings: Settings
+    app: web.Application
+
+    @property
+    def issuer(self) -> str:
+        return self.base
+
+    def url(self, path: str) -> str:
+        return self.base + path.lstrip("/")
+
+
+@pytest.fixture
+async def kluis(tmp_path: Any) -> AsyncIterator[Kluis]:
+    port = free_port()
+    settings = Settings(
+        host="127.0.0.1",
+        port=port,
+        storage="memory",
+        data_dir=tmp_path,
+        access_log=False,
+        fetch_private_networks=True,
+        password_cost=10,
+    )
+    app = create_app(settings)
+    server = TestServer(app, host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        yield Kluis(settings.base_url, settings, app)
+    finally:
+        await server.close()
+
+
+@dataclass
+class ClientApp:
+    """An app with a Client ID Document; it records what arrives at its redirect URI."""
+
+    base: str
+    callbacks: list[str]
+
+    @property
+    def client_id(self) -> str:
+        return self.base + "/id"
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.base + "/callback"
+
+
+@pytest.fixture
+async def client_app(aiohttp_server: Any) -> ClientApp:
+    callbacks: list[str] = []
+    app_state: dict[str, str] = {}
+
+    async def document(_: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "@context": ["https://www.w3.org/ns/solid/oidc-context.jsonld"],
+                "client_id": app_state["base"] + "/id",
+                "client_name": "Test App",
+                "redirect_uris": [app_state["base"] + "/callback"],
+                "post_logout_redirect_uris": [app_state["base"] + "/bye"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "scope": "openid webid offline_access",
+                "token_endpoint_auth_method": "none",
+            },
+            content_type="application/ld+json",
+        )
+
+    async def callback(request: web.Request) -> web.Response:
+        callbacks.append(str(request.url))
+        return web.Response(text="app received the callback")
+
+    app = web.Application()
+    app.router.add_get("/id", document)
+    app.router.add_get("/callback", callback)
+    server = await aiohttp_server(app)
+    app_state["base"] = str(server.make_url("")).rstrip("/")
+    return ClientApp(app_state["base"], callbacks)
+
+
+async def sign_up(kluis: Kluis, email: str, pod: str) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            kluis.url(".account/api/accounts"),
+            json={"email": email, "password": PASSWORD, "pod": pod},
+        ) as r,
+    ):
+        assert r.status == 201, await r.text()
+        created: dict[str, Any] = await r.json()
+        return created
+
+
+async def api_token(kluis: Kluis, email: str) -> str:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(kluis.url(".account/api/login"), json={"email": email, "password": PASSWORD}) as r,
+    ):
+        assert r.status == 200, await r.text()
+        return str((await r.json())["token"])
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)

@@ -1,0 +1,672 @@
+"""The identity provider end to end over HTTP, with authlib's OAuth client playing the app.
+
+Authorization code + PKCE + DPoP through the log-in and consent pages, refresh-token rotation,
+client credentials, and each kind of refusal; every flow ends by using the token on a pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+from authlib.integrations.requests_client import OAuth2Session
+from joserfc.jwk import thumbprint
+
+from tests.idp.conftest import PASSWORD, ClientApp, Kluis, api_token, csrf_of, sign_up
+from tests.support import new_ec_key, sign_proof
+
+TURTLE = {"Content-Type": "text/turtle"}
+
+
+class DPoPKey:
+    """The app's DPoP key pair (made with `cryptography`) and its proofs."""
+
+    def __init__(self) -> None:
+        self.key = new_ec_key()
+        self.jkt = thumbprint(self.key.as_dict(private=False))
+
+    def proof(self, method: str, url: str, token: str | None = None) -> str:
+        return sign_proof(self.key, method, url, token=token)
+
+
+def dpop_headers(key: DPoPKey, method: str, url: str, token: str) -> dict[str, str]:
+    return {"Authorization": f"DPoP {token}", "DPoP": key.proof(method, url, token)}
+
+
+async def browser_login(
+    kluis: Kluis, authorize_url: str, *, email: str, remember: bool = False, decide: str = "allow"
+) -> str:
+    """Act as a person in a browser without JavaScript; return where the app gets sent."""
+    async with browser_session() as browser:
+        async with browser.get(authorize_url, allow_redirects=False) as r:
+            assert r.status == 303, await r.text()
+            login = r.headers["Location"]
+        assert "/.account/login?auth=" in login
+        async with browser.get(kluis.url(login)) as r:
+            html = await r.text()
+        auth = parse_qs(urlsplit(login).query)["auth"][0]
+        async with browser.post(
+            kluis.url(".account/login"),
+            data={"csrf": csrf_of(html), "auth": auth, "email": email, "password": PASSWORD},
+            allow_redirects=False,
+        ) as r:
+            assert r.status == 303, await r.text()
+            consent = r.headers["Location"]
+        if "/.account/consent" not in consent:
+            return consent  # consent remembered earlier
+        async with browser.get(kluis.url(consent)) as r:
+            html = await r.text()
+            assert "Test App" in html
+            assert "wants to use your identity" in html
+        webid = (
+            kluis.url("alice/profile/card#me")
+            if "alice" in email
+            else kluis.url("bob/profile/card#me")
+        )
+        form = {"csrf": csrf_of(html), "auth": auth, "webid": webid, "decision": decide}
+        if remember:
+            form["remember"] = "yes"
+        async with browser.post(
+            kluis.url(".account/consent"), data=form, allow_redirects=False
+        ) as r:
+            assert r.status == 303, await r.text()
+            return r.headers["Location"]
+
+
+def browser_session() -> aiohttp.ClientSession:
+    # unsafe=True: keep cookies from an IP-address host (the test server is 127.0.0.1).
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+def oauth_client(client_app: ClientApp, **kwargs: Any) -> OAuth2Session:
+    return OAuth2Session(
+        client_id=client_app.client_id,
+        redirect_uri=client_app.redirect_uri,
+        scope="openid webid offline_access",
+        code_challenge_method="S256",
+        token_endpoint_auth_method="none",
+        **kwargs,
+    )
+
+
+async def authorize(
+    kluis: Kluis, client_app: ClientApp, *, email: str = "alice@example.org", **login: Any
+) -> tuple[OAuth2Session, str, str]:
+    """Run the app's side: build the PKCE request, let the person log in, return the callback."""
+    client = oauth_client(client_app)
+    verifier = secrets.token_urlsafe(48)
+    url, state = client.create_authorization_url(
+        kluis.url(".oidc/auth"), code_verifier=verifier, nonce="n-0S6_WzA2Mj"
+    )
+    callback = await browser_login(kluis, url, email=email, **login)
+    assert callback.startswith(client_app.redirect_uri), callback
+    params = parse_qs(urlsplit(callback).query)
+    assert params["state"] == [state]
+    assert params["iss"] == [kluis.issuer]
+    return client, callback, verifier
+
+
+async def fetch_token(
+    client: OAuth2Session, kluis: Kluis, callback: str, verifier: str, key: DPoPKey
+) -> dict[str, Any]:
+    token_url = kluis.url(".oidc/token")
+    proof = key.proof("POST", token_url)
+    return await asyncio.to_thread(
+        client.fetch_token,
+        token_url,
+        authorization_response=callback,
+        code_verifier=verifier,
+        headers={"DPoP": proof},
+    )
+
+
+@pytest.fixture
+async def people(kluis: Kluis) -> None:
+    await sign_up(kluis, "alice@example.org", "alice")
+    await sign_up(kluis, "bob@example.org", "bob")
+    # Something private in each pod, written by its owner below.
+
+
+async def put_private(kluis: Kluis, key: DPoPKey, token: str, path: str) -> None:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.put(
+            kluis.url(path),
+            data="<#x> <#y> 1 .",
+            headers={**TURTLE, **dpop_headers(key, "PUT", kluis.url(path), token)},
+        ) as r,
+    ):
+        assert r.status == 201, await r.text()
+
+
+async def get_status(kluis: Kluis, key: DPoPKey, token: str, path: str) -> int:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(kluis.url(path), headers=dpop_headers(key, "GET", kluis.url(path), token)) as r,
+    ):
+        return r.status
+
+
+async def test_discovery(kluis: Kluis) -> None:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(kluis.url(".well-known/openid-configuration")) as r,
+    ):
+        config = await r.json()
+    assert config["issuer"] == kluis.issuer
+    assert config["solid_oidc_supported"] == "https://solidproject.org/TR/solid-oidc"
+    for scope in ("openid", "webid", "offline_access"):
+        assert scope in config["scopes_supported"]
+    assert set(config["grant_types_supported"]) >= {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    }
+    assert config["code_challenge_methods_supported"] == ["S256"]
+    assert "ES256" in config["dpop_signing_alg_values_supported"]
+    assert set(config["token_endpoint_auth_methods_supported"]) >= {
+        "none",
+        "client_secret_basic",
+        "client_secret_post",
+    }
+    async with aiohttp.ClientSession() as s, s.get(config["jwks_uri"]) as r:
+        keys = (await r.json())["keys"]
+    assert keys
+    assert all("d" not in k for k in keys)
+
+
+async def test_authorization_code_flow_with_pkce_and_dpop(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    client, callback, verifier = await authorize(kluis, client_app)
+    key = DPoPKey()
+    token = await fetch_token(client, kluis, callback, verifier, key)
+    assert token["token_type"] == "DPoP"
+    assert "refresh_token" in token
+    from joserfc import jwt as jose_jwt
+
+    from pod.http.keys import PROVIDER
+
+    keyset = kluis.app[PROVIDER].keys.key_set()
+    access = jose_jwt.decode(token["access_token"], keyset).claims
+    assert access["webid"] == kluis.url("alice/profile/card#me")
+    assert "solid" in access["aud"]
+    assert access["client_id"] == client_app.client_id
+    assert access["cnf"]["jkt"] == key.jkt
+    id_token = jose_jwt.decode(token["id_token"], keyset).claims
+    assert id_token["webid"] == access["webid"]
+    assert id_token["nonce"] == "n-0S6_WzA2Mj"
+    assert id_token["aud"] == client_app.client_id
+    # The token works on alice's pod, and only there.
+    await put_private(kluis, key, token["access_token"], "alice/private/doc")
+    assert await get_status(kluis, key, token["access_token"], "alice/private/doc") == 200
+    bob_token = await client_credentials_token(kluis, "bob@example.org", "bob", DPoPKey())
+    bob_key = bob_token[1]
+    await put_private(kluis, bob_key, bob_token[0], "bob/private/doc")
+    assert await get_status(kluis, key, token["access_token"], "bob/private/doc") == 403
+
+
+async def test_refresh_tokens_rotate_and_stay_bound(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    client, callback, verifier = await authorize(kluis, client_app)
+    key = DPoPKey()
+    first = await fetch_token(client, kluis, callback, verifier, key)
+    token_url = kluis.url(".oidc/token")
+
+    async def refresh(refresh_token: str, with_key: DPoPKey) -> tuple[int, dict[str, Any]]:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(
+                token_url,
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": refresh_token,
+                    "client_id": client_app.client_id,
+                },
+                headers={"DPoP": with_key.proof("POST", token_url)},
+            ) as r,
+        ):
+            return r.status, await r.json()
+
+    status, second = await refresh(first["refresh_token"], key)
+    assert status == 200, second
+    assert second["refresh_token"] != first["refresh_token"]
+    # another key cannot use it
+    status, body = await refresh(second["refresh_token"], DPoPKey())
+    assert (status, body["error"]) == (400, "invalid_grant")
+    # the used one is dead, and replaying it revokes the family
+    status, body = await refresh(first["refresh_token"], key)
+    assert (status, body["error"]) == (400, "invalid_grant")
+    status, body = await refresh(second["refresh_token"], key)
+    assert (status, body["error"]) == (400, "invalid_grant")
+
+
+async def client_credentials_token(
+    kluis: Kluis, email: str, pod: str, key: DPoPKey
+) -> tuple[str, DPoPKey, dict[str, Any]]:
+    api = await api_token(kluis, email)
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            kluis.url(".account/api/credentials"),
+            json={"webId": kluis.url(f"{pod}/profile/card#me"), "name": "publisher back end"},
+            headers={"Authorization": f"Bearer {api}"},
+        ) as r,
+    ):
+        assert r.status == 201, await r.text()
+        credential = await r.json()
+    token_url = kluis.url(".oidc/token")
+    client = OAuth2Session(
+        client_id=credential["clientId"],
+        client_secret=credential["clientSecret"],
+        token_endpoint_auth_method="client_secret_basic",
+    )
+    token = await asyncio.to_thread(
+        client.fetch_token,
+        token_url,
+        grant_type="client_credentials",
+        headers={"DPoP": key.proof("POST", token_url)},
+    )
+    assert token["token_type"] == "DPoP"
+    return str(token["access_token"]), key, credential
+
+
+async def test_client_credentials_flow(kluis: Kluis, people: None) -> None:
+    token, key, credential = await client_credentials_token(
+        kluis, "alice@example.org", "alice", DPoPKey()
+    )
+    await put_private(kluis, key, token, "alice/data/prefs")
+    assert await get_status(kluis, key, token, "alice/data/prefs") == 200
+    bob_token, bob_key, _ = await client_credentials_token(
+        kluis, "bob@example.org", "bob", DPoPKey()
+    )
+    await put_private(kluis, bob_key, bob_token, "bob/data/prefs")
+    assert await get_status(kluis, key, token, "bob/data/prefs") == 403
+    # client_secret_post works too
+    token_url = kluis.url(".oidc/token")
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": credential["clientId"],
+                "client_secret": credential["clientSecret"],
+            },
+            headers={"DPoP": key.proof("POST", token_url)},
+        ) as r,
+    ):
+        assert r.status == 200
+
+
+# --- refusals ---------------------------------------------------------------------------
+
+
+async def test_wrong_password(kluis: Kluis, people: None) -> None:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            kluis.url(".account/api/login"), json={"email": "alice@example.org", "password": "nope"}
+        ) as r,
+    ):
+        assert r.status == 401
+    async with browser_session() as browser:
+        async with browser.get(kluis.url(".account/login")) as r:
+            html = await r.text()
+        async with browser.post(
+            kluis.url(".account/login"),
+            data={"csrf": csrf_of(html), "email": "alice@example.org", "password": "wrong"},
+            allow_redirects=False,
+        ) as r:
+            assert r.status == 401
+            assert "wrong e-mail address or password" in await r.text()
+
+
+async def test_login_attempts_are_rate_limited(kluis: Kluis, people: None) -> None:
+    async with aiohttp.ClientSession() as s:
+        statuses = []
+        retry = None
+        for _ in range(7):
+            async with s.post(
+                kluis.url(".account/api/login"),
+                json={"email": "alice@example.org", "password": "nope"},
+            ) as r:
+                statuses.append(r.status)
+                retry = r.headers.get("Retry-After")
+        assert statuses[:5] == [401] * 5
+        assert statuses[5:] == [429, 429]
+        assert retry is not None
+        # even the right password is refused while limited
+        async with s.post(
+            kluis.url(".account/api/login"),
+            json={"email": "alice@example.org", "password": PASSWORD},
+        ) as r:
+            assert r.status == 429
+
+
+async def test_unknown_client(kluis: Kluis, people: None) -> None:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(
+            kluis.url(".oidc/auth"),
+            params={
+                "client_id": "nobody-registered-this",
+                "redirect_uri": "https://x.example/cb",
+                "response_type": "code",
+                "scope": "openid",
+                "code_challenge": "x" * 43,
+                "code_challenge_method": "S256",
+            },
+            allow_redirects=False,
+        ) as r,
+    ):
+        assert r.status == 400  # shown to the user, never redirected to an unknown URI
+        assert "unknown client" in await r.text()
+
+
+async def test_redirect_uri_not_in_client_document(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(
+            kluis.url(".oidc/auth"),
+            params={
+                "client_id": client_app.client_id,
+                "redirect_uri": "https://evil.example/cb",
+                "response_type": "code",
+                "scope": "openid",
+                "code_challenge": "x" * 43,
+                "code_challenge_method": "S256",
+            },
+            allow_redirects=False,
+        ) as r,
+    ):
+        assert r.status == 400
+        assert "not registered" in await r.text()
+        assert "Location" not in r.headers
+
+
+async def test_pkce_is_required(kluis: Kluis, client_app: ClientApp, people: None) -> None:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(
+            kluis.url(".oidc/auth"),
+            params={
+                "client_id": client_app.client_id,
+                "redirect_uri": client_app.redirect_uri,
+                "response_type": "code",
+                "scope": "openid",
+                "state": "s1",
+            },
+            allow_redirects=False,
+        ) as r,
+    ):
+        assert r.status == 303
+        params = parse_qs(urlsplit(r.headers["Location"]).query)
+        assert params["error"] == ["invalid_request"]
+        assert params["state"] == ["s1"]
+
+
+async def test_pkce_verifier_mismatch(kluis: Kluis, client_app: ClientApp, people: None) -> None:
+    client, callback, _ = await authorize(kluis, client_app)
+    with pytest.raises(Exception, match="invalid_grant"):
+        await fetch_token(client, kluis, callback, "the-wrong-verifier" * 3, DPoPKey())
+
+
+async def test_replayed_authorization_code(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    client, callback, verifier = await authorize(kluis, client_app)
+    key = DPoPKey()
+    token = await fetch_token(client, kluis, callback, verifier, key)
+    assert token["refresh_token"]
+    with pytest.raises(Exception, match="invalid_grant"):
+        await fetch_token(oauth_client(client_app), kluis, callback, verifier, key)
+    # the replay revoked the refresh token issued with the code
+    token_url = kluis.url(".oidc/token")
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            token_url,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": token["refresh_token"],
+                "client_id": client_app.client_id,
+            },
+            headers={"DPoP": key.proof("POST", token_url)},
+        ) as r,
+    ):
+        assert r.status == 400
+
+
+async def test_revoked_client_credentials(kluis: Kluis, people: None) -> None:
+    token, key, credential = await client_credentials_token(
+        kluis, "alice@example.org", "alice", DPoPKey()
+    )
+    await put_private(kluis, key, token, "alice/before-revoke")
+    api = await api_token(kluis, "alice@example.org")
+    async with (
+        aiohttp.ClientSession() as s,
+        s.delete(
+            kluis.url(".account/api/credentials/" + credential["clientId"]),
+            headers={"Authorization": f"Bearer {api}"},
+        ) as r,
+    ):
+        assert r.status == 204
+    token_url = kluis.url(".oidc/token")
+    basic = base64.b64encode(f"{credential['clientId']}:{credential['clientSecret']}".encode())
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            token_url,
+            data={"grant_type": "client_credentials"},
+            headers={
+                "Authorization": "Basic " + basic.decode(),
+                "DPoP": key.proof("POST", token_url),
+            },
+        ) as r,
+    ):
+        assert r.status == 401
+        assert (await r.json())["error"] == "invalid_client"
+
+
+async def test_expired_refresh_token(kluis: Kluis, client_app: ClientApp, people: None) -> None:
+    client, callback, verifier = await authorize(kluis, client_app)
+    key = DPoPKey()
+    token = await fetch_token(client, kluis, callback, verifier, key)
+    from pod.http.keys import PROVIDER
+    from pod.idp.provider import _hash
+
+    kv = kluis.app[PROVIDER].kv
+    record = await kv.get("refresh", _hash(token["refresh_token"]))
+    assert record is not None
+    await kv.put("refresh", _hash(token["refresh_token"]), record, ttl=-1)  # it has expired
+    token_url = kluis.url(".oidc/token")
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            token_url,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": token["refresh_token"],
+                "client_id": client_app.client_id,
+            },
+            headers={"DPoP": key.proof("POST", token_url)},
+        ) as r,
+    ):
+        assert r.status == 400
+        assert (await r.json())["error"] == "invalid_grant"
+
+
+async def test_csrf_token_is_required(kluis: Kluis, people: None) -> None:
+    async with browser_session() as browser:
+        async with browser.get(kluis.url(".account/login")) as r:
+            await r.text()
+        async with browser.post(
+            kluis.url(".account/login"),
+            data={"email": "alice@example.org", "password": PASSWORD},
+            allow_redirects=False,
+        ) as r:
+            assert r.status == 403
+        async with browser.post(
+            kluis.url(".account/login"),
+            data={"csrf": "forged", "email": "alice@example.org", "password": PASSWORD},
+            allow_redirects=False,
+        ) as r:
+            assert r.status == 403
+
+
+async def test_denied_consent_grants_nothing(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    client = oauth_client(client_app)
+    url, _ = client.create_authorization_url(
+        kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48)
+    )
+    callback = await browser_login(kluis, url, email="alice@example.org", decide="deny")
+    params = parse_qs(urlsplit(callback).query)
+    assert params["error"] == ["access_denied"]
+    assert "code" not in params
+
+
+async def test_remembered_consent_and_prompt_none(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    await authorize(kluis, client_app, remember=True)
+    client = oauth_client(client_app)
+    url, _ = client.create_authorization_url(
+        kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48), prompt="none"
+    )
+    async with aiohttp.ClientSession() as s, s.get(url, allow_redirects=False) as r:
+        # no session in this browser: login_required, sent back to the app
+        params = parse_qs(urlsplit(r.headers["Location"]).query)
+        assert params["error"] == ["login_required"]
+
+
+async def test_dynamic_registration(kluis: Kluis) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.post(
+            kluis.url(".oidc/reg"),
+            json={"redirect_uris": ["https://app.example/cb"], "client_name": "Registered"},
+        ) as r:
+            assert r.status == 201
+            body = await r.json()
+        assert body["client_secret"]
+        assert body["redirect_uris"] == ["https://app.example/cb"]
+        async with s.post(kluis.url(".oidc/reg"), json={"redirect_uris": ["not a uri"]}) as r:
+            assert r.status == 400
+            assert (await r.json())["error"] == "invalid_client_metadata"
+
+
+async def test_signup_seeds_a_pod(kluis: Kluis) -> None:
+    created = await sign_up(kluis, "carol@example.org", "carol")
+    assert created["webId"] == kluis.url("carol/profile/card#me")
+    assert created["podRoot"] == kluis.url("carol/")
+    assert created["issuer"] == kluis.issuer
+    async with aiohttp.ClientSession() as s:
+        async with s.get(kluis.url("carol/profile/card"), headers={"Accept": "text/turtle"}) as r:
+            assert r.status == 200
+            card = await r.text()
+        from rdflib import Graph, URIRef
+
+        me = URIRef(created["webId"])
+        predicates = {str(p) for p in Graph().parse(data=card, format="turtle").predicates(me)}
+        for needed in (
+            "http://www.w3.org/ns/solid/terms#oidcIssuer",
+            "http://www.w3.org/ns/pim/space#storage",
+            "http://www.w3.org/ns/ldp#inbox",
+            "http://www.w3.org/ns/solid/terms#publicTypeIndex",
+            "http://www.w3.org/ns/solid/terms#privateTypeIndex",
+            "http://www.w3.org/ns/pim/space#preferencesFile",
+        ):
+            assert needed in predicates
+        async with s.get(kluis.url("carol/")) as r:
+            assert r.status == 401  # the pod is private
+        async with s.get(kluis.url("carol/settings/prefs.ttl")) as r:
+            assert r.status == 401
+        async with s.get(kluis.url("carol/settings/publicTypeIndex.ttl")) as r:
+            assert r.status == 200
+        async with s.post(kluis.url("carol/inbox/"), data="<#n> <#m> 1 .", headers=TURTLE) as r:
+            assert r.status == 201  # anyone may append to the inbox
+        async with s.get(kluis.url("carol/inbox/")) as r:
+            assert r.status == 401  # but not read it
+        async with s.get(kluis.url("carol/.well-known/solid")) as r:
+            assert r.status == 200
+    # taken names and bad names are refused
+    async with aiohttp.ClientSession() as s:
+        for pod, status in (("carol", 409), ("Bad Name", 400), ("well-known", 400)):
+            async with s.post(
+                kluis.url(".account/api/accounts"),
+                json={
+                    "email": f"x{secrets.token_hex(3)}@example.org",
+                    "password": PASSWORD,
+                    "pod": pod,
+                },
+            ) as r:
+                assert r.status == status, (pod, await r.text())
+
+
+async def test_logout_with_id_token_hint(kluis: Kluis, client_app: ClientApp, people: None) -> None:
+    client, callback, verifier = await authorize(kluis, client_app)
+    token = await fetch_token(client, kluis, callback, verifier, DPoPKey())
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(
+            kluis.url(".oidc/session/end"),
+            params={
+                "id_token_hint": token["id_token"],
+                "post_logout_redirect_uri": client_app.base + "/bye",
+                "state": "z",
+            },
+            allow_redirects=False,
+        ) as r,
+    ):
+        assert r.status == 303
+        assert r.headers["Location"] == client_app.base + "/bye?state=z"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(
+            kluis.url(".oidc/session/end"),
+            params={
+                "id_token_hint": token["id_token"],
+                "post_logout_redirect_uri": "https://evil.example/",
+            },
+            allow_redirects=False,
+        ) as r,
+    ):
+        assert r.status == 400
+
+
+async def test_userinfo(kluis: Kluis, people: None) -> None:
+    token, key, _ = await client_credentials_token(kluis, "alice@example.org", "alice", DPoPKey())
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(
+            kluis.url(".oidc/userinfo"),
+            headers=dpop_headers(key, "GET", kluis.url(".oidc/userinfo"), token),
+        ) as r,
+    ):
+        assert r.status == 200
+        assert (await r.json())["webid"] == kluis.url("alice/profile/card#me")
+
+
+async def test_key_rotation_keeps_tokens_valid(kluis: Kluis, people: None) -> None:
+    token, key, _ = await client_credentials_token(kluis, "alice@example.org", "alice", DPoPKey())
+    await put_private(kluis, key, token, "alice/rot/doc")
+    from pod.http.keys import PROVIDER
+
+    await kluis.app[PROVIDER].keys.rotate()
+    assert await get_status(kluis, key, token, "alice/rot/doc") == 200
+    fresh, fresh_key, _ = await client_credentials_token(
+        kluis, "alice@example.org", "alice", DPoPKey()
+    )
+    assert await get_status(kluis, fresh_key, fresh, "alice/rot/doc") == 200
+    async with aiohttp.ClientSession() as s, s.get(kluis.url(".oidc/jwks")) as r:
+        assert len((await r.json())["keys"]) == 2
