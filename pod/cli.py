@@ -1,23 +1,39 @@
-"""The `kluis` command line: `kluis serve` and friends. Imports app and config.
+"""The `kluis` command line. Imports app and config.
 
-Every Settings field is an option of `serve` (`--data-dir`) and an environment variable
-(`KLUIS_DATA_DIR`); options win over the environment.
+- `kluis serve`: every Settings field is an option (`--data-dir`) and an environment variable
+  (`KLUIS_DATA_DIR`); options win over the environment.
+- `kluis account create` and `kluis client create` talk to a running server through its JSON
+  account API (the one the pages use), and print JSON for scripts.
+- `kluis idp rotate-keys` adds a signing key in a file-backed data directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from pod import __version__
 from pod.app import run
 from pod.config import ENV_PREFIX, Settings, parse_value, setting_fields
+from pod.idp.keys import SigningKeys
+from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME
+from pod.storage.kv import FileKeyValueStore
 
 log = logging.getLogger("pod")
+
+
+class CommandError(Exception):
+    """A command failed in a way the user can act on; the message says how."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +53,48 @@ def build_parser() -> argparse.ArgumentParser:
             metavar=kind.upper() if kind != "bool" else "BOOL",
             help=f"{f.metadata['help']} [env {ENV_PREFIX}{f.name.upper()}, default {f.default}]",
         )
+
+    account = commands.add_parser("account", help="manage accounts on a running server")
+    account_commands = account.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = account_commands.add_parser("create", help="create an account (and a pod)")
+    _server_options(create)
+    create.add_argument("--pod", help="name of the account's first pod")
+
+    client = commands.add_parser("client", help="manage client credentials on a running server")
+    client_commands = client.add_subparsers(dest="action", metavar="ACTION", required=True)
+    client_create = client_commands.add_parser(
+        "create", help="create client credentials acting as one of the account's WebIDs"
+    )
+    _server_options(client_create)
+    client_create.add_argument("--webid", required=True, help="the WebID the client acts as")
+    client_create.add_argument("--name", required=True, help="a name to recognise it by")
+
+    idp = commands.add_parser("idp", help="identity provider maintenance")
+    idp_commands = idp.add_subparsers(dest="action", metavar="ACTION", required=True)
+    rotate = idp_commands.add_parser(
+        "rotate-keys", help="add a new token-signing key; older keys stay valid while needed"
+    )
+    rotate.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"the server's data directory [env {ENV_PREFIX}DATA_DIR]",
+    )
     return parser
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--server",
+        default=None,
+        help=f"base URL of the server [env {ENV_PREFIX}BASE_URL, default http://localhost:3000/]",
+    )
+    parser.add_argument("--email", required=True, help="the account's e-mail address")
+    parser.add_argument(
+        "--password",
+        default=None,
+        help=f"the account's password [env {ENV_PREFIX}PASSWORD; asked for if absent]",
+    )
 
 
 def command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -64,12 +121,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    options = {k: v for k, v in vars(args).items() if k != "command"}
+    if args.command == "serve":
+        options = {k: v for k, v in vars(args).items() if k != "command"}
+        try:
+            settings = Settings.load(os.environ, **options)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return serve(settings)
     try:
-        settings = Settings.load(os.environ, **options)
-    except ValueError as exc:
-        parser.error(str(exc))
-    return serve(settings)
+        result = asyncio.run(_run_command(args))
+    except CommandError as exc:
+        print(f"kluis: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
 
 
 def serve(settings: Settings) -> int:
@@ -79,6 +144,71 @@ def serve(settings: Settings) -> int:
     )
     run(settings)
     return 0
+
+
+async def _run_command(args: argparse.Namespace) -> dict[str, Any]:
+    if args.command == "idp":
+        data_dir = args.data_dir or Path(os.environ.get(ENV_PREFIX + "DATA_DIR", "data"))
+        kv_dir = data_dir / ".kluis" / "kv"
+        if not kv_dir.is_dir():
+            raise CommandError(f"{data_dir} holds no Kluis identity provider state")
+        keys = SigningKeys(
+            FileKeyValueStore(kv_dir),
+            retire_after=2 * max(ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME),
+        )
+        kid = await keys.rotate()
+        return {"signingKey": kid, "published": len((await keys.public_jwks())["keys"])}
+    server = args.server or os.environ.get(ENV_PREFIX + "BASE_URL") or "http://localhost:3000/"
+    server = server.rstrip("/") + "/"
+    password = args.password or os.environ.get(ENV_PREFIX + "PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise CommandError(f"give --password or set {ENV_PREFIX}PASSWORD")
+        password = getpass.getpass("Password: ")
+    async with aiohttp.ClientSession() as session:
+        if args.command == "account":
+            body: dict[str, Any] = {"email": args.email, "password": password}
+            if args.pod:
+                body["pod"] = args.pod
+            return await _call(session, "POST", server + ".account/api/accounts", body)
+        login = await _call(
+            session,
+            "POST",
+            server + ".account/api/login",
+            {"email": args.email, "password": password},
+        )
+        return await _call(
+            session,
+            "POST",
+            server + ".account/api/credentials",
+            {"webId": args.webid, "name": args.name},
+            token=str(login["token"]),
+        )
+
+
+async def _call(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    body: dict[str, Any],
+    *,
+    token: str | None = None,
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        async with session.request(method, url, json=body, headers=headers) as response:
+            try:
+                answer = await response.json(content_type=None)
+            except ValueError:
+                answer = {"detail": await response.text()}
+    except aiohttp.ClientError as exc:
+        raise CommandError(f"cannot reach the server at {url}: {exc}; is it running?") from exc
+    if response.status >= 400:
+        detail = answer.get("detail") or answer.get("error_description") or answer
+        raise CommandError(f"the server refused ({response.status}): {detail}")
+    if not isinstance(answer, dict):
+        raise CommandError("the server answered something other than a JSON object")
+    return answer
 
 
 if __name__ == "__main__":

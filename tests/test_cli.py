@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -47,7 +49,7 @@ def server(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess
         proc.stderr.close()
 
 
-async def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+async def wait_up(url: str, proc: subprocess.Popen[Any]) -> None:
     async with aiohttp.ClientSession() as session:
         for _ in range(200):
             if proc.poll() is not None:
@@ -141,3 +143,141 @@ async def test_sigterm_lets_in_flight_requests_finish(
     assert proc.wait(timeout=15) == 0
     assert (data / "slow.bin").read_bytes() == b"x" * 10_000
     assert not [p for p in data.iterdir() if p.name.startswith(".kluis~tmp~")]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pod", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_account_and_client_commands(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    with server(
+        "--port", str(port), "--host", "127.0.0.1", "--storage", "memory", "--password-cost", "10"
+    ) as proc:
+        await wait_up(base, proc)
+        done = run_cli(
+            "account",
+            "create",
+            "--server",
+            base,
+            "--email",
+            "ann@example.org",
+            "--pod",
+            "ann",
+            env={"KLUIS_PASSWORD": "a long password"},
+        )
+        assert done.returncode == 0, done.stderr
+        account = json.loads(done.stdout)
+        assert account["webId"] == base + "ann/profile/card#me"
+        assert account["podRoot"] == base + "ann/"
+        assert account["issuer"] == base
+        done = run_cli(
+            "client",
+            "create",
+            "--server",
+            base,
+            "--email",
+            "ann@example.org",
+            "--password",
+            "a long password",
+            "--webid",
+            account["webId"],
+            "--name",
+            "script",
+        )
+        assert done.returncode == 0, done.stderr
+        client = json.loads(done.stdout)
+        assert client["clientId"].startswith("kluis-cc-")
+        assert client["webId"] == account["webId"]
+        assert client["issuer"] == base
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(
+                base + ".oidc/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": client["clientId"],
+                    "client_secret": client["clientSecret"],
+                },
+            ) as r,
+        ):
+            assert r.status == 200
+        # a clear error, not a traceback
+        done = run_cli(
+            "client",
+            "create",
+            "--server",
+            base,
+            "--email",
+            "ann@example.org",
+            "--password",
+            "wrong password",
+            "--webid",
+            account["webId"],
+            "--name",
+            "x",
+        )
+        assert done.returncode == 1
+        assert "wrong e-mail address or password" in done.stderr
+        assert "Traceback" not in done.stderr
+    done = run_cli(
+        "account", "create", "--server", base, "--email", "x@example.org", "--password", "whatever!"
+    )
+    assert done.returncode == 1
+    assert "is it running?" in done.stderr
+
+
+async def test_rotate_keys(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    args = ("--port", str(port), "--host", "127.0.0.1", "--data-dir", str(tmp_path))
+    with server(*args) as proc:  # creates the first signing key
+        await wait_up(base, proc)
+    done = run_cli("idp", "rotate-keys", "--data-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["published"] == 2
+    with server(*args) as proc:
+        await wait_up(base, proc)
+        async with aiohttp.ClientSession() as s, s.get(base + ".oidc/jwks") as r:
+            assert len((await r.json())["keys"]) == 2
+    done = run_cli("idp", "rotate-keys", "--data-dir", str(tmp_path / "nothing"))
+    assert done.returncode == 1
+
+
+async def test_fresh_server_says_where_to_sign_up(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pod",
+        "serve",
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--data-dir",
+        str(tmp_path),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(30):
+            while not any("sign up at" in line for line in lines):
+                lines.append((await proc.stderr.readline()).decode())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.communicate()
+    assert any(f"sign up at {base}.account/signup" in line for line in lines)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.support import seed_open_storage
-from tests.test_cli import free_port, server, wait_up
+from tests.test_cli import free_port, run_cli, server, wait_up
 
 ROOT = Path(__file__).parents[1]
 
@@ -39,3 +40,50 @@ async def test_read_write_turtle(tmp_path: Path) -> None:
     assert '"al"' in out  # the patched nickname, as JSON-LD
     assert "ldp:contains" in out
     assert "profile" in out
+
+
+async def test_dpop_client(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    with server(
+        "--port", str(port), "--host", "127.0.0.1", "--storage", "memory", "--password-cost", "10"
+    ) as proc:
+        await wait_up(base, proc)
+        account = json.loads(
+            run_cli(
+                "account",
+                "create",
+                "--server",
+                base,
+                "--email",
+                "eve@example.org",
+                "--password",
+                "long enough",
+                "--pod",
+                "eve",
+            ).stdout
+        )
+        client = json.loads(
+            run_cli(
+                "client",
+                "create",
+                "--server",
+                base,
+                "--email",
+                "eve@example.org",
+                "--password",
+                "long enough",
+                "--webid",
+                account["webId"],
+                "--name",
+                "example",
+            ).stdout
+        )
+        out = run_example(
+            "dpop_client.py",
+            base,
+            client["clientId"],
+            client["clientSecret"],
+            base + "eve/notes/hello",
+        )
+    assert "Written with a DPoP-bound token" in out

@@ -41,17 +41,20 @@ class Kluis:
 
 
 @pytest.fixture
-async def kluis(tmp_path: Any) -> AsyncIterator[Kluis]:
+async def kluis(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Kluis]:
+    """Kluis on a free port; parametrize indirectly with a dict to override settings."""
     port = free_port()
-    settings = Settings(
-        host="127.0.0.1",
-        port=port,
-        storage="memory",
-        data_dir=tmp_path,
-        access_log=False,
-        fetch_private_networks=True,
-        password_cost=10,
-    )
+    options: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "storage": "memory",
+        "data_dir": tmp_path,
+        "access_log": False,
+        "fetch_private_networks": True,
+        "password_cost": 10,
+    }
+    options.update(getattr(request, "param", {}))
+    settings = Settings(**options)
     app = create_app(settings)
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()

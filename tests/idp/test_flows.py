@@ -670,3 +670,42 @@ async def test_key_rotation_keeps_tokens_valid(kluis: Kluis, people: None) -> No
     assert await get_status(kluis, fresh_key, fresh, "alice/rot/doc") == 200
     async with aiohttp.ClientSession() as s, s.get(kluis.url(".oidc/jwks")) as r:
         assert len((await r.json())["keys"]) == 2
+
+
+@pytest.mark.parametrize("kluis", [{"allow_bearer": True}], indirect=True)
+async def test_bearer_tokens_when_allowed(kluis: Kluis, people: None) -> None:
+    """Without a DPoP proof the token is a Bearer token; a server that allows them takes it."""
+    api = await api_token(kluis, "alice@example.org")
+    async with aiohttp.ClientSession() as s:
+        async with s.post(
+            kluis.url(".account/api/credentials"),
+            json={"webId": kluis.url("alice/profile/card#me"), "name": "curl"},
+            headers={"Authorization": f"Bearer {api}"},
+        ) as r:
+            credential = await r.json()
+        async with s.post(
+            kluis.url(".oidc/token"),
+            data={
+                "grant_type": "client_credentials",
+                "client_id": credential["clientId"],
+                "client_secret": credential["clientSecret"],
+            },
+        ) as r:
+            token = await r.json()
+        assert token["token_type"] == "Bearer"
+        bearer = {"Authorization": f"Bearer {token['access_token']}"}
+        async with s.put(
+            kluis.url("alice/notes/card"), data="<#a> <#b> 1 .", headers={**TURTLE, **bearer}
+        ) as r:
+            assert r.status == 201
+        async with s.get(kluis.url("alice/notes/card"), headers=bearer) as r:
+            assert r.status == 200
+
+
+async def test_bearer_tokens_refused_by_default(kluis: Kluis, people: None) -> None:
+    token, _, _ = await client_credentials_token(kluis, "alice@example.org", "alice", DPoPKey())
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(kluis.url("alice/"), headers={"Authorization": f"Bearer {token}"}) as r,
+    ):
+        assert r.status == 401
