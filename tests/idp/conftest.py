@@ -3,6 +3,7 @@ issuer), and a small client app serving its Client ID Document over real HTTP.""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -54,6 +55,13 @@ async def kluis(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[
         "password_cost": 10,
     }
     options.update(getattr(request, "param", {}))
+    if options.get("static_clients") == "STATIC":
+        static = tmp_path / "clients.json"
+        static.write_text(json.dumps([{
+            "client_id": "static-app", "client_secret": "s3cret",
+            "redirect_uris": ["https://static.example/cb"],
+        }]))
+        options["static_clients"] = str(static)
     settings = Settings(**options)
     app = create_app(settings)
     server = TestServer(app, host="127.0.0.1", port=port)

@@ -709,3 +709,58 @@ async def test_bearer_tokens_refused_by_default(kluis: Kluis, people: None) -> N
         s.get(kluis.url("alice/"), headers={"Authorization": f"Bearer {token}"}) as r,
     ):
         assert r.status == 401
+
+
+async def test_max_age_and_prompt_login_force_a_fresh_login(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    async with browser_session() as browser:
+        # log in once, remembering consent
+        client = oauth_client(client_app)
+        url, _ = client.create_authorization_url(
+            kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48))
+        async with browser.get(url, allow_redirects=False) as r:
+            login = r.headers["Location"]
+        async with browser.get(kluis.url(login)) as r:
+            html = await r.text()
+        auth = parse_qs(urlsplit(login).query)["auth"][0]
+        async with browser.post(kluis.url(".account/login"), data={
+            "csrf": csrf_of(html), "auth": auth, "email": "alice@example.org",
+            "password": PASSWORD}, allow_redirects=False) as r:
+            consent = r.headers["Location"]
+        async with browser.get(kluis.url(consent)) as r:
+            html = await r.text()
+        async with browser.post(kluis.url(".account/consent"), data={
+            "csrf": csrf_of(html), "auth": auth, "decision": "allow", "remember": "yes",
+            "webid": kluis.url("alice/profile/card#me")}, allow_redirects=False) as r:
+            assert r.headers["Location"].startswith(client_app.redirect_uri)
+        # the session and the remembered consent let a new request straight through...
+        url, _ = client.create_authorization_url(
+            kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48))
+        async with browser.get(url, allow_redirects=False) as r:
+            assert r.headers["Location"].startswith(client_app.redirect_uri)
+            assert "code=" in r.headers["Location"]
+        # ...unless the app asks for a fresh log-in
+        for extra in ({"prompt": "login"}, {"max_age": "0"}):
+            await asyncio.sleep(1.1 if "max_age" in extra else 0)
+            url, _ = client.create_authorization_url(
+                kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48), **extra)
+            async with browser.get(url, allow_redirects=False) as r:
+                assert "/.account/login?auth=" in r.headers["Location"], extra
+        # and prompt=consent shows the consent page again
+        url, _ = client.create_authorization_url(
+            kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48), prompt="consent")
+        async with browser.get(url, allow_redirects=False) as r:
+            assert "/.account/consent?auth=" in r.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    "kluis", [{"static_clients": "STATIC"}], indirect=True, ids=["static-clients"]
+)
+async def test_static_client(kluis: Kluis, people: None) -> None:
+    from pod.http.keys import PROVIDER
+
+    client = await kluis.app[PROVIDER].clients.find("static-app")
+    assert client.redirect_uris == ("https://static.example/cb",)
+    assert client.check_secret("s3cret")
+    assert not client.check_secret("wrong")
