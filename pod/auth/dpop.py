@@ -17,7 +17,7 @@ from typing import Any, Final, final
 
 from joserfc import jws
 from joserfc.errors import JoseError, SecurityWarning
-from joserfc.jwk import JWKRegistry, thumbprint
+from joserfc.jwk import JWKRegistry
 from yarl import URL
 
 from pod.errors import Unauthenticated
@@ -115,7 +115,8 @@ class ProofVerifier:
                 warnings.simplefilter("ignore", SecurityWarning)
                 verified = jws.deserialize_compact(proof, key, algorithms=[alg])
             claims = json.loads(verified.payload)
-            jkt = thumbprint(jwk)
+            # RFC 7638: only the key's required members count (clients add alg, kid, use).
+            jkt = key.thumbprint()
         except (JoseError, ValueError, TypeError) as exc:
             raise _invalid(f"signature or key check failed: {exc}") from exc
         if not isinstance(claims, dict):

@@ -291,3 +291,13 @@ async def test_failed_authentication_grants_nothing_even_for_public(
     bad = auth(alice.token, alice.proof("GET", absolute(POD + "other")))
     r = await client.get(POD + "open", as_agent=None, headers=bad)
     assert r.status == 401
+
+
+async def test_extra_jwk_members_do_not_change_the_thumbprint(
+    client: Client, secret: str, alice: Agent
+) -> None:
+    """Inrupt's clients put alg (and others kid, use) in the proof's jwk; RFC 7638 ignores them."""
+    jwk = {**alice.dpop_key.as_dict(private=False), "alg": "ES256", "kid": "k1", "use": "sig"}
+    headers = auth(alice.token, alice.proof("GET", absolute(secret), jwk=jwk))
+    r = await client.get(secret, as_agent=None, headers=headers)
+    assert r.status == 200

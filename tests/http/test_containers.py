@@ -5,8 +5,8 @@ from __future__ import annotations
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF
 
-from tests.conftest import POD, Client, url
 from pod.acl.defaults import owner_acl
+from tests.conftest import POD, Client, url
 from tests.support import Agent
 
 LDP = Namespace("http://www.w3.org/ns/ldp#")

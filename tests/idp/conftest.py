@@ -57,10 +57,17 @@ async def kluis(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[
     options.update(getattr(request, "param", {}))
     if options.get("static_clients") == "STATIC":
         static = tmp_path / "clients.json"
-        static.write_text(json.dumps([{
-            "client_id": "static-app", "client_secret": "s3cret",
-            "redirect_uris": ["https://static.example/cb"],
-        }]))
+        static.write_text(
+            json.dumps(
+                [
+                    {
+                        "client_id": "static-app",
+                        "client_secret": "s3cret",
+                        "redirect_uris": ["https://static.example/cb"],
+                    }
+                ]
+            )
+        )
         options["static_clients"] = str(static)
     settings = Settings(**options)
     app = create_app(settings)
