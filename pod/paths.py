@@ -33,6 +33,8 @@ def parse_url_path(raw: str, base_path: str = "/") -> str:
     something other than what it names: dot-segments in any encoding, encoded `/`, NUL and other
     control characters, empty or over-long segments, invalid UTF-8, reserved names.
     """
+    if "#" in raw:
+        raise InvalidPath("a request target has no fragment: '#' must be sent as %23")
     if not raw.startswith(base_path):
         raise InvalidPath(f"path {raw!r} is outside this server's base path {base_path!r}")
     rest = raw[len(base_path) :]

@@ -96,7 +96,7 @@ class ProofVerifier:
         try:
             unverified = jws.extract_compact(proof.encode("ascii"))
             header = unverified.headers()
-        except (JoseError, ValueError, UnicodeError) as exc:
+        except (JoseError, ValueError, UnicodeError, RecursionError) as exc:
             raise _invalid(f"not a compact JWS: {exc}") from exc
         if header.get("typ") != "dpop+jwt":
             raise _invalid("typ must be dpop+jwt")
@@ -117,7 +117,7 @@ class ProofVerifier:
             claims = json.loads(verified.payload)
             # RFC 7638: only the key's required members count (clients add alg, kid, use).
             jkt = key.thumbprint()
-        except (JoseError, ValueError, TypeError) as exc:
+        except (JoseError, ValueError, TypeError, RecursionError) as exc:
             raise _invalid(f"signature or key check failed: {exc}") from exc
         if not isinstance(claims, dict):
             raise _invalid("the payload is not a JSON object")

@@ -120,7 +120,7 @@ def _json(fetched: Any) -> dict[str, Any]:
         raise FetchError(f"{fetched.url} answered {fetched.status}")
     try:
         value = json.loads(fetched.body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise FetchError(f"{fetched.url} is not JSON") from exc
     if not isinstance(value, dict):
         raise FetchError(f"{fetched.url} is not a JSON object")
@@ -158,7 +158,7 @@ class TokenVerifier:
             unverified = jws.extract_compact(token.encode("ascii"))
             header = unverified.headers()
             payload = json.loads(unverified.payload)
-        except (JoseError, ValueError, UnicodeError) as exc:
+        except (JoseError, ValueError, UnicodeError, RecursionError) as exc:
             raise _invalid(f"not a JWT: {exc}") from exc
         alg = header.get("alg")
         if alg not in ALGORITHMS:
@@ -170,7 +170,7 @@ class TokenVerifier:
         keys = await self.keys.key_set(issuer, kid=kid if isinstance(kid, str) else None)
         try:
             verified = jwt.decode(token, keys, algorithms=[alg])
-        except (JoseError, ValueError, TypeError) as exc:
+        except (JoseError, ValueError, TypeError, RecursionError) as exc:
             raise _invalid(f"signature check failed: {exc}") from exc
         return dict(verified.claims)
 

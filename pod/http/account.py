@@ -399,7 +399,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         raise BadRequest("the body is too large")
     try:
         body = json.loads(await request.read())
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise BadRequest(f"the body is not JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")

@@ -150,7 +150,7 @@ async def post_registration(request: web.Request) -> web.StreamResponse:
     try:
         metadata: Any = json.loads(await request.read())
         client, secret = await request.app[PROVIDER].clients.register(metadata)
-    except ValueError:
+    except (ValueError, RecursionError):
         return oauth_error(InvalidRequestError(description="the body is not JSON"))
     except OAuth2Error as exc:
         exc.error = "invalid_client_metadata" if exc.error == "invalid_request" else exc.error

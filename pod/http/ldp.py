@@ -51,7 +51,7 @@ _READ_CHUNK: Final = 64 * 1024
 async def handle_resource(request: web.Request) -> web.StreamResponse:
     """Entry point for every path that is not a server endpoint."""
     settings = request.app[SETTINGS]
-    raw = request.raw_path.split("?", 1)[0]
+    raw = _origin_form(request.raw_path).split("?", 1)[0]
     if raw.endswith(_STORAGE_DESCRIPTION_SUFFIX):
         return await _storage_description(request, raw[: -len(STORAGE_DESCRIPTION)])
     path = paths.parse_url_path(raw, settings.base_path)
@@ -71,6 +71,15 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     raise MethodNotAllowed(
         f"{method} is not supported", allowed=_allowed_methods(path, None, request.app[STORE])
     )
+
+
+def _origin_form(target: str) -> str:
+    """The path of a request target; RFC 9112 §3.2.2 says servers accept the absolute form."""
+    if target.startswith(("http://", "https://")):
+        rest = target.split("://", 1)[1]
+        slash = rest.find("/")
+        return "/" if slash < 0 else rest[slash:]
+    return target
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -236,6 +245,7 @@ async def _patch(request: web.Request, path: str) -> web.StreamResponse:
 
 async def _delete(request: web.Request, path: str) -> web.StreamResponse:
     store = request.app[STORE]
+    store.check_deletable(path)  # 405 whoever asks: it is a property of the target
     await request.app[AUTHORIZER].authorize(
         credentials=await credentials_of(request), needs=needed_modes("DELETE", path, exists=_never)
     )

@@ -8,4 +8,5 @@ from pod.http.ldp import handle_resource
 
 
 def add_routes(app: web.Application, *, base_path: str) -> None:
-    app.router.add_route("*", base_path + "{tail:.*}", handle_resource)
+    # [\s\S]: also match decoded newlines, so pod.paths refuses them with a clear 400.
+    app.router.add_route("*", base_path + r"{tail:[\s\S]*}", handle_resource)

@@ -136,7 +136,7 @@ class Clients:
             raise InvalidClientError(description=f"the client document answered {fetched.status}")
         try:
             document = json.loads(fetched.body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidClientError(description="the client document is not JSON") from exc
         if not isinstance(document, dict) or document.get("client_id") != client_id:
             raise InvalidClientError(description="the client document names another client_id")

@@ -305,6 +305,8 @@ def _parse_sparql_update(text: str, base: str) -> Patch:
                 raise InvalidPatch("GRAPH blocks are not supported: a resource is one graph")
         if _contains(op, "ServiceGraphPattern"):
             raise InvalidPatch("SERVICE is not supported")
+        if _contains(_field(op, "where"), "Graph"):
+            raise InvalidPatch("GRAPH patterns are not supported: a resource is one graph")
         if op.name == "InsertData":
             inserts = inserts or bool(_field(op, "triples"))
         elif op.name == "DeleteData":

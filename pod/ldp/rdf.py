@@ -1,8 +1,10 @@
 """RDF parsing and serialization for every format Kluis speaks. Imports errors, vocab.
 
-pyoxigraph does the work (PERF.md: 30-160x faster than rdflib); PyLD handles JSON-LD, with a
-document loader that only serves the contexts bundled in `pod/contexts/`, so parsing a client's
-JSON-LD never makes the server fetch a URL (SPEC.md §13).
+pyoxigraph does the work (PERF.md: 30-160x faster than rdflib), JSON-LD input included: it keeps
+literals exactly as written, where PyLD rewrites typed values such as doubles. The contexts
+bundled in `pod/contexts/` are inlined before parsing and any other remote context is refused,
+so parsing a client's JSON-LD never makes the server fetch a URL (SPEC.md §13). PyLD compacts
+JSON-LD output, with a document loader that serves only the bundled contexts.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Final
 import pyoxigraph as ox
 from pyld import jsonld
 
-from pod.errors import InvalidRdf, UnsupportedMediaType
+from pod.errors import InvalidRdf, NotAcceptable, UnsupportedMediaType
 from pod.vocab import COMMON_PREFIXES
 
 TURTLE: Final = "text/turtle"
@@ -89,36 +91,67 @@ def _label(media: str) -> str:
 
 
 def _parse_jsonld(data: bytes, base: str) -> Graph:
+    """JSON-LD through pyoxigraph (spec-exact literals), with bundled contexts inlined first.
+
+    pyoxigraph refuses any context left remote, so nothing is ever fetched.
+    """
     try:
         document = json.loads(data)
+    except RecursionError as exc:
+        raise InvalidRdf("invalid JSON-LD: nested too deeply") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRdf(f"invalid JSON-LD: not JSON: {exc}") from exc
     try:
-        nquads = jsonld.to_rdf(
-            document,
-            {"base": base, "format": "application/n-quads", "documentLoader": load_context},
-        )
-    except jsonld.JsonLdError as exc:
-        raise InvalidRdf(f"invalid JSON-LD: {_jsonld_message(exc)}") from exc
-    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
-        raise InvalidRdf(f"invalid JSON-LD: {exc}") from exc
+        inlined = _inline_contexts(document, depth=0)
+        text = json.dumps(inlined)
+    except RecursionError as exc:
+        raise InvalidRdf("invalid JSON-LD: nested too deeply") from exc
     try:
-        quads = list(ox.parse(nquads.encode(), ox.RdfFormat.N_QUADS))
+        parser = ox.parse(text.encode(), ox.RdfFormat.JSON_LD, base_iri=base)
+        quads = list(parser)
     except SyntaxError as exc:
-        raise InvalidRdf(f"invalid JSON-LD: produced invalid RDF: {exc.msg}") from exc
+        message = str(exc.msg)
+        if "remote context" in message:
+            message = (
+                "it uses a remote @context this server does not load; inline the context "
+                f"(bundled: {', '.join(_CONTEXT_FILES)})"
+            )
+        raise InvalidRdf(f"invalid JSON-LD: {message}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRdf(f"invalid JSON-LD: {exc}") from exc
     if any(not isinstance(q.graph_name, ox.DefaultGraph) for q in quads):
         raise InvalidRdf("invalid JSON-LD: named graphs are not supported in a Solid resource")
     prefixes = _context_prefixes(document)
     return Graph([q.triple for q in quads], prefixes)
 
 
-def _jsonld_message(exc: Any) -> str:
-    parts = [str(getattr(exc, "message", "") or exc)]
-    cause = getattr(exc, "cause", None)
-    while cause is not None and len(parts) < 4:
-        parts.append(str(getattr(cause, "message", "") or cause))
-        cause = getattr(cause, "cause", None)
-    return ": ".join(p for p in parts if p)
+_MAX_JSON_DEPTH: Final = 64
+
+
+def _inline_contexts(node: Any, *, depth: int) -> Any:
+    """A copy of a JSON-LD document with bundled context URLs replaced by their content."""
+    if depth > _MAX_JSON_DEPTH:
+        raise InvalidRdf(f"invalid JSON-LD: nested deeper than {_MAX_JSON_DEPTH} levels")
+    if isinstance(node, list):
+        return [_inline_contexts(item, depth=depth + 1) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "@context":
+            out[key] = _inline_context_value(value)
+        else:
+            out[key] = _inline_contexts(value, depth=depth + 1)
+    return out
+
+
+def _inline_context_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_inline_context_value(v) for v in value]
+    if isinstance(value, str):
+        bundled = bundled_context(value)
+        return value if bundled is None else bundled.get("@context", bundled)
+    return value
 
 
 def _context_prefixes(document: Any) -> dict[str, str]:
@@ -155,7 +188,36 @@ def serialize(
         raise UnsupportedMediaType(f"cannot serialize RDF as {media}", accepted=RDF_TYPES)
     if media == N_TRIPLES:
         return _bytes(ox.serialize(triples, format=fmt))
-    return _bytes(ox.serialize(_sorted(triples), format=fmt, prefixes=chosen))
+    if media == RDF_XML:
+        _check_xml_representable(triples)
+    out = _bytes(ox.serialize(_sorted(triples), format=fmt, prefixes=chosen))
+    if media == RDF_XML:
+        # A raw CR reads back as LF in XML (end-of-line handling): write it as a reference.
+        # It can only occur in text and attribute values, where the reference means the same.
+        out = out.replace(b"\r", b"&#13;")
+    return out
+
+
+_XML_NAME_END = re.compile(r"[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7\u00C0-\uFFFF]*$")
+_XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _check_xml_representable(triples: list[ox.Triple]) -> None:
+    """RDF/XML cannot write every graph: predicates need an XML local name, and XML 1.0 has no
+    way to carry most control characters. Refuse rather than send XML other parsers reject."""
+    for t in triples:
+        if not _XML_NAME_END.search(t.predicate.value):
+            raise NotAcceptable(
+                f"the predicate <{t.predicate.value}> cannot be written in RDF/XML; "
+                "ask for Turtle or JSON-LD",
+                available=[TURTLE, JSON_LD, N_TRIPLES, N3],
+            )
+        for term in (t.subject, t.object):
+            if not isinstance(term, ox.Triple) and _XML_FORBIDDEN.search(term.value):
+                raise NotAcceptable(
+                    "a value holds characters RDF/XML cannot carry; ask for Turtle or JSON-LD",
+                    available=[TURTLE, JSON_LD, N_TRIPLES, N3],
+                )
 
 
 def _bytes(out: bytes | None) -> bytes:
@@ -208,23 +270,31 @@ _CONTEXT_FILES: Final = {
 _context_cache: dict[str, Any] = {}
 
 
-def load_context(url: str, options: Any = None) -> dict[str, Any]:
-    """PyLD document loader: bundled contexts only; anything else is refused, never fetched."""
+def bundled_context(url: str) -> dict[str, Any] | None:
+    """The bundled copy of a well-known JSON-LD context document, or None."""
     key = url.rstrip("#").replace("http://", "https://", 1)
     if key.endswith("/") and key[:-1] in _CONTEXT_FILES:
         key = key[:-1]
     name = _CONTEXT_FILES.get(key)
     if name is None:
+        return None
+    document: dict[str, Any] | None = _context_cache.get(name)
+    if document is None:
+        text = resources.files("pod").joinpath("contexts", name).read_text("utf-8")
+        document = json.loads(text)
+        _context_cache[name] = document
+    return document
+
+
+def load_context(url: str, options: Any = None) -> dict[str, Any]:
+    """PyLD document loader: bundled contexts only; anything else is refused, never fetched."""
+    document = bundled_context(url)
+    if document is None:
         raise jsonld.JsonLdError(
             f"remote context {url} is not loaded by this server; inline the context instead",
             "jsonld.LoadDocumentError",
             code="loading remote context failed",
         )
-    document = _context_cache.get(name)
-    if document is None:
-        text = resources.files("pod").joinpath("contexts", name).read_text("utf-8")
-        document = json.loads(text)
-        _context_cache[name] = document
     return {
         "contentType": "application/ld+json",
         "contextUrl": None,

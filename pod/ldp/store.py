@@ -372,13 +372,14 @@ class SolidStore:
     ) -> WriteResult:
         """Create a new child of `container` (Solid Protocol #server-post-uri-assignment)."""
         meta = await self.backend.stat(container)
-        if not paths.is_container(container):
-            raise MethodNotAllowed(
-                "POST is only allowed on containers",
-                allowed=("GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"),
-            )
         if meta is None:
-            raise NotFound(f"container {container} does not exist")
+            # Solid Protocol #server-post-target-not-found
+            raise NotFound(f"{container} does not exist")
+        if not paths.is_container(container):
+            allowed = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]
+            if rdf.is_rdf_type(meta.content_type):
+                allowed.append("PATCH")
+            raise MethodNotAllowed("POST is only allowed on containers", allowed=allowed)
         if data and content_type is None:
             raise BadRequest("a POST body needs a Content-Type header")
         name = _slug_name(slug)
@@ -445,8 +446,8 @@ class SolidStore:
         written = await self.backend.write(path, body, content_type=rdf.TURTLE)
         return self._written(path, written, created=False, new_containers=[])
 
-    async def delete(self, path: str, *, conditions: Conditions = NO_CONDITIONS) -> None:
-        """Delete a resource with its auxiliary resources, or an empty container."""
+    def check_deletable(self, path: str) -> None:
+        """Raise MethodNotAllowed for what may never be deleted: storage roots and their ACLs."""
         if path == paths.ROOT or path in self._storages:
             # Solid Protocol #server-delete-protect-root-container
             raise MethodNotAllowed("a storage root cannot be deleted", allowed=_ROOT_METHODS)
@@ -454,6 +455,10 @@ class SolidStore:
             raise MethodNotAllowed(
                 "the ACL of a storage root cannot be deleted", allowed=_DOC_METHODS
             )
+
+    async def delete(self, path: str, *, conditions: Conditions = NO_CONDITIONS) -> None:
+        """Delete a resource with its auxiliary resources, or an empty container."""
+        self.check_deletable(path)
         async with self.locker.hold(path):
             etag, modified = await self.current_etag(path)
             if etag is None:
@@ -484,8 +489,8 @@ class SolidStore:
     async def _prepare_body(self, path: str, data: bytes, content_type: str) -> tuple[str, bytes]:
         """Validate a resource body: RDF is parsed and stored as Turtle; other bytes stay exact."""
         media = rdf.canonical_type(content_type)
-        if not media or "/" not in media:
-            raise BadRequest(f"invalid Content-Type {content_type!r}")
+        if not _MEDIA_TYPE.match(media):
+            raise BadRequest(f"invalid Content-Type {content_type!r}: expected type/subtype")
         if paths.is_auxiliary(path):
             paths.subject_of(path)  # refuses auxiliaries of auxiliaries
             if not rdf.is_rdf_type(media):
@@ -608,6 +613,8 @@ def _time_triples(node: ox.NamedNode, modified: float) -> list[ox.Triple]:
     ]
 
 
+_TCHARS = r"[!#$%&'*+.^_`|~0-9a-z-]+"
+_MEDIA_TYPE = re.compile(rf"^{_TCHARS}/{_TCHARS}$")  # RFC 9110 §8.3.1
 _UNSAFE_SLUG = re.compile(r"[\x00-\x1f\x7f/\\?#]+")
 
 

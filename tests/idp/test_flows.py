@@ -325,7 +325,7 @@ async def test_wrong_password(kluis: Kluis, people: None) -> None:
             allow_redirects=False,
         ) as r:
             assert r.status == 401
-            assert "wrong e-mail address or password" in await r.text()
+            assert "Wrong e-mail address or password" in await r.text()
 
 
 async def test_login_attempts_are_rate_limited(kluis: Kluis, people: None) -> None:
@@ -718,25 +718,42 @@ async def test_max_age_and_prompt_login_force_a_fresh_login(
         # log in once, remembering consent
         client = oauth_client(client_app)
         url, _ = client.create_authorization_url(
-            kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48))
+            kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48)
+        )
         async with browser.get(url, allow_redirects=False) as r:
             login = r.headers["Location"]
         async with browser.get(kluis.url(login)) as r:
             html = await r.text()
         auth = parse_qs(urlsplit(login).query)["auth"][0]
-        async with browser.post(kluis.url(".account/login"), data={
-            "csrf": csrf_of(html), "auth": auth, "email": "alice@example.org",
-            "password": PASSWORD}, allow_redirects=False) as r:
+        async with browser.post(
+            kluis.url(".account/login"),
+            data={
+                "csrf": csrf_of(html),
+                "auth": auth,
+                "email": "alice@example.org",
+                "password": PASSWORD,
+            },
+            allow_redirects=False,
+        ) as r:
             consent = r.headers["Location"]
         async with browser.get(kluis.url(consent)) as r:
             html = await r.text()
-        async with browser.post(kluis.url(".account/consent"), data={
-            "csrf": csrf_of(html), "auth": auth, "decision": "allow", "remember": "yes",
-            "webid": kluis.url("alice/profile/card#me")}, allow_redirects=False) as r:
+        async with browser.post(
+            kluis.url(".account/consent"),
+            data={
+                "csrf": csrf_of(html),
+                "auth": auth,
+                "decision": "allow",
+                "remember": "yes",
+                "webid": kluis.url("alice/profile/card#me"),
+            },
+            allow_redirects=False,
+        ) as r:
             assert r.headers["Location"].startswith(client_app.redirect_uri)
         # the session and the remembered consent let a new request straight through...
         url, _ = client.create_authorization_url(
-            kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48))
+            kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48)
+        )
         async with browser.get(url, allow_redirects=False) as r:
             assert r.headers["Location"].startswith(client_app.redirect_uri)
             assert "code=" in r.headers["Location"]
@@ -744,12 +761,14 @@ async def test_max_age_and_prompt_login_force_a_fresh_login(
         for extra in ({"prompt": "login"}, {"max_age": "0"}):
             await asyncio.sleep(1.1 if "max_age" in extra else 0)
             url, _ = client.create_authorization_url(
-                kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48), **extra)
+                kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48), **extra
+            )
             async with browser.get(url, allow_redirects=False) as r:
                 assert "/.account/login?auth=" in r.headers["Location"], extra
         # and prompt=consent shows the consent page again
         url, _ = client.create_authorization_url(
-            kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48), prompt="consent")
+            kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48), prompt="consent"
+        )
         async with browser.get(url, allow_redirects=False) as r:
             assert "/.account/consent?auth=" in r.headers["Location"]
 
