@@ -187,6 +187,13 @@ async def post_login(request: web.Request) -> web.StreamResponse:
             auth=auth_id,
             email=form.get("email"),
         )
+    return await _logged_in(request, session, account, auth_id)
+
+
+async def _logged_in(
+    request: web.Request, session: Session | None, account: Account, auth_id: str | None
+) -> web.StreamResponse:
+    """Start the account's session; go on with the sign-in request that led here, if any."""
     auth = await _pending(request, auth_id)
     response = redirect(_urls(request)["account"])
     new_session = await request.app[SESSIONS].log_in(session, response, account.id)
@@ -194,7 +201,7 @@ async def post_login(request: web.Request) -> web.StreamResponse:
         return response
     auth = await request.app[PROVIDER].logged_in(auth)
     next_step = await continue_authorization(request, auth, new_session, account)
-    for morsel in response.cookies.values():
+    for morsel in response.cookies.values():  # the new session cookie goes along
         next_step.cookies[morsel.key] = morsel
     return next_step
 
@@ -224,16 +231,7 @@ async def post_signup(request: web.Request) -> web.StreamResponse:
             email=form.get("email"),
             pod=form.get("pod"),
         )
-    auth = await _pending(request, auth_id)
-    response = redirect(_urls(request)["account"])
-    new_session = await request.app[SESSIONS].log_in(session, response, account.id)
-    if auth is None:
-        return response
-    auth = await request.app[PROVIDER].logged_in(auth)
-    next_step = await continue_authorization(request, auth, new_session, account)
-    for morsel in response.cookies.values():
-        next_step.cookies[morsel.key] = morsel
-    return next_step
+    return await _logged_in(request, session, account, auth_id)
 
 
 async def post_logout(request: web.Request) -> web.StreamResponse:

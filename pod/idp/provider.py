@@ -321,13 +321,8 @@ class Provider:
     ) -> dict[str, Any]:
         client = await self._client(form, authorization)
         code = form.get("code", "")
-        record = await self.kv.take("codes", _hash(code)) if code else None
-        if record is None:
-            used = await self.kv.get("codes_used", _hash(code)) if code else None
-            if used is not None:
-                # RFC 6749 §4.1.2: a replayed code revokes the tokens issued with it.
-                await self._revoke_family(str(used["family"]))
-            raise InvalidGrantError(description="the code is invalid, expired or already used")
+        # RFC 6749 §4.1.2: a replayed code revokes the tokens issued with it.
+        record = await self._redeem("codes", code, "the code is invalid, expired or already used")
         if record["client_id"] != client.client_id:
             raise InvalidGrantError(description="the code was issued to another client")
         if form.get("redirect_uri") != record["redirect_uri"]:
@@ -356,12 +351,10 @@ class Provider:
     ) -> dict[str, Any]:
         client = await self._client(form, authorization)
         token = form.get("refresh_token", "")
-        record = await self.kv.take("refresh", _hash(token)) if token else None
-        if record is None:
-            used = await self.kv.get("refresh_used", _hash(token)) if token else None
-            if used is not None:
-                await self._revoke_family(str(used["family"]))  # a stolen token was replayed
-            raise InvalidGrantError(description="the refresh token is invalid, expired or used")
+        # A replayed refresh token was stolen, or its holder was: revoke the whole family.
+        record = await self._redeem(
+            "refresh", token, "the refresh token is invalid, expired or used"
+        )
         family = str(record["family"])
         await self.kv.put(
             "refresh_used", _hash(token), {"family": family}, ttl=REFRESH_TOKEN_LIFETIME
@@ -450,6 +443,16 @@ class Provider:
             )
             response["refresh_token"] = refresh
         return response
+
+    async def _redeem(self, namespace: str, secret: str, refusal: str) -> dict[str, Any]:
+        """Take a single-use record (code or refresh token); on reuse revoke its family."""
+        record = await self.kv.take(namespace, _hash(secret)) if secret else None
+        if record is not None:
+            return record
+        used = await self.kv.get(namespace + "_used", _hash(secret)) if secret else None
+        if used is not None:
+            await self._revoke_family(str(used["family"]))
+        raise InvalidGrantError(description=refusal)
 
     async def _revoke_family(self, family: str) -> None:
         for key, record in await self.kv.items("refresh"):
