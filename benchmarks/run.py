@@ -1,0 +1,468 @@
+"""The benchmark run: start Kluis and the bare server, set up the data, load each, report.
+
+Kluis runs as `kluis serve` on a fresh data directory (file storage, fsync on, access log off);
+the bare server (benchmarks.bare) answers the same bytes from memory. With taskset and two cores,
+servers run on the first core and the load generator on the second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pyoxigraph as ox
+
+from benchmarks.drivers import NICE, Loader, find_loader, launcher, run_load, wrk_version
+from benchmarks.load import LoadSpec, Measurement
+from benchmarks.scenarios import (
+    BENCH,
+    BIG,
+    CHILD,
+    CHILDREN,
+    DOC,
+    DOCUMENT,
+    PATCHED,
+    PUBLIC_ACL,
+    SCENARIOS,
+    TURTLE,
+    Scenario,
+)
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: `benchmarks` imports from here
+RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
+GET_RATIO_TARGET = 0.40
+LISTING_P50_TARGET_MS = 50.0
+NOISE_CORES = 0.1  # CPU used by other processes during a run above which the report flags it
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    duration: int
+    warmup: int
+    connections: int
+    loader: Loader
+    server_cpu: int | None
+    load_cpu: int | None
+    workdir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str  # ends with "/"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--duration", type=int, help="seconds measured per run (default 10)")
+    parser.add_argument("--warmup", type=int, help="seconds of warm-up per run (default 2)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 s, 1 s warm-up")
+    parser.add_argument(
+        "--scenario", default=",".join(SCENARIOS), help=f"comma-separated: {','.join(SCENARIOS)}"
+    )
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--loader", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
+    args = parser.parse_args(argv)
+    args.scenario = [k.strip() for k in args.scenario.split(",") if k.strip()]
+    unknown = [k for k in args.scenario if k not in SCENARIOS]
+    if unknown or not args.scenario:
+        parser.error(f"unknown scenario {unknown}; choose from {','.join(SCENARIOS)}")
+    args.duration = args.duration or (2 if args.quick else 10)
+    args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scenarios = [SCENARIOS[k] for k in args.scenario]
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = shutil.which("taskset") is not None and len(cores) >= 2
+    if os.getloadavg()[0] > 0.5:
+        print(
+            f"warning: load average {os.getloadavg()[0]:.1f}: other processes compete for the "
+            "cores and will skew the figures",
+            file=sys.stderr,
+        )
+    with tempfile.TemporaryDirectory(prefix="kluis-bench-") as tmp:
+        options = Options(
+            duration=args.duration,
+            warmup=args.warmup,
+            connections=args.connections,
+            loader=find_loader(args.loader),
+            server_cpu=cores[0] if pinned else None,
+            load_cpu=cores[1] if pinned else None,
+            workdir=Path(tmp),
+        )
+        report = run(scenarios, options)
+    print(markdown(report))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nJSON results: {args.output}")
+    return 0
+
+
+def run(scenarios: list[Scenario], options: Options) -> dict[str, Any]:
+    workdir = options.workdir
+    port = free_port()
+    kluis_command = [
+        str(_kluis_executable()), "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--base-url", f"http://127.0.0.1:{port}/", "--data-dir", str(workdir / "data"),
+        "--storage", "file", "--access-log", "false",
+    ]  # fmt: skip
+    # Written before Kluis starts, as the file backend keeps `/bench/.acl`: no one could PUT it
+    # without logging in as the owner of the server.
+    acl = workdir / "data" / BENCH.strip("/") / ".acl"
+    acl.parent.mkdir(parents=True)
+    acl.write_text(PUBLIC_ACL)
+    results: dict[str, Any] = {}
+    notes: dict[str, Any] = {}
+    with serving("kluis", kluis_command, port, options) as kluis:
+        print(f"Kluis on {kluis.url}; setting up", file=sys.stderr)
+        bodies = asyncio.run(setup(kluis.url, {s.key for s in scenarios}))
+        bare_args: list[str] = []
+        for name, (content_type, data) in bodies.items():
+            (workdir / name).write_bytes(data)
+            bare_args += ["--body", f"/{name}={content_type}={workdir / name}"]
+        notes["bytes"] = {name: len(data) for name, (_, data) in bodies.items()}
+        bare_port = free_port()
+        bare_command = [sys.executable, "-m", "benchmarks.bare", "--port", str(bare_port)]
+        with serving("bare", bare_command + bare_args, bare_port, options) as bare:
+            for scenario in scenarios:
+                row: dict[str, Any] = {"title": scenario.title}
+                for server, path in ((kluis, scenario.path), (bare, scenario.bare_path)):
+                    print(f"{scenario.key}: {scenario.title} on {server.name}", file=sys.stderr)
+                    row[server.name] = measure(scenario, server, path, options)
+                row["ratio"] = _ratio(row["kluis"], row["bare"])
+                results[scenario.key] = row
+        if "e" in results:
+            notes["patched_document"] = asyncio.run(_document_size(kluis.url + PATCHED[1:]))
+        notes["kluis_peak_rss_mb"] = _peak_rss_mb(kluis.process.pid)
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": _environment(options),
+        "scenarios": results,
+        "notes": notes,
+        "targets": _targets(results, options.connections),
+    }
+
+
+def measure(scenario: Scenario, server: Server, path: str, options: Options) -> dict[str, Any]:
+    """Warm up, then measure `scenario` against `path` on `server`; its figures as a dict.
+
+    Before each load the server must be idle: requests still running from the previous load
+    (wrk drops those in flight when its time is up, the server does not) would slow this one.
+    """
+
+    def load(tag: str, duration: int) -> Measurement:
+        spec = LoadSpec(
+            method=scenario.method,
+            url=server.url + path[1:],
+            headers=scenario.headers,
+            body=scenario.body,
+            mode=scenario.mode,
+            tag=scenario.key + tag,
+            connections=scenario.connections or options.connections,
+            duration=duration,
+        )
+        return run_load(spec, loader=options.loader, cpu=options.load_cpu, workdir=options.workdir)
+
+    waited = 0.0
+    if options.warmup:
+        waited += wait_idle(server.process.pid)
+        load("w", options.warmup)
+    waited += wait_idle(server.process.pid)
+    before = _cpu_seconds(server.process.pid)
+    m = load("m", options.duration)
+    after = _cpu_seconds(server.process.pid)
+    machine, served, loaded = (b - a for a, b in zip(before, after, strict=True))
+    return {
+        **dataclasses.asdict(m),
+        "ok_per_second": round(m.ok_per_second, 1),
+        "idle_wait_s": round(waited, 1),
+        # cores used by the server, and by everything but the server and the load generator:
+        # more than a little of the latter means other work on the machine skewed this run.
+        "server_cores": round(served / m.seconds, 2),
+        "other_cores": round(max(0.0, machine - served - loaded) / m.seconds, 2),
+    }
+
+
+# --- servers -----------------------------------------------------------------------------
+
+
+@contextmanager
+def serving(name: str, command: list[str], port: int, options: Options) -> Iterator[Server]:
+    """Run a server process (pinned to the server core) until the block ends."""
+    log = options.workdir / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            launcher(options.server_cpu) + command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+    try:
+        _wait_for_port(port, process, log)
+        yield Server(name, process, f"http://127.0.0.1:{port}/")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_idle(pid: int, *, timeout: float = 180.0) -> float:
+    """Wait until process `pid` uses under 5% of a core; the seconds waited."""
+    started = time.monotonic()
+    tick = os.sysconf("SC_CLK_TCK")
+    before = _cpu_ticks(pid)
+    while before is not None and time.monotonic() - started < timeout:
+        time.sleep(0.5)
+        after = _cpu_ticks(pid)
+        if after is None or after - before < 0.05 * 0.5 * tick:
+            break
+        before = after
+    return time.monotonic() - started
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float, float]:
+    """CPU seconds used so far by the machine, by process `pid`, and by our finished children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = [int(f) for f in _read("/proc/stat").split("\n", 1)[0].split()[1:9]]
+    machine = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return machine / tick, (_cpu_ticks(pid) or 0) / tick, children.ru_utime + children.ru_stime
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """User plus system CPU time of `pid`, all its threads, in clock ticks (None if unknown)."""
+    fields = _read(f"/proc/{pid}/stat").rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12]) if len(fields) > 12 else None
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server did not listen on port {port} within 30 s:\n{log.read_text()}")
+
+
+def _kluis_executable() -> Path:
+    beside = Path(sys.executable).with_name("kluis")  # .venv/bin/kluis next to .venv/bin/python
+    found = beside if beside.exists() else shutil.which("kluis")
+    if found is None:
+        raise SystemExit("no `kluis` command: run `make bench`, which installs it into .venv")
+    return Path(found)
+
+
+# --- setup over HTTP -----------------------------------------------------------------------
+
+
+async def setup(base: str, keys: set[str]) -> dict[str, tuple[str, bytes]]:
+    """Create the documents the scenarios need; return the bare server's bodies, by its path."""
+    bodies: dict[str, tuple[str, bytes]] = {}
+    async with aiohttp.ClientSession() as session:
+
+        async def put(path: str, body: str) -> None:
+            headers = {"Content-Type": "text/turtle"}
+            async with session.put(base + path[1:], data=body, headers=headers) as response:
+                if response.status not in (201, 204):
+                    raise RuntimeError(
+                        f"setup PUT {path}: {response.status} {await response.text()}"
+                    )
+
+        async def get(path: str, accept: str) -> tuple[str, bytes]:
+            async with session.get(base + path[1:], headers={"Accept": accept}) as response:
+                response.raise_for_status()
+                return response.headers["Content-Type"], await response.read()
+
+        await put(DOC, DOCUMENT)
+        bodies["a"] = await get(DOC, TURTLE["Accept"])
+        bodies["b"] = await get(DOC, "application/ld+json")
+        if "e" in keys:
+            await put(PATCHED, DOCUMENT)
+        if keys & {"c", "c1"}:
+            limit = asyncio.Semaphore(8)
+
+            async def child(i: int) -> None:
+                async with limit:
+                    await put(f"{BIG}item-{i:04d}", CHILD)
+
+            await asyncio.gather(*(child(i) for i in range(CHILDREN)))
+            bodies["c"] = await get(BIG, TURTLE["Accept"])
+    return bodies
+
+
+async def _document_size(url: str) -> dict[str, int]:
+    async with aiohttp.ClientSession() as session, session.get(url, headers=TURTLE) as response:
+        data = await response.read()
+    return {
+        "bytes": len(data),
+        "triples": len(list(ox.parse(data, ox.RdfFormat.TURTLE, base_iri=url))),
+    }
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+def _ratio(kluis: dict[str, Any], bare: dict[str, Any]) -> float | None:
+    if not bare["ok_per_second"]:
+        return None
+    ratio: float = kluis["ok_per_second"] / bare["ok_per_second"]
+    return round(ratio, 3)
+
+
+def _targets(results: dict[str, Any], connections: int) -> list[dict[str, Any]]:
+    targets = []
+    if "a" in results:
+        ratio = results["a"]["ratio"]
+        targets.append(
+            {
+                "target": f"public GET of a small document >= {GET_RATIO_TARGET:.0%} of bare",
+                "measured": f"{ratio:.0%}" if ratio is not None else "n/a",
+                "met": ratio is not None and ratio >= GET_RATIO_TARGET,
+            }
+        )
+    for key in ("c", "c1"):
+        if key in results:
+            p50 = results[key]["kluis"]["p50_ms"]
+            label = "1 connection" if key == "c1" else f"{connections} connections"
+            targets.append(
+                {
+                    "target": f"{CHILDREN:,}-child container listing p50 < "
+                    f"{LISTING_P50_TARGET_MS:.0f} ms ({label})",
+                    "measured": _ms(p50) + " ms",
+                    "met": p50 is not None and p50 < LISTING_P50_TARGET_MS,
+                }
+            )
+    return targets
+
+
+def _environment(options: Options) -> dict[str, Any]:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "loadavg_at_end": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "aiohttp": aiohttp.__version__,
+        "commit": commit,
+        "loader": wrk_version() if options.loader == "wrk" else "benchmarks.load (aiohttp)",
+        "pinned": {"server": options.server_cpu, "load": options.load_cpu},
+        "nice": NICE,
+        "connections": options.connections,
+        "duration_s": options.duration,
+        "warmup_s": options.warmup,
+    }
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    for line in _read(f"/proc/{pid}/status").splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    env = report["environment"]
+    lines = [
+        f"Kluis benchmarks, {report['date']}, commit {env['commit']}: {env['cpu']}, "
+        f"{env['loader']}, {env['connections']} connections, {env['duration_s']} s per run "
+        f"after {env['warmup_s']} s warm-up; servers on core {env['pinned']['server']}, "
+        f"load on core {env['pinned']['load']}, niceness {env['nice']}.",
+        "",
+        "| scenario | Kluis req/s | p50 ms | p99 ms | errors "
+        "| bare req/s | p50 ms | p99 ms | errors | Kluis/bare |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    samples: list[str] = []
+    noisy: list[str] = []
+    for key, row in report["scenarios"].items():
+        cells = [f"({key}) {row['title']}"]
+        for name in ("kluis", "bare"):
+            m = row[name]
+            errors = m["non2xx"] + m["socket_errors"]
+            cells += [
+                f"{m['ok_per_second']:,.0f}",
+                _ms(m["p50_ms"]),
+                _ms(m["p99_ms"]),
+                str(errors),
+            ]
+            if m["sample_status"]:
+                samples.append(
+                    f"- ({key}) {name}: {m['non2xx']} non-2xx, {m['socket_errors']} socket "
+                    f"errors; first {m['sample_status']}: {m['sample_body'][:300]!r}"
+                )
+            elif errors:
+                samples.append(f"- ({key}) {name}: {m['socket_errors']} socket errors")
+            if m["other_cores"] > NOISE_CORES:
+                noisy.append(f"({key}) {name}: {m['other_cores']:.2f} cores")
+        ratio = row["ratio"]
+        cells.append("n/a" if ratio is None else f"{ratio:.0%}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Errors:" if samples else "Errors: none.", *samples]
+    if noisy:
+        lines += ["", "Other processes competed for the CPU in: " + "; ".join(noisy) + "."]
+    lines += ["", "Targets:"]
+    for t in report["targets"]:
+        lines.append(f"- {t['target']}: {t['measured']} ({'met' if t['met'] else 'NOT met'})")
+    notes = report["notes"]
+    lines += [
+        "",
+        f"Bytes served: {notes['bytes']}; Kluis peak RSS {notes['kluis_peak_rss_mb']} MB.",
+    ]
+    if "patched_document" in notes:
+        doc = notes["patched_document"]
+        lines.append(
+            f"PATCH target after the run: {doc['triples']:,} triples, {doc['bytes']:,} bytes."
+        )
+    return "\n".join(lines)

@@ -1,0 +1,103 @@
+"""The scenarios and the documents they send or read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from benchmarks.load import Mode
+
+# About 1 KB and 20 triples: a typical WebID profile. Kluis stores it as canonical Turtle, so a GET
+# returns its own serialization of it (about 1.2 KB with the absolute IRIs).
+DOCUMENT = """\
+@prefix foaf: <http://xmlns.com/foaf/0.1/>.
+@prefix schema: <http://schema.org/>.
+@prefix vcard: <http://www.w3.org/2006/vcard/ns#>.
+@prefix solid: <http://www.w3.org/ns/solid/terms#>.
+@prefix pim: <http://www.w3.org/ns/pim/space#>.
+@prefix ldp: <http://www.w3.org/ns/ldp#>.
+
+<#me> a foaf:Person, schema:Person;
+    foaf:name "Alice Example";
+    foaf:givenName "Alice";
+    foaf:familyName "Example";
+    foaf:nick "alice";
+    foaf:img </profile/alice.jpg>;
+    vcard:role "Archivist";
+    vcard:note "Keeps the family photo archive and the recipe collection.";
+    vcard:hasEmail <mailto:alice@example.org>;
+    foaf:homepage <https://alice.example.org/>;
+    foaf:knows <https://bob.example.org/profile/card#me>, <https://carol.example.net/card#i>;
+    schema:birthDate "1990-04-01";
+    solid:oidcIssuer <https://idp.example.org/>;
+    pim:storage </>;
+    ldp:inbox </inbox/>;
+    pim:preferencesFile </settings/prefs.ttl>;
+    solid:publicTypeIndex </settings/publicTypeIndex.ttl>;
+    solid:privateTypeIndex </settings/privateTypeIndex.ttl>.
+"""
+CHILD = "<#it> a <http://schema.org/Thing>.\n"
+CHILDREN = 1000
+# `{n}` becomes a new key per request, so every PATCH adds one triple and the document grows.
+PATCH = """\
+@prefix solid: <http://www.w3.org/ns/solid/terms#>.
+_:p a solid:InsertDeletePatch; solid:inserts { <#s> <#p> "v{n}" . }.
+"""
+
+# Kluis enforces Web Access Control, and a fresh server lets the public only read its root. The
+# benchmark container gets this ACL (anyone may read and write in it, `<./>` being the container),
+# so the scenarios measure public access: WAC is evaluated, no one authenticates.
+PUBLIC_ACL = """\
+@prefix acl: <http://www.w3.org/ns/auth/acl#>.
+@prefix foaf: <http://xmlns.com/foaf/0.1/>.
+<#public> a acl:Authorization;
+    acl:agentClass foaf:Agent;
+    acl:accessTo <./>;
+    acl:default <./>;
+    acl:mode acl:Read, acl:Write.
+"""
+
+TURTLE = {"Accept": "text/turtle"}
+
+# Kluis paths. The setup creates DOC, PATCHED and the CHILDREN children of BIG.
+BENCH = "/bench/"  # the container that PUBLIC_ACL opens to everyone
+DOC = BENCH + "doc"
+BIG = BENCH + "big/"
+PATCHED = BENCH + "patched"
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    key: str
+    title: str
+    method: str
+    path: str  # on Kluis (the prefix of every URL in mode "unique")
+    bare_path: str  # on the bare server
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    mode: Mode = "fixed"
+    connections: int | None = None  # None: the run's --connections
+
+
+SCENARIOS = {
+    s.key: s
+    for s in (
+        Scenario("a", "GET 1 KB Turtle document", "GET", DOC, "/a", TURTLE),
+        Scenario(
+            "b", "GET same document as JSON-LD", "GET", DOC, "/b",
+            {"Accept": "application/ld+json"},
+        ),
+        Scenario("c", f"GET container, {CHILDREN:,} children", "GET", BIG, "/c", TURTLE),
+        Scenario(
+            "c1", f"GET container, {CHILDREN:,} children, 1 connection", "GET", BIG, "/c",
+            TURTLE, connections=1,
+        ),
+        Scenario(
+            "d", "PUT new 1 KB Turtle document", "PUT", BENCH + "put/", "/d/",
+            {"Content-Type": "text/turtle"}, DOCUMENT, "unique",
+        ),
+        Scenario(
+            "e", "PATCH (N3) inserting one triple", "PATCH", PATCHED, "/e",
+            {"Content-Type": "text/n3"}, PATCH, "vary",
+        ),
+    )
+}  # fmt: skip
