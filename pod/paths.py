@@ -7,6 +7,7 @@ dot-segment, a path can be mapped onto any storage without escaping it. Bottom l
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from pod.errors import InvalidPath
@@ -23,6 +24,9 @@ MAX_DEPTH = 64
 RESERVED_PREFIX = ".kluis"
 RESERVED_NAMES = frozenset({".well-known", ".oidc", ".account"})
 _SAFE = "-._~!$&'()*+,;=:@"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PARSED_CACHE_SIZE = 4096
+_parsed: dict[tuple[str, str], str] = {}
 _HEX = "0123456789abcdefABCDEF"
 
 
@@ -33,6 +37,17 @@ def parse_url_path(raw: str, base_path: str = "/") -> str:
     something other than what it names: dot-segments in any encoding, encoded `/`, NUL and other
     control characters, empty or over-long segments, invalid UTF-8, reserved names.
     """
+    cached = _parsed.get((raw, base_path))
+    if cached is not None:
+        return cached
+    path = _parse_url_path(raw, base_path)
+    if len(_parsed) >= _PARSED_CACHE_SIZE:
+        _parsed.clear()  # a memo of recent good paths: cheap to rebuild
+    _parsed[(raw, base_path)] = path
+    return path
+
+
+def _parse_url_path(raw: str, base_path: str) -> str:
     if "#" in raw:
         raise InvalidPath("a request target has no fragment: '#' must be sent as %23")
     if not raw.startswith(base_path):
@@ -87,7 +102,7 @@ def check_name(name: str) -> None:
         raise InvalidPath("dot-segments ('.' or '..') are not allowed in paths")
     if "/" in name:
         raise InvalidPath("an encoded '/' (%2F) is not allowed in a path segment")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+    if _CONTROL.search(name):
         raise InvalidPath("control characters (NUL, newline, ...) are not allowed in paths")
     if len(name.encode()) > MAX_SEGMENT_BYTES:
         raise InvalidPath(f"path segment is longer than {MAX_SEGMENT_BYTES} bytes")
@@ -105,7 +120,12 @@ def is_valid_name(name: str) -> bool:
 
 def to_url_path(path: str, base_path: str = "/") -> str:
     """Percent-encode a resource path for use in a URL under `base_path`."""
-    return base_path + "/".join(quote(seg, safe=_SAFE) for seg in path[1:].split("/"))
+    return base_path + "/".join(quote_name(seg) for seg in path[1:].split("/"))
+
+
+def quote_name(name: str) -> str:
+    """Percent-encode one segment (a resource name) for a URL."""
+    return quote(name, safe=_SAFE)
 
 
 def is_container(path: str) -> bool:

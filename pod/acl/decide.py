@@ -85,6 +85,7 @@ class WacAuthorizer:
         self._decisions: OrderedDict[tuple[str, str | None, str | None], tuple[int, AccessMode]]
         self._decisions = OrderedDict()
         self._rules: dict[str, tuple[int, list[Rule]]] = {}
+        self._documents: dict[str, tuple[int, list[Rule] | None]] = {}
         store.events.subscribe(self._on_event)
 
     def _on_event(self, event: ResourceEvent) -> None:
@@ -92,6 +93,7 @@ class WacAuthorizer:
             self._generation += 1
             self._decisions.clear()
             self._rules.clear()
+            self._documents.clear()
 
     async def authorize(self, *, credentials: Credentials, needs: Needs) -> None:
         for path, modes in needs.modes.items():
@@ -141,27 +143,47 @@ class WacAuthorizer:
                 found.add(group)
         return frozenset(found)
 
+    async def _acl_document(self, acl_path: str, generation: int) -> list[Rule] | None:
+        """The rules of one ACL document (None: it does not exist), parsed once per generation.
+
+        Absent ACLs are remembered too: creating one is an ACL write, which starts a new
+        generation.
+        """
+        cached = self._documents.get(acl_path)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        try:
+            found = await self.store.read_graph(acl_path)
+        except PodError as exc:
+            # An unreadable ACL governs: it grants nothing (fail closed).
+            log.error("ACL %s is unreadable, so it grants nothing: %s", acl_path, exc)
+            found_rules: list[Rule] | None = []
+        else:
+            found_rules = None if found is None else parse_rules(found[1].triples)
+        if generation == self._generation:
+            if len(self._documents) >= self.cache_size:
+                self._documents.clear()
+            self._documents[acl_path] = (generation, found_rules)
+        return found_rules
+
     async def _effective_rules(self, path: str, generation: int) -> list[Rule]:
         cached = self._rules.get(path)
         if cached is not None and cached[0] == generation:
             return cached[1]
         rules: list[Rule] = []
         for acl_path, inherited_from in acl_chain(path):
-            try:
-                found = await self.store.read_graph(acl_path)
-            except PodError as exc:
-                # An unreadable ACL governs: it grants nothing (fail closed).
-                log.error("ACL %s is unreadable, so it grants nothing: %s", acl_path, exc)
-                break
-            if found is None:
+            document = await self._acl_document(acl_path, generation)
+            if document is None:
                 continue
             rules = applicable(
-                parse_rules(found[1].triples),
+                document,
                 target_url=self.store.url(path),
                 inherited_from=None if inherited_from is None else self.store.url(inherited_from),
             )
             break
         if generation == self._generation:
+            if len(self._rules) >= self.cache_size:
+                self._rules.clear()
             self._rules[path] = (generation, rules)
         return rules
 

@@ -5,6 +5,7 @@ Parsing is bounded (number of entries, length) so a hostile header costs little.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from pod.acl.decide import Allowed
@@ -127,6 +128,7 @@ def link_types(value: str | None) -> set[str]:
     }
 
 
+@functools.lru_cache(maxsize=256)
 def wac_allow(allowed: Allowed) -> str:
     """`WAC-Allow: user="read write append control",public="read"` (WAC #server-wac-allow)."""
     return f'user="{" ".join(allowed.user.names)}",public="{" ".join(allowed.public.names)}"'

@@ -8,8 +8,8 @@ operation needs (`pod.acl.modes`), then handed to the SolidStore; the answer get
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
-from email.utils import format_datetime
+import functools
+from email.utils import formatdate
 from typing import Final
 
 from aiohttp import hdrs, web
@@ -348,6 +348,18 @@ def _allowed_methods(path: str, meta: Metadata | None, store: SolidStore) -> lis
     return methods
 
 
+_HEADER_CACHE_SIZE: Final = 20_000
+_header_sets: dict[tuple[str, str, str | None, str | None], tuple[tuple[str, str], ...]] = {}
+
+
+def _kind(path: str, meta: Metadata | None) -> str:
+    if paths.is_container(path):
+        return "container" if meta is not None else "new-container"
+    if meta is None:
+        return "missing"
+    return "rdf" if rdf.is_rdf_type(meta.content_type) else "file"
+
+
 def _resource_headers(
     response: web.StreamResponse,
     store: SolidStore,
@@ -356,10 +368,32 @@ def _resource_headers(
     *,
     allowed: Allowed | None = None,
 ) -> None:
+    """Link, Allow, Accept-* and Vary; WAC-Allow when `allowed` is given.
+
+    All but WAC-Allow depend only on the path, the kind of resource and its storage, so they are
+    built once per combination and reused: this runs on every request.
+    """
+    root = store.storage_root(path)
+    owner = store.storage_owner(root) if root == path else None
+    key = (path, _kind(path, meta), root, owner)
+    built = _header_sets.get(key)
+    if built is None:
+        built = _build_headers(store, path, meta, root, owner)
+        if len(_header_sets) >= _HEADER_CACHE_SIZE:
+            _header_sets.clear()
+        _header_sets[key] = built
     h = response.headers
-    container = paths.is_container(path)
+    for name, value in built:
+        h[name] = value
+    if allowed is not None:
+        h["WAC-Allow"] = headers.wac_allow(allowed)
+
+
+def _build_headers(
+    store: SolidStore, path: str, meta: Metadata | None, root: str | None, owner: str | None
+) -> tuple[tuple[str, str], ...]:
     links = [_TYPE_RESOURCE]
-    if container:
+    if paths.is_container(path):
         links.append(_TYPE_CONTAINER)
     elif meta is not None:
         links.append(_TYPE_RDF_SOURCE if rdf.is_rdf_type(meta.content_type) else _TYPE_NON_RDF)
@@ -367,31 +401,29 @@ def _resource_headers(
         url = store.url(path)
         links.append(headers.link(url + paths.ACL_SUFFIX, "acl"))
         links.append(headers.link(url + paths.META_SUFFIX, "describedby"))
-    root = store.storage_root(path)
     if root is not None:
         links.append(
             headers.link(store.url(root) + STORAGE_DESCRIPTION, str(SOLID.storageDescription))
         )
         if root == path:
             links.append(_TYPE_STORAGE)
-            owner = store.storage_owner(root)
             if owner:
                 links.append(headers.link(owner, str(SOLID.owner)))
-    h[hdrs.LINK] = ", ".join(links)
     methods = _allowed_methods(path, meta, store)
-    h[hdrs.ALLOW] = ", ".join(methods)
+    out: list[tuple[str, str]] = [(hdrs.LINK, ", ".join(links)), (hdrs.ALLOW, ", ".join(methods))]
     if "PATCH" in methods:
-        h["Accept-Patch"] = headers.ACCEPT_PATCH
+        out.append(("Accept-Patch", headers.ACCEPT_PATCH))
     if "POST" in methods:
-        h["Accept-Post"] = headers.ACCEPT_POST
-    h["Accept-Put"] = headers.ACCEPT_PUT
-    h[hdrs.VARY] = _VARY
-    if allowed is not None:
-        h["WAC-Allow"] = headers.wac_allow(allowed)
+        out.append(("Accept-Post", headers.ACCEPT_POST))
+    out += [("Accept-Put", headers.ACCEPT_PUT), (hdrs.VARY, _VARY)]
+    return tuple(out)
 
 
 def _validators(response: web.StreamResponse, etag: str, modified: float) -> None:
     response.headers[hdrs.ETAG] = f'"{etag}"'
-    response.headers[hdrs.LAST_MODIFIED] = format_datetime(
-        datetime.fromtimestamp(modified, UTC), usegmt=True
-    )
+    response.headers[hdrs.LAST_MODIFIED] = _http_date(int(modified))
+
+
+@functools.lru_cache(maxsize=4096)
+def _http_date(seconds: int) -> str:
+    return formatdate(seconds, usegmt=True)

@@ -6,6 +6,7 @@ too many ranges is read up to the bound, never more.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -63,10 +64,12 @@ def quality(ranges: Sequence[MediaRange], media_type: str) -> float:
     return best_q if best_specificity >= 0 else 0.0
 
 
-def choose(accept: str | None, available: Sequence[str]) -> str | None:
+@functools.lru_cache(maxsize=1024)
+def choose(accept: str | None, available: tuple[str, ...]) -> str | None:
     """The best of `available` (server preference order) for this Accept header, or None.
 
     No Accept header (or one with nothing parseable) accepts anything: the first type wins.
+    Memoized: clients send the same few Accept headers over and over.
     """
     if not available:
         return None

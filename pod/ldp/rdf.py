@@ -9,6 +9,7 @@ JSON-LD output, with a document loader that serves only the bundled contexts.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -42,12 +43,14 @@ _PREFIX_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9_\-.]*[A-Za-z0-9_\-])?$|^[A-Za-z
 _XML_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=512)
 def canonical_type(content_type: str) -> str:
     """Lower-case media type without parameters, with aliases resolved."""
     base = content_type.split(";", 1)[0].strip().lower()
     return _ALIASES.get(base, base)
 
 
+@functools.lru_cache(maxsize=512)
 def is_rdf_type(content_type: str) -> bool:
     return canonical_type(content_type) in RDF_TYPES
 
@@ -175,14 +178,22 @@ def _context_prefixes(document: Any) -> dict[str, str]:
 
 
 def serialize(
-    triples: Iterable[ox.Triple], content_type: str, *, prefixes: dict[str, str] | None = None
+    triples: Iterable[ox.Triple],
+    content_type: str,
+    *,
+    prefixes: dict[str, str] | None = None,
+    grouped: bool = False,
 ) -> bytes:
-    """Serialize triples as `content_type`, using those of `prefixes` (and common ones) that fit."""
+    """Serialize triples as `content_type`, using those of `prefixes` (and common ones) that fit.
+
+    `grouped`: the triples already come subject by subject, so they need no sorting.
+    """
     media = canonical_type(content_type)
     triples = list(triples)
     chosen = used_prefixes(triples, prefixes or {})
+    ordered = triples if grouped else _sorted(triples)
     if media == JSON_LD:
-        return _serialize_jsonld(triples, chosen)
+        return _serialize_jsonld(ordered, chosen)
     fmt = _OX_FORMATS.get(media)
     if fmt is None:
         raise UnsupportedMediaType(f"cannot serialize RDF as {media}", accepted=RDF_TYPES)
@@ -190,7 +201,7 @@ def serialize(
         return _bytes(ox.serialize(triples, format=fmt))
     if media == RDF_XML:
         _check_xml_representable(triples)
-    out = _bytes(ox.serialize(_sorted(triples), format=fmt, prefixes=chosen))
+    out = _bytes(ox.serialize(ordered, format=fmt, prefixes=chosen))
     if media == RDF_XML:
         # A raw CR reads back as LF in XML (end-of-line handling): write it as a reference.
         # It can only occur in text and attribute values, where the reference means the same.
@@ -227,7 +238,13 @@ def _bytes(out: bytes | None) -> bytes:
 
 def _sorted(triples: list[ox.Triple]) -> list[ox.Triple]:
     # Grouping a subject's triples lets the serializers write `;` lists instead of repeating it.
-    return sorted(triples, key=lambda t: (str(t.subject), str(t.predicate)))
+    return sorted(triples, key=_subject_predicate)
+
+
+def _subject_predicate(t: ox.Triple) -> tuple[str, str]:
+    subject = t.subject
+    key = subject.value if not isinstance(subject, ox.Triple) else str(subject)
+    return (key, t.predicate.value)
 
 
 def used_prefixes(triples: list[ox.Triple], preferred: dict[str, str]) -> dict[str, str]:
@@ -253,7 +270,7 @@ def used_prefixes(triples: list[ox.Triple], preferred: dict[str, str]) -> dict[s
 
 
 def _serialize_jsonld(triples: list[ox.Triple], prefixes: dict[str, str]) -> bytes:
-    expanded = json.loads(_bytes(ox.serialize(_sorted(triples), format=ox.RdfFormat.JSON_LD)))
+    expanded = json.loads(_bytes(ox.serialize(triples, format=ox.RdfFormat.JSON_LD)))
     if not prefixes:
         return json.dumps(expanded).encode()
     compacted = jsonld.compact(expanded, {"@context": prefixes}, {"documentLoader": load_context})

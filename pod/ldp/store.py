@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import re
 import secrets
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final, TypeVar, final
 from urllib.parse import unquote
 
@@ -63,6 +64,7 @@ _STORAGE: Final = ox.NamedNode(PIM.Storage)
 _MANAGED_TYPES: Final = frozenset((*_CONTAINER_TYPES, _STORAGE))
 _OFFLOAD_BYTES: Final = 64 * 1024  # parse bigger bodies in a thread, off the event loop
 _CONVERSION_CACHE_ENTRIES: Final = 4096
+_LISTING_CACHE_ENTRIES: Final = 256
 _SLUG_MAX: Final = 120
 _ETAG_SUFFIX: Final = {
     rdf.JSON_LD: "jsonld",
@@ -120,6 +122,9 @@ class SolidStore:
         # lives above this layer): each gets the path and the new triples, and raises PodError.
         self.validators: list[Validator] = []
         self._conversions: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
+        self._listings: OrderedDict[str, _Listing] = OrderedDict()
+        self._epoch = 0  # counts changes, so a listing built across one is not kept
+        self.events.subscribe(self._forget)
 
     def url(self, path: str) -> str:
         """The absolute URL of a resource path."""
@@ -154,16 +159,24 @@ class SolidStore:
                 attrs["owner"] = owner
             meta = await self.backend.set_attrs(path, attrs)
         self._storages[path] = owner
+        self._forget(ResourceEvent(Change.UPDATE, path, meta.version))
         return meta
 
     def storage_root(self, path: str) -> str | None:
         """The storage root that holds `path` (itself included), or None."""
         if path in self._storages:
             return path
-        for ancestor in paths.ancestors(path):
-            if ancestor in self._storages:
-                return ancestor
-        return None
+        if not self._storages:
+            return None
+        # Test the containers above `path`, keeping the innermost storage.
+        found = "/" if "/" in self._storages else None
+        end = path.find("/", 1)
+        while end > 0:
+            prefix = path[: end + 1]
+            if prefix in self._storages:
+                found = prefix
+            end = path.find("/", end + 1)
+        return found
 
     def storage_roots(self) -> set[str]:
         return set(self._storages)
@@ -189,27 +202,30 @@ class SolidStore:
         """
         if paths.is_container(path):
             return await self._get_container(path, accept)
-        meta = await self.backend.stat(path)
-        if meta is None:
-            raise NotFound(f"{path} does not exist")
+        if byte_range is None:
+            # One read gives the bytes and the metadata of the same version.
+            meta, data = await self.backend.read(path)
+            partial = None
+        else:
+            start = byte_range.start or 0
+            meta, data = await self.backend.read(path, start=start, end=byte_range.stop)
+            partial = (start, start + len(data))
         if rdf.is_rdf_type(meta.content_type):
-            return await self._get_rdf(path, accept)
-        media = choose(accept, [meta.content_type])
+            return await self._rdf_representation(path, meta, data, accept)
+        media = choose(accept, (meta.content_type,))
         if media is None:
             raise NotAcceptable(
                 f"{path} is only available as {meta.content_type}", available=[meta.content_type]
             )
-        start, end = (0, None) if byte_range is None else (byte_range.start or 0, byte_range.stop)
-        meta, data = await self.backend.read(path, start=start, end=end)
-        partial = None if byte_range is None else (start, start + len(data))
         return Representation(
             meta, meta.content_type, data, meta.version, False, meta.size, partial
         )
 
-    async def _get_rdf(self, path: str, accept: str | None) -> Representation:
-        meta, data = await self.backend.read(path)
+    async def _rdf_representation(
+        self, path: str, meta: Metadata, data: bytes, accept: str | None
+    ) -> Representation:
         stored = rdf.canonical_type(meta.content_type)
-        available = [stored, *(t for t in rdf.RDF_TYPES if t != stored)]
+        available = _available(stored)
         media = choose(accept, available)
         if media is None:
             raise NotAcceptable(
@@ -261,14 +277,44 @@ class SolidStore:
                 f"{path} is a container; ask for one of {', '.join(rdf.RDF_TYPES)}",
                 available=rdf.RDF_TYPES,
             )
-        meta, triples, prefixes, etag = await self._container_state(path)
-        data = await self._offload(len(triples) * 64, _serialize, triples, media, prefixes)
-        return Representation(meta, media, data, self._etag(etag, media), True, len(data))
+        listing = await self._listing(path)
+        data = listing.bodies.get(media)
+        if data is None:
+            data = await self._offload(
+                len(listing.triples) * 64,
+                _serialize_listing,
+                listing.triples,
+                media,
+                listing.prefixes,
+            )
+            listing.bodies[media] = data
+        return Representation(
+            listing.meta, media, data, self._etag(listing.etag, media), True, len(data)
+        )
 
     async def _container_state(
         self, path: str
     ) -> tuple[Metadata, list[ox.Triple], dict[str, str], str]:
         """A container's metadata, full triples (own + server-managed), prefixes and version."""
+        listing = await self._listing(path)
+        return listing.meta, listing.triples, listing.prefixes, listing.etag
+
+    async def _listing(self, path: str) -> _Listing:
+        """The container's listing, rebuilt only when it changed.
+
+        Our own writes drop the cached listing of the container they touch (see `_forget`);
+        the container's version and mtime catch changes made behind our back (files placed by
+        hand), within the file system's timestamp resolution.
+        """
+        meta = await self.backend.stat(path)
+        if meta is None:
+            raise NotFound(f"{path} does not exist")
+        token = (meta.version, meta.modified)
+        cached = self._listings.get(path)
+        if cached is not None and cached.token == token:
+            self._listings.move_to_end(path)
+            return cached
+        epoch = self._epoch
         own = await self.read_graph(path)
         if own is None:
             raise NotFound(f"{path} does not exist")
@@ -281,28 +327,48 @@ class SolidStore:
             digest.update(
                 f"\0{c.path}\0{c.version}\0{c.modified}\0{c.size}\0{c.content_type}".encode()
             )
-        return meta, graph.triples + managed, graph.prefixes, digest.hexdigest()
+        listing = _Listing(
+            token, meta, graph.triples + managed, graph.prefixes, digest.hexdigest(), {}
+        )
+        if epoch == self._epoch:  # no write landed while we listed: safe to keep
+            self._listings[path] = listing
+            if len(self._listings) > _LISTING_CACHE_ENTRIES:
+                self._listings.popitem(last=False)
+        return listing
+
+    def _forget(self, event: ResourceEvent) -> None:
+        """Drop the cached listings a change makes stale: its own and its container's."""
+        self._epoch += 1
+        self._listings.pop(event.path, None)
+        parent = paths.parent(event.path)
+        if parent is not None:
+            self._listings.pop(parent, None)
 
     def _managed_triples(self, meta: Metadata, children: list[Metadata]) -> list[ox.Triple]:
-        """Containment and per-child metadata (#server-contained-resource-metadata)."""
-        me = ox.NamedNode(self.url(meta.path))
-        out = [ox.Triple(me, _TYPE, t) for t in _CONTAINER_TYPES]
+        """Containment and per-child metadata (#server-contained-resource-metadata).
+
+        The container's own triples come first, then each child's, so that the serializers can
+        group subjects without sorting.
+        """
+        base = self.url(meta.path)
+        me = ox.NamedNode(base)
+        head = [ox.Triple(me, _TYPE, t) for t in _CONTAINER_TYPES]
         if meta.path in self._storages:
-            out.append(ox.Triple(me, _TYPE, _STORAGE))
-        out += _time_triples(me, meta.modified)
+            head.append(ox.Triple(me, _TYPE, _STORAGE))
+        head += _time_triples(me, meta.modified)
+        body: list[ox.Triple] = []
         for child in children:
-            node = ox.NamedNode(self.url(child.path))
-            out.append(ox.Triple(me, _CONTAINS, node))
+            name = paths.name_of(child.path)
+            node = ox.NamedNode(base + paths.quote_name(name) + ("/" if child.is_container else ""))
+            head.append(ox.Triple(me, _CONTAINS, node))
             if child.is_container:
-                out += [ox.Triple(node, _TYPE, t) for t in _CONTAINER_TYPES]
+                body += [ox.Triple(node, _TYPE, t) for t in _CONTAINER_TYPES]
             else:
-                out.append(ox.Triple(node, _TYPE, _RESOURCE))
-                out.append(
-                    ox.Triple(node, _TYPE, ox.NamedNode(media_type_class(child.content_type)))
-                )
-                out.append(ox.Triple(node, _SIZE, ox.Literal(str(child.size), datatype=_INTEGER)))
-            out += _time_triples(node, child.modified)
-        return out
+                body.append(ox.Triple(node, _TYPE, _RESOURCE))
+                body.append(ox.Triple(node, _TYPE, _media_class(child.content_type)))
+                body.append(ox.Triple(node, _SIZE, ox.Literal(str(child.size), datatype=_INTEGER)))
+            body += _time_triples(node, child.modified)
+        return head + body
 
     async def current_etag(self, path: str) -> tuple[str | None, float | None]:
         """The ETag (of the stored representation) and modification time of `path`, if it exists."""
@@ -601,12 +667,39 @@ _ROOT_METHODS: Final = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH")
 _DOC_METHODS: Final = ("GET", "HEAD", "OPTIONS", "PUT", "PATCH")
 
 
+@functools.lru_cache(maxsize=16)
+def _available(stored: str) -> tuple[str, ...]:
+    """The RDF types a document stored as `stored` can be served as, the stored one first."""
+    return (stored, *(t for t in rdf.RDF_TYPES if t != stored))
+
+
 def _serialize(triples: list[ox.Triple], media: str, prefixes: dict[str, str]) -> bytes:
     return rdf.serialize(triples, media, prefixes=prefixes)
 
 
+@dataclass(slots=True)
+class _Listing:
+    token: tuple[str, float]
+    meta: Metadata
+    triples: list[ox.Triple]
+    prefixes: dict[str, str]
+    etag: str
+    bodies: dict[str, bytes]  # serializations made so far, by media type
+
+
+def _serialize_listing(triples: list[ox.Triple], media: str, prefixes: dict[str, str]) -> bytes:
+    return rdf.serialize(triples, media, prefixes=prefixes, grouped=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _media_class(content_type: str) -> ox.NamedNode:
+    return ox.NamedNode(media_type_class(content_type))
+
+
 def _time_triples(node: ox.NamedNode, modified: float) -> list[ox.Triple]:
-    stamp = datetime.fromtimestamp(modified, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    seconds = int(modified)
+    millis = int((modified - seconds) * 1000)
+    stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
     return [
         ox.Triple(node, _MODIFIED, ox.Literal(stamp, datatype=_DATETIME)),
         ox.Triple(node, _MTIME, ox.Literal(str(int(modified)), datatype=_INTEGER)),

@@ -46,6 +46,9 @@ _TMP_PREFIX = LAYOUT_PREFIX + "tmp~"
 _STALE_TMP_SECONDS = 3600
 _INLINE_READ_BYTES = 256 * 1024  # smaller reads run on the event loop: a thread hop costs more
 _SIDECAR_CACHE_SIZE = 100_000
+_PATH_CACHE_SIZE = 50_000
+_CACHED_FILE_BYTES = 64 * 1024  # files up to this size are kept after a read ...
+_READ_CACHE_BYTES = 32 * 1024 * 1024  # ... up to this many bytes in all
 _NO_SIDECAR: dict[str, Any] = {}
 
 # Our own table, not the platform's mimetypes database: what a name implies must never change
@@ -100,6 +103,9 @@ class FileBackend:
         self._fsync = fsync
         self._sidecars: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._attrs: dict[str, dict[str, str]] = {}
+        self._fs_paths: dict[str, Path] = {}
+        self._reads: OrderedDict[str, tuple[tuple[int, int, int], Metadata, bytes]] = OrderedDict()
+        self._read_bytes = 0
         try:
             self._root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -109,10 +115,16 @@ class FileBackend:
 
     def _fs_path(self, path: str) -> Path:
         """The file or directory for `path`. Re-checks every name: defence in depth."""
-        names = [n for n in path.split("/") if n]
-        for name in names:
-            paths.check_name(name)
-        return self._root.joinpath(*names)
+        found = self._fs_paths.get(path)
+        if found is None:
+            names = [n for n in path.split("/") if n]
+            for name in names:
+                paths.check_name(name)
+            found = self._root.joinpath(*names)
+            if len(self._fs_paths) >= _PATH_CACHE_SIZE:
+                self._fs_paths.clear()
+            self._fs_paths[path] = found
+        return found
 
     def _sidecar_path(self, path: str) -> Path:
         fs = self._fs_path(path)
@@ -203,6 +215,11 @@ class FileBackend:
     ) -> tuple[Metadata, bytes]:
         container = paths.is_container(path)
         target = self._fs_path(path) / _SELF_BODY if container else self._fs_path(path)
+        whole = start == 0 and end is None and not container
+        if whole:
+            cached = self._cached_read(path, target)
+            if cached is not None:
+                return cached
         try:
             fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -231,7 +248,36 @@ class FileBackend:
             meta = self._container_metadata(path, dir_st)
         else:
             meta = self._resource_metadata(path, st)
+            if whole and len(data) <= _CACHED_FILE_BYTES:
+                self._remember_read(path, st, meta, data)
         return meta, data
+
+    def _cached_read(self, path: str, target: Path) -> tuple[Metadata, bytes] | None:
+        """A small file's last read, if the file is still that version (inode, mtime, size).
+
+        One lstat instead of open, fstat, read and close: this is the hot path of every GET.
+        """
+        found = self._reads.get(path)
+        if found is None:
+            return None
+        try:
+            st = os.lstat(target)
+        except OSError:
+            return None
+        if found[0] != (st.st_ino, st.st_mtime_ns, st.st_size):
+            return None
+        self._reads.move_to_end(path)
+        return found[1], found[2]
+
+    def _remember_read(self, path: str, st: os.stat_result, meta: Metadata, data: bytes) -> None:
+        old = self._reads.pop(path, None)
+        if old is not None:
+            self._read_bytes -= len(old[2])
+        self._reads[path] = ((st.st_ino, st.st_mtime_ns, st.st_size), meta, data)
+        self._read_bytes += len(data)
+        while self._read_bytes > _READ_CACHE_BYTES:
+            _, (_, _, dropped) = self._reads.popitem(last=False)
+            self._read_bytes -= len(dropped)
 
     async def children(self, path: str) -> list[Metadata]:
         return await asyncio.to_thread(self._children, path)
