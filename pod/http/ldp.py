@@ -218,23 +218,23 @@ async def _patch(request: web.Request, path: str) -> web.StreamResponse:
     content_type = request.headers.get(hdrs.CONTENT_TYPE)
     if content_type is None:
         raise BadRequest("a PATCH body needs a Content-Type header")
+    data = await _read_body(request, limit=settings.max_rdf_bytes)
+    if len(data) > _READ_CHUNK:  # parsing a big patch must not stall the event loop
+        patch = await asyncio.to_thread(parse_patch, data, content_type, base=store.url(path))
+    else:
+        patch = parse_patch(data, content_type, base=store.url(path))
+    existing = await _existing(store, path)
+    await request.app[AUTHORIZER].authorize(
+        credentials=await credentials_of(request),
+        needs=needed_modes("PATCH", path, exists=existing.__contains__, patch=patch),
+    )
+    # Only now, so that the answer tells nothing about a resource one may not touch.
     meta = await store.stat(path)
     if meta is not None and not meta.is_container and not rdf.is_rdf_type(meta.content_type):
         raise UnsupportedMediaType(
             f"{path} is not an RDF document, so it cannot be patched; replace it with PUT",
             accepted=(),
         )
-    data = await _read_body(request, limit=settings.max_rdf_bytes)
-    patch = (
-        await asyncio.to_thread(parse_patch, data, content_type, base=store.url(path))
-        if len(data) > _READ_CHUNK
-        else parse_patch(data, content_type, base=store.url(path))
-    )
-    existing = await _existing(store, path)
-    await request.app[AUTHORIZER].authorize(
-        credentials=await credentials_of(request),
-        needs=needed_modes("PATCH", path, exists=existing.__contains__, patch=patch),
-    )
     result = await store.patch(path, patch, conditions=_conditions(request))
     response = web.Response(status=201 if result.created else 204)
     if result.created:

@@ -309,3 +309,17 @@ async def test_base_path_behind_a_proxy(
     assert r.headers["Location"] == "http://pod.example/solid/me/doc"
     r = await client.get("/solid/me/")
     assert "http://pod.example/solid/me/doc" in await r.text()
+
+
+async def test_refusals_do_not_reveal_a_forbidden_file(client: Client, bob: Agent) -> None:
+    """PATCH on a file one may not touch is 401/403, never the 415 that would reveal it."""
+    await client.put(POD + "secret.txt", data="x", headers={"Content-Type": "text/plain"})
+    patch = """@prefix solid: <http://www.w3.org/ns/solid/terms#>.
+    _:p a solid:InsertDeletePatch; solid:inserts { <#a> <#b> 1 . }."""
+    for path in (POD + "secret.txt", POD + "missing.txt"):
+        r = await client.patch(path, as_agent=None, data=patch, headers={"Content-Type": "text/n3"})
+        assert r.status == 401
+        r = await client.patch(path, as_agent=bob, data=patch, headers={"Content-Type": "text/n3"})
+        assert r.status == 403
+    r = await client.patch(POD + "secret.txt", data=patch, headers={"Content-Type": "text/n3"})
+    assert r.status == 415  # the owner learns why
