@@ -14,15 +14,14 @@ from typing import Final, final
 
 import pyoxigraph as ox
 
-from pod.errors import FetchError, InvalidRdf, PodError, UnsupportedMediaType
+from pod.errors import FetchError, PodError
 from pod.fetch import Fetcher
-from pod.ldp import rdf
+from pod.ldp.remote import fetch_graph
 from pod.ldp.store import SolidStore
 from pod.vocab import VCARD
 
 log = logging.getLogger(__name__)
 _HAS_MEMBER: Final = ox.NamedNode(VCARD.hasMember)
-_ACCEPT: Final = "text/turtle, application/ld+json;q=0.9"
 _CACHE_SIZE: Final = 2_000
 
 
@@ -60,11 +59,8 @@ class Groups:
 
     async def _fetch(self, group: str, document: str) -> frozenset[str]:
         try:
-            fetched = await self.fetcher.get(document, accept=_ACCEPT)
-            if fetched.status != 200:
-                raise FetchError(f"{document} answered {fetched.status}")
-            graph = rdf.parse(fetched.body, fetched.content_type, base=fetched.url)
-        except (FetchError, InvalidRdf, UnsupportedMediaType) as exc:
+            graph = await fetch_graph(self.fetcher, document)
+        except FetchError as exc:
             log.warning("group %s cannot be read: %s", group, exc.message)
             return frozenset()
         return _members(graph.triples, group)

@@ -12,14 +12,13 @@ from typing import Final, final
 
 import pyoxigraph as ox
 
-from pod.errors import FetchError, InvalidRdf, PodError, UnsupportedMediaType
+from pod.errors import FetchError, PodError
 from pod.fetch import Fetcher
-from pod.ldp import rdf
+from pod.ldp.remote import fetch_graph
 from pod.ldp.store import SolidStore
 from pod.vocab import SOLID
 
 _OIDC_ISSUER: Final = ox.NamedNode(SOLID.oidcIssuer)
-_ACCEPT: Final = "text/turtle, application/ld+json;q=0.9, application/rdf+xml;q=0.5"
 _CACHE_SIZE: Final = 10_000
 
 
@@ -79,13 +78,7 @@ class WebIdProfiles:
         return _issuers(found[1].triples, webid)
 
     async def _remote_issuers(self, webid: str, document: str) -> frozenset[str]:
-        fetched = await self.fetcher.get(document, accept=_ACCEPT, max_bytes=self.max_bytes)
-        if fetched.status != 200:
-            raise FetchError(f"the WebID profile {document} answered {fetched.status}")
-        try:
-            graph = rdf.parse(fetched.body, fetched.content_type, base=fetched.url)
-        except (InvalidRdf, UnsupportedMediaType) as exc:
-            raise FetchError(f"the WebID profile {document} is unreadable: {exc.message}") from exc
+        graph = await fetch_graph(self.fetcher, document, max_bytes=self.max_bytes)
         return _issuers(graph.triples, webid)
 
 

@@ -30,7 +30,7 @@ from pod.http.keys import AUTHORIZER, SETTINGS, STORE
 from pod.ldp import rdf
 from pod.ldp.conditions import Conditions, Outcome, evaluate
 from pod.ldp.patch import parse_patch
-from pod.ldp.store import SolidStore
+from pod.ldp.store import SolidStore, WriteResult
 from pod.model import Metadata
 from pod.vocab import LDP, PIM, SOLID
 
@@ -184,9 +184,14 @@ async def _put(request: web.Request, path: str) -> web.StreamResponse:
     result = await store.put(
         path, data=data, content_type=_content_type(request, data), conditions=_conditions(request)
     )
+    return _written(store, result)
+
+
+def _written(store: SolidStore, result: WriteResult) -> web.Response:
+    """201 with Location for a create, 204 for a replace; the new ETag either way."""
     response = web.Response(status=201 if result.created else 204)
     if result.created:
-        response.headers[hdrs.LOCATION] = store.url(path)
+        response.headers[hdrs.LOCATION] = store.url(result.path)
     response.headers[hdrs.ETAG] = f'"{result.etag}"'
     return response
 
@@ -205,9 +210,7 @@ async def _post(request: web.Request, path: str) -> web.StreamResponse:
         slug=request.headers.get("Slug"),
         as_container=as_container,
     )
-    response = web.Response(status=201)
-    response.headers[hdrs.LOCATION] = store.url(result.path)
-    response.headers[hdrs.ETAG] = f'"{result.etag}"'
+    response = _written(store, result)
     response.headers[hdrs.LINK] = _TYPE_CONTAINER if as_container else _TYPE_RESOURCE
     return response
 
@@ -236,11 +239,7 @@ async def _patch(request: web.Request, path: str) -> web.StreamResponse:
             accepted=(),
         )
     result = await store.patch(path, patch, conditions=_conditions(request))
-    response = web.Response(status=201 if result.created else 204)
-    if result.created:
-        response.headers[hdrs.LOCATION] = store.url(path)
-    response.headers[hdrs.ETAG] = f'"{result.etag}"'
-    return response
+    return _written(store, result)
 
 
 async def _delete(request: web.Request, path: str) -> web.StreamResponse:
