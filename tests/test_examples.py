@@ -87,3 +87,10 @@ async def test_dpop_client(tmp_path: Path) -> None:
             base + "eve/notes/hello",
         )
     assert "Written with a DPoP-bound token" in out
+
+
+def test_custom_backend() -> None:
+    out = run_example("custom_backend.py", str(free_port()))
+    assert "write /notes/ (text/turtle, 0 bytes)" in out
+    assert "write /notes/today (text/turtle," in out
+    assert "delete /notes/today" in out
