@@ -139,13 +139,15 @@ async def test_forms_need_the_session_csrf_token(kluis: Kluis) -> None:
         async with browser.get(kluis.url(".account/")) as r:
             assert "gus2" not in await r.text()
     # a page of one session does not carry over to another
-    async with session() as other:
-        async with other.post(
+    async with (
+        session() as other,
+        other.post(
             kluis.url(".account/pods"),
             data={"csrf": csrf_of(page), "pod": "gus3"},
             allow_redirects=False,
-        ) as r:
-            assert r.status == 303  # not logged in here: sent to log in, nothing created
+        ) as r,
+    ):
+        assert r.status == 303  # not logged in here: sent to log in, nothing created
 
 
 async def test_account_api_needs_its_token(kluis: Kluis) -> None:
