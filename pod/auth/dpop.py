@@ -7,6 +7,7 @@ the DPoP rules on top: typ, asymmetric alg, public embedded key, htm/htu/iat/jti
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import time
@@ -48,6 +49,7 @@ def _invalid(message: str) -> Unauthenticated:
     return Unauthenticated(f"invalid DPoP proof: {message}", error="invalid_dpop_proof")
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_url(url: str) -> str:
     """Scheme and host lower-cased, default port dropped, no query or fragment (RFC 9449 §4.3)."""
     parsed = URL(url)
@@ -69,17 +71,24 @@ class ProofVerifier:
     def __init__(self, *, max_age: float = 60.0, skew: float = 5.0) -> None:
         self.max_age = max_age
         self.skew = skew
-        self._keys: OrderedDict[str, Any] = OrderedDict()
+        self._keys: OrderedDict[Any, tuple[Any, str]] = OrderedDict()
 
-    def _import(self, jwk: dict[str, Any]) -> Any:
-        cache_key = json.dumps(jwk, sort_keys=True)
-        key = self._keys.get(cache_key)
-        if key is None:
+    def _import(self, jwk: dict[str, Any]) -> tuple[Any, str]:
+        """The imported key and its RFC 7638 thumbprint, kept per JWK: clients reuse one key."""
+        try:
+            cache_key: Any = tuple(sorted(jwk.items()))
+            hash(cache_key)
+        except TypeError:  # a member holding a list (key_ops) or an object
+            cache_key = json.dumps(jwk, sort_keys=True)
+        found = self._keys.get(cache_key)
+        if found is None:
             key = JWKRegistry.import_key(jwk)
-            self._keys[cache_key] = key
+            # RFC 7638: only the key's required members count (clients add alg, kid, use).
+            found = (key, key.thumbprint())
+            self._keys[cache_key] = found
             if len(self._keys) > _KEY_CACHE_SIZE:
                 self._keys.popitem(last=False)
-        return key
+        return found
 
     def verify(
         self,
@@ -109,16 +118,16 @@ class ProofVerifier:
         if _PRIVATE_KEY_PARAMS & jwk.keys():
             raise _invalid("the jwk holds private key material")
         try:
-            key = self._import(jwk)
+            key, jkt = self._import(jwk)
             with warnings.catch_warnings():
                 # RFC 9864 renames EdDSA to Ed25519; clients still send the old name.
                 warnings.simplefilter("ignore", SecurityWarning)
-                verified = jws.deserialize_compact(proof, key, algorithms=[alg])
-            claims = json.loads(verified.payload)
-            # RFC 7638: only the key's required members count (clients add alg, kid, use).
-            jkt = key.thumbprint()
+                valid = jws.validate_compact(unverified, key, algorithms=[alg])
+            claims = json.loads(unverified.payload) if valid else None
         except (JoseError, ValueError, TypeError, RecursionError) as exc:
             raise _invalid(f"signature or key check failed: {exc}") from exc
+        if claims is None:
+            raise _invalid("signature or key check failed: the signature does not verify")
         if not isinstance(claims, dict):
             raise _invalid("the payload is not a JSON object")
         self._check_claims(claims, method=method, url=url, access_token=access_token, now=now)

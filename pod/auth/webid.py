@@ -41,6 +41,7 @@ class WebIdProfiles:
         self.failure_ttl = failure_ttl
         self.max_bytes = max_bytes
         self._cache: OrderedDict[str, tuple[float, frozenset[str] | FetchError]] = OrderedDict()
+        self._local: dict[str, tuple[str, frozenset[str]]] = {}  # WebID -> (version, issuers)
 
     async def issuers(self, webid: str) -> frozenset[str]:
         document = webid.split("#", 1)[0]
@@ -68,14 +69,23 @@ class WebIdProfiles:
             self._cache.popitem(last=False)
 
     async def _local_issuers(self, webid: str, path: str) -> frozenset[str]:
+        """Read from the store; parsed once per version of the profile document."""
         assert self.store is not None
+        meta = await self.store.stat(path)
+        cached = self._local.get(webid)
+        if meta is not None and cached is not None and cached[0] == meta.version:
+            return cached[1]
         try:
             found = await self.store.read_graph(path)
         except PodError as exc:
             raise FetchError(f"the WebID profile {path} is not an RDF document") from exc
         if found is None:
             raise FetchError(f"the WebID profile {path} does not exist")
-        return _issuers(found[1].triples, webid)
+        issuers = _issuers(found[1].triples, webid)
+        if len(self._local) >= _CACHE_SIZE:
+            self._local.clear()
+        self._local[webid] = (found[0].version, issuers)
+        return issuers
 
     async def _remote_issuers(self, webid: str, document: str) -> frozenset[str]:
         graph = await fetch_graph(self.fetcher, document, max_bytes=self.max_bytes)
