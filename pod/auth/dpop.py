@@ -58,6 +58,7 @@ def normalize_url(url: str) -> str:
     return str(parsed.with_query(None).with_fragment(None))
 
 
+@functools.lru_cache(maxsize=4096)
 def access_token_hash(token: str) -> str:
     """The `ath` value for an access token: base64url(SHA-256(token)) without padding."""
     digest = hashlib.sha256(token.encode("ascii")).digest()
@@ -119,9 +120,12 @@ class ProofVerifier:
             raise _invalid("the jwk holds private key material")
         try:
             key, jkt = self._import(jwk)
-            with warnings.catch_warnings():
-                # RFC 9864 renames EdDSA to Ed25519; clients still send the old name.
-                warnings.simplefilter("ignore", SecurityWarning)
+            if alg == "EdDSA":
+                with warnings.catch_warnings():
+                    # RFC 9864 renames EdDSA to Ed25519; clients still send the old name.
+                    warnings.simplefilter("ignore", SecurityWarning)
+                    valid = jws.validate_compact(unverified, key, algorithms=[alg])
+            else:
                 valid = jws.validate_compact(unverified, key, algorithms=[alg])
             claims = json.loads(unverified.payload) if valid else None
         except (JoseError, ValueError, TypeError, RecursionError) as exc:

@@ -14,6 +14,7 @@ import pyoxigraph as ox
 
 from pod.errors import FetchError, PodError
 from pod.fetch import Fetcher
+from pod.ldp.events import ResourceEvent
 from pod.ldp.remote import fetch_graph
 from pod.ldp.store import SolidStore
 from pod.vocab import SOLID
@@ -41,7 +42,12 @@ class WebIdProfiles:
         self.failure_ttl = failure_ttl
         self.max_bytes = max_bytes
         self._cache: OrderedDict[str, tuple[float, frozenset[str] | FetchError]] = OrderedDict()
-        self._local: dict[str, tuple[str, frozenset[str]]] = {}  # WebID -> (version, issuers)
+        # The issuers of WebIDs hosted here, dropped when their profile document changes.
+        self._local: dict[str, frozenset[str]] = {}
+        self._local_documents: dict[str, set[str]] = {}  # profile path -> WebIDs read from it
+        self._epoch = 0
+        if store is not None:
+            store.events.subscribe(self._forget_local)
 
     async def issuers(self, webid: str) -> frozenset[str]:
         document = webid.split("#", 1)[0]
@@ -69,12 +75,12 @@ class WebIdProfiles:
             self._cache.popitem(last=False)
 
     async def _local_issuers(self, webid: str, path: str) -> frozenset[str]:
-        """Read from the store; parsed once per version of the profile document."""
+        """Read from the store once; a write to the profile (a store event) drops the answer."""
         assert self.store is not None
-        meta = await self.store.stat(path)
         cached = self._local.get(webid)
-        if meta is not None and cached is not None and cached[0] == meta.version:
-            return cached[1]
+        if cached is not None:
+            return cached
+        epoch = self._epoch
         try:
             found = await self.store.read_graph(path)
         except PodError as exc:
@@ -82,10 +88,18 @@ class WebIdProfiles:
         if found is None:
             raise FetchError(f"the WebID profile {path} does not exist")
         issuers = _issuers(found[1].triples, webid)
-        if len(self._local) >= _CACHE_SIZE:
-            self._local.clear()
-        self._local[webid] = (found[0].version, issuers)
+        if epoch == self._epoch:  # the profile did not change while we read it
+            if len(self._local) >= _CACHE_SIZE:
+                self._local.clear()
+                self._local_documents.clear()
+            self._local[webid] = issuers
+            self._local_documents.setdefault(path, set()).add(webid)
         return issuers
+
+    def _forget_local(self, event: ResourceEvent) -> None:
+        self._epoch += 1  # any write: a profile being read right now may be stale
+        for webid in self._local_documents.pop(event.path, ()):
+            self._local.pop(webid, None)
 
     async def _remote_issuers(self, webid: str, document: str) -> frozenset[str]:
         graph = await fetch_graph(self.fetcher, document, max_bytes=self.max_bytes)

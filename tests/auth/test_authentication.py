@@ -301,3 +301,32 @@ async def test_extra_jwk_members_do_not_change_the_thumbprint(
     headers = auth(alice.token, alice.proof("GET", absolute(secret), jwk=jwk))
     r = await client.get(secret, as_agent=None, headers=headers)
     assert r.status == 200
+
+
+async def test_local_webid_issuer_change_applies_at_once(
+    client: Client, issuer: TestIssuer, alice: Agent
+) -> None:
+    """Removing solid:oidcIssuer from a local profile stops that issuer at the next request."""
+    card = POD + "profile/card"
+    webid = "http://pod.example" + card + "#me"
+    profile = f"<#me> <http://www.w3.org/ns/solid/terms#oidcIssuer> <{issuer.url}> ."
+    await client.put(card, data=profile, headers={"Content-Type": "text/turtle"})
+    pod_url = "http://pod.example" + POD
+    acl = f"""@prefix acl: <http://www.w3.org/ns/auth/acl#> .
+<#o> a acl:Authorization; acl:agent <{alice.webid}>; acl:accessTo <{pod_url}>;
+  acl:default <{pod_url}>; acl:mode acl:Read, acl:Write, acl:Control .
+<#l> a acl:Authorization; acl:agent <{webid}>; acl:accessTo <{pod_url}>;
+  acl:default <{pod_url}>; acl:mode acl:Read ."""
+    await client.put(POD + ".acl", data=acl, headers={"Content-Type": "text/turtle"})
+    local = Agent(issuer, "unused")
+    local.webid = webid
+    local.token = issuer.mint(webid=webid, jkt=local.jkt)
+    assert (await client.get(card, as_agent=local)).status == 200
+    await client.put(
+        card,
+        data="<#me> a <http://xmlns.com/foaf/0.1/Person> .",
+        headers={"Content-Type": "text/turtle"},
+    )
+    r = await client.get(card, as_agent=local)
+    assert r.status == 401
+    assert "oidcIssuer" in (await r.json())["detail"]
