@@ -1,7 +1,8 @@
 """Run one LoadSpec in a separate process: wrk when installed, else `benchmarks.load`.
 
-wrk gets a generated Lua script that builds unique URLs or bodies, counts non-2xx responses,
-keeps the first one's body and prints the figures as one JSON line after `BENCH `.
+wrk gets a generated Lua script that builds unique URLs or bodies (or adds the next DPoP proof
+from a file), counts non-2xx responses, keeps the first one's body and prints the figures as one
+JSON line after `BENCH `.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from benchmarks.load import LoadSpec, Measurement
 Loader = Literal["wrk", "python"]
 _ROOT = Path(__file__).resolve().parent.parent  # where `python -m benchmarks.load` imports from
 NICE = -15 if os.geteuid() == 0 else 0  # the niceness of servers and load generator
+THREADS = 1  # wrk threads: one core drives the load
 _PLAIN = frozenset(map(chr, range(0x20, 0x7F))) - {'"', "\\"}  # printable ASCII but " and \
 
 _LUA = Template(r"""
@@ -34,6 +36,7 @@ function setup(thread)
   thread:set("id", #threads)
 end
 
+out_of_proofs = 0
 local n = 0
 local function key()
   n = n + 1
@@ -54,9 +57,10 @@ local function hex(s)
 end
 
 function done(summary, latency, requests)
-  local bad, status, body = 0, 0, ""
+  local bad, status, body, exhausted = 0, 0, "", "false"
   for _, t in ipairs(threads) do
     bad = bad + t:get("non2xx")
+    if t:get("out_of_proofs") == 1 then exhausted = "true" end
     if status == 0 and t:get("sample_status") ~= 0 then
       status, body = t:get("sample_status"), t:get("sample")
     end
@@ -64,9 +68,10 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'BENCH {"requests": %d, "non2xx": %d, "socket_errors": %d, "seconds": %.6f, ' ..
-    '"p50_ms": %.3f, "p99_ms": %.3f, "sample_status": %d, "sample_hex": "%s"}\n',
+    '"p50_ms": %.3f, "p99_ms": %.3f, "sample_status": %d, "sample_hex": "%s", ' ..
+    '"out_of_proofs": %s}\n',
     summary.requests, bad, e.connect + e.read + e.write + e.timeout, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, status, hex(body)))
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, status, hex(body), exhausted))
 end
 """)
 
@@ -77,6 +82,26 @@ _REQUEST = {
   return wrk.format(nil, nil, nil, (wrk.body:gsub("{n}", key())))
 end""",
 }
+
+# The fixed request plus the next DPoP proof from a file, read as needed. Thread `id` of
+# $threads takes every $threads-th line, so no proof goes out twice. When none are left the
+# thread stops; its last request() returns "", which sends nothing (a reused proof would be
+# refused, and a request without one would be a different request).
+_PROOF_REQUEST = """local proofs = assert(io.open($file, "r"))
+function request()
+  local proof
+  for i = 1, $threads do
+    local line = proofs:read("*l")
+    if i == id then proof = line end
+  end
+  if not proof then
+    out_of_proofs = 1
+    wrk.thread:stop()
+    return ""
+  end
+  wrk.headers["DPoP"] = proof
+  return wrk.format()
+end"""
 
 
 def launcher(cpu: int | None) -> list[str]:
@@ -109,8 +134,8 @@ def run_load(spec: LoadSpec, *, loader: Loader, cpu: int | None, workdir: Path) 
         script = workdir / f"load-{spec.tag}.lua"
         script.write_text(lua_script(spec))
         command = [
-            "wrk", "-t1", f"-c{spec.connections}", f"-d{spec.duration}s", "--timeout", "60s",
-            "-s", str(script), spec.url,
+            "wrk", f"-t{THREADS}", f"-c{spec.connections}", f"-d{spec.duration}s",
+            "--timeout", "60s", "-s", str(script), spec.url,
         ]  # fmt: skip
     else:
         spec_file = workdir / f"load-{spec.tag}.json"
@@ -133,7 +158,12 @@ def run_load(spec: LoadSpec, *, loader: Loader, cpu: int | None, workdir: Path) 
 
 def lua_script(spec: LoadSpec) -> str:
     headers = "\n".join(f"wrk.headers[{_lua(k)}] = {_lua(v)}" for k, v in spec.headers.items())
-    request = Template(_REQUEST[spec.mode]).substitute(path=_lua(urlsplit(spec.url).path))
+    if spec.proofs:
+        if spec.mode != "fixed":
+            raise ValueError("DPoP proofs go with mode 'fixed' only")
+        request = Template(_PROOF_REQUEST).substitute(file=_lua(spec.proofs), threads=THREADS)
+    else:
+        request = Template(_REQUEST[spec.mode]).substitute(path=_lua(urlsplit(spec.url).path))
     return _LUA.substitute(
         method=_lua(spec.method),
         body=_lua(spec.body) if spec.body else "nil",

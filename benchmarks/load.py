@@ -6,6 +6,9 @@ reads a LoadSpec, keeps `connections` requests in flight for `duration` seconds 
 client in this one process, and prints one Measurement as JSON. One asyncio process sends far
 fewer requests per second than wrk, so with it the bare baseline is capped by the client and the
 Kluis/bare ratios come out higher than they are.
+
+With a file of DPoP proofs, each request sends the next one as its `DPoP` header, and the load
+stops when none are left: a proof is never sent twice.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -36,6 +40,9 @@ class LoadSpec:
     tag: str  # keeps keys of different runs (warm-up, measurement) apart
     connections: int
     duration: int  # seconds
+    # A file of DPoP proofs, one a line: each request sends the next as its `DPoP` header, and
+    # the load stops when they run out (a reused proof is refused). "": no proofs.
+    proofs: str = ""
 
     def key(self, worker: int, n: int) -> str:
         """The unique key of request `n` of `worker` (wrk's Lua script builds the same)."""
@@ -58,6 +65,7 @@ class Measurement:
     p99_ms: float | None
     sample_status: int = 0  # the first non-2xx response, if any
     sample_body: str = ""
+    out_of_proofs: bool = False  # the load stopped early: every proof had been sent
 
     @property
     def ok_per_second(self) -> float:
@@ -80,6 +88,8 @@ async def generate(spec: LoadSpec) -> Measurement:
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     counts = {"non2xx": 0, "socket_errors": 0}
+    proofs = _proofs(spec.proofs)
+    out_of_proofs = False
     sample: list[tuple[int, str]] = []
     deadline = loop.time() + spec.duration
     connector = aiohttp.TCPConnector(limit=spec.connections)
@@ -87,14 +97,22 @@ async def generate(spec: LoadSpec) -> Measurement:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def worker(worker: int) -> None:
+            nonlocal out_of_proofs
             n = 0
             while loop.time() < deadline:
                 n += 1
                 url, body = spec.request(worker, n)
+                headers = spec.headers
+                if proofs is not None:
+                    proof = next(proofs, None)
+                    if proof is None:
+                        out_of_proofs = True
+                        return
+                    headers = {**headers, "DPoP": proof}
                 started = time.perf_counter()
                 try:
                     async with session.request(
-                        spec.method, url, headers=spec.headers, data=body or None
+                        spec.method, url, headers=headers, data=body or None
                     ) as response:
                         data = await response.read()
                 except (aiohttp.ClientError, TimeoutError):
@@ -120,7 +138,15 @@ async def generate(spec: LoadSpec) -> Measurement:
         p99_ms=percentile_ms(latencies, 0.99),
         sample_status=status,
         sample_body=body,
+        out_of_proofs=out_of_proofs,
     )
+
+
+def _proofs(file: str) -> Iterator[str] | None:
+    """The proofs in `file`, one a line, in order; None without a file."""
+    if not file:
+        return None
+    return iter(Path(file).read_text(encoding="ascii").splitlines())
 
 
 def main() -> None:

@@ -1,16 +1,20 @@
 """The benchmark run: start Kluis and the bare server, set up the data, load each, report.
 
-Kluis runs as `kluis serve` on a fresh data directory (file storage, fsync on, access log off);
-the bare server (benchmarks.bare) answers the same bytes from memory. With taskset and two cores,
-servers run on the first core and the load generator on the second.
+Kluis runs as `kluis serve` on a fresh data directory (file storage, fsync on, access log off)
+and is its own identity provider; the bare server (benchmarks.bare) answers the same bytes from
+memory. With taskset and two cores, servers run on the first core and the load generator on the
+second. The authenticated scenarios send a DPoP-bound access token from Kluis with a fresh proof
+per request; the proofs are written to a file right before each run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import dataclasses
 import json
+import math
 import os
 import platform
 import resource
@@ -26,19 +30,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pyoxigraph as ox
+from yarl import URL
 
+from benchmarks.dpop import Alg, DPoPKey
 from benchmarks.drivers import NICE, Loader, find_loader, launcher, run_load, wrk_version
 from benchmarks.load import LoadSpec, Measurement
 from benchmarks.scenarios import (
+    AUTHENTICATED,
     BENCH,
     BIG,
     CHILD,
     CHILDREN,
     DOC,
     DOCUMENT,
+    OWNED,
+    OWNED_ACL,
+    OWNER_EMAIL,
+    OWNER_PASSWORD,
+    OWNER_POD,
     PATCHED,
     PUBLIC_ACL,
     SCENARIOS,
@@ -50,7 +63,18 @@ ROOT = Path(__file__).resolve().parent.parent  # the checkout: `benchmarks` impo
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 GET_RATIO_TARGET = 0.40
 LISTING_P50_TARGET_MS = 50.0
+AUTH_RATIO_TARGET = 0.75  # authenticated GET (g) against public GET (f) of the same document
 NOISE_CORES = 0.1  # CPU used by other processes during a run above which the report flags it
+# DPoP proofs are written right before each run: for the warm-up PROOF_RATE_GUESS a second
+# (more than the bare server serves here), for the measured run PROOF_HEADROOM times the rate of
+# its warm-up, at least PROOF_RATE_MIN. A run that uses them all stops early and is flagged.
+# Kluis accepts a proof for 60 s after its iat (the second it was written), so a run with
+# proofs may last at most MAX_PROOF_RUN_S.
+PROOF_RATE_GUESS = 10_000
+PROOF_RATE_MIN = 2_000
+PROOF_HEADROOM = 2.0
+MAX_PROOF_RUN_S = 30
+PASSWORD_COST = 10  # scrypt log2 N for the benchmark account: setup in milliseconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +95,21 @@ class Server:
     url: str  # ends with "/"
 
 
+@dataclass(frozen=True, slots=True)
+class BoundToken:
+    """An access token from Kluis bound to `key`: sent with a fresh proof by `key` each time."""
+
+    key: DPoPKey
+    token: str
+    webid: str  # whom it authenticates
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    bodies: dict[str, tuple[str, bytes]]  # the bare server's bodies, by its path
+    tokens: dict[Alg, BoundToken]  # the pod owner's tokens, one per DPoP key algorithm
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--duration", type=int, help="seconds measured per run (default 10)")
@@ -89,6 +128,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown scenario {unknown}; choose from {','.join(SCENARIOS)}")
     args.duration = args.duration or (2 if args.quick else 10)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
+    signed = [k for k in args.scenario if SCENARIOS[k].dpop]
+    if signed and max(args.duration, args.warmup) > MAX_PROOF_RUN_S:
+        parser.error(
+            f"scenarios {','.join(signed)} send DPoP proofs, which expire 60 s after they are "
+            f"written: use --duration and --warmup of at most {MAX_PROOF_RUN_S} s"
+        )
     return args
 
 
@@ -127,7 +172,7 @@ def run(scenarios: list[Scenario], options: Options) -> dict[str, Any]:
     kluis_command = [
         str(_kluis_executable()), "serve", "--host", "127.0.0.1", "--port", str(port),
         "--base-url", f"http://127.0.0.1:{port}/", "--data-dir", str(workdir / "data"),
-        "--storage", "file", "--access-log", "false",
+        "--storage", "file", "--access-log", "false", "--password-cost", str(PASSWORD_COST),
     ]  # fmt: skip
     # Written before Kluis starts, as the file backend keeps `/bench/.acl`: no one could PUT it
     # without logging in as the owner of the server.
@@ -138,7 +183,8 @@ def run(scenarios: list[Scenario], options: Options) -> dict[str, Any]:
     notes: dict[str, Any] = {}
     with serving("kluis", kluis_command, port, options) as kluis:
         print(f"Kluis on {kluis.url}; setting up", file=sys.stderr)
-        bodies = asyncio.run(setup(kluis.url, {s.key for s in scenarios}))
+        prepared = asyncio.run(setup(kluis.url, {s.key for s in scenarios}))
+        bodies = prepared.bodies
         bare_args: list[str] = []
         for name, (content_type, data) in bodies.items():
             (workdir / name).write_bytes(data)
@@ -149,11 +195,18 @@ def run(scenarios: list[Scenario], options: Options) -> dict[str, Any]:
         with serving("bare", bare_command + bare_args, bare_port, options) as bare:
             for scenario in scenarios:
                 row: dict[str, Any] = {"title": scenario.title}
+                token = prepared.tokens[scenario.dpop] if scenario.dpop else None
                 for server, path in ((kluis, scenario.path), (bare, scenario.bare_path)):
                     print(f"{scenario.key}: {scenario.title} on {server.name}", file=sys.stderr)
-                    row[server.name] = measure(scenario, server, path, options)
+                    row[server.name] = measure(scenario, server, path, options, token)
                 row["ratio"] = _ratio(row["kluis"], row["bare"])
                 results[scenario.key] = row
+        for key in ("g", "g2"):
+            if key in results and "f" in results:
+                results[key]["vs_public"] = {
+                    name: _ratio(results[key][name], results["f"][name])
+                    for name in ("kluis", "bare")
+                }
         if "e" in results:
             notes["patched_document"] = asyncio.run(_document_size(kluis.url + PATCHED[1:]))
         notes["kluis_peak_rss_mb"] = _peak_rss_mb(kluis.process.pid)
@@ -166,37 +219,72 @@ def run(scenarios: list[Scenario], options: Options) -> dict[str, Any]:
     }
 
 
-def measure(scenario: Scenario, server: Server, path: str, options: Options) -> dict[str, Any]:
+def measure(
+    scenario: Scenario,
+    server: Server,
+    path: str,
+    options: Options,
+    token: BoundToken | None = None,
+) -> dict[str, Any]:
     """Warm up, then measure `scenario` against `path` on `server`; its figures as a dict.
 
     Before each load the server must be idle: requests still running from the previous load
     (wrk drops those in flight when its time is up, the server does not) would slow this one.
+    With a `token`, every request carries it and a proof of its own; the proofs for each load
+    are written right before it, after the server is idle, and before its CPU time is taken.
     """
+    url = server.url + path[1:]
+    headers = dict(scenario.headers)
+    if token is not None:
+        headers["Authorization"] = f"DPoP {token.token}"
+    proofs: dict[str, Any] = {}
 
-    def load(tag: str, duration: int) -> Measurement:
-        spec = LoadSpec(
+    def prepare(tag: str, duration: int, rate: float) -> LoadSpec:
+        file = ""
+        if token is not None:
+            count = math.ceil(rate * duration)
+            started = time.monotonic()
+            written = options.workdir / f"proofs-{scenario.key}{tag}-{server.name}.txt"
+            token.key.write_proofs(
+                written, count, method=scenario.method, url=url, token=token.token
+            )
+            proofs.update(proofs_written=count, proofs_write_s=round(time.monotonic() - started, 1))
+            file = str(written)
+        return LoadSpec(
             method=scenario.method,
-            url=server.url + path[1:],
-            headers=scenario.headers,
+            url=url,
+            headers=headers,
             body=scenario.body,
             mode=scenario.mode,
             tag=scenario.key + tag,
             connections=scenario.connections or options.connections,
             duration=duration,
+            proofs=file,
         )
-        return run_load(spec, loader=options.loader, cpu=options.load_cpu, workdir=options.workdir)
+
+    def load(spec: LoadSpec) -> Measurement:
+        try:
+            return run_load(
+                spec, loader=options.loader, cpu=options.load_cpu, workdir=options.workdir
+            )
+        finally:
+            if spec.proofs:
+                Path(spec.proofs).unlink(missing_ok=True)
 
     waited = 0.0
+    warm: Measurement | None = None
     if options.warmup:
         waited += wait_idle(server.process.pid)
-        load("w", options.warmup)
+        warm = load(prepare("w", options.warmup, PROOF_RATE_GUESS))
     waited += wait_idle(server.process.pid)
+    spec = prepare("m", options.duration, _proof_rate(warm))
     before = _cpu_seconds(server.process.pid)
-    m = load("m", options.duration)
+    m = load(spec)
     after = _cpu_seconds(server.process.pid)
     machine, served, loaded = (b - a for a, b in zip(before, after, strict=True))
     return {
         **dataclasses.asdict(m),
+        **proofs,
         "ok_per_second": round(m.ok_per_second, 1),
         "idle_wait_s": round(waited, 1),
         # cores used by the server, and by everything but the server and the load generator:
@@ -204,6 +292,16 @@ def measure(scenario: Scenario, server: Server, path: str, options: Options) -> 
         "server_cores": round(served / m.seconds, 2),
         "other_cores": round(max(0.0, machine - served - loaded) / m.seconds, 2),
     }
+
+
+def _proof_rate(warm: Measurement | None) -> float:
+    """Proofs to write per second of the measured run, from its warm-up."""
+    if warm is None or not warm.seconds:
+        return PROOF_RATE_GUESS
+    rate = warm.requests / warm.seconds
+    if warm.out_of_proofs:  # the warm-up was cut short, so its rate says too little
+        return max(2.0 * PROOF_RATE_GUESS, 2.0 * rate)
+    return max(PROOF_RATE_MIN, PROOF_HEADROOM * rate)
 
 
 # --- servers -----------------------------------------------------------------------------
@@ -289,9 +387,10 @@ def _kluis_executable() -> Path:
 # --- setup over HTTP -----------------------------------------------------------------------
 
 
-async def setup(base: str, keys: set[str]) -> dict[str, tuple[str, bytes]]:
-    """Create the documents the scenarios need; return the bare server's bodies, by its path."""
+async def setup(base: str, keys: set[str]) -> Prepared:
+    """Create the documents the scenarios need; the bare server's bodies and the owner's tokens."""
     bodies: dict[str, tuple[str, bytes]] = {}
+    tokens: dict[Alg, BoundToken] = {}
     async with aiohttp.ClientSession() as session:
 
         async def put(path: str, body: str) -> None:
@@ -321,7 +420,96 @@ async def setup(base: str, keys: set[str]) -> dict[str, tuple[str, bytes]]:
 
             await asyncio.gather(*(child(i) for i in range(CHILDREN)))
             bodies["c"] = await get(BIG, TURTLE["Accept"])
-    return bodies
+        if keys & set(AUTHENTICATED):
+            # The owner's ES256 token writes the document; each signed scenario gets its own.
+            algs: set[Alg] = {"ES256"}
+            algs.update(alg for k in keys if (alg := SCENARIOS[k].dpop) is not None)
+            tokens = await _owner_tokens(session, base, algs)
+            bodies["f"] = await _owned_document(session, base, tokens)
+    return Prepared(bodies, tokens)
+
+
+async def _owner_tokens(
+    session: aiohttp.ClientSession, base: str, algs: set[Alg]
+) -> dict[Alg, BoundToken]:
+    """Sign up with a pod, create client credentials, and get one access token per key."""
+
+    async def post(path: str, body: dict[str, str], **headers: str) -> dict[str, Any]:
+        async with session.post(base + path, json=body, headers=headers) as response:
+            found: dict[str, Any] = await response.json()
+            if response.status not in (200, 201):
+                raise RuntimeError(f"setup POST /{path}: {response.status} {found}")
+            return found
+
+    account = {"email": OWNER_EMAIL, "password": OWNER_PASSWORD}
+    webid = (await post(".account/api/accounts", {**account, "pod": OWNER_POD}))["webId"]
+    api = (await post(".account/api/login", account))["token"]
+    credential = await post(
+        ".account/api/credentials",
+        {"webId": webid, "name": "benchmarks"},
+        Authorization=f"Bearer {api}",
+    )
+    # HTTP Basic with form-encoded id and secret (RFC 6749 §2.3.1).
+    pair = f"{quote(credential['clientId'], safe='')}:{quote(credential['clientSecret'], safe='')}"
+    basic = "Basic " + base64.b64encode(pair.encode()).decode()
+    token_url = base + ".oidc/token"
+    tokens: dict[Alg, BoundToken] = {}
+    for alg in sorted(algs):
+        key = DPoPKey(alg)
+        async with session.post(
+            token_url,
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": basic, "DPoP": key.proof("POST", token_url)},
+        ) as response:
+            issued: dict[str, Any] = await response.json()
+        if response.status != 200 or issued.get("token_type") != "DPoP":
+            raise RuntimeError(f"setup: no DPoP-bound token for {alg}: {response.status} {issued}")
+        tokens[alg] = BoundToken(key, str(issued["access_token"]), webid)
+    return tokens
+
+
+async def _owned_document(
+    session: aiohttp.ClientSession, base: str, tokens: dict[Alg, BoundToken]
+) -> tuple[str, bytes]:
+    """PUT OWNED and its ACL as the owner; check it reads the same for the public and the owner.
+
+    Returns its type and bytes (for the bare server).
+    """
+    url = base + OWNED[1:]
+    owner = tokens["ES256"]
+
+    def signed(method: str, target: str, by: BoundToken) -> dict[str, str]:
+        proof = by.key.proof(method, target, token=by.token)
+        return {"Authorization": f"DPoP {by.token}", "DPoP": proof}
+
+    async def put(target: str, body: str) -> None:
+        headers = {"Content-Type": "text/turtle", **signed("PUT", target, owner)}
+        async with session.put(target, data=body, headers=headers) as response:
+            if response.status not in (201, 204):
+                raise RuntimeError(f"setup PUT {target}: {response.status} {await response.text()}")
+
+    await put(url, DOCUMENT)
+    async with session.head(url, headers=signed("HEAD", url, owner)) as response:
+        acl_link = response.links.get("acl")
+    if acl_link is None:
+        raise RuntimeError(f"setup: HEAD {url} answered {response.status} without Link rel=acl")
+    acl_url = str(URL(url).join(URL(str(acl_link["url"]))))
+    await put(acl_url, OWNED_ACL.format(owner=owner.webid, document=url))
+    async with session.get(url, headers=TURTLE) as response:
+        if response.status != 200:
+            raise RuntimeError(f"setup: anonymous GET {url}: {response.status}")
+        public = response.headers["Content-Type"], await response.read()
+    for alg, by in tokens.items():
+        async with session.get(url, headers={**TURTLE, **signed("GET", url, by)}) as response:
+            allowed = response.headers.get("WAC-Allow", "")
+            if response.status != 200 or "control" not in allowed.split(",", 1)[0]:
+                raise RuntimeError(
+                    f"setup: GET {url} as the owner ({alg}): {response.status}, WAC-Allow "
+                    f"{allowed!r}: {await response.text()}"
+                )
+            if await response.read() != public[1]:
+                raise RuntimeError(f"setup: GET {url} as the owner answered other bytes")
+    return public
 
 
 async def _document_size(url: str) -> dict[str, int]:
@@ -366,6 +554,24 @@ def _targets(results: dict[str, Any], connections: int) -> list[dict[str, Any]]:
                     "met": p50 is not None and p50 < LISTING_P50_TARGET_MS,
                 }
             )
+    if "vs_public" in results.get("g", {}):
+        ratio = results["g"]["vs_public"]["kluis"]
+        measured = "n/a"
+        if ratio is not None:
+            public, signed = (results[k]["kluis"]["ok_per_second"] for k in ("f", "g"))
+            measured = f"{ratio:.0%} ({signed:,.0f} of {public:,.0f} req/s)"
+        eddsa = results.get("g2", {}).get("vs_public", {}).get("kluis")
+        if eddsa is not None:
+            measured += f"; with an EdDSA key (g2) {eddsa:.0%}"
+        targets.append(
+            {
+                "target": "authenticated GET (DPoP ES256, fresh proof per request) >= "
+                f"{AUTH_RATIO_TARGET:.0%} of public GET throughput "
+                f"(cost <= {1 - AUTH_RATIO_TARGET:.0%})",
+                "measured": measured,
+                "met": ratio is not None and ratio >= AUTH_RATIO_TARGET,
+            }
+        )
     return targets
 
 
@@ -412,6 +618,35 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
 
+def _versus_public(rows: dict[str, Any]) -> list[str]:
+    """The table of authenticated against public GET of the same document, if measured."""
+    signed = [k for k in ("g", "g2") if "vs_public" in rows.get(k, {})]
+    if not signed:
+        return []
+    lines = [
+        "",
+        "Authenticated against public GET of the same document (the cost of authentication "
+        "and access control together):",
+        "",
+        "| scenario | Kluis req/s | p50 ms | p99 ms | vs (f) | bare req/s | vs (f) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key in ("f", *signed):
+        row = rows[key]
+        kluis, bare = row["kluis"], row["bare"]
+        ratios = row.get("vs_public", {"kluis": 1.0, "bare": 1.0})
+        lines.append(
+            f"| ({key}) {row['title']} | {kluis['ok_per_second']:,.0f} | {_ms(kluis['p50_ms'])} "
+            f"| {_ms(kluis['p99_ms'])} | {_pct(ratios['kluis'])} | {bare['ok_per_second']:,.0f} "
+            f"| {_pct(ratios['bare'])} |"
+        )
+    return lines
+
+
+def _pct(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.0%}"
+
+
 def markdown(report: dict[str, Any]) -> str:
     env = report["environment"]
     lines = [
@@ -426,6 +661,7 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     samples: list[str] = []
     noisy: list[str] = []
+    short: list[str] = []
     for key, row in report["scenarios"].items():
         cells = [f"({key}) {row['title']}"]
         for name in ("kluis", "bare"):
@@ -446,12 +682,20 @@ def markdown(report: dict[str, Any]) -> str:
                 samples.append(f"- ({key}) {name}: {m['socket_errors']} socket errors")
             if m["other_cores"] > NOISE_CORES:
                 noisy.append(f"({key}) {name}: {m['other_cores']:.2f} cores")
+            if m["out_of_proofs"]:
+                short.append(f"({key}) {name}")
         ratio = row["ratio"]
         cells.append("n/a" if ratio is None else f"{ratio:.0%}")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += _versus_public(report["scenarios"])
     lines += ["", "Errors:" if samples else "Errors: none.", *samples]
     if noisy:
         lines += ["", "Other processes competed for the CPU in: " + "; ".join(noisy) + "."]
+    if short:
+        lines += [
+            "",
+            "Ran out of DPoP proofs and stopped early (req/s understated): " + "; ".join(short),
+        ]
     lines += ["", "Targets:"]
     for t in report["targets"]:
         lines.append(f"- {t['target']}: {t['measured']} ({'met' if t['met'] else 'NOT met'})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from benchmarks.dpop import Alg
 from benchmarks.load import Mode
 
 # About 1 KB and 20 triples: a typical WebID profile. Kluis stores it as canonical Turtle, so a GET
@@ -58,6 +59,28 @@ PUBLIC_ACL = """\
 
 TURTLE = {"Accept": "text/turtle"}
 
+# The authenticated scenarios use an account made through the JSON account API, with a pod whose
+# WebID (`<base>/alice/profile/card#me`) names Kluis as its issuer. OWNED is a document in that
+# pod with its own ACL: the owner has full control and the public may read, so the same document
+# is fetched anonymously (f) and with a DPoP-bound token and a fresh proof per request (g, g2).
+OWNER_EMAIL = "alice@example.org"
+OWNER_PASSWORD = "benchmark-password"  # a throw-away account on a temporary server
+OWNER_POD = "alice"
+OWNED = f"/{OWNER_POD}/doc"
+OWNED_ACL = """\
+@prefix acl: <http://www.w3.org/ns/auth/acl#>.
+@prefix foaf: <http://xmlns.com/foaf/0.1/>.
+<#owner> a acl:Authorization;
+    acl:agent <{owner}>;
+    acl:accessTo <{document}>;
+    acl:mode acl:Read, acl:Write, acl:Control.
+<#public> a acl:Authorization;
+    acl:agentClass foaf:Agent;
+    acl:accessTo <{document}>;
+    acl:mode acl:Read.
+"""
+AUTHENTICATED = ("f", "g", "g2")  # the scenarios that need the account and OWNED
+
 # Kluis paths. The setup creates DOC, PATCHED and the CHILDREN children of BIG.
 BENCH = "/bench/"  # the container that PUBLIC_ACL opens to everyone
 DOC = BENCH + "doc"
@@ -76,6 +99,9 @@ class Scenario:
     body: str = ""
     mode: Mode = "fixed"
     connections: int | None = None  # None: the run's --connections
+    # Send the owner's DPoP-bound access token, with a fresh proof by a key of this algorithm
+    # on every request (also to the bare server, which ignores them). None: anonymous.
+    dpop: Alg | None = None
 
 
 SCENARIOS = {
@@ -98,6 +124,15 @@ SCENARIOS = {
         Scenario(
             "e", "PATCH (N3) inserting one triple", "PATCH", PATCHED, "/e",
             {"Content-Type": "text/n3"}, PATCH, "vary",
+        ),
+        Scenario("f", "GET pod document, public (anonymous)", "GET", OWNED, "/f", TURTLE),
+        Scenario(
+            "g", "GET same document authenticated (DPoP ES256)", "GET", OWNED, "/f", TURTLE,
+            dpop="ES256",
+        ),
+        Scenario(
+            "g2", "GET same document authenticated (DPoP EdDSA)", "GET", OWNED, "/f", TURTLE,
+            dpop="EdDSA",
         ),
     )
 }  # fmt: skip
