@@ -184,14 +184,16 @@ async def _put(request: web.Request, path: str) -> web.StreamResponse:
     result = await store.put(
         path, data=data, content_type=_content_type(request, data), conditions=_conditions(request)
     )
-    return _written(store, result)
+    return await _written(store, result)
 
 
-def _written(store: SolidStore, result: WriteResult) -> web.Response:
-    """201 with Location for a create, 204 for a replace; the new ETag either way."""
+async def _written(store: SolidStore, result: WriteResult) -> web.Response:
+    """201 with Location for a create, 204 for a replace; the new ETag and the resource's
+    Link headers either way (clients such as Inrupt's read the ACL link from a write's answer)."""
     response = web.Response(status=201 if result.created else 204)
     if result.created:
         response.headers[hdrs.LOCATION] = store.url(result.path)
+    _resource_headers(response, store, result.path, await store.stat(result.path))
     response.headers[hdrs.ETAG] = f'"{result.etag}"'
     return response
 
@@ -210,9 +212,7 @@ async def _post(request: web.Request, path: str) -> web.StreamResponse:
         slug=request.headers.get("Slug"),
         as_container=as_container,
     )
-    response = _written(store, result)
-    response.headers[hdrs.LINK] = _TYPE_CONTAINER if as_container else _TYPE_RESOURCE
-    return response
+    return await _written(store, result)
 
 
 async def _patch(request: web.Request, path: str) -> web.StreamResponse:
@@ -239,7 +239,7 @@ async def _patch(request: web.Request, path: str) -> web.StreamResponse:
             accepted=(),
         )
     result = await store.patch(path, patch, conditions=_conditions(request))
-    return _written(store, result)
+    return await _written(store, result)
 
 
 async def _delete(request: web.Request, path: str) -> web.StreamResponse:

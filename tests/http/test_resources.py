@@ -169,3 +169,15 @@ async def test_every_rdf_format_is_accepted_on_input(client: Client, media: str,
     assert r.status == 201, await r.text()
     r = await client.get(POD + "x")
     assert isomorphic(parse(await r.text(), url(POD + "x")), parse(ALICE, url(POD + "x")))
+
+
+async def test_writes_answer_with_the_resource_links(client: Client) -> None:
+    r = await client.put(POD + "linked", data=ALICE, headers={"Content-Type": TURTLE})
+    assert f'<{url(POD + "linked.acl")}>; rel="acl"' in r.headers["Link"]
+    r = await client.post(POD, data=ALICE, headers={"Content-Type": TURTLE, "Slug": "posted"})
+    assert f'<{url(POD + "posted.acl")}>; rel="acl"' in r.headers["Link"]
+    r = await client.post(
+        POD,
+        headers={"Slug": "box", "Link": '<http://www.w3.org/ns/ldp#BasicContainer>; rel="type"'},
+    )
+    assert '<http://www.w3.org/ns/ldp#BasicContainer>; rel="type"' in r.headers["Link"]
