@@ -164,9 +164,35 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await app[PROVIDER].keys.load()
     if not await app[ACCOUNTS].kv.items("emails"):
         log.info("no accounts yet: sign up at %s.account/signup", app[SETTINGS].base_url)
+    sweeper = asyncio.create_task(_sweep_expired(app[ACCOUNTS].kv))
     yield
+    sweeper.cancel()
     await app[FETCHER].close()
     await store.backend.close()
+
+
+# Namespaces of short-lived records. Expired records are dropped when read, but codes and
+# sign-in requests nobody comes back for would otherwise stay on disk for good.
+_EXPIRING = (
+    "auth_requests",
+    "codes",
+    "codes_used",
+    "sessions",
+    "api_tokens",
+    "refresh",
+    "refresh_used",
+)
+_SWEEP_SECONDS = 1800.0
+
+
+async def _sweep_expired(kv: KeyValueStore) -> None:
+    while True:
+        for namespace in _EXPIRING:
+            try:
+                await kv.items(namespace)  # reading a namespace drops its expired records
+            except OSError:
+                log.exception("sweeping expired %s records failed", namespace)
+        await asyncio.sleep(_SWEEP_SECONDS)
 
 
 def run(settings: Settings) -> None:
