@@ -13,7 +13,7 @@ from typing import Final, final
 import pyoxigraph as ox
 
 from pod import paths
-from pod.acl.defaults import authorization, create_owned_storage
+from pod.acl.defaults import create_owned_storage, owner_acl
 from pod.errors import BadRequest, Conflict
 from pod.ldp import rdf
 from pod.ldp.store import SolidStore
@@ -103,27 +103,11 @@ async def provision_pod(store: SolidStore, name: str, *, issuer: str, title: str
         )
     await store.put(root + "inbox/", data=b"", content_type=None)
     # The profile and the public type index are public; the inbox takes appends from anyone.
-    public_read = ["Read"]
-    for path, modes, container in (
-        ("profile/card", public_read, False),
-        ("settings/publicTypeIndex.ttl", public_read, False),
-        ("inbox/", ["Append"], True),
+    for path, public_modes in (
+        ("profile/card", ("Read",)),
+        ("settings/publicTypeIndex.ttl", ("Read",)),
+        ("inbox/", ("Append",)),
     ):
-        target = url(path)
-        acl_url = target + paths.ACL_SUFFIX
-        triples = authorization(
-            acl_url,
-            "owner",
-            target=target,
-            modes=["Read", "Write", "Control"],
-            agents=(webid,),
-            default=container,
-        ) + authorization(
-            acl_url, "public", target=target, modes=modes, public=True, default=container
-        )
-        await store.put(
-            paths.acl_of(root + path),
-            data=rdf.serialize(triples, rdf.TURTLE),
-            content_type=rdf.TURTLE,
-        )
+        acl = owner_acl(url(path), webid, public_modes=public_modes)
+        await store.put(paths.acl_of(root + path), data=acl, content_type=rdf.TURTLE)
     return Pod(name=name, root=store.url(root), webid=webid)

@@ -44,17 +44,28 @@ def authorization(
     return triples
 
 
-def owner_acl(container_url: str, owner: str) -> bytes:
-    """Turtle giving `owner` Read, Write and Control of a container and all it holds."""
-    acl_url = container_url + paths.ACL_SUFFIX
+def owner_acl(target_url: str, owner: str, *, public_modes: tuple[str, ...] = ()) -> bytes:
+    """Turtle giving `owner` Read, Write and Control of a resource, or of a container and all it
+    holds; `public_modes` are granted to everyone as well."""
+    acl_url = target_url + paths.ACL_SUFFIX
+    container = target_url.endswith("/")
     triples = authorization(
         acl_url,
         "owner",
-        target=container_url,
+        target=target_url,
         modes=["Read", "Write", "Control"],
         agents=(owner,),
-        default=True,
+        default=container,
     )
+    if public_modes:
+        triples += authorization(
+            acl_url,
+            "public",
+            target=target_url,
+            modes=list(public_modes),
+            public=True,
+            default=container,
+        )
     return rdf.serialize(triples, rdf.TURTLE)
 
 
