@@ -28,7 +28,7 @@ from pod.http import headers
 from pod.http.authn import credentials_of
 from pod.http.keys import AUTHORIZER, SETTINGS, STORE
 from pod.ldp import rdf
-from pod.ldp.conditions import Conditions, Outcome, evaluate
+from pod.ldp.conditions import NO_CONDITIONS, Conditions, Outcome, evaluate
 from pod.ldp.patch import parse_patch
 from pod.ldp.store import SolidStore, WriteResult
 from pod.model import Metadata
@@ -311,7 +311,7 @@ def _conditions(request: web.Request) -> Conditions:
             hdrs.IF_UNMODIFIED_SINCE,
         )
     ):
-        return Conditions()
+        return NO_CONDITIONS
     if_match = request.if_match
     if_none_match = request.if_none_match
     modified_since = request.if_modified_since

@@ -22,15 +22,6 @@ class Conditions:
     if_modified_since: float | None = None
     if_unmodified_since: float | None = None
 
-    @property
-    def is_empty(self) -> bool:
-        return (
-            self.if_match is None
-            and self.if_none_match is None
-            and self.if_modified_since is None
-            and self.if_unmodified_since is None
-        )
-
 
 NO_CONDITIONS = Conditions()
 

@@ -413,9 +413,9 @@ class SolidStore:
         async with self.locker.hold(path):
             etag, modified = await self.current_etag(path)
             evaluate(conditions, etag=etag, modified=modified, safe_method=False)
-            created = await self._ensure_parents(path)
+            await self._ensure_parents(path)
             meta = await self._write(path, body, media)
-        return self._written(path, meta, created=etag is None, new_containers=created)
+        return self._written(path, meta, created=etag is None)
 
     async def _put_container(self, path: str, conditions: Conditions) -> WriteResult:
         async with self.locker.hold(path):
@@ -423,9 +423,9 @@ class SolidStore:
             evaluate(conditions, etag=etag, modified=modified, safe_method=False)
             if etag is not None:
                 return WriteResult(path, False, etag)
-            created = await self._ensure_parents(path)
+            await self._ensure_parents(path)
             meta = await self._write(path, b"", rdf.TURTLE)
-        return self._written(path, meta, created=True, new_containers=created)
+        return self._written(path, meta, created=True)
 
     async def post(
         self,
@@ -472,7 +472,7 @@ class SolidStore:
                     )
                 except Conflict:
                     continue
-            return self._written(child, written, created=True, new_containers=[])
+            return self._written(child, written, created=True)
         raise Conflict("could not find a free name for the new resource; try again")
 
     async def patch(
@@ -490,9 +490,10 @@ class SolidStore:
             triples = await self._offload(size, patch.apply, graph.triples)
             await self._validate(path, triples)
             body = await self._offload(size, _serialize, triples, rdf.TURTLE, graph.prefixes)
-            created = await self._ensure_parents(path) if etag is None else []
+            if etag is None:
+                await self._ensure_parents(path)
             meta = await self._write(path, body, rdf.TURTLE)
-        return self._written(path, meta, created=etag is None, new_containers=created)
+        return self._written(path, meta, created=etag is None)
 
     async def _patch_container(
         self, path: str, patch: Patch, conditions: Conditions
@@ -510,7 +511,7 @@ class SolidStore:
         self._check_container_triples(path, new_own)
         body = rdf.serialize(new_own, rdf.TURTLE, prefixes=prefixes) if new_own else b""
         written = await self.backend.write(path, body, content_type=rdf.TURTLE)
-        return self._written(path, written, created=False, new_containers=[])
+        return self._written(path, written, created=False)
 
     def check_deletable(self, path: str) -> None:
         """Raise MethodNotAllowed for what may never be deleted: storage roots and their ACLs."""
@@ -604,8 +605,8 @@ class SolidStore:
             if subject.startswith(prefix) and subject != prefix and "#" not in subject:
                 raise Conflict("metadata of contained resources is managed by the server")
 
-    async def _ensure_parents(self, path: str) -> list[str]:
-        """Create the missing containers above `path`, top-down. Returns those created."""
+    async def _ensure_parents(self, path: str) -> None:
+        """Create the missing containers above `path`, top-down, announcing each."""
         missing: list[str] = []
         for ancestor in paths.ancestors(path):
             meta = await self.backend.stat(ancestor)
@@ -614,7 +615,6 @@ class SolidStore:
             if await self.backend.stat(paths.twin(ancestor)) is not None:
                 raise Conflict(f"{paths.twin(ancestor)} is not a container")
             missing.append(ancestor)
-        created = []
         for container in reversed(missing):
             try:
                 await self.backend.write(container, b"", content_type=rdf.TURTLE, create_only=True)
@@ -622,9 +622,7 @@ class SolidStore:
                 if await self.backend.stat(container) is None:
                     raise
                 continue  # created concurrently: fine
-            created.append(container)
             self._emit_created(container)
-        return created
 
     async def _ensure_container(self, path: str) -> None:
         if await self.backend.stat(path) is None:
@@ -638,14 +636,11 @@ class SolidStore:
         except NotFound as exc:
             raise Conflict(f"the container of {path} disappeared during the write") from exc
 
-    def _written(
-        self, path: str, meta: Metadata, *, created: bool, new_containers: list[str]
-    ) -> WriteResult:
+    def _written(self, path: str, meta: Metadata, *, created: bool) -> WriteResult:
         if created:
             self._emit_created(path)
         else:
             self.events.emit(ResourceEvent(Change.UPDATE, path, meta.version))
-        del new_containers  # already announced by _ensure_parents
         return WriteResult(path, created, meta.version)
 
     def _emit_created(self, path: str) -> None:
