@@ -21,8 +21,8 @@ from rdflib.plugins.sparql.sparql import Update
 from rdflib.term import BNode, Literal, Node, URIRef, Variable
 
 from pod.errors import Conflict, InvalidPatch, InvalidRdf, UnsupportedMediaType
-from pod.ldp.rdf import N3
-from pod.vocab import RDF, SOLID, XSD
+from pod.ldp.rdf import N3, to_rdflib
+from pod.vocab import RDF, SOLID
 
 SPARQL_UPDATE: Final = "application/sparql-update"
 PATCH_TYPES: Final = (N3, SPARQL_UPDATE)
@@ -342,7 +342,7 @@ def _contains(node: Any, name: str) -> bool:
 def _apply_sparql(triples: Triples, update: Update) -> Triples:
     graph = rdflib.Graph()
     for t in triples:
-        graph.add((_to_rdflib(t.subject), _to_rdflib(t.predicate), _to_rdflib(t.object)))
+        graph.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
     try:
         graph.update(update)
     except Exception as exc:  # evaluation errors (type errors in expressions, ...)
@@ -354,22 +354,6 @@ def _apply_sparql(triples: Triples, update: Update) -> Triples:
             ox.Triple(_from_rdflib(s, blanks), _from_rdflib(p, blanks), _from_rdflib(o, blanks))
         )
     return out
-
-
-_XSD_STRING: Final = str(XSD.string)
-
-
-def _to_rdflib(term: Any) -> Node:
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    datatype = term.datatype.value
-    if term.language:
-        return Literal(term.value, lang=term.language)
-    if datatype == _XSD_STRING:
-        return Literal(term.value)
-    return Literal(term.value, datatype=URIRef(datatype), normalize=False)
 
 
 def _from_rdflib(term: Node, blanks: dict[BNode, ox.BlankNode]) -> Any:

@@ -10,6 +10,7 @@ JSON-LD output, with a document loader that serves only the bundled contexts.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections.abc import Iterable
@@ -18,10 +19,11 @@ from importlib import resources
 from typing import Any, Final
 
 import pyoxigraph as ox
+import rdflib
 from pyld import jsonld
 
 from pod.errors import InvalidRdf, NotAcceptable, UnsupportedMediaType
-from pod.vocab import COMMON_PREFIXES
+from pod.vocab import COMMON_PREFIXES, RDF, XSD
 
 TURTLE: Final = "text/turtle"
 JSON_LD: Final = "application/ld+json"
@@ -200,16 +202,24 @@ def serialize(
     if media == N_TRIPLES:
         return _bytes(ox.serialize(triples, format=fmt))
     if media == RDF_XML:
-        _check_xml_representable(triples)
-    out = _bytes(ox.serialize(ordered, format=fmt, prefixes=chosen))
-    if media == RDF_XML:
-        # A raw CR reads back as LF in XML (end-of-line handling): write it as a reference.
-        # It can only occur in text and attribute values, where the reference means the same.
-        out = out.replace(b"\r", b"&#13;")
-    return out
+        return _serialize_xml(ordered, chosen)
+    return _bytes(ox.serialize(ordered, format=fmt, prefixes=chosen))
+
+
+def _serialize_xml(ordered: list[ox.Triple], prefixes: dict[str, str]) -> bytes:
+    _check_xml_representable(ordered)
+    reordered = _typed_nodes_named(ordered)
+    if reordered is None:
+        out = _rdflib_xml(ordered, prefixes)
+    else:
+        out = _bytes(ox.serialize(reordered, format=ox.RdfFormat.RDF_XML, prefixes=prefixes))
+    # A raw CR reads back as LF in XML (end-of-line handling): write it as a reference.
+    # It can only occur in text and attribute values, where the reference means the same.
+    return out.replace(b"\r", b"&#13;")
 
 
 _XML_NAME_END = re.compile(r"[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7\u00C0-\uFFFF]*$")
+_RDF_TYPE: Final = ox.NamedNode(str(RDF.type))
 _XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -229,6 +239,59 @@ def _check_xml_representable(triples: list[ox.Triple]) -> None:
                     "a value holds characters RDF/XML cannot carry; ask for Turtle or JSON-LD",
                     available=[TURTLE, JSON_LD, N_TRIPLES, N3],
                 )
+
+
+def _typed_nodes_named(ordered: list[ox.Triple]) -> list[ox.Triple] | None:
+    """pyoxigraph writes a subject whose first triple is `rdf:type <T>` as a typed node `<T>`,
+    even when T has no XML local name (`<ex:>`, malformed XML). Lead such a subject with another
+    triple, which makes the writer use `rdf:Description` and `rdf:type rdf:resource` instead.
+    None when some subject has nothing else to lead with."""
+    out: list[ox.Triple] = []
+    for _, run in itertools.groupby(ordered, key=lambda t: t.subject):
+        group = list(run)
+        if _unnamed_type(group[0]):
+            lead = next((i for i, t in enumerate(group) if not _unnamed_type(t)), None)
+            if lead is None:
+                return None
+            group.insert(0, group.pop(lead))
+        out.extend(group)
+    return out
+
+
+def _unnamed_type(t: ox.Triple) -> bool:
+    return (
+        t.predicate == _RDF_TYPE
+        and isinstance(t.object, ox.NamedNode)
+        and not _XML_NAME_END.search(t.object.value)
+    )
+
+
+def _rdflib_xml(triples: list[ox.Triple], prefixes: dict[str, str]) -> bytes:
+    # rdflib's plain RDF/XML writer always uses rdf:Description. Several times slower than
+    # pyoxigraph's, so it is kept for the rare graph pyoxigraph would write wrongly.
+    graph = rdflib.Graph(bind_namespaces="none")
+    for prefix, namespace in prefixes.items():
+        graph.bind(prefix, namespace)
+    for t in triples:
+        graph.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
+    return graph.serialize(format="xml", encoding="utf-8")
+
+
+_XSD_STRING: Final = str(XSD.string)
+
+
+def to_rdflib(term: Any) -> rdflib.term.Node:
+    """An rdflib term for a pyoxigraph one (rdflib has the N3 and SPARQL machinery we reuse)."""
+    if isinstance(term, ox.NamedNode):
+        return rdflib.URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return rdflib.BNode(term.value)
+    datatype = term.datatype.value
+    if term.language:
+        return rdflib.Literal(term.value, lang=term.language)
+    if datatype == _XSD_STRING:
+        return rdflib.Literal(term.value)
+    return rdflib.Literal(term.value, datatype=rdflib.URIRef(datatype), normalize=False)
 
 
 def _bytes(out: bytes | None) -> bytes:

@@ -29,6 +29,7 @@ SEVERAL = settings(max_examples=50, deadline=None, database=None)
 BASE = "http://pod.example/pod/doc"
 NS = "http://example.org/ns#"
 RES = "http://example.org/res/"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 XSD_STRING = XSD + "string"
 PREFIXES = {"ex": NS, "res": RES, "foaf": "http://xmlns.com/foaf/0.1/"}
@@ -271,6 +272,13 @@ def test_control_characters_and_any_predicate_round_trip(triples: list[ox.Triple
 @example(
     triples=[ox.Triple(ox.NamedNode(NS + "s"), ox.NamedNode(NS + "p"), ox.Literal("bell\x07"))]
 )
+@example(  # a class without an XML local name: pyoxigraph would write the typed node `<res:>`
+    triples=[
+        ox.Triple(ox.NamedNode(NS + "s"), ox.NamedNode(RDF_TYPE), ox.NamedNode(RES)),
+        ox.Triple(ox.NamedNode(NS + "s"), ox.NamedNode(NS + "p"), ox.Literal("x")),
+    ]
+)
+@example(triples=[ox.Triple(ox.NamedNode(NS + "s"), ox.NamedNode(RDF_TYPE), ox.NamedNode(RES))])
 @example(
     triples=[ox.Triple(ox.NamedNode(NS + "s"), ox.NamedNode(NS + "p"), ox.Literal("cr\r\nlf"))]
 )
