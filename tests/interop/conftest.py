@@ -1,0 +1,231 @@
+"""Fixtures for the interoperability tests: JavaScript Solid clients from the npm registry,
+run by Node.js against a real Kluis process.
+
+The packages are pinned in package.json / package-lock.json (beside this file) and installed with
+`npm ci` when node_modules is missing or older than the lock file. Without Node.js these tests are
+skipped, except under CI (KLUIS_CI set), where they fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+import pytest
+from joserfc.jwk import ECKey
+
+from tests.support import new_ec_key, sign_proof
+from tests.test_cli import free_port, wait_up
+
+HERE: Final = Path(__file__).parent
+ROOT: Final = HERE.parents[1]
+PASSWORD: Final = "correct horse battery"
+NPM_CI_TIMEOUT: Final = 600.0
+NODE_TIMEOUT: Final = 120.0
+
+
+def tool(name: str) -> str:
+    """The path of `name`; skip without it, or fail under CI, which must run this test."""
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    reason = f"{name} is not installed: the Inrupt interoperability test needs Node.js and npm"
+    if os.environ.get("KLUIS_CI"):
+        pytest.fail(f"{reason} (KLUIS_CI is set, so it must run)")
+    pytest.skip(reason)
+
+
+def _installed() -> bool:
+    """node_modules is there and npm installed it from the current lock file."""
+    marker = HERE / "node_modules" / ".package-lock.json"  # npm's record of what it installed
+    lock = HERE / "package-lock.json"
+    return marker.is_file() and marker.stat().st_mtime >= lock.stat().st_mtime
+
+
+@contextmanager
+def _file_lock(name: str) -> Iterator[None]:
+    """An exclusive lock between processes (pytest-xdist workers), held while inside."""
+    digest = hashlib.sha256(str(HERE).encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"kluis-{name}-{digest}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """The node executable, with the pinned npm packages installed beside inrupt.mjs."""
+    node = tool("node")
+    with _file_lock("npm-ci"):
+        if not _installed():
+            done = subprocess.run(
+                [tool("npm"), "ci", "--no-audit", "--no-fund"],
+                cwd=HERE,
+                capture_output=True,
+                text=True,
+                timeout=NPM_CI_TIMEOUT,
+                check=False,
+            )
+            assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+    return node
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    log: Path
+
+    def url(self, path: str) -> str:
+        return self.base + path.lstrip("/")
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def _serve(port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m pod serve` on `port`, in-memory storage, its output into `log`."""
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                *("-m", "pod", "serve", "--port", str(port), "--host", "127.0.0.1"),
+                *("--storage", "memory", "--password-cost", "10"),
+                *("--fetch-private-networks", "true", "--access-log", "false"),
+            ],
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+async def kluis(tmp_path: Path) -> AsyncIterator[Server]:
+    """A Kluis server process on a free port."""
+    port = free_port()
+    server = Server(f"http://127.0.0.1:{port}/", tmp_path / "kluis.log")
+    with _serve(port, server.log) as proc:
+        await wait_up(server.url(".well-known/openid-configuration"), proc)
+        yield server
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    webid: str
+    pod_root: str
+    client_id: str
+    client_secret: str
+
+
+async def _json(response: aiohttp.ClientResponse, status: int) -> dict[str, Any]:
+    assert response.status == status, await response.text()
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+async def person(server: Server, http: aiohttp.ClientSession, name: str) -> Person:
+    """An account with a pod `name`, and client credentials acting as its WebID."""
+    email = f"{name}@example.org"
+    async with http.post(
+        server.url(".account/api/accounts"),
+        json={"email": email, "password": PASSWORD, "pod": name},
+    ) as r:
+        account = await _json(r, 201)
+    async with http.post(
+        server.url(".account/api/login"), json={"email": email, "password": PASSWORD}
+    ) as r:
+        api_token = (await _json(r, 200))["token"]
+    async with http.post(
+        server.url(".account/api/credentials"),
+        json={"webId": account["webId"], "name": "interop test"},
+        headers={"Authorization": f"Bearer {api_token}"},
+    ) as r:
+        credential = await _json(r, 201)
+    return Person(
+        email,
+        account["webId"],
+        account["podRoot"],
+        credential["clientId"],
+        credential["clientSecret"],
+    )
+
+
+@dataclass(frozen=True)
+class Token:
+    """A DPoP-bound access token and the key it is bound to."""
+
+    access: str
+    key: ECKey
+
+    def headers(self, method: str, url: str) -> dict[str, str]:
+        return {
+            "Authorization": f"DPoP {self.access}",
+            "DPoP": sign_proof(self.key, method, url, token=self.access),
+        }
+
+
+async def client_credentials(server: Server, http: aiohttp.ClientSession, who: Person) -> Token:
+    key = new_ec_key()
+    token_url = server.url(".oidc/token")
+    basic = base64.b64encode(f"{who.client_id}:{who.client_secret}".encode()).decode()
+    async with http.post(
+        token_url,
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}", "DPoP": sign_proof(key, "POST", token_url)},
+    ) as r:
+        token = await _json(r, 200)
+    assert token["token_type"] == "DPoP"
+    return Token(str(token["access_token"]), key)
+
+
+def run_node(
+    node: str, script: Path, args: list[str], *, timeout: float = NODE_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """Run `script` (beside this file, so it finds node_modules) to completion."""
+    return subprocess.run(
+        [node, str(script), *args],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def report(done: subprocess.CompletedProcess[str], server: Server, summary: Any = None) -> str:
+    """What node said (its failed steps, or its whole output) and the server's log."""
+    if isinstance(summary, dict):
+        failed = [step for step in summary.get("steps", []) if not step.get("ok")]
+        said = json.dumps(failed or summary, indent=2)
+    else:
+        said = done.stdout
+    return (
+        f"node exited {done.returncode}\n--- node output\n{said}\n--- node stderr\n{done.stderr}"
+        f"\n--- Kluis log\n{server.log_text()}"
+    )
