@@ -38,7 +38,12 @@ class InvalidAcl(PodError):
 
 
 class NotFound(PodError):
-    """The target resource does not exist."""
+    """The target resource does not exist. `allowed` lists the methods it still supports (those
+    that can create it), when the caller knows them."""
+
+    def __init__(self, message: str, *, allowed: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.allowed = tuple(allowed)
 
 
 class Conflict(PodError):

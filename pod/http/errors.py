@@ -80,6 +80,14 @@ def render(error: errors.PodError, *, method: str, realm: str, request_id: str) 
     response = problem(status, error.message, request_id=request_id)
     if isinstance(error, errors.MethodNotAllowed):
         response.headers["Allow"] = headers.join(error.allowed)
+    elif isinstance(error, errors.NotFound) and error.allowed:
+        # Solid Protocol #server-allow-methods: a missing target still says how it can be
+        # created, as OPTIONS does; Comunica decides from a GET's 404 whether it may PUT.
+        response.headers["Allow"] = headers.join(error.allowed)
+        if "PATCH" in error.allowed:
+            response.headers["Accept-Patch"] = headers.ACCEPT_PATCH
+        if "PUT" in error.allowed:
+            response.headers["Accept-Put"] = headers.ACCEPT_PUT
     elif isinstance(error, errors.Unauthenticated):
         challenge = f'DPoP realm="{realm}", algs="ES256 RS256 PS256 EdDSA"'
         if error.error:

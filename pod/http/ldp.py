@@ -20,6 +20,7 @@ from pod.acl.modes import needed_modes
 from pod.errors import (
     BadRequest,
     MethodNotAllowed,
+    NotFound,
     PayloadTooLarge,
     RangeNotSatisfiable,
     UnsupportedMediaType,
@@ -94,7 +95,11 @@ async def _get(request: web.Request, path: str) -> web.StreamResponse:
     )
     accept = request.headers.get(hdrs.ACCEPT)
     byte_range = await _byte_range(request, store, path)
-    rep = await store.get(path, accept=accept, byte_range=byte_range)
+    try:
+        rep = await store.get(path, accept=accept, byte_range=byte_range)
+    except NotFound as exc:
+        # Only readers get this far, so the methods tell nothing OPTIONS would not.
+        raise NotFound(exc.message, allowed=_allowed_methods(path, None, store)) from exc
     allowed = await authorizer.allowed(credentials=credentials, path=path)
     outcome = evaluate(
         _conditions(request), etag=rep.etag, modified=rep.metadata.modified, safe_method=True

@@ -85,6 +85,25 @@ async def test_get_missing_is_404(client: Client) -> None:
     assert r.headers["Content-Type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("path", ["nothing-here", "no/container/"])
+async def test_missing_target_says_how_to_create_it(client: Client, method: str, path: str) -> None:
+    # Solid Protocol #server-allow-methods; Comunica PUTs a new document only when a 404 allows it.
+    r = await client.request(method, POD + path)
+    assert r.status == 404
+    assert {"PUT", "PATCH"} <= {m.strip() for m in r.headers["Allow"].split(",")}
+    assert "text/turtle" in r.headers["Accept-Put"]
+    assert "application/sparql-update" in r.headers["Accept-Patch"]
+
+
+async def test_accept_put_names_the_rdf_types_before_any_type(client: Client) -> None:
+    await client.put(POD + "doc", data=ALICE, headers={"Content-Type": TURTLE})
+    r = await client.get(POD + "doc")
+    types = [t.strip() for t in r.headers["Accept-Put"].split(",")]
+    assert types[0] == TURTLE
+    assert types[-1] == "*/*"
+
+
 async def test_delete_resource(client: Client) -> None:
     await client.put(POD + "gone", data="x", headers={"Content-Type": "text/plain"})
     r = await client.delete(POD + "gone")
