@@ -15,11 +15,11 @@ from pod.ldp.patch import PATCH_TYPES
 MAX_LINK_LENGTH = 8192
 MAX_LINKS = 32
 ACCEPT_PATCH = ", ".join(PATCH_TYPES)
-ACCEPT_POST = "*/*"
 # Any file is accepted, but the RDF types come first: a client picking a serialization from this
 # list (Comunica) then writes RDF that Kluis reads as RDF, not its own favourite (N-Quads, which
 # Kluis would store as an opaque file).
 ACCEPT_PUT = ", ".join((*rdf.RDF_TYPES, "*/*"))
+ACCEPT_POST = ACCEPT_PUT
 RDF_TYPES_LIST = ", ".join(rdf.RDF_TYPES)
 CORS_EXPOSE = ", ".join(
     [
