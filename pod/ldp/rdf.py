@@ -30,14 +30,28 @@ JSON_LD: Final = "application/ld+json"
 N_TRIPLES: Final = "application/n-triples"
 RDF_XML: Final = "application/rdf+xml"
 N3: Final = "text/n3"
+# Dataset formats, read and written with the default graph only, as CSS does: a Solid resource
+# is one graph. A named graph in the input is refused (400) rather than silently dropped.
+N_QUADS: Final = "application/n-quads"
+TRIG: Final = "application/trig"
 
 # Output formats in server preference order (Turtle first: it is what we store).
-RDF_TYPES: Final = (TURTLE, JSON_LD, N_TRIPLES, RDF_XML, N3)
+RDF_TYPES: Final = (TURTLE, JSON_LD, N_TRIPLES, RDF_XML, N3, N_QUADS, TRIG)
 _OX_FORMATS: Final = {
     TURTLE: ox.RdfFormat.TURTLE,
     N_TRIPLES: ox.RdfFormat.N_TRIPLES,
     RDF_XML: ox.RdfFormat.RDF_XML,
     N3: ox.RdfFormat.N3,
+    N_QUADS: ox.RdfFormat.N_QUADS,
+    TRIG: ox.RdfFormat.TRIG,
+}
+_LABELS: Final = {
+    TURTLE: "Turtle",
+    N_TRIPLES: "N-Triples",
+    RDF_XML: "RDF/XML",
+    N3: "N3",
+    N_QUADS: "N-Quads",
+    TRIG: "TriG",
 }
 # Accepted on input under these names as well.
 _ALIASES: Final = {"application/x-turtle": TURTLE, "text/rdf+n3": N3, "application/n3": N3}
@@ -83,16 +97,17 @@ def parse(data: bytes, content_type: str, *, base: str) -> Graph:
         parser = ox.parse(data, fmt, base_iri=base, without_named_graphs=True)
         triples = [quad.triple for quad in parser]
     except SyntaxError as exc:
-        raise InvalidRdf(f"invalid {_label(media)}: {exc.msg}") from exc
+        message = exc.msg
+        if message == "Named graphs are not allowed":
+            message = "named graphs are not supported: a Solid resource holds one graph"
+        raise InvalidRdf(f"invalid {_label(media)}: {message}") from exc
     except ValueError as exc:
         raise InvalidRdf(f"invalid {_label(media)}: {exc}") from exc
     return Graph(triples, dict(parser.prefixes))
 
 
 def _label(media: str) -> str:
-    return {TURTLE: "Turtle", N_TRIPLES: "N-Triples", RDF_XML: "RDF/XML", N3: "N3"}.get(
-        media, media
-    )
+    return _LABELS.get(media, media)
 
 
 def _parse_jsonld(data: bytes, base: str) -> Graph:
@@ -199,7 +214,7 @@ def serialize(
     fmt = _OX_FORMATS.get(media)
     if fmt is None:
         raise UnsupportedMediaType(f"cannot serialize RDF as {media}", accepted=RDF_TYPES)
-    if media == N_TRIPLES:
+    if media in (N_TRIPLES, N_QUADS):
         return _bytes(ox.serialize(triples, format=fmt))
     if media == RDF_XML:
         return _serialize_xml(ordered, chosen)
@@ -220,6 +235,7 @@ def _serialize_xml(ordered: list[ox.Triple], prefixes: dict[str, str]) -> bytes:
 
 _XML_NAME_END = re.compile(r"[A-Za-z_\u00C0-\uFFFF][\w.\-\u00B7\u00C0-\uFFFF]*$")
 _RDF_TYPE: Final = ox.NamedNode(str(RDF.type))
+_NOT_XML: Final = [t for t in RDF_TYPES if t != RDF_XML]
 _XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -231,13 +247,13 @@ def _check_xml_representable(triples: list[ox.Triple]) -> None:
             raise NotAcceptable(
                 f"the predicate <{t.predicate.value}> cannot be written in RDF/XML; "
                 "ask for Turtle or JSON-LD",
-                available=[TURTLE, JSON_LD, N_TRIPLES, N3],
+                available=_NOT_XML,
             )
         for term in (t.subject, t.object):
             if not isinstance(term, ox.Triple) and _XML_FORBIDDEN.search(term.value):
                 raise NotAcceptable(
                     "a value holds characters RDF/XML cannot carry; ask for Turtle or JSON-LD",
-                    available=[TURTLE, JSON_LD, N_TRIPLES, N3],
+                    available=_NOT_XML,
                 )
 
 

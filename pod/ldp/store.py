@@ -71,6 +71,8 @@ _ETAG_SUFFIX: Final = {
     rdf.N_TRIPLES: "nt",
     rdf.RDF_XML: "rdfxml",
     rdf.N3: "n3",
+    rdf.N_QUADS: "nq",
+    rdf.TRIG: "trig",
 }
 
 

@@ -302,6 +302,19 @@ MALFORMED_RDF: list[tuple[str, str, bytes, tuple[str, ...]]] = [
     ("json-ld-bad-id", JSON_LD, b'{"@id": 3}', ("JSON-LD", "@id")),
     ("json-ld-bad-vocab", JSON_LD, b'{"@context": {"@vocab": 5}, "a": 1}', ("JSON-LD", "@vocab")),
     ("json-ld-bad-context", JSON_LD, b'{"@context": 5, "@id": "x"}', ("JSON-LD", "@context")),
+    (
+        "n-quads-named-graph",
+        "application/n-quads",
+        b'<http://e/a> <http://e/b> "x" .\n<http://e/a> <http://e/b> "y" <http://e/g> .\n',
+        ("N-Quads", "named graphs"),
+    ),
+    ("n-quads-garbage", "application/n-quads", b"<http://e/a> <http://e/b> .\n", ("N-Quads",)),
+    (
+        "trig-named-graph",
+        "application/trig",
+        b"@prefix ex: <http://example.org/ns#> .\nex:g { ex:a ex:b ex:c }\n",
+        ("TriG", "named graphs"),
+    ),
 ]
 
 # (id, method, target)

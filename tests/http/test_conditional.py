@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pod.ldp import rdf
 from tests.conftest import POD, Client
 
 DOC = "<#a> <#b> <#c> ."
@@ -20,11 +21,13 @@ async def test_if_none_match_on_get_gives_304(client: Client) -> None:
 
 async def test_representations_have_distinct_etags(client: Client) -> None:
     await client.put(POD + "doc", data=DOC, headers=TURTLE)
-    turtle = (await client.get(POD + "doc")).headers["ETag"]
-    jsonld = (await client.get(POD + "doc", headers={"Accept": "application/ld+json"})).headers[
-        "ETag"
+    # RFC 9110 §8.8.3: a strong ETag names one representation, so each format has its own.
+    tags = [
+        (await client.get(POD + "doc", headers={"Accept": media})).headers["ETag"]
+        for media in rdf.RDF_TYPES
     ]
-    assert turtle != jsonld
+    assert len(set(tags)) == len(rdf.RDF_TYPES), tags
+    jsonld = tags[rdf.RDF_TYPES.index(rdf.JSON_LD)]
     # the JSON-LD ETag still identifies the version for a conditional write
     r = await client.put(POD + "doc", data=DOC, headers={**TURTLE, "If-Match": jsonld})
     assert r.status == 204

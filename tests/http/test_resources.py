@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rdflib import Graph, Literal, URIRef
+from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
 from tests.conftest import POD, Client, url
@@ -162,6 +162,8 @@ async def test_jsonld_put_is_readable_as_turtle(client: Client) -> None:
         ("application/n-triples", "nt"),
         ("application/rdf+xml", "xml"),
         ("text/n3", "n3"),
+        ("application/n-quads", "nquads"),
+        ("application/trig", "trig"),
     ],
 )
 async def test_every_rdf_format_reads_back_isomorphic(client: Client, media: str, fmt: str) -> None:
@@ -180,10 +182,19 @@ async def test_every_rdf_format_reads_back_isomorphic(client: Client, media: str
         ("application/n-triples", "nt"),
         ("application/rdf+xml", "xml"),
         ("text/n3", "n3"),
+        ("application/n-quads", "nquads"),
+        ("application/trig", "trig"),
     ],
 )
 async def test_every_rdf_format_is_accepted_on_input(client: Client, media: str, fmt: str) -> None:
-    body = parse(ALICE, url(POD + "x")).serialize(format=fmt)
+    graph = parse(ALICE, url(POD + "x"))
+    if fmt in ("nquads", "trig"):  # dataset formats: the triples go in the default graph
+        dataset = Dataset()
+        for triple in graph:
+            dataset.add(triple)
+        body = dataset.serialize(format=fmt)
+    else:
+        body = graph.serialize(format=fmt)
     r = await client.put(POD + "x", data=body, headers={"Content-Type": media})
     assert r.status == 201, await r.text()
     r = await client.get(POD + "x")

@@ -230,6 +230,8 @@ FORMATS = [
     pytest.param(rdf.N_TRIPLES, id="n-triples"),
     pytest.param(rdf.RDF_XML, id="rdf-xml"),
     pytest.param(rdf.N3, id="n3"),
+    pytest.param(rdf.N_QUADS, id="n-quads"),
+    pytest.param(rdf.TRIG, id="trig"),
 ]
 
 # --- serialize -> parse round trips -------------------------------------------------------------
