@@ -22,10 +22,11 @@
 // exits 1 when any step failed (2 on bad usage).
 
 import http from "node:http";
-import { parseArgs } from "node:util";
 
 import { QueryEngine } from "@comunica/query-sparql-solid";
 import { Session } from "@inrupt/solid-client-authn-node";
+
+import { CheckFailed, check, readOptions, run } from "./script.mjs";
 
 const SESSION_KEY = "@comunica/actor-http-inrupt-solid-client-authn:session";
 const PREFIXES = `
@@ -47,32 +48,6 @@ const OPTIONS = {
   forbidden: "KLUIS_FORBIDDEN",
 };
 
-function readOptions() {
-  const { values } = parseArgs({
-    options: Object.fromEntries(Object.keys(OPTIONS).map((name) => [name, { type: "string" }])),
-    strict: true,
-  });
-  const options = {};
-  const missing = [];
-  for (const [name, variable] of Object.entries(OPTIONS)) {
-    const value = values[name] ?? process.env[variable];
-    if (!value) missing.push(`--${name} (or ${variable})`);
-    options[name] = value;
-  }
-  if (missing.length > 0) {
-    throw new UsageError(`missing: ${missing.join(", ")}`);
-  }
-  return options;
-}
-
-class UsageError extends Error {}
-
-class CheckFailed extends Error {}
-
-function check(condition, message) {
-  if (!condition) throw new CheckFailed(message);
-}
-
 /** JSON with the keys of every object sorted, so that key order does not matter. */
 function canonical(value) {
   return JSON.stringify(value, (_, v) =>
@@ -85,16 +60,6 @@ function canonical(value) {
 function same(actual, expected, what) {
   const [a, e] = [canonical(actual), canonical(expected)];
   check(a === e, `${what}: got ${a}, expected ${e}`);
-}
-
-/** What went wrong; a stack only where it helps (not for failed checks or usage). */
-function describe(error) {
-  const out = { error: String(error?.message ?? error) };
-  if (error?.name && error.name !== "Error") out.errorName = error.name;
-  if (error?.cause) out.cause = String(error.cause?.stack ?? error.cause);
-  const expected = error instanceof CheckFailed || error instanceof UsageError;
-  if (!expected && error?.stack) out.stack = error.stack;
-  return out;
 }
 
 // Every request that goes out through fetch (Comunica's, directly or through the session's
@@ -179,21 +144,8 @@ async function refused(engine, query, context) {
   throw new CheckFailed(`the query succeeded with ${JSON.stringify(rows)}`);
 }
 
-const summary = { ok: false, steps: [] };
-
-async function main() {
-  const options = readOptions();
-  const step = async (name, action) => {
-    const started = Date.now();
-    try {
-      const detail = (await action()) ?? {};
-      summary.steps.push({ step: name, ok: true, ms: Date.now() - started, ...detail });
-      return true;
-    } catch (error) {
-      summary.steps.push({ step: name, ok: false, ms: Date.now() - started, ...describe(error) });
-      return false;
-    }
-  };
+async function main(step) {
+  const options = readOptions(OPTIONS);
 
   const session = new Session();
   const loggedIn = await step("login", async () => {
@@ -216,7 +168,6 @@ async function main() {
     }
   }
   await anonymously(step, options);
-  summary.ok = loggedIn && summary.steps.every((s) => s.ok);
 }
 
 /** The steps with an authenticated Comunica: the session's fetch, as the pod's owner. */
@@ -393,12 +344,4 @@ async function anonymously(step, options) {
   });
 }
 
-try {
-  await main();
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
-  process.exitCode = summary.ok ? 0 : 1;
-} catch (error) {
-  // The steps done so far, and what stopped the rest.
-  process.stdout.write(`${JSON.stringify({ ...summary, ok: false, ...describe(error) })}\n`);
-  process.exitCode = error instanceof UsageError ? 2 : 1;
-}
+await run(main);

@@ -8,6 +8,7 @@ skipped, except under CI (KLUIS_CI set), where they fail.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import fcntl
 import hashlib
@@ -229,3 +230,21 @@ def report(done: subprocess.CompletedProcess[str], server: Server, summary: Any 
         f"node exited {done.returncode}\n--- node output\n{said}\n--- node stderr\n{done.stderr}"
         f"\n--- Kluis log\n{server.log_text()}"
     )
+
+
+async def run_script(
+    node: str, script: Path, server: Server, options: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Run an interop script (script.mjs's conventions) with `--name value` for each option.
+
+    Returns its summary and its steps by name, after checking that every step passed.
+    """
+    args = [part for name, value in options.items() for part in (f"--{name}", value)]
+    done = await asyncio.to_thread(run_node, node, script, args)
+    try:
+        summary: dict[str, Any] = json.loads(done.stdout)
+    except ValueError:
+        pytest.fail(report(done, server))
+    assert done.returncode == 0, report(done, server, summary)
+    assert summary["ok"] is True
+    return summary, {step["step"]: step for step in summary["steps"]}

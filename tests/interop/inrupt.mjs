@@ -14,7 +14,6 @@
 
 import { randomUUID } from "node:crypto";
 import http from "node:http";
-import { parseArgs } from "node:util";
 
 import {
   buildThing,
@@ -37,6 +36,8 @@ import {
 } from "@inrupt/solid-client";
 import { Session } from "@inrupt/solid-client-authn-node";
 
+import { check, readOptions, run } from "./script.mjs";
+
 const SCHEMA_NAME = "https://schema.org/name";
 const SCHEMA_VERSION = "https://schema.org/version";
 
@@ -48,54 +49,6 @@ const OPTIONS = {
   "pod-root": "KLUIS_POD_ROOT",
   forbidden: "KLUIS_FORBIDDEN",
 };
-
-function readOptions() {
-  const { values } = parseArgs({
-    options: Object.fromEntries(Object.keys(OPTIONS).map((name) => [name, { type: "string" }])),
-    strict: true,
-  });
-  const options = {};
-  const missing = [];
-  for (const [name, variable] of Object.entries(OPTIONS)) {
-    const value = values[name] ?? process.env[variable];
-    if (!value) missing.push(`--${name} (or ${variable})`);
-    options[name] = value;
-  }
-  if (missing.length > 0) {
-    throw new UsageError(`missing: ${missing.join(", ")}`);
-  }
-  return options;
-}
-
-class UsageError extends Error {}
-
-class CheckFailed extends Error {}
-
-function check(condition, message) {
-  if (!condition) throw new CheckFailed(message);
-}
-
-/** What went wrong, with the HTTP details solid-client's errors carry. */
-function describe(error) {
-  const out = { error: String(error?.message ?? error) };
-  if (error?.name && error.name !== "Error") out.errorName = error.name;
-  const status = error?.statusCode ?? error?.response?.status;
-  if (status !== undefined) out.status = status;
-  if (error?.statusText) out.statusText = error.statusText;
-  if (error?.response?.url) out.url = error.response.url;
-  if (error?.problemDetails) {
-    const { type, title, status: s, detail, instance } = error.problemDetails;
-    out.problemDetails = { type: String(type), title, status: s, detail };
-    if (instance) out.problemDetails.instance = String(instance);
-  }
-  if (error?.cause) out.cause = String(error.cause?.stack ?? error.cause);
-  // A stack only where it helps: not for failed checks or usage, nor HTTP errors (status says).
-  const expected = error instanceof CheckFailed || error instanceof UsageError;
-  if (!expected && status === undefined && error?.stack) {
-    out.stack = error.stack;
-  }
-  return out;
-}
 
 /** A DPoP proof's protected header and claims, for the debug log. */
 function decodeProof(proof) {
@@ -140,20 +93,8 @@ if (process.env.KLUIS_INTEROP_DEBUG) {
   };
 }
 
-async function main() {
-  const options = readOptions();
-  const summary = { ok: false, steps: [] };
-  const step = async (name, action) => {
-    const started = Date.now();
-    try {
-      const detail = (await action()) ?? {};
-      summary.steps.push({ step: name, ok: true, ms: Date.now() - started, ...detail });
-      return true;
-    } catch (error) {
-      summary.steps.push({ step: name, ok: false, ms: Date.now() - started, ...describe(error) });
-      return false;
-    }
-  };
+async function main(step, summary) {
+  const options = readOptions(OPTIONS);
 
   const session = new Session();
   const loggedIn = await step("login", async () => {
@@ -173,7 +114,7 @@ async function main() {
     return { webId: info.webId };
   });
   summary.webId = session.info.webId ?? null;
-  if (!loggedIn) return summary;
+  if (!loggedIn) return;
 
   const fetch = session.fetch.bind(session);
   const podRoot = options["pod-root"];
@@ -272,15 +213,6 @@ async function main() {
   });
 
   await session.logout();
-  summary.ok = summary.steps.every((s) => s.ok);
-  return summary;
 }
 
-try {
-  const summary = await main();
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
-  process.exitCode = summary.ok ? 0 : 1;
-} catch (error) {
-  process.stdout.write(`${JSON.stringify({ ok: false, steps: [], ...describe(error) })}\n`);
-  process.exitCode = error instanceof UsageError ? 2 : 1;
-}
+await run(main);

@@ -12,8 +12,6 @@ document. Python reads the written documents back. The fixtures come from confte
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,7 +20,7 @@ import pytest
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 
-from tests.interop.conftest import Server, Token, client_credentials, person, report, run_node
+from tests.interop.conftest import Server, Token, client_credentials, person, run_script
 
 SCRIPT: Final = Path(__file__).parent / "comunica.mjs"
 SCHEMA: Final = Namespace("https://schema.org/")
@@ -89,30 +87,23 @@ async def test_comunica_queries_and_updates_a_pod(node: str, kluis: Server) -> N
             "<#it> <https://schema.org/name> 'bob only' .",
         )
 
-    done = await asyncio.to_thread(
-        run_node,
+    _, steps = await run_script(
         node,
         SCRIPT,
-        [
-            *("--issuer", kluis.base),
-            *("--client-id", alice.client_id),
-            *("--client-secret", alice.client_secret),
-            *("--webid", alice.webid),
-            *("--pod-root", alice.pod_root),
-            *("--people", people),
-            *("--ages", ages),
-            *("--notes", notes),
-            *("--new-doc", new_doc),
-            *("--forbidden", secret),
-        ],
+        kluis,
+        {
+            "issuer": kluis.base,
+            "client-id": alice.client_id,
+            "client-secret": alice.client_secret,
+            "webid": alice.webid,
+            "pod-root": alice.pod_root,
+            "people": people,
+            "ages": ages,
+            "notes": notes,
+            "new-doc": new_doc,
+            "forbidden": secret,
+        },
     )
-    try:
-        summary: dict[str, Any] = json.loads(done.stdout)
-    except ValueError:
-        pytest.fail(report(done, kluis))
-    assert done.returncode == 0, report(done, kluis, summary)
-    assert summary["ok"] is True
-    steps = {step["step"]: step for step in summary["steps"]}
     assert list(steps) == [
         "login",
         "select private document",

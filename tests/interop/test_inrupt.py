@@ -9,16 +9,14 @@ from conftest.py.
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import aiohttp
 import pytest
 from rdflib import Graph, Literal, URIRef
 
-from tests.interop.conftest import Server, client_credentials, person, report, run_node
+from tests.interop.conftest import Server, client_credentials, person, run_script
 
 SCRIPT: Final = Path(__file__).parent / "inrupt.mjs"
 
@@ -41,26 +39,19 @@ async def test_inrupt_clients_log_in_read_and_write(node: str, kluis: Server) ->
         async with http.get(secret) as r:
             assert r.status == 401  # private: anonymous readers are turned away
 
-    done = await asyncio.to_thread(
-        run_node,
+    summary, steps = await run_script(
         node,
         SCRIPT,
-        [
-            *("--issuer", kluis.base),
-            *("--client-id", alice.client_id),
-            *("--client-secret", alice.client_secret),
-            *("--webid", alice.webid),
-            *("--pod-root", alice.pod_root),
-            *("--forbidden", secret),
-        ],
+        kluis,
+        {
+            "issuer": kluis.base,
+            "client-id": alice.client_id,
+            "client-secret": alice.client_secret,
+            "webid": alice.webid,
+            "pod-root": alice.pod_root,
+            "forbidden": secret,
+        },
     )
-    try:
-        summary: dict[str, Any] = json.loads(done.stdout)
-    except ValueError:
-        pytest.fail(report(done, kluis))
-    assert done.returncode == 0, report(done, kluis, summary)
-    assert summary["ok"] is True
-    steps = {step["step"]: step for step in summary["steps"]}
     assert list(steps) == [
         "login",
         "pods from profile",
