@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -25,7 +26,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from authlib.integrations.requests_client import OAuth2Session
-from playwright.async_api import BrowserContext, Locator, Page, async_playwright, expect
+from playwright.async_api import Locator, Page, async_playwright, expect
 from rdflib import Graph, URIRef
 from rdflib.namespace import Namespace
 
@@ -60,6 +61,26 @@ def require_chromium(path: Path = CHROMIUM) -> None:
     if os.environ.get("KLUIS_CI"):
         pytest.fail(f"{reason}; KLUIS_CI is set, so CI must provide it", pytrace=False)
     pytest.skip(reason)
+
+
+@asynccontextmanager
+async def chromium_page(profile: Path) -> AsyncIterator[Page]:
+    """A page in a fresh headless Debian Chromium using the profile directory `profile`."""
+    require_chromium()
+    async with async_playwright() as playwright:
+        # Playwright passes the profile as --user-data-dir itself.
+        context = await playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            args=list(CHROMIUM_ARGS),
+            viewport={"width": 1000, "height": 800},
+        )
+        try:
+            context.set_default_timeout(TIMEOUT_MS)
+            expect.set_options(timeout=TIMEOUT_MS)
+            yield context.pages[0] if context.pages else await context.new_page()
+        finally:
+            await context.close()
 
 
 def test_missing_chromium_skips_or_fails_in_ci(
@@ -248,37 +269,23 @@ class Browser:
 async def browser(
     tmp_path: Path, screenshots: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[Browser]:
-    require_chromium()
-    async with async_playwright() as playwright:
-        # Playwright passes the (fresh, per-test) profile as --user-data-dir itself.
-        context: BrowserContext = await playwright.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile",
-            executable_path=CHROMIUM,
-            args=list(CHROMIUM_ARGS),
-            viewport={"width": 1000, "height": 800},
+    async with chromium_page(tmp_path / "chromium-profile") as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+        page.on(
+            "response",
+            lambda r: errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None,
         )
-        try:
-            context.set_default_timeout(TIMEOUT_MS)
-            expect.set_options(timeout=TIMEOUT_MS)
-            page = context.pages[0] if context.pages else await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-            page.on(
-                "response",
-                lambda r: errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None,
-            )
-            page.on(
-                "console",
-                lambda msg: (
-                    errors.append(f"console {msg.type}: {msg.text} at {msg.location}")
-                    if msg.type == "error"
-                    else None
-                ),
-            )
-            prefix = request.node.name.removeprefix("test_").replace("_", "-")
-            yield Browser(page, screenshots, prefix, errors)
-        finally:
-            await context.close()
+        page.on(
+            "console",
+            lambda msg: (
+                errors.append(f"console {msg.type}: {msg.text} at {msg.location}")
+                if msg.type == "error"
+                else None
+            ),
+        )
+        prefix = request.node.name.removeprefix("test_").replace("_", "-")
+        yield Browser(page, screenshots, prefix, errors)
 
 
 # --- the flow ---------------------------------------------------------------------------

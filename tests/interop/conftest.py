@@ -3,7 +3,8 @@ run by Node.js against a real Kluis process.
 
 The packages are pinned in package.json / package-lock.json (beside this file) and installed with
 `npm ci` when node_modules is missing or older than the lock file. Without Node.js these tests are
-skipped, except under CI (KLUIS_CI set), where they fail.
+skipped, except under CI (KLUIS_CI set), where they fail. The `browser` fixture is Debian's
+Chromium under Playwright, for the clients that run in a web page.
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
 import pytest
 from joserfc.jwk import ECKey
+from playwright.async_api import ConsoleMessage, Request, Response
+from playwright.async_api import Page as PlaywrightPage
 
+from tests.idp.test_browser import SCREENSHOTS, chromium_page
 from tests.support import new_ec_key, sign_proof
 from tests.test_cli import free_port, wait_up
 
@@ -248,3 +252,70 @@ async def run_script(
     assert done.returncode == 0, report(done, server, summary)
     assert summary["ok"] is True
     return summary, {step["step"]: step for step in summary["steps"]}
+
+
+# --- a browser: headless Chromium driven by Playwright (tests/idp/test_browser.py) ------
+
+
+@dataclass
+class Browser:
+    page: PlaywrightPage
+    prefix: str
+    # (what, url, detail) for console errors, page errors, failed loads and 4xx/5xx answers
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # every URL the page asked for, in order
+    answers: list[tuple[str, str, int]] = field(default_factory=list)  # (method, url, status)
+
+    async def shot(self, step: str) -> None:
+        await self.page.screenshot(path=SCREENSHOTS / f"{self.prefix}-{step}.png", full_page=True)
+
+    def watch(self) -> None:
+        page = self.page
+        page.on("pageerror", lambda exc: self.problems.append(("page error", "", str(exc))))
+        page.on("console", self._console)
+        page.on("response", self._response)
+        page.on("requestfailed", self._failed)
+        page.on("request", lambda r: self.requests.append(r.url))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            url = str(message.location.get("url", ""))
+            self.problems.append(("console error", url, message.text))
+
+    def _response(self, response: Response) -> None:
+        self.answers.append((response.request.method, response.url, response.status))
+        if response.status >= 400:
+            self.problems.append((f"HTTP {response.status}", response.url, response.status_text))
+
+    def _failed(self, request: Request) -> None:
+        self.problems.append(("request failed", request.url, str(request.failure)))
+
+    def unexpected(self, *, forbidden: str) -> list[tuple[str, str, str]]:
+        """The problems, less the one the app provokes: the 403 for another person's data."""
+        return [
+            (what, url, detail)
+            for what, url, detail in self.problems
+            if not (url == forbidden and (what == "HTTP 403" or "403" in detail))
+        ]
+
+
+@pytest.fixture
+async def browser(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Browser]:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    async with chromium_page(tmp_path / "chromium-profile") as page:
+        # Screenshots are named for the module and the test (its parameters, or its name):
+        # test_inrupt_browser.py[registered] -> inrupt-browser-registered-01-app.png
+        module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+        node = request.node
+        if hasattr(node, "callspec"):
+            test_id = node.callspec.id
+        else:
+            test_id = node.originalname.removeprefix("test_").removeprefix(module + "_")
+        b = Browser(page, f"{module}-{test_id}".replace("_", "-"))
+        b.watch()
+        yield b
+
+
+def problems_report(b: Browser, kluis: Server) -> str:
+    said = "\n".join(" ".join(p) for p in b.problems)
+    return f"--- browser problems\n{said}\n--- Kluis log\n{kluis.log_text()}"

@@ -18,27 +18,27 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import ConsoleMessage, Request, Response, async_playwright, expect
-from playwright.async_api import Page as PlaywrightPage
+from playwright.async_api import expect
 from rdflib import Graph, Literal, URIRef
 
 from tests.conftest import ServerFactory
-from tests.idp.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    SCREENSHOTS,
-    TIMEOUT_MS,
-    require_chromium,
+from tests.interop.conftest import (
+    HERE,
+    PASSWORD,
+    Browser,
+    Person,
+    Server,
+    client_credentials,
+    person,
+    problems_report,
 )
-from tests.interop.conftest import HERE, PASSWORD, Person, Server, client_credentials, person
 
 APP_SOURCE: Final = HERE / "browser_app"
 ESBUILD_TIMEOUT: Final = 120.0
@@ -124,73 +124,6 @@ class BrowserApp:
         )
 
 
-# --- the browser ------------------------------------------------------------------------
-
-
-@dataclass
-class Browser:
-    page: PlaywrightPage
-    prefix: str
-    # (what, url, detail) for console errors, page errors, failed loads and 4xx/5xx answers
-    problems: list[tuple[str, str, str]] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)  # every URL the page asked for, in order
-
-    async def shot(self, step: str) -> None:
-        await self.page.screenshot(path=SCREENSHOTS / f"{self.prefix}-{step}.png", full_page=True)
-
-    def watch(self) -> None:
-        page = self.page
-        page.on("pageerror", lambda exc: self.problems.append(("page error", "", str(exc))))
-        page.on("console", self._console)
-        page.on("response", self._response)
-        page.on("requestfailed", self._failed)
-        page.on("request", lambda r: self.requests.append(r.url))
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            url = str(message.location.get("url", ""))
-            self.problems.append(("console error", url, message.text))
-
-    def _response(self, response: Response) -> None:
-        if response.status >= 400:
-            self.problems.append((f"HTTP {response.status}", response.url, response.status_text))
-
-    def _failed(self, request: Request) -> None:
-        self.problems.append(("request failed", request.url, str(request.failure)))
-
-    def unexpected(self, *, forbidden: str) -> list[tuple[str, str, str]]:
-        """The problems, less the one the app provokes: the 403 for another person's data."""
-        return [
-            (what, url, detail)
-            for what, url, detail in self.problems
-            if not (url == forbidden and (what == "HTTP 403" or "403" in detail))
-        ]
-
-
-@pytest.fixture
-async def browser(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Browser]:
-    require_chromium()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        # Playwright passes the (fresh, per-test) profile as --user-data-dir itself.
-        context = await playwright.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile",
-            executable_path=CHROMIUM,
-            args=list(CHROMIUM_ARGS),
-            viewport={"width": 1000, "height": 800},
-        )
-        try:
-            context.set_default_timeout(TIMEOUT_MS)
-            expect.set_options(timeout=TIMEOUT_MS)
-            page = context.pages[0] if context.pages else await context.new_page()
-            test_id = request.node.callspec.id if hasattr(request.node, "callspec") else "app"
-            b = Browser(page, f"inrupt-browser-{test_id}")
-            b.watch()
-            yield b
-        finally:
-            await context.close()
-
-
 # --- the test ---------------------------------------------------------------------------
 
 
@@ -211,11 +144,6 @@ async def put_turtle(
 
 def starting(prefix: str) -> re.Pattern[str]:
     return re.compile("^" + re.escape(prefix))
-
-
-def problems_report(b: Browser, kluis: Server) -> str:
-    said = "\n".join(" ".join(p) for p in b.problems)
-    return f"--- browser problems\n{said}\n--- Kluis log\n{kluis.log_text()}"
 
 
 @dataclass(frozen=True)
