@@ -17,7 +17,7 @@ from pod.acl.defaults import create_owned_storage, owner_acl
 from pod.errors import BadRequest, Conflict
 from pod.ldp import rdf
 from pod.ldp.store import SolidStore
-from pod.vocab import FOAF, LDP, PIM, RDF, SOLID
+from pod.vocab import DCTERMS, FOAF, LDP, PIM, RDF, SOLID
 
 POD_NAME: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 RESERVED_POD_NAMES: Final = frozenset(
@@ -82,6 +82,8 @@ async def provision_pod(store: SolidStore, name: str, *, issuer: str, title: str
         profile.append(ox.Triple(me, ox.NamedNode(FOAF.name), ox.Literal(title)))
     preferences = [
         ox.Triple(prefs, _A, ox.NamedNode(PIM.ConfigurationFile)),
+        # SolidOS adds this title on first log-in when it is missing (NSS's pod template has it).
+        ox.Triple(prefs, ox.NamedNode(DCTERMS.title), ox.Literal("Preferences file")),
         ox.Triple(me, ox.NamedNode(SOLID.publicTypeIndex), public_index),
         ox.Triple(me, ox.NamedNode(SOLID.privateTypeIndex), private_index),
     ]
@@ -103,7 +105,9 @@ async def provision_pod(store: SolidStore, name: str, *, issuer: str, title: str
         )
     await store.put(root + "inbox/", data=b"", content_type=None)
     # The profile and the public type index are public; the inbox takes appends from anyone.
+    # settings/ gets an owner-only ACL of its own, which SolidOS otherwise writes on first log-in.
     for path, public_modes in (
+        ("settings/", ()),
         ("profile/card", ("Read",)),
         ("settings/publicTypeIndex.ttl", ("Read",)),
         ("inbox/", ("Append",)),

@@ -172,6 +172,8 @@ def unexplained(b: Browser, expected: set[tuple[str, int]]) -> list[tuple[str, s
             continue
         if what == "page error" and any(f"<{u}>" in detail for u in urls):
             continue  # mashlib's Fetcher leaves the rejection of a failed load unhandled
+        if what == "request failed" and OFFLINE.match(url) and "ERR_ABORTED" in detail:
+            continue  # a stubbed icon still loading when the page moved on: not Kluis's
         left.append((what, url, detail))
     return left
 
@@ -259,16 +261,14 @@ async def test_solidos_logs_in_with_kluis_and_shows_a_private_folder(
     await browser.shot("05-private")
     assert ("POST", kluis.url(".oidc/token"), 200) in browser.answers
 
-    # Logged in, mashlib sets up alice's preferences: the settings folder gets an ACL of its
-    # own (owner only, as the pod root's that applied), prefs.ttl a title and the type indexes.
-    settings = alice.pod_root + "settings/"
-    writes = {
-        (method, url): status
+    # Logged in, mashlib checks alice's preferences: the settings folder's own ACL, the title
+    # of prefs.ttl and the type indexes. Kluis provisions all of them, so it writes nothing.
+    writes = [
+        (method, url, status)
         for method, url, status in browser.answers
         if url.startswith(alice.pod_root) and method not in ("GET", "HEAD", "OPTIONS")
-    }
-    assert writes == {("PUT", settings + ".acl"): 201, ("PATCH", settings + "prefs.ttl"): 204}
+    ]
+    assert writes == []
 
-    # Expected: the private folder, refused before the login; the settings folder's own ACL,
-    # looked for before mashlib writes it.
-    check_clean(browser, kluis, {(private, 401), (settings + ".acl", 404)})
+    # Expected: the private folder, refused before the login.
+    check_clean(browser, kluis, {(private, 401)})
