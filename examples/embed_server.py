@@ -14,13 +14,14 @@ import aiohttp
 from aiohttp import web
 
 from pod.acl.decide import AllowAll
-from pod.app import create_app
+from pod.app import create_app, runner_options
 from pod.config import Settings
 
 
 async def main(port: int) -> str:
     settings = Settings(host="127.0.0.1", port=port, storage="memory", access_log=False)
-    runner = web.AppRunner(create_app(settings, authorizer=AllowAll()))
+    # runner_options: the idle and slow-header deadline (idle_timeout) from the settings.
+    runner = web.AppRunner(create_app(settings, authorizer=AllowAll()), **runner_options(settings))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:

@@ -29,6 +29,7 @@ from pod.auth.webid import WebIdProfiles
 from pod.config import Settings
 from pod.fetch import Fetcher
 from pod.http.account import add_account_routes
+from pod.http.bodies import runner_options as runner_options  # for embedders
 from pod.http.idp import add_idp_routes, endpoints
 from pod.http.keys import (
     ACCOUNTS,
@@ -214,6 +215,7 @@ async def _serve(settings: Settings) -> None:
         access_log=logging.getLogger("pod.access") if settings.access_log else None,
         shutdown_timeout=settings.shutdown_timeout,
         handle_signals=False,
+        **runner_options(settings),
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)

@@ -42,6 +42,14 @@ class Settings:
     shutdown_timeout: float = _setting(
         10.0, "Seconds in-flight requests get to finish on SIGINT/SIGTERM."
     )
+    idle_timeout: float = _setting(
+        60.0,
+        "Seconds a connection may wait for the head of its next request (slow or idle "
+        "clients are then disconnected).",
+    )
+    body_timeout: float = _setting(
+        30.0, "Longest pause, in seconds, between two parts of a request body (408 after)."
+    )
     log_level: str = _setting("info", "Logging level: debug, info, warning, error.")
     allow_bearer: bool = _setting(
         False, "Accept plain Bearer access tokens (no DPoP). Off: only DPoP-bound tokens."
@@ -76,6 +84,9 @@ class Settings:
         for name in ("max_body_bytes", "max_rdf_bytes", "port"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} may not be negative")
+        for name in ("idle_timeout", "body_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
 
     @property
     def base_path(self) -> str:

@@ -74,6 +74,10 @@ class PayloadTooLarge(PodError):
     """The request body is larger than the configured limit (413)."""
 
 
+class RequestTimeout(PodError):
+    """The client stopped sending the request body (408)."""
+
+
 class RangeNotSatisfiable(PodError):
     """A byte range lies outside the representation (416)."""
 

@@ -18,6 +18,7 @@ from jinja2 import Environment
 
 from pod.accounts.service import Account, AccountService
 from pod.errors import BadRequest, Forbidden, PodError, Unauthenticated
+from pod.http.bodies import small_body
 from pod.http.keys import ACCOUNTS, PROVIDER, SESSIONS, SETTINGS, TEMPLATES
 from pod.http.sessions import Session
 from pod.idp.provider import AuthRequest
@@ -87,7 +88,7 @@ def redirect(location: str) -> web.Response:
 async def _form(request: web.Request) -> dict[str, str]:
     if request.content_length is not None and request.content_length > _MAX_FORM:
         raise BadRequest("the form is too large")
-    data = await request.post()
+    data = await small_body(request, request.post())
     return {k: v for k, v in data.items() if isinstance(v, str)}
 
 
@@ -396,7 +397,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > _MAX_FORM:
         raise BadRequest("the body is too large")
     try:
-        body = json.loads(await request.read())
+        body = json.loads(await small_body(request, request.read()))
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"the body is not JSON: {exc}") from exc
     if not isinstance(body, dict):

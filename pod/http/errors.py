@@ -27,6 +27,7 @@ STATUS: Final[dict[type[errors.PodError], int]] = {
     errors.NotFound: 404,
     errors.MethodNotAllowed: 405,
     errors.NotAcceptable: 406,
+    errors.RequestTimeout: 408,
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,
     errors.PayloadTooLarge: 413,
@@ -78,7 +79,11 @@ def render(error: errors.PodError, *, method: str, realm: str, request_id: str) 
     """The response for a domain error."""
     status = status_of(error)
     response = problem(status, error.message, request_id=request_id)
-    if isinstance(error, errors.MethodNotAllowed):
+    if isinstance(error, errors.RequestTimeout):
+        # Connection: close. aiohttp still reads (and drops) what comes for up to its
+        # lingering_time (10 s), so that the client gets to read this answer.
+        response.force_close()
+    elif isinstance(error, errors.MethodNotAllowed):
         response.headers["Allow"] = headers.join(error.allowed)
     elif isinstance(error, errors.NotFound) and error.allowed:
         # Solid Protocol #server-allow-methods: a missing target still says how it can be

@@ -17,6 +17,7 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestErro
 from pod.errors import Unauthenticated
 from pod.http.account import continue_authorization, redirect, render, session_account
 from pod.http.authn import credentials_of
+from pod.http.bodies import small_body
 from pod.http.keys import PROVIDER, SESSIONS
 from pod.idp.provider import CannotRedirect
 
@@ -61,7 +62,7 @@ async def get_jwks(request: web.Request) -> web.StreamResponse:
 
 async def get_authorize(request: web.Request) -> web.StreamResponse:
     provider = request.app[PROVIDER]
-    source = request.query if request.method == "GET" else await request.post()
+    source = request.query if request.method == "GET" else await small_body(request, request.post())
     params = {k: v for k, v in source.items() if isinstance(v, str)}
     try:
         auth = await provider.begin(params)
@@ -96,7 +97,8 @@ async def post_token(request: web.Request) -> web.StreamResponse:
                 description="send the token request as application/x-www-form-urlencoded"
             )
         )
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    posted = await small_body(request, request.post())
+    form = {k: v for k, v in posted.items() if isinstance(v, str)}
     try:
         tokens = await request.app[PROVIDER].token(
             form,
@@ -148,7 +150,7 @@ async def end_session(request: web.Request) -> web.StreamResponse:
 
 async def post_registration(request: web.Request) -> web.StreamResponse:
     try:
-        metadata: Any = json.loads(await request.read())
+        metadata: Any = json.loads(await small_body(request, request.read()))
         client, secret = await request.app[PROVIDER].clients.register(metadata)
     except (ValueError, RecursionError):
         return oauth_error(InvalidRequestError(description="the body is not JSON"))

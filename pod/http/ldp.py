@@ -21,12 +21,12 @@ from pod.errors import (
     BadRequest,
     MethodNotAllowed,
     NotFound,
-    PayloadTooLarge,
     RangeNotSatisfiable,
     UnsupportedMediaType,
 )
 from pod.http import headers
 from pod.http.authn import credentials_of
+from pod.http.bodies import read_body
 from pod.http.keys import AUTHORIZER, SETTINGS, STORE
 from pod.ldp import rdf
 from pod.ldp.conditions import NO_CONDITIONS, Conditions, Outcome, evaluate
@@ -46,7 +46,7 @@ _TYPE_NON_RDF: Final = headers.link(str(LDP.NonRDFSource), "type")
 _TYPE_STORAGE: Final = headers.link(str(PIM.Storage), "type")
 _CONTAINER_TYPES: Final = frozenset({str(LDP.BasicContainer), str(LDP.Container)})
 _VARY: Final = "Accept, Authorization, Origin"
-_READ_CHUNK: Final = 64 * 1024
+_OFFLOAD_PATCH_BYTES: Final = 64 * 1024  # parse bigger patches in a thread
 
 
 async def handle_resource(request: web.Request) -> web.StreamResponse:
@@ -185,7 +185,7 @@ async def _put(request: web.Request, path: str) -> web.StreamResponse:
         credentials=await credentials_of(request),
         needs=needed_modes("PUT", path, exists=existing.__contains__),
     )
-    data = await _read_body(request)
+    data = await read_body(request)
     result = await store.put(
         path, data=data, content_type=_content_type(request, data), conditions=_conditions(request)
     )
@@ -208,7 +208,7 @@ async def _post(request: web.Request, path: str) -> web.StreamResponse:
     await request.app[AUTHORIZER].authorize(
         credentials=await credentials_of(request), needs=needed_modes("POST", path, exists=_never)
     )
-    data = await _read_body(request)
+    data = await read_body(request)
     as_container = bool(headers.link_types(request.headers.get(hdrs.LINK)) & _CONTAINER_TYPES)
     result = await store.post(
         path,
@@ -226,8 +226,8 @@ async def _patch(request: web.Request, path: str) -> web.StreamResponse:
     content_type = request.headers.get(hdrs.CONTENT_TYPE)
     if content_type is None:
         raise BadRequest("a PATCH body needs a Content-Type header")
-    data = await _read_body(request, limit=settings.max_rdf_bytes)
-    if len(data) > _READ_CHUNK:  # parsing a big patch must not stall the event loop
+    data = await read_body(request, limit=settings.max_rdf_bytes)
+    if len(data) > _OFFLOAD_PATCH_BYTES:  # parsing a big patch must not stall the event loop
         patch = await asyncio.to_thread(parse_patch, data, content_type, base=store.url(path))
     else:
         patch = parse_patch(data, content_type, base=store.url(path))
@@ -285,24 +285,6 @@ def _content_type(request: web.Request, data: bytes) -> str | None:
             raise BadRequest("a request with a body needs a Content-Type header")
         return None
     return value
-
-
-async def _read_body(request: web.Request, *, limit: int | None = None) -> bytes:
-    """The whole request body, refusing (413) as soon as it exceeds the limit."""
-    limit = request.app[SETTINGS].max_body_bytes if limit is None else limit
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}")
-    if not request.body_exists:
-        return b""
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in request.content.iter_chunked(_READ_CHUNK):
-        total += len(chunk)
-        if total > limit:
-            raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _conditions(request: web.Request) -> Conditions:

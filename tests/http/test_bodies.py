@@ -1,0 +1,124 @@
+"""Slow clients (SPEC.md §13): a stalled request body gets 408 and changes nothing, a request
+head that never completes is dropped at `idle_timeout`, and either frees the handler."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from pathlib import Path
+
+import pytest
+
+from pod.config import Settings
+from pod.http.bodies import runner_options
+from tests.conftest import POD, Client, url
+from tests.test_cli import free_port, server, wait_up
+
+BODY_TIMEOUT = 0.5
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, body_timeout=BODY_TIMEOUT)
+
+
+async def _send_head_and_some_body(
+    client: Client, path: str, head: dict[str, str], *, method: str = "PUT"
+) -> bytes:
+    """`method` `path` announcing 100 bytes of body, send 10, then stall; the server's answer."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {client.server.host}", "Content-Length: 100"]
+    lines += [f"{name}: {value}" for name, value in head.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + b"0123456789")
+    await writer.drain()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT + 5):
+            head_bytes = await reader.readuntil(b"\r\n\r\n")
+            length = int(head_bytes.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            return head_bytes + await reader.readexactly(length)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("existing", [False, True])
+async def test_a_stalled_body_gets_408_and_changes_nothing(client: Client, existing: bool) -> None:
+    path = POD + "stalled.txt"
+    if existing:
+        r = await client.put(path, data=b"before", headers={"Content-Type": "text/plain"})
+        assert r.status == 201
+    assert client.agent is not None
+    head = {"Content-Type": "text/plain", **client.agent.headers("PUT", url(path))}
+    started = time.monotonic()
+    answer = await _send_head_and_some_body(client, path, head)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert b"no part of the request body arrived for 0.5 seconds" in answer
+    assert b"Connection: close" in answer
+    assert time.monotonic() - started < BODY_TIMEOUT + 3
+    r = await client.get(path)
+    if existing:
+        assert (r.status, await r.read()) == (200, b"before")
+    else:
+        assert r.status == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/.account/api/login", "application/json"),  # the account API's JSON bodies
+        ("/.account/login", "application/x-www-form-urlencoded"),  # the pages' forms
+        ("/.oidc/token", "application/x-www-form-urlencoded"),  # OAuth requests
+        ("/.oidc/reg", "application/json"),  # dynamic client registration
+    ],
+)
+async def test_stalled_form_and_json_bodies_get_408(
+    client: Client, path: str, content_type: str
+) -> None:
+    answer = await _send_head_and_some_body(
+        client, path, {"Content-Type": content_type}, method="POST"
+    )
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+
+
+async def test_a_slow_but_steady_body_is_accepted(client: Client) -> None:
+    async def trickle() -> object:
+        for _ in range(4):  # 4 parts, each well within the pause allowed, 1.2 s in all
+            await asyncio.sleep(BODY_TIMEOUT * 0.6)
+            yield b"part "
+
+    r = await client.put(POD + "steady.txt", data=trickle(), headers={"Content-Type": "text/plain"})
+    assert r.status == 201, await r.text()
+    assert await (await client.get(POD + "steady.txt")).read() == b"part " * 4
+
+
+def test_runner_options_carry_the_idle_timeout() -> None:
+    assert runner_options(Settings(idle_timeout=7.5)) == {"keepalive_timeout": 7.5}
+
+
+def test_timeouts_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="idle_timeout"):
+        Settings(idle_timeout=0)
+    with pytest.raises(ValueError, match="body_timeout"):
+        Settings(body_timeout=-1)
+
+
+async def test_server_drops_a_request_head_that_never_completes(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"KLUIS_DATA_DIR": str(tmp_path / "data"), "KLUIS_HOST": "127.0.0.1"}
+    with server("--port", str(port), "--idle-timeout", "1", env=env) as proc:
+        await wait_up(f"http://127.0.0.1:{port}/", proc)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # and nothing more
+        await writer.drain()
+        started = time.monotonic()
+        async with asyncio.timeout(10):
+            assert await reader.read() == b""  # closed without an answer
+        writer.close()
+        # aiohttp checks its timer at about a second's granularity
+        assert 0.5 < time.monotonic() - started < 4
+        # the server still serves others
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        async with asyncio.timeout(10):
+            assert (await reader.read()).startswith(b"HTTP/1.1 ")
+        writer.close()
