@@ -321,15 +321,13 @@ def _allowed_methods(path: str, meta: Metadata | None, store: SolidStore) -> lis
         if meta is not None:
             methods.append("POST")
         methods += ["PUT", "PATCH"]
-        if meta is not None and not store.is_storage_root(path):
+        if meta is not None and store.is_deletable(path):
             methods.append("DELETE")
         return methods
     methods.append("PUT")
     if meta is None or rdf.is_rdf_type(meta.content_type):
         methods.append("PATCH")
-    if meta is not None and not (
-        paths.is_acl(path) and store.is_storage_root(paths.subject_of(path))
-    ):
+    if meta is not None and store.is_deletable(path):
         methods.append("DELETE")
     return methods
 

@@ -515,12 +515,21 @@ class SolidStore:
         written = await self.backend.write(path, body, content_type=rdf.TURTLE)
         return self._written(path, written, created=False)
 
+    def _is_root(self, path: str) -> bool:
+        """The server's root container or a storage root: never deleted, nor their ACLs."""
+        return path == paths.ROOT or path in self._storages
+
+    def is_deletable(self, path: str) -> bool:
+        return not (
+            self._is_root(path) or (paths.is_acl(path) and self._is_root(paths.subject_of(path)))
+        )
+
     def check_deletable(self, path: str) -> None:
-        """Raise MethodNotAllowed for what may never be deleted: storage roots and their ACLs."""
-        if path == paths.ROOT or path in self._storages:
+        """Raise MethodNotAllowed for what may never be deleted: roots and their ACLs."""
+        if self._is_root(path):
             # Solid Protocol #server-delete-protect-root-container
             raise MethodNotAllowed("a storage root cannot be deleted", allowed=_ROOT_METHODS)
-        if paths.is_acl(path) and paths.subject_of(path) in self._storages:
+        if not self.is_deletable(path):
             raise MethodNotAllowed(
                 "the ACL of a storage root cannot be deleted", allowed=_DOC_METHODS
             )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF
 
 from pod.acl.defaults import owner_acl
+from pod.errors import MethodNotAllowed
+from pod.ldp.store import SolidStore
 from tests.conftest import POD, Client, url
 from tests.support import Agent
 
@@ -135,6 +138,18 @@ async def test_delete_container_only_when_empty(client: Client, alice: Agent) ->
 async def test_storage_root_cannot_be_deleted(client: Client) -> None:
     r = await client.delete(POD)
     assert r.status == 405
+    assert "DELETE" not in r.headers["Allow"]
+
+
+async def test_server_root_and_its_acl_are_never_deleted(client: Client, store: SolidStore) -> None:
+    # The server's root container holds the pods, and its ACL is the last word on access there.
+    for path in ("/", "/.acl", POD + ".acl"):
+        assert not store.is_deletable(path), path
+        with pytest.raises(MethodNotAllowed):
+            store.check_deletable(path)
+    assert store.is_deletable(POD + "doc")
+    r = await client.options("/")
+    assert r.status == 204, await r.text()
     assert "DELETE" not in r.headers["Allow"]
 
 
