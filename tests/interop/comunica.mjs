@@ -26,7 +26,13 @@ import http from "node:http";
 import { QueryEngine } from "@comunica/query-sparql-solid";
 import { Session } from "@inrupt/solid-client-authn-node";
 
-import { CheckFailed, check, readOptions, run } from "./script.mjs";
+import {
+  CheckFailed,
+  check,
+  logInWithClientCredentials,
+  readOptions,
+  run,
+} from "./script.mjs";
 
 const SESSION_KEY = "@comunica/actor-http-inrupt-solid-client-authn:session";
 const PREFIXES = `
@@ -144,22 +150,21 @@ async function refused(engine, query, context) {
   throw new CheckFailed(`the query succeeded with ${JSON.stringify(rows)}`);
 }
 
+/** The only write among `made` was one SPARQL Update PATCH, answered 204. */
+function patchedOnce(made) {
+  const writes = made.filter((r) => r.method !== "GET" && r.method !== "HEAD");
+  same(
+    writes.map((r) => [r.method, r.contentType, r.status]),
+    [["PATCH", "application/sparql-update", 204]],
+    "writes",
+  );
+}
+
 async function main(step) {
   const options = readOptions(OPTIONS);
 
   const session = new Session();
-  const loggedIn = await step("login", async () => {
-    await session.login({
-      clientId: options["client-id"],
-      clientSecret: options["client-secret"],
-      oidcIssuer: options.issuer,
-      tokenType: "DPoP",
-    });
-    const info = session.info;
-    check(info.isLoggedIn === true, `session.info.isLoggedIn is ${info.isLoggedIn}`);
-    same(info.webId, options.webid, "session.info.webId");
-    return { webId: info.webId };
-  });
+  const loggedIn = await step("login", () => logInWithClientCredentials(session, options));
   if (loggedIn) {
     try {
       await asOwner(step, options, session);
@@ -236,12 +241,7 @@ async function asOwner(step, options, session) {
         authenticated({ destination: notes }),
       ),
     );
-    const writes = made.filter((r) => r.method !== "GET" && r.method !== "HEAD");
-    same(
-      writes.map((r) => [r.method, r.contentType, r.status]),
-      [["PATCH", "application/sparql-update", 204]],
-      "writes",
-    );
+    patchedOnce(made);
     return { requests: made };
   });
 
@@ -254,12 +254,7 @@ async function asOwner(step, options, session) {
         authenticated({ sources: [notes], destination: notes }),
       ),
     );
-    const writes = made.filter((r) => r.method !== "GET" && r.method !== "HEAD");
-    same(
-      writes.map((r) => [r.method, r.contentType, r.status]),
-      [["PATCH", "application/sparql-update", 204]],
-      "writes",
-    );
+    patchedOnce(made);
     return { requests: made };
   });
 

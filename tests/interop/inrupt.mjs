@@ -36,7 +36,7 @@ import {
 } from "@inrupt/solid-client";
 import { Session } from "@inrupt/solid-client-authn-node";
 
-import { check, readOptions, run } from "./script.mjs";
+import { check, logInWithClientCredentials, readOptions, run } from "./script.mjs";
 
 const SCHEMA_NAME = "https://schema.org/name";
 const SCHEMA_VERSION = "https://schema.org/version";
@@ -97,22 +97,7 @@ async function main(step, summary) {
   const options = readOptions(OPTIONS);
 
   const session = new Session();
-  const loggedIn = await step("login", async () => {
-    await session.login({
-      clientId: options["client-id"],
-      clientSecret: options["client-secret"],
-      oidcIssuer: options.issuer,
-      tokenType: "DPoP",
-    });
-    const info = session.info;
-    check(info.isLoggedIn === true, `session.info.isLoggedIn is ${info.isLoggedIn}`);
-    check(
-      info.webId === options.webid,
-      `session.info.webId is ${info.webId}, expected ${options.webid}`,
-    );
-    check(info.expirationDate > Date.now(), `session.info.expirationDate is ${info.expirationDate}`);
-    return { webId: info.webId };
-  });
+  const loggedIn = await step("login", () => logInWithClientCredentials(session, options));
   summary.webId = session.info.webId ?? null;
   if (!loggedIn) return;
 

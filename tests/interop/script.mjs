@@ -31,6 +31,27 @@ export function readOptions(spec) {
   return options;
 }
 
+/**
+ * Log `session` (an Inrupt node Session) in with the client credentials in `options`
+ * ("client-id", "client-secret", "issuer"), DPoP-bound, and check it acts for `options.webid`.
+ */
+export async function logInWithClientCredentials(session, options) {
+  await session.login({
+    clientId: options["client-id"],
+    clientSecret: options["client-secret"],
+    oidcIssuer: options.issuer,
+    tokenType: "DPoP",
+  });
+  const info = session.info;
+  check(info.isLoggedIn === true, `session.info.isLoggedIn is ${info.isLoggedIn}`);
+  check(
+    info.webId === options.webid,
+    `session.info.webId is ${info.webId}, expected ${options.webid}`,
+  );
+  check(info.expirationDate > Date.now(), `session.info.expirationDate is ${info.expirationDate}`);
+  return { webId: info.webId };
+}
+
 /** What went wrong, with the HTTP details solid-client's errors carry. */
 export function describe(error) {
   const out = { error: String(error?.message ?? error) };
