@@ -369,6 +369,15 @@ async def check_app_result(app: BrowserApp, b: Browser, webid: str, step: str) -
     await b.shot(step)
 
 
+async def reach_consent(kluis: Kluis, app: BrowserApp, b: Browser) -> str:
+    """Sign up, log out, log in again for the app and check its consent page; the WebID."""
+    webid = await sign_up_in_browser(kluis, b)
+    await log_out(kluis, b)
+    await log_in_for_app(kluis, app, b)
+    await check_consent_page(kluis, app, b, webid)
+    return webid
+
+
 def connected_apps(page: Page) -> Locator:
     return page.get_by_role("region", name="Connected apps")
 
@@ -376,10 +385,7 @@ def connected_apps(page: Page) -> Locator:
 async def test_sign_up_log_in_and_allow_once(
     kluis: Kluis, browser_app: BrowserApp, browser: Browser
 ) -> None:
-    webid = await sign_up_in_browser(kluis, browser)
-    await log_out(kluis, browser)
-    await log_in_for_app(kluis, browser_app, browser)
-    await check_consent_page(kluis, browser_app, browser, webid)
+    webid = await reach_consent(kluis, browser_app, browser)
     await browser.page.get_by_role("button", name="Allow").click()
     await check_app_result(browser_app, browser, webid, "05-app")
     # Allowed once, not remembered: the account lists no connected app.
@@ -397,10 +403,7 @@ async def test_sign_up_log_in_and_allow_once(
 async def test_remember_then_revoke(
     kluis: Kluis, browser_app: BrowserApp, browser: Browser
 ) -> None:
-    webid = await sign_up_in_browser(kluis, browser)
-    await log_out(kluis, browser)
-    await log_in_for_app(kluis, browser_app, browser)
-    await check_consent_page(kluis, browser_app, browser, webid)
+    webid = await reach_consent(kluis, browser_app, browser)
     await browser.page.get_by_role("checkbox", name="Remember this choice for Test App").check()
     await browser.page.get_by_role("button", name="Allow").click()
     await check_app_result(browser_app, browser, webid, "05-app")

@@ -29,6 +29,7 @@ import { Session } from "@inrupt/solid-client-authn-node";
 import {
   CheckFailed,
   check,
+  LOGIN_OPTIONS,
   logInWithClientCredentials,
   readOptions,
   run,
@@ -42,11 +43,7 @@ PREFIX pim: <http://www.w3.org/ns/pim/space#>
 `;
 
 const OPTIONS = {
-  issuer: "KLUIS_ISSUER",
-  "client-id": "KLUIS_CLIENT_ID",
-  "client-secret": "KLUIS_CLIENT_SECRET",
-  webid: "KLUIS_WEBID",
-  "pod-root": "KLUIS_POD_ROOT",
+  ...LOGIN_OPTIONS,
   people: "KLUIS_PEOPLE",
   ages: "KLUIS_AGES",
   notes: "KLUIS_NOTES",

@@ -36,17 +36,13 @@ import {
 } from "@inrupt/solid-client";
 import { Session } from "@inrupt/solid-client-authn-node";
 
-import { check, logInWithClientCredentials, readOptions, run } from "./script.mjs";
+import { LOGIN_OPTIONS, check, logInWithClientCredentials, readOptions, run } from "./script.mjs";
 
 const SCHEMA_NAME = "https://schema.org/name";
 const SCHEMA_VERSION = "https://schema.org/version";
 
 const OPTIONS = {
-  issuer: "KLUIS_ISSUER",
-  "client-id": "KLUIS_CLIENT_ID",
-  "client-secret": "KLUIS_CLIENT_SECRET",
-  webid: "KLUIS_WEBID",
-  "pod-root": "KLUIS_POD_ROOT",
+  ...LOGIN_OPTIONS,
   forbidden: "KLUIS_FORBIDDEN",
 };
 

@@ -31,6 +31,15 @@ export function readOptions(spec) {
   return options;
 }
 
+/** The options logInWithClientCredentials needs, with their environment variables. */
+export const LOGIN_OPTIONS = {
+  issuer: "KLUIS_ISSUER",
+  "client-id": "KLUIS_CLIENT_ID",
+  "client-secret": "KLUIS_CLIENT_SECRET",
+  webid: "KLUIS_WEBID",
+  "pod-root": "KLUIS_POD_ROOT",
+};
+
 /**
  * Log `session` (an Inrupt node Session) in with the client credentials in `options`
  * ("client-id", "client-secret", "issuer"), DPoP-bound, and check it acts for `options.webid`.
