@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeAlias
 
@@ -25,6 +26,39 @@ POD = "/pod/"
 Client: TypeAlias = PodClient
 ClientFactory: TypeAlias = Callable[[Application], Awaitable["TestClient[Request, Application]"]]
 ServerFactory: TypeAlias = Callable[[Application], Awaitable[TestServer]]
+
+
+class _ServerErrors(logging.Handler):
+    """Collects the records the error boundary logs for every answer it turns into a 500."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors() -> Iterator[None]:
+    """No request in the suite may answer 5xx: every in-process server's 500 fails its test."""
+    handler = _ServerErrors()
+    # Our error boundary, and aiohttp's own for anything that escapes it.
+    loggers = [logging.getLogger(name) for name in ("pod.http.errors", "aiohttp.server")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    if handler.records:
+        record = handler.records[0]
+        pytest.fail(
+            f"the server answered 500 {len(handler.records)} time(s): {record.getMessage()}\n"
+            + (logging.Formatter().formatException(record.exc_info) if record.exc_info else ""),
+            pytrace=False,
+        )
 
 
 @pytest.fixture(params=["memory", "fs"])
