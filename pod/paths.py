@@ -8,6 +8,7 @@ dot-segment, a path can be mapped onto any storage without escaping it. Bottom l
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import quote
 
 from pod.errors import InvalidPath
@@ -15,6 +16,7 @@ from pod.errors import InvalidPath
 ROOT = "/"
 ACL_SUFFIX = ".acl"
 META_SUFFIX = ".meta"
+AUXILIARY_SUFFIXES = (ACL_SUFFIX, META_SUFFIX)
 MAX_SEGMENT_BYTES = 200  # leaves room for storage-layout affixes within a 255-byte file name
 MAX_PATH_BYTES = 2048
 MAX_DEPTH = 64
@@ -66,6 +68,14 @@ def _parse_url_path(raw: str, base_path: str) -> str:
     names = [_decode_segment(p) for p in parts]
     for name in names:
         check_name(name)
+    # Only a document can be auxiliary. A container `x.acl/` would make the ACL of `x`
+    # impossible to create (its slash twin exists), and one named after an auxiliary resource
+    # in another case or form could be that very file on a case-insensitive file system.
+    for name in names if is_container else names[:-1]:
+        if has_auxiliary_suffix(name):
+            raise InvalidPath(
+                f"a container's name may not end in {ACL_SUFFIX} or {META_SUFFIX}: {name!r}"
+            )
     path = "/" + "/".join(names) + ("/" if is_container else "")
     if len(path.encode()) > MAX_PATH_BYTES:
         raise InvalidPath(f"path is longer than {MAX_PATH_BYTES} bytes")
@@ -106,8 +116,30 @@ def check_name(name: str) -> None:
         raise InvalidPath("control characters (NUL, newline, ...) are not allowed in paths")
     if len(name.encode()) > MAX_SEGMENT_BYTES:
         raise InvalidPath(f"path segment is longer than {MAX_SEGMENT_BYTES} bytes")
-    if name.startswith(RESERVED_PREFIX) or name in RESERVED_NAMES:
+    folded = fold(name)
+    if folded.startswith(RESERVED_PREFIX) or folded in RESERVED_NAMES:
         raise InvalidPath(f"{name!r} is a name reserved by the server")
+    if folded.endswith(AUXILIARY_SUFFIXES) and not name.endswith(AUXILIARY_SUFFIXES):
+        # On a case-insensitive or normalising file system (macOS, Windows, casefold ext4),
+        # `.ACL` is the file `.acl`: writing it with Write would overwrite an ACL, which needs
+        # Control (WAC #server-control-operation).
+        raise InvalidPath(
+            f"{name!r} differs from an auxiliary resource name ({ACL_SUFFIX}, {META_SUFFIX}) "
+            "only in case or Unicode form"
+        )
+
+
+def fold(name: str) -> str:
+    """`name` as file systems that ignore case or Unicode form may compare it: NFKC-casefolded
+    (Unicode §3.13 toNFKC_Casefold, approximated), without the trailing dots and spaces that
+    Windows drops from file names."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return folded.rstrip(". ")
+
+
+def has_auxiliary_suffix(name: str) -> bool:
+    """Whether `name`, in any case or Unicode form, ends like an auxiliary resource's name."""
+    return fold(name).endswith(AUXILIARY_SUFFIXES)
 
 
 def is_valid_name(name: str) -> bool:
@@ -165,7 +197,7 @@ def twin(path: str) -> str:
 
 
 def is_auxiliary(path: str) -> bool:
-    return not path.endswith("/") and path.endswith((ACL_SUFFIX, META_SUFFIX))
+    return not path.endswith("/") and path.endswith(AUXILIARY_SUFFIXES)
 
 
 def is_acl(path: str) -> bool:

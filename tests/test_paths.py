@@ -59,6 +59,12 @@ valid_paths = st.builds(
     lambda segments, container: "/" + "/".join(segments) + ("/" if container and segments else ""),
     st.lists(st.one_of(names, tricky_names), max_size=6),
     st.booleans(),
+).filter(
+    # Only a document's name may end like an auxiliary resource's.
+    lambda p: (
+        not any(paths.has_auxiliary_suffix(n) for n in p.rstrip("/").split("/")[1:-1])
+        and not (p.endswith("/") and paths.has_auxiliary_suffix(p.rstrip("/").rsplit("/", 1)[-1]))
+    )
 )
 base_paths = st.sampled_from(["/", "/base/", "/a/b/", "/%C3%A9/"])
 
@@ -92,6 +98,15 @@ _hostile = st.sampled_from(
         ".kluis~meta~x",
         ".well-known",
         "%2Ewell-known",
+        ".ACL",
+        "x.Acl",
+        "x.acl.",
+        "x.acl%20",
+        "x.META",
+        "%EF%BC%8E%EF%BD%81%EF%BD%83%EF%BD%8C",
+        ".KLUIS~meta~x",
+        ".Well-Known",
+        "x.acl",
         "a",
         "b",
         "",
@@ -119,9 +134,16 @@ def assert_safe(path: str) -> None:
         assert "/" not in name
         assert "\x00" not in name
         assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in name), path
-        assert not name.startswith(paths.RESERVED_PREFIX), path
-        assert name not in paths.RESERVED_NAMES, path
+        # ... in any case or Unicode form a file system may fold it to
+        folded = paths.fold(name)
+        assert not folded.startswith(paths.RESERVED_PREFIX), path
+        assert folded not in paths.RESERVED_NAMES, path
+        assert not folded.endswith(paths.AUXILIARY_SUFFIXES) or name.endswith(
+            paths.AUXILIARY_SUFFIXES
+        ), path
         assert len(name.encode()) <= paths.MAX_SEGMENT_BYTES
+    containers = body.split("/") if path.endswith("/") else body.split("/")[:-1]
+    assert not any(paths.has_auxiliary_suffix(n) for n in containers), path
     assert len(path.encode()) <= paths.MAX_PATH_BYTES
     # An accepted path is canonical: encoding it again gives the same path back.
     assert paths.parse_url_path(paths.to_url_path(path)) == path
@@ -240,6 +262,7 @@ def test_file_backend_refuses_any_unsafe_name(fs_root: Path, name: str) -> None:
 @example("%2e%2e%2f%2e%2e%2fx")
 @example("x.acl")
 @example("x.acl%00")
+@example("x.ACL")
 @example(".well-known")
 def test_slug_becomes_one_safe_non_auxiliary_name_or_none(slug: str) -> None:
     name = _slug_name(slug)
@@ -247,7 +270,7 @@ def test_slug_becomes_one_safe_non_auxiliary_name_or_none(slug: str) -> None:
         return
     assert paths.is_valid_name(name), name
     assert "/" not in name
-    assert not name.endswith((paths.ACL_SUFFIX, paths.META_SUFFIX)), name
+    assert not paths.has_auxiliary_suffix(name), name
     child = "/pod/" + name
     assert paths.parent(child) == "/pod/"
     assert paths.parse_url_path(paths.to_url_path(child)) == child
@@ -266,3 +289,27 @@ def test_ancestors_are_containers_and_prefixes(path: str) -> None:
         assert path.startswith(ancestor)
         assert ancestor != path
     assert paths.parent(path) == chain[0]
+
+
+@PROPERTY
+@given(st.text(_name_chars, min_size=1, max_size=24))
+@example(".ACL")
+@example("\uff58\uff0e\uff41\uff43\uff4c")  # fullwidth "x.acl"
+@example("x.Meta ")
+@example(".KLUIS~tmp~1")
+def test_no_accepted_name_folds_onto_an_auxiliary_or_reserved_name(name: str) -> None:
+    """Issue 10 item 4: on a case-insensitive or normalising file system, a name is the file of
+    every name it folds to; none may reach an auxiliary resource or the server's own files."""
+    if not paths.is_valid_name(name):
+        return
+    folded = paths.fold(name)
+    assert not folded.startswith(paths.RESERVED_PREFIX)
+    assert folded not in paths.RESERVED_NAMES
+    if folded.endswith(paths.AUXILIARY_SUFFIXES):
+        assert name.endswith(paths.AUXILIARY_SUFFIXES)
+
+
+@pytest.mark.parametrize("raw", ["/a/.acl/", "/a/x.acl/b", "/a/x.META/", "/x.meta/"])
+def test_containers_are_never_named_like_auxiliary_resources(raw: str) -> None:
+    with pytest.raises(InvalidPath, match=r"container's name|auxiliary"):
+        paths.parse_url_path(raw)

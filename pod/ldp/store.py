@@ -727,7 +727,7 @@ def _slug_name(slug: str | None) -> str | None:
         return None
     name = _UNSAFE_SLUG.sub("-", text).strip()[:_SLUG_MAX].strip()
     # Never let a Slug create an auxiliary resource: POST needs only Append, an ACL needs Control.
-    if not paths.is_valid_name(name) or name.endswith((paths.ACL_SUFFIX, paths.META_SUFFIX)):
+    if not paths.is_valid_name(name) or paths.has_auxiliary_suffix(name):
         return None
     return name
 

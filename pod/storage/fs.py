@@ -303,6 +303,8 @@ class FileBackend:
             except FileNotFoundError:
                 continue  # deleted while we listed
             if stat_module.S_ISDIR(st.st_mode):
+                if paths.has_auxiliary_suffix(name):
+                    continue  # a directory no container URL can name (pod.paths)
                 out.append(self._container_metadata(f"{path}{name}/", st))
             elif stat_module.S_ISREG(st.st_mode):
                 out.append(self._resource_metadata(f"{path}{name}", st))

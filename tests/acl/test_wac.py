@@ -323,3 +323,100 @@ async def test_refusals_do_not_reveal_a_forbidden_file(client: Client, bob: Agen
         assert r.status == 403
     r = await client.patch(POD + "secret.txt", data=patch, headers={"Content-Type": "text/n3"})
     assert r.status == 415  # the owner learns why
+
+
+# --- names that are auxiliary in another case or form (issue 10, items 4 and 18) -----------
+
+_ALIASES = [
+    ".ACL",  # the container's ACL, on a case-insensitive file system
+    ".Acl",
+    "doc.ACL",
+    "doc.Meta",
+    "doc.acl.",  # Windows drops trailing dots ...
+    "doc.acl%20",  # ... and spaces
+    "%EF%BC%8E%EF%BD%81%EF%BD%83%EF%BD%8C",  # fullwidth ".acl", NFKC-equal to ".acl"
+    ".KLUIS~meta~doc",  # the file backend's media-type sidecar of doc
+    ".Well-Known",
+]
+
+
+@pytest.mark.parametrize("name", _ALIASES)
+async def test_a_writer_cannot_reach_an_acl_through_another_case_or_form(
+    client: Client, alice: Agent, bob: Agent, doc: str, name: str
+) -> None:
+    """Write must never become Control: `PUT /c/.ACL` is `/c/.acl` on macOS, Windows and
+    casefold ext4. Such names are refused on every backend, so no file system can alias them."""
+    container = POD + "notes/"
+    await grant(
+        client,
+        alice,
+        container,
+        f"""<#bob> a acl:Authorization ; acl:agent <{bob.webid}> ;
+      acl:accessTo <{url(container)}> ; acl:default <{url(container)}> ;
+      acl:mode acl:Read, acl:Write .""",
+        default=True,
+    )
+    acl_before = await (await client.get(container + ".acl")).read()
+    hostile = (
+        PREFIXES
+        + f"<#x> a acl:Authorization ; acl:agent <{bob.webid}> ; acl:mode acl:Control ; "
+        + f"acl:accessTo <{url(container)}> ; acl:default <{url(container)}> ."
+    )
+    r = await client.put(container + name, data=hostile, headers=TURTLE, as_agent=bob)
+    assert r.status == 400, await r.text()
+    assert "auxiliary" in (await r.text()) or "reserved" in (await r.text())
+    r = await client.post(container, data=hostile, headers={**TURTLE, "Slug": name}, as_agent=bob)
+    assert r.status == 201
+    assert not r.headers["Location"].lower().endswith((".acl", ".meta")), r.headers["Location"]
+    assert await (await client.get(container + ".acl")).read() == acl_before
+    listing = await (await client.get(container)).text()
+    assert ".ACL" not in listing
+    assert ".Acl" not in listing
+
+
+@pytest.mark.parametrize(
+    "path", ["notes/sub/.acl/", "notes/doc.acl/", "notes/x.meta/y", "notes/a.ACL/"]
+)
+async def test_no_container_is_named_like_an_auxiliary_resource(
+    client: Client, alice: Agent, bob: Agent, path: str
+) -> None:
+    """A writer without Control could otherwise create `sub/.acl/`, after which the ACL
+    `sub/.acl` can never be made (its slash twin exists)."""
+    container = POD + "notes/"
+    await grant(
+        client,
+        alice,
+        container,
+        f"""<#bob> a acl:Authorization ; acl:agent <{bob.webid}> ;
+      acl:accessTo <{url(container)}> ; acl:default <{url(container)}> ;
+      acl:mode acl:Read, acl:Write .""",
+        default=True,
+    )
+    for method in ("PUT", "PATCH"):
+        headers = TURTLE if method == "PUT" else {"Content-Type": "text/n3"}
+        body = (
+            ""
+            if method == "PUT"
+            else "@prefix solid: <http://www.w3.org/ns/solid/terms#>. "
+            "_:p a solid:InsertDeletePatch."
+        )
+        r = await client.request(method, POD + path, data=body, headers=headers, as_agent=bob)
+        assert r.status == 400, (method, await r.text())
+    r = await client.post(
+        container,
+        headers={
+            "Slug": "sub.acl",
+            "Link": '<http://www.w3.org/ns/ldp#BasicContainer>; rel="type"',
+        },
+        as_agent=bob,
+    )
+    assert r.status == 201
+    assert not r.headers["Location"].rstrip("/").endswith(".acl"), r.headers["Location"]
+    r = await client.put(POD + "notes/sub/doc", data="<#a> <#b> 1 .", headers=TURTLE)
+    assert r.status == 201
+    r = await client.put(
+        POD + "notes/sub/.acl",
+        data=PREFIXES + owner_rule(alice, POD + "notes/sub/", default=True),
+        headers=TURTLE,
+    )
+    assert r.status == 201, await r.text()
