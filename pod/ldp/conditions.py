@@ -5,6 +5,7 @@ Pure functions over metadata; imports errors only.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
 
@@ -31,19 +32,13 @@ class Outcome(Enum):
     NOT_MODIFIED = "not-modified"
 
 
-def version_of(etag: str) -> str:
-    """The resource version an ETag names, whatever representation it was for (`v-jsonld` -> v)."""
-    return etag.partition("-")[0]
-
-
-def _matches(tags: tuple[str, ...], etag: str | None, *, strong_version: bool) -> bool:
+def _matches(tags: tuple[str, ...], etag: str | None, aliases: Collection[str]) -> bool:
     if etag is None:
         return False
     if "*" in tags:
         return True
-    if strong_version:
-        return version_of(etag) in {version_of(t) for t in tags}
-    return etag in tags
+    # Whole ETags only: an ETag is opaque (RFC 9110 §8.8.3), so no part of one is compared.
+    return any(tag == etag or tag in aliases for tag in tags)
 
 
 def evaluate(
@@ -52,16 +47,20 @@ def evaluate(
     etag: str | None,
     modified: float | None,
     safe_method: bool,
+    aliases: Collection[str] = (),
 ) -> Outcome:
     """Evaluate preconditions against the current state (`etag` None: the resource is missing).
 
-    For unsafe methods ETags compare by resource version, so a client may send back the ETag of
-    any representation it read. Raises PreconditionFailed; returns NOT_MODIFIED for GET/HEAD.
+    `aliases` are the ETags of the current state's other representations (JSON-LD, N-Triples of
+    a Turtle document): unsafe methods match any of them, so a client may send back the ETag of
+    whichever representation it read. Raises PreconditionFailed; returns NOT_MODIFIED for
+    GET/HEAD.
     """
+    unsafe_aliases = () if safe_method else aliases
     exists = etag is not None
     # RFC 9110 §13.2.2: If-Match first, else If-Unmodified-Since.
     if conditions.if_match is not None:
-        if not _matches(conditions.if_match, etag, strong_version=True):
+        if not _matches(conditions.if_match, etag, unsafe_aliases):
             raise PreconditionFailed("If-Match does not match the current ETag")
     elif (
         conditions.if_unmodified_since is not None
@@ -72,7 +71,7 @@ def evaluate(
         raise PreconditionFailed("the resource was modified after If-Unmodified-Since")
     # Then If-None-Match, else (GET/HEAD only) If-Modified-Since.
     if conditions.if_none_match is not None:
-        if _matches(conditions.if_none_match, etag, strong_version=not safe_method):
+        if _matches(conditions.if_none_match, etag, unsafe_aliases):
             if safe_method:
                 return Outcome.NOT_MODIFIED
             if "*" in conditions.if_none_match:

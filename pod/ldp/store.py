@@ -414,7 +414,7 @@ class SolidStore:
         media, body = await self._prepare_body(path, data, content_type)
         async with self.locker.hold(path):
             etag, modified = await self.current_etag(path)
-            evaluate(conditions, etag=etag, modified=modified, safe_method=False)
+            _check(conditions, etag, modified)
             await self._ensure_parents(path)
             meta = await self._write(path, body, media)
         return self._written(path, meta, created=etag is None)
@@ -422,7 +422,7 @@ class SolidStore:
     async def _put_container(self, path: str, conditions: Conditions) -> WriteResult:
         async with self.locker.hold(path):
             etag, modified = await self.current_etag(path)
-            evaluate(conditions, etag=etag, modified=modified, safe_method=False)
+            _check(conditions, etag, modified)
             if etag is not None:
                 return WriteResult(path, False, etag)
             await self._ensure_parents(path)
@@ -485,7 +485,7 @@ class SolidStore:
             if paths.is_container(path):
                 return await self._patch_container(path, patch, conditions)
             etag, modified = await self.current_etag(path)
-            evaluate(conditions, etag=etag, modified=modified, safe_method=False)
+            _check(conditions, etag, modified)
             current = await self.read_graph(path) if etag is not None else None
             graph = rdf.Graph([]) if current is None else current[1]
             size = 0 if current is None else current[0].size
@@ -501,7 +501,7 @@ class SolidStore:
         self, path: str, patch: Patch, conditions: Conditions
     ) -> WriteResult:
         meta, triples, prefixes, etag = await self._container_state(path)
-        evaluate(conditions, etag=etag, modified=meta.modified, safe_method=False)
+        _check(conditions, etag, meta.modified)
         own = await self.read_graph(path)
         own_triples = set() if own is None else set(own[1].triples)
         managed = set(triples) - own_triples
@@ -541,7 +541,7 @@ class SolidStore:
             etag, modified = await self.current_etag(path)
             if etag is None:
                 raise NotFound(f"{path} does not exist")
-            evaluate(conditions, etag=etag, modified=modified, safe_method=False)
+            _check(conditions, etag, modified)
             if paths.is_container(path):
                 children = await self.backend.children(path)
                 if any(not paths.is_auxiliary(c.path) for c in children):
@@ -667,6 +667,15 @@ class SolidStore:
         if size > _OFFLOAD_BYTES:
             return await asyncio.to_thread(fn, *args, **kwargs)
         return fn(*args, **kwargs)
+
+
+def _check(conditions: Conditions, etag: str | None, modified: float | None) -> None:
+    """Evaluate a write's preconditions against the stored version `etag` and the ETags of its
+    converted representations (`SolidStore._etag`), each compared whole."""
+    if conditions is NO_CONDITIONS:
+        return
+    aliases = () if etag is None else [f"{etag}-{suffix}" for suffix in _ETAG_SUFFIX.values()]
+    evaluate(conditions, etag=etag, modified=modified, safe_method=False, aliases=aliases)
 
 
 _ROOT_METHODS: Final = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH")
