@@ -8,7 +8,6 @@ offered to other origins through CORS.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
@@ -18,13 +17,12 @@ from jinja2 import Environment
 
 from pod.accounts.service import Account, AccountService
 from pod.errors import BadRequest, Forbidden, PodError, Unauthenticated
-from pod.http.bodies import small_body
+from pod.http.bodies import read_form, read_json
 from pod.http.keys import ACCOUNTS, PROVIDER, SESSIONS, SETTINGS, TEMPLATES
 from pod.http.sessions import Session
 from pod.idp.provider import AuthRequest
 
 _API_TOKEN_LIFETIME: Final = 24 * 3600
-_MAX_FORM: Final = 64 * 1024
 
 
 def urls(base: str) -> dict[str, str]:
@@ -86,10 +84,7 @@ def redirect(location: str) -> web.Response:
 
 
 async def _form(request: web.Request) -> dict[str, str]:
-    if request.content_length is not None and request.content_length > _MAX_FORM:
-        raise BadRequest("the form is too large")
-    data = await small_body(request, request.post())
-    return {k: v for k, v in data.items() if isinstance(v, str)}
+    return await read_form(request)
 
 
 async def session_account(request: web.Request) -> tuple[Session | None, Account | None]:
@@ -392,14 +387,7 @@ async def post_consent(request: web.Request) -> web.StreamResponse:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise BadRequest("send a JSON body with Content-Type: application/json")
-    if request.content_length is not None and request.content_length > _MAX_FORM:
-        raise BadRequest("the body is too large")
-    try:
-        body = json.loads(await small_body(request, request.read()))
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"the body is not JSON: {exc}") from exc
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body

@@ -5,16 +5,23 @@ exhaust the server; the request head has its deadline in the runner (`runner_opt
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable
 from typing import Any, Final, TypeVar
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from pod.config import Settings
-from pod.errors import PayloadTooLarge, RequestTimeout
+from pod.errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from pod.http.keys import SETTINGS
 
 READ_CHUNK: Final = 64 * 1024
+# Forms and JSON of the account pages, the account API and the identity provider: small by
+# nature, and sent by anyone, so capped well below the resource bodies' limit.
+SMALL_BODY_BYTES: Final = 64 * 1024
+_FORM: Final = "application/x-www-form-urlencoded"
+_MAX_FORM_FIELDS: Final = 64
 T = TypeVar("T")
 
 
@@ -47,10 +54,43 @@ async def read_body(request: web.Request, *, limit: int | None = None) -> bytes:
         chunks.append(chunk)
 
 
-async def small_body(request: web.Request, read: Awaitable[T]) -> T:
-    """`read` (request.post(), request.read(): bodies aiohttp caps at 1 MB), given
-    `body_timeout` seconds in all."""
-    return await _in_time(read, request.app[SETTINGS].body_timeout)
+async def read_form(request: web.Request, *, limit: int = SMALL_BODY_BYTES) -> dict[str, str]:
+    """An `application/x-www-form-urlencoded` body (HTML forms, OAuth requests), read within
+    `limit` bytes however it is framed (Content-Length or chunked). A field given twice is
+    refused (RFC 6749 §3.1: parameters must not be included more than once)."""
+    if request.content_type != _FORM:
+        raise UnsupportedMediaType(f"send the form as {_FORM}", accepted=(_FORM,))
+    data = await read_body(request, limit=limit)
+    try:
+        pairs = parse_qsl(
+            data.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=_MAX_FORM_FIELDS,
+        )
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the form is not UTF-8") from exc
+    except ValueError as exc:  # more than _MAX_FORM_FIELDS fields
+        raise BadRequest(f"the form has more than {_MAX_FORM_FIELDS} fields") from exc
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise BadRequest(f"the form gives {name!r} more than once")
+        form[name] = value
+    return form
+
+
+async def read_json(request: web.Request, *, limit: int = SMALL_BODY_BYTES) -> Any:
+    """A JSON body, read within `limit` bytes however it is framed."""
+    if request.content_type not in ("application/json", "application/ld+json"):
+        raise UnsupportedMediaType(
+            "send a JSON body with Content-Type: application/json", accepted=("application/json",)
+        )
+    data = await read_body(request, limit=limit)
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from exc
 
 
 async def _in_time(read: Awaitable[T], seconds: float) -> T:

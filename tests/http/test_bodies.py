@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from pod.config import Settings
-from pod.http.bodies import runner_options
+from pod.http.bodies import SMALL_BODY_BYTES, runner_options
+from pod.http.idp import REGISTRATION_BYTES
 from tests.conftest import POD, Client, url
 from tests.test_cli import free_port, server, wait_up
 
@@ -122,3 +124,46 @@ async def test_server_drops_a_request_head_that_never_completes(tmp_path: Path) 
         async with asyncio.timeout(10):
             assert (await reader.read()).startswith(b"HTTP/1.1 ")
         writer.close()
+
+
+# --- small bodies: forms and JSON, however they are framed (issue 10, item 8) ---------------
+
+_SMALL_ENDPOINTS = [
+    (".account/login", "application/x-www-form-urlencoded", SMALL_BODY_BYTES),
+    (".account/signup", "application/x-www-form-urlencoded", SMALL_BODY_BYTES),
+    (".account/consent", "application/x-www-form-urlencoded", SMALL_BODY_BYTES),
+    (".account/api/accounts", "application/json", SMALL_BODY_BYTES),
+    (".account/api/login", "application/json", SMALL_BODY_BYTES),
+    (".oidc/token", "application/x-www-form-urlencoded", SMALL_BODY_BYTES),
+    (".oidc/auth", "application/x-www-form-urlencoded", SMALL_BODY_BYTES),
+    (".oidc/reg", "application/json", REGISTRATION_BYTES),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "media", "limit"), _SMALL_ENDPOINTS)
+async def test_chunked_bodies_meet_the_same_small_cap(
+    client: Client, endpoint: str, media: str, limit: int
+) -> None:
+    """Without Content-Length (chunked), a form or JSON body was read whole up to the 64 MB
+    resource limit: four such requests held 500 MB. It is refused once it passes its cap."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"x": "' if media == "application/json" else b"x="
+        for _ in range(12):  # 768 KiB in all: below the test server's 1 MB resource limit
+            yield b"a" * (64 * 1024)
+
+    r = await client.client.post(
+        "/" + endpoint, data=chunks(), headers={"Content-Type": media}, allow_redirects=False
+    )
+    assert r.status in (400, 413), (r.status, await r.text())
+    assert f"limit of {limit} bytes" in await r.text()
+
+
+async def test_a_form_field_given_twice_is_refused(client: Client) -> None:
+    r = await client.client.post(
+        "/.oidc/token",
+        data="grant_type=client_credentials&grant_type=authorization_code",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status == 400
+    assert "more than once" in (await r.json())["error_description"]
