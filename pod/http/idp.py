@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from aiohttp import hdrs, web
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, OAuth2Error
 
-from pod.errors import PodError, Unauthenticated
+from pod.errors import BadRequest, PayloadTooLarge, Unauthenticated, UnsupportedMediaType
 from pod.http.account import continue_authorization, redirect, render, session_account
 from pod.http.authn import credentials_of
 from pod.http.bodies import read_form, read_json
@@ -22,6 +22,8 @@ from pod.idp.provider import CannotRedirect
 
 # RFC 7591 client metadata is a handful of short fields; anyone may register, so keep it small.
 REGISTRATION_BYTES: Final = 16 * 1024
+# What a bad body is, as opposed to a stalled one (RequestTimeout: 408 and the connection closes).
+_BAD_BODY: Final = (BadRequest, PayloadTooLarge, UnsupportedMediaType)
 _NO_STORE: Final = {hdrs.CACHE_CONTROL: "no-store", hdrs.PRAGMA: "no-cache"}
 
 
@@ -93,7 +95,7 @@ async def get_authorize(request: web.Request) -> web.StreamResponse:
 async def post_token(request: web.Request) -> web.StreamResponse:
     try:
         form = await read_form(request)
-    except PodError as exc:  # RFC 6749 §5.2: token endpoint errors are OAuth JSON
+    except _BAD_BODY as exc:  # RFC 6749 §5.2: token endpoint errors are OAuth JSON
         return oauth_error(InvalidRequestError(description=exc.message))
     try:
         tokens = await request.app[PROVIDER].token(
@@ -147,7 +149,7 @@ async def end_session(request: web.Request) -> web.StreamResponse:
 async def post_registration(request: web.Request) -> web.StreamResponse:
     try:
         metadata: Any = await read_json(request, limit=REGISTRATION_BYTES)
-    except PodError as exc:  # RFC 7591 §3.2.2: errors are OAuth JSON
+    except _BAD_BODY as exc:  # RFC 7591 §3.2.2: errors are OAuth JSON
         error = InvalidRequestError(description=exc.message)
         error.error = "invalid_client_metadata"
         return oauth_error(error)
