@@ -7,8 +7,10 @@ the CLI option `--x` (underscores become dashes); the README's configuration tab
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,6 +69,11 @@ class Settings:
     static_clients: str = _setting(
         "", "Path to a JSON list of OAuth client metadata registered ahead of time."
     )
+    trusted_proxies: str = _setting(
+        "",
+        "Comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
+        "header names the client, for rate limits. Empty: the connecting address is the client.",
+    )
 
     def __post_init__(self) -> None:
         if self.storage not in ("file", "memory"):
@@ -87,6 +94,12 @@ class Settings:
         for name in ("idle_timeout", "body_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        self.proxy_networks  # noqa: B018 (refuse a malformed list at start-up, not per request)
+
+    @property
+    def proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """`trusted_proxies` parsed: the networks whose forwarding headers are believed."""
+        return _networks(self.trusted_proxies)
 
     @property
     def base_path(self) -> str:
@@ -128,6 +141,16 @@ def parse_value(type_name: Any, raw: str) -> Any:
     if kind == "Path":
         return Path(raw)
     return raw
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    try:
+        return tuple(
+            ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()
+        )
+    except ValueError as exc:
+        raise ValueError(f"trusted_proxies: {exc}") from exc
 
 
 def setting_fields() -> list[dataclasses.Field[Any]]:

@@ -8,28 +8,30 @@ accounts.passwords, accounts.pods, storage.kv, ldp. Records live in the KeyValue
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
 import secrets
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, Final, final
 
 from pod.accounts.passwords import (
     MAX_PASSWORD_LENGTH,
-    MIN_PASSWORD_LENGTH,
+    check_new_password,
     hash_password,
     verify_password,
 )
 from pod.accounts.pods import Pod, check_pod_name, provision_pod, webid_of
-from pod.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthenticated
+from pod.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
 from pod.ldp.store import SolidStore
+from pod.ratelimit import RateLimiter
 from pod.storage.kv import KeyValueStore
 
 _EMAIL: Final = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,62}$")
 CREDENTIAL_PREFIX: Final = "kluis-cc-"
+SIGNUPS_PER_HOUR: Final = 20
 _NAME_MAX: Final = 100
 
 
@@ -89,37 +91,77 @@ class Credential:
 
 
 @final
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """Where a log-in comes from: the client's address, and the device cookie of a browser that
+    logged in to an account before (`device` its id, `device_account` that account), if any."""
+
+    address: str
+    device: str | None = None
+    device_account: str | None = None
+
+
+_Slots = list[tuple[RateLimiter, str]]
+_WINDOW: Final = 900.0
+
+
+@final
 class LoginLimiter:
-    """At most `attempts` failed log-ins per e-mail and per client within `window` seconds."""
+    """Limits on password guessing that slow an attacker down without locking the owner out.
 
-    def __init__(self, *, attempts: int = 5, window: float = 900.0) -> None:
-        self.attempts = attempts
-        self.window = window
-        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
+    Attempts are counted before the password is checked, so concurrent guesses cannot slip past
+    the count (the right one among forty is refused like the rest). A browser that logged in to
+    the account before carries a device cookie (OWASP, "Slow Down Online Guessing Attacks with
+    Device Cookies"), and its attempts count only against that device: an attacker, who has
+    none, cannot lock the owner's browser out. Attempts from unknown devices count per client
+    address (proxies trusted by the `trusted_proxies` setting are looked through), per address
+    and account, and per account: guessing one account from many addresses is slowed to
+    `per_account` tries per window in all, while its owner's browser keeps working.
+    """
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        stamps = self._failures[key]
-        while stamps and stamps[0] < now - self.window:
-            stamps.popleft()
-        return stamps
+    def __init__(
+        self,
+        *,
+        per_pair: int = 5,
+        per_address: int = 20,
+        per_account: int = 10,
+        per_device: int = 5,
+        window: float = _WINDOW,
+    ) -> None:
+        what = "failed log-ins"
+        self.pairs = RateLimiter(limit=per_pair, window=window, what=what)
+        self.addresses = RateLimiter(limit=per_address, window=window, what=what + " from here")
+        self.accounts = RateLimiter(
+            limit=per_account, window=window, what=what + " for this account from new devices"
+        )
+        self.devices = RateLimiter(limit=per_device, window=window, what=what)
 
-    def check(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            stamps = self._recent(key, now)
-            if len(stamps) >= self.attempts:
-                retry = int(stamps[0] + self.window - now) + 1
-                raise TooManyRequests(
-                    f"too many failed log-ins; try again in {retry} seconds", retry_after=retry
-                )
+    def begin(self, email: str, attempt: LoginAttempt, *, account: str | None) -> _Slots:
+        """Count an attempt at `email` (whose account id is `account`, if any) in every limit
+        that applies, or raise TooManyRequests having counted nothing."""
+        slots: _Slots
+        if attempt.device is not None and account is not None and attempt.device_account == account:
+            slots = [(self.devices, attempt.device)]
+        else:
+            slots = [
+                (self.addresses, attempt.address),
+                (self.pairs, f"{attempt.address}|{email}"),
+                (self.accounts, email),
+            ]
+        for limiter, key in slots:
+            limiter.check(key)
+        for limiter, key in slots:
+            limiter.take(key)
+        return slots
 
-    def fail(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            self._recent(key, now).append(now)
-
-    def succeed(self, key: str) -> None:
-        self._failures.pop(key, None)
+    def succeeded(self, slots: _Slots) -> None:
+        """The password was right: this attempt, and the failures of its pair or device before
+        it (the owner's typos), no longer count."""
+        for limiter, key in slots:
+            if limiter is self.pairs or limiter is self.devices:
+                limiter.forget(key)
+            else:
+                limiter.give_back(key)
 
 
 @final
@@ -140,18 +182,26 @@ class AccountService:
         self.password_cost = password_cost
         self.allow_signup = allow_signup
         self.limiter = limiter or LoginLimiter()
+        self.signups = RateLimiter(
+            limit=SIGNUPS_PER_HOUR, window=3600.0, what="sign-ups from this address"
+        )
 
     # --- accounts ---------------------------------------------------------------------
 
-    async def sign_up(self, email: str, password: str, *, pod: str | None = None) -> Account:
-        """Create an account, and its first pod when `pod` names one."""
+    async def sign_up(
+        self, email: str, password: str, *, pod: str | None = None, address: str
+    ) -> Account:
+        """Create an account, and its first pod when `pod` names one. `address` is the client's:
+        each may try `SIGNUPS_PER_HOUR` sign-ups, since each tells whether an e-mail address
+        has an account here and each account costs storage."""
         if not self.allow_signup:
             raise Forbidden("sign-up is closed on this server")
+        self.signups.take(address)
         email = normalize_email(email)
-        if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-            raise BadRequest(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
         if pod is not None:
             check_pod_name(pod)
+        context = [email, email.split("@", 1)[0], pod or "", "kluis", "solid"]
+        await asyncio.to_thread(check_new_password, password, context=context)
         account_id = secrets.token_hex(12)
         if not await self.kv.put_new("emails", email, {"account": account_id}):
             raise Conflict("there is already an account with that e-mail address")
@@ -171,22 +221,21 @@ class AccountService:
                 raise
         return account
 
-    async def log_in(self, email: str, password: str, *, client: str) -> Account:
+    async def log_in(self, email: str, password: str, *, attempt: LoginAttempt) -> Account:
         """The account for these credentials. Raises Unauthenticated or TooManyRequests."""
         try:
             email = normalize_email(email)
         except BadRequest as exc:
             raise Unauthenticated("wrong e-mail address or password") from exc
-        keys = (f"email:{email}", f"client:{client}")
-        self.limiter.check(*keys)
         found = await self.kv.get("emails", email)
-        account = await self.get(str(found["account"])) if found else None
+        account_id = str(found["account"]) if found else None
+        slots = self.limiter.begin(email, attempt, account=account_id)
+        account = await self.get(account_id) if account_id else None
         # Hash even for unknown e-mail addresses, so timing does not reveal which exist.
         stored = account.password_hash if account else f"scrypt${self.password_cost}$8$1$AA$AA"
         if not await verify_password(password[:MAX_PASSWORD_LENGTH], stored) or account is None:
-            self.limiter.fail(*keys)
             raise Unauthenticated("wrong e-mail address or password")
-        self.limiter.succeed(keys[0])
+        self.limiter.succeeded(slots)
         return account
 
     async def get(self, account_id: str) -> Account | None:

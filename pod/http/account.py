@@ -15,10 +15,11 @@ from typing import Any, Final
 from aiohttp import hdrs, web
 from jinja2 import Environment
 
-from pod.accounts.service import Account, AccountService
+from pod.accounts.service import Account, AccountService, LoginAttempt
 from pod.errors import BadRequest, Forbidden, PodError, Unauthenticated
 from pod.http.bodies import read_form, read_json
 from pod.http.keys import ACCOUNTS, PROVIDER, SESSIONS, SETTINGS, TEMPLATES
+from pod.http.proxies import client_address
 from pod.http.sessions import Session
 from pod.idp.provider import AuthRequest
 
@@ -99,8 +100,13 @@ def _checked(request: web.Request, session: Session | None, form: Mapping[str, s
         raise Forbidden("the form's CSRF token is missing or wrong; reload the page and try again")
 
 
-def _client_key(request: web.Request) -> str:
-    return request.remote or "unknown"
+async def _attempt(request: web.Request) -> LoginAttempt:
+    device = await request.app[SESSIONS].device(request)
+    return LoginAttempt(
+        address=client_address(request),
+        device=None if device is None else device[0],
+        device_account=None if device is None else device[1],
+    )
 
 
 # --- the OIDC interaction: where an authorization request goes next -------------------
@@ -169,7 +175,7 @@ async def post_login(request: web.Request) -> web.StreamResponse:
     auth_id = form.get("auth") or None
     try:
         account = await request.app[ACCOUNTS].log_in(
-            form.get("email", ""), form.get("password", ""), client=_client_key(request)
+            form.get("email", ""), form.get("password", ""), attempt=await _attempt(request)
         )
     except PodError as exc:
         status = 429 if exc.__class__.__name__ == "TooManyRequests" else 401
@@ -213,7 +219,10 @@ async def post_signup(request: web.Request) -> web.StreamResponse:
     auth_id = form.get("auth") or None
     try:
         account = await request.app[ACCOUNTS].sign_up(
-            form.get("email", ""), form.get("password", ""), pod=form.get("pod") or None
+            form.get("email", ""),
+            form.get("password", ""),
+            pod=form.get("pod") or None,
+            address=client_address(request),
         )
     except PodError as exc:
         return await render(
@@ -424,6 +433,7 @@ async def api_create_account(request: web.Request) -> web.StreamResponse:
         _str(body, "email") or "",
         _str(body, "password") or "",
         pod=_str(body, "pod", required=False),
+        address=client_address(request),
     )
     out: dict[str, Any] = {
         "accountId": account.id,
@@ -440,7 +450,9 @@ async def api_login(request: web.Request) -> web.StreamResponse:
     body = await _json_body(request)
     service = request.app[ACCOUNTS]
     account = await service.log_in(
-        _str(body, "email") or "", _str(body, "password") or "", client=_client_key(request)
+        _str(body, "email") or "",
+        _str(body, "password") or "",
+        attempt=LoginAttempt(address=client_address(request)),
     )
     token = secrets.token_urlsafe(32)
     await service.kv.put("api_tokens", token, {"account": account.id}, ttl=_API_TOKEN_LIFETIME)
