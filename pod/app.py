@@ -176,6 +176,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
 # sign-in requests nobody comes back for would otherwise stay on disk for good.
 _EXPIRING = (
     "auth_requests",
+    "clients",  # dynamic registrations nobody signed in with
     "codes",
     "codes_used",
     "sessions",

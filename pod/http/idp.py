@@ -18,6 +18,7 @@ from pod.http.account import continue_authorization, redirect, render, session_a
 from pod.http.authn import credentials_of
 from pod.http.bodies import read_form, read_json
 from pod.http.keys import PROVIDER, SESSIONS
+from pod.http.proxies import client_address
 from pod.idp.provider import CannotRedirect
 
 # RFC 7591 client metadata is a handful of short fields; anyone may register, so keep it small.
@@ -154,7 +155,9 @@ async def post_registration(request: web.Request) -> web.StreamResponse:
         error.error = "invalid_client_metadata"
         return oauth_error(error)
     try:
-        client, secret = await request.app[PROVIDER].clients.register(metadata)
+        client, secret = await request.app[PROVIDER].clients.register(
+            metadata, address=client_address(request)
+        )
     except OAuth2Error as exc:
         exc.error = "invalid_client_metadata" if exc.error == "invalid_request" else exc.error
         return oauth_error(exc)

@@ -22,11 +22,20 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestErro
 
 from pod.errors import FetchError
 from pod.fetch import Fetcher
+from pod.ratelimit import RateLimiter
 from pod.storage.kv import KeyValueStore
 
 _DOCUMENT_TTL: Final = 300.0
 _CACHE_SIZE: Final = 1000
 AUTH_METHODS: Final = ("none", "client_secret_basic", "client_secret_post")
+GRANT_TYPES: Final = ("authorization_code", "refresh_token")
+# Anyone may register a client (RFC 7591), so registrations are small, few per address, and
+# forgotten unless someone signs in with them.
+REGISTRATIONS_PER_HOUR: Final = 30
+UNUSED_REGISTRATION_LIFETIME: Final = 24 * 3600.0
+MAX_URIS: Final = 10
+MAX_URI_LENGTH: Final = 2000
+MAX_NAME_LENGTH: Final = 200
 
 
 @final
@@ -69,8 +78,10 @@ def is_url_client_id(client_id: str) -> bool:
 
 def check_redirect_uri(uri: Any) -> str:
     """An absolute redirect URI without a fragment (RFC 6749 §3.1.2)."""
-    if not isinstance(uri, str) or len(uri) > 2000:
-        raise InvalidRequestError(description="redirect URIs must be strings")
+    if not isinstance(uri, str) or len(uri) > MAX_URI_LENGTH:
+        raise InvalidRequestError(
+            description=f"redirect URIs must be strings of at most {MAX_URI_LENGTH} characters"
+        )
     parts = urlsplit(uri)
     if (
         not parts.scheme
@@ -91,6 +102,26 @@ def _strings(value: Any, name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _text(metadata: dict[str, Any], name: str, *, limit: int, url: bool = False) -> str | None:
+    value = metadata.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidRequestError(
+            description=f"{name} must be a string of at most {limit} characters"
+        )
+    if url and urlsplit(value).scheme not in ("http", "https"):
+        raise InvalidRequestError(description=f"{name} must be an http(s) URL")
+    return value
+
+
+def _uris(metadata: dict[str, Any], name: str) -> list[str]:
+    uris = _strings(metadata.get(name), name)
+    if len(uris) > MAX_URIS:
+        raise InvalidRequestError(description=f"{name} may list at most {MAX_URIS} URIs")
+    return [check_redirect_uri(u) for u in uris]
+
+
 @final
 class Clients:
     def __init__(
@@ -99,9 +130,14 @@ class Clients:
         fetcher: Fetcher,
         *,
         static: list[dict[str, Any]] | None = None,
+        registration_lifetime: float = UNUSED_REGISTRATION_LIFETIME,
     ) -> None:
         self.kv = kv
         self.fetcher = fetcher
+        self.registration_lifetime = registration_lifetime
+        self.registrations = RateLimiter(
+            limit=REGISTRATIONS_PER_HOUR, window=3600.0, what="client registrations from here"
+        )
         self._documents: OrderedDict[str, tuple[float, Client]] = OrderedDict()
         self._static = {
             c.client_id: c for c in (self._from_metadata(m, "static") for m in static or [])
@@ -183,31 +219,58 @@ class Clients:
             grant_types=grant_types,
         )
 
-    async def register(self, metadata: dict[str, Any]) -> tuple[Client, str | None]:
-        """Dynamic client registration (RFC 7591). Returns the client and its secret, if any."""
+    async def register(
+        self, metadata: dict[str, Any], *, address: str
+    ) -> tuple[Client, str | None]:
+        """Dynamic client registration (RFC 7591) from client address `address`. Returns the
+        client and its secret, if any. Only the metadata Kluis uses is kept, checked and
+        bounded; the registration expires unless someone signs in with it (`mark_used`).
+        Raises TooManyRequests or InvalidRequestError."""
+        self.registrations.take(address)
         if not isinstance(metadata, dict):
             raise InvalidRequestError(description="the registration request must be a JSON object")
-        uris = _strings(metadata.get("redirect_uris"), "redirect_uris")
+        uris = _uris(metadata, "redirect_uris")
         if not uris:
             raise InvalidRequestError(description="redirect_uris is required")
         auth_method = metadata.get("token_endpoint_auth_method", "client_secret_basic")
+        if auth_method not in AUTH_METHODS:
+            raise InvalidRequestError(
+                description=f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}"
+            )
+        grants = [
+            g for g in _strings(metadata.get("grant_types"), "grant_types") if g in GRANT_TYPES
+        ]
+        if "grant_types" in metadata and not grants:
+            raise InvalidRequestError(
+                description=f"grant_types must include one of {', '.join(GRANT_TYPES)}"
+            )
         client_id = secrets.token_hex(16)
         secret = None if auth_method == "none" else secrets.token_urlsafe(32)
         record: dict[str, Any] = {
-            key: metadata[key]
-            for key in (
-                "redirect_uris",
-                "client_name",
-                "client_uri",
-                "logo_uri",
-                "post_logout_redirect_uris",
-                "grant_types",
-            )
-            if key in metadata
+            "client_id": client_id,
+            "redirect_uris": uris,
+            "post_logout_redirect_uris": _uris(metadata, "post_logout_redirect_uris"),
+            "token_endpoint_auth_method": auth_method,
         }
-        record.update(client_id=client_id, token_endpoint_auth_method=auth_method)
+        if grants:
+            record["grant_types"] = grants
+        for name, limit, url in (
+            ("client_name", MAX_NAME_LENGTH, False),
+            ("client_uri", MAX_URI_LENGTH, True),
+            ("logo_uri", MAX_URI_LENGTH, True),
+        ):
+            value = _text(metadata, name, limit=limit, url=url)
+            if value is not None:
+                record[name] = value
         if secret is not None:
             record["secret_hash"] = _hash(secret)
         client = self._from_metadata(record, "registered")
-        await self.kv.put("clients", client_id, record)
+        await self.kv.put("clients", client_id, record, ttl=self.registration_lifetime)
         return client, secret
+
+    async def mark_used(self, client_id: str) -> None:
+        """Someone signed in with registered client `client_id`: keep it from now on."""
+        record = await self.kv.get("clients", client_id)
+        if record is not None and not record.get("used"):
+            record["used"] = True
+            await self.kv.put("clients", client_id, record)

@@ -245,6 +245,7 @@ class Provider:
         if webid not in account.webids:
             raise AccessDeniedError(description="that WebID is not yours")
         await self.kv.delete("auth_requests", request.id)
+        await self.clients.mark_used(request.client_id)
         if remember:
             await self.kv.put(
                 "consents",

@@ -15,8 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc6749.errors import InvalidClientError
 from joserfc.jwk import thumbprint
 
+from pod.fetch import Fetcher
+from pod.http.keys import PROVIDER
+from pod.idp.clients import REGISTRATIONS_PER_HOUR, Clients
+from pod.storage.kv import MemoryKeyValueStore
 from tests.idp.conftest import PASSWORD, ClientApp, Kluis, api_token, csrf_of, sign_up
 from tests.support import new_ec_key, sign_proof
 
@@ -563,6 +568,106 @@ async def test_dynamic_registration(kluis: Kluis) -> None:
         async with s.post(kluis.url(".oidc/reg"), json={"redirect_uris": ["not a uri"]}) as r:
             assert r.status == 400
             assert (await r.json())["error"] == "invalid_client_metadata"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("client_name", "x" * 5000),
+        ("redirect_uris", [f"https://app.example/cb{i}" for i in range(100)]),
+        ("redirect_uris", ["https://app.example/" + "x" * 3000]),
+        ("logo_uri", "javascript:alert(1)"),
+        ("client_uri", ["not", "a", "string"]),
+        ("post_logout_redirect_uris", ["https://app.example/bye"] * 11),
+        ("token_endpoint_auth_method", "private_key_jwt"),
+        ("grant_types", ["implicit"]),
+    ],
+)
+async def test_registration_refuses_oversized_or_invalid_metadata(
+    kluis: Kluis, field: str, value: Any
+) -> None:
+    """Issue 10 item 7: anyone may register, so what is kept is checked and bounded."""
+    metadata: dict[str, Any] = {"redirect_uris": ["https://app.example/cb"], field: value}
+    async with aiohttp.ClientSession() as s, s.post(kluis.url(".oidc/reg"), json=metadata) as r:
+        assert r.status == 400, await r.text()
+        assert (await r.json())["error"] == "invalid_client_metadata"
+    assert await kluis.app[PROVIDER].kv.items("clients") == []
+
+
+async def test_registration_keeps_only_what_it_uses(kluis: Kluis) -> None:
+    metadata = {
+        "redirect_uris": ["https://app.example/cb"],
+        "client_name": "Registered",
+        "contacts": ["x" * 2000] * 7,
+        "software_statement": "y" * 1000,
+    }
+    async with aiohttp.ClientSession() as s, s.post(kluis.url(".oidc/reg"), json=metadata) as r:
+        assert r.status == 201
+        client_id = (await r.json())["client_id"]
+    record = await kluis.app[PROVIDER].kv.get("clients", client_id)
+    assert record is not None
+    assert set(record) <= {
+        "client_id",
+        "redirect_uris",
+        "post_logout_redirect_uris",
+        "token_endpoint_auth_method",
+        "client_name",
+        "secret_hash",
+    }
+
+
+async def test_registration_is_limited_per_address(kluis: Kluis) -> None:
+    async with aiohttp.ClientSession() as s:
+        statuses = []
+        for _ in range(REGISTRATIONS_PER_HOUR + 2):
+            async with s.post(
+                kluis.url(".oidc/reg"), json={"redirect_uris": ["https://app.example/cb"]}
+            ) as r:
+                statuses.append(r.status)
+    assert statuses == [201] * REGISTRATIONS_PER_HOUR + [429, 429]
+    assert len(await kluis.app[PROVIDER].kv.items("clients")) == REGISTRATIONS_PER_HOUR
+
+
+async def test_unused_registrations_expire_and_used_ones_stay() -> None:
+    clients = Clients(
+        MemoryKeyValueStore(),
+        Fetcher(timeout=1, allow_private_networks=False),
+        registration_lifetime=0.3,
+    )
+    unused, _ = await clients.register({"redirect_uris": ["https://a.example/cb"]}, address="a")
+    used, _ = await clients.register({"redirect_uris": ["https://b.example/cb"]}, address="a")
+    await clients.mark_used(used.client_id)
+    await asyncio.sleep(0.4)
+    assert (await clients.find(used.client_id)).client_id == used.client_id
+    with pytest.raises(InvalidClientError):
+        await clients.find(unused.client_id)
+
+
+async def test_signing_in_with_a_registered_client_keeps_it(kluis: Kluis, people: None) -> None:
+    async with aiohttp.ClientSession() as s, s.post(
+        kluis.url(".oidc/reg"),
+        json={
+            "redirect_uris": ["https://app.example/cb"],
+            "client_name": "Test App",
+            "token_endpoint_auth_method": "none",
+        },
+    ) as r:
+        client_id = (await r.json())["client_id"]
+    kv = kluis.app[PROVIDER].kv
+    assert not (await kv.get("clients", client_id) or {}).get("used")
+    client = OAuth2Session(
+        client_id=client_id,
+        redirect_uri="https://app.example/cb",
+        scope="openid webid",
+        code_challenge_method="S256",
+        token_endpoint_auth_method="none",
+    )
+    url, _ = client.create_authorization_url(
+        kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48)
+    )
+    callback = await browser_login(kluis, url, email="alice@example.org")
+    assert "code=" in callback
+    assert (await kv.get("clients", client_id) or {}).get("used") is True
 
 
 async def test_signup_seeds_a_pod(kluis: Kluis) -> None:
