@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, final
 from urllib.parse import unquote, urlencode, urlsplit
@@ -322,17 +322,23 @@ class Provider:
     ) -> dict[str, Any]:
         client = await self._client(form, authorization)
         code = form.get("code", "")
+
+        def check(record: dict[str, Any]) -> None:
+            if record["client_id"] != client.client_id:
+                raise InvalidGrantError(description="the code was issued to another client")
+            if form.get("redirect_uri") != record["redirect_uri"]:
+                raise InvalidGrantError(
+                    description="redirect_uri differs from the authorization request"
+                )
+            verifier = form.get("code_verifier", "")
+            challenge = str(record["code_challenge"])
+            if not verifier or not hmac.compare_digest(_s256(verifier), challenge):
+                raise InvalidGrantError(description="the PKCE code_verifier does not match")
+
         # RFC 6749 §4.1.2: a replayed code revokes the tokens issued with it.
-        record = await self._redeem("codes", code, "the code is invalid, expired or already used")
-        if record["client_id"] != client.client_id:
-            raise InvalidGrantError(description="the code was issued to another client")
-        if form.get("redirect_uri") != record["redirect_uri"]:
-            raise InvalidGrantError(
-                description="redirect_uri differs from the authorization request"
-            )
-        verifier = form.get("code_verifier", "")
-        if not verifier or not hmac.compare_digest(_s256(verifier), str(record["code_challenge"])):
-            raise InvalidGrantError(description="the PKCE code_verifier does not match")
+        record = await self._redeem(
+            "codes", code, "the code is invalid, expired or already used", check
+        )
         family = secrets.token_hex(8)
         await self.kv.put("codes_used", _hash(code), {"family": family}, ttl=24 * 3600)
         return await self._tokens(
@@ -352,21 +358,25 @@ class Provider:
     ) -> dict[str, Any]:
         client = await self._client(form, authorization)
         token = form.get("refresh_token", "")
+
+        def check(record: dict[str, Any]) -> None:
+            if record["client_id"] != client.client_id:
+                raise InvalidGrantError(description="the refresh token belongs to another client")
+            bound = record.get("jkt")
+            if bound is not None and bound != jkt:
+                raise InvalidGrantError(
+                    description="this refresh token is bound to a DPoP key; prove it with that key"
+                )
+
         # A replayed refresh token was stolen, or its holder was: revoke the whole family.
         record = await self._redeem(
-            "refresh", token, "the refresh token is invalid, expired or used"
+            "refresh", token, "the refresh token is invalid, expired or used", check
         )
         family = str(record["family"])
+        bound = record.get("jkt")
         await self.kv.put(
             "refresh_used", _hash(token), {"family": family}, ttl=REFRESH_TOKEN_LIFETIME
         )
-        if record["client_id"] != client.client_id:
-            raise InvalidGrantError(description="the refresh token belongs to another client")
-        bound = record.get("jkt")
-        if bound is not None and bound != jkt:
-            raise InvalidGrantError(
-                description="this refresh token is bound to a DPoP key; prove it with that key"
-            )
         if await self.accounts.get(str(record["account"])) is None:
             raise InvalidGrantError(description="the account no longer exists")
         return await self._tokens(
@@ -445,11 +455,26 @@ class Provider:
             response["refresh_token"] = refresh
         return response
 
-    async def _redeem(self, namespace: str, secret: str, refusal: str) -> dict[str, Any]:
-        """Take a single-use record (code or refresh token); on reuse revoke its family."""
-        record = await self.kv.take(namespace, _hash(secret)) if secret else None
-        if record is not None:
-            return record
+    async def _redeem(
+        self,
+        namespace: str,
+        secret: str,
+        refusal: str,
+        check: Callable[[dict[str, Any]], None],
+    ) -> dict[str, Any]:
+        """Take a single-use record (code or refresh token) once `check` accepts the request
+        for it; on reuse revoke its family.
+
+        `check` runs before the record is taken, so a request that fails it (another client,
+        a wrong PKCE verifier, a thief without the DPoP key) neither burns the real client's
+        code nor makes its next use look like a replay that revokes the family.
+        """
+        found = await self.kv.get(namespace, _hash(secret)) if secret else None
+        if found is not None:
+            check(found)
+            record = await self.kv.take(namespace, _hash(secret))
+            if record is not None:
+                return record
         used = await self.kv.get(namespace + "_used", _hash(secret)) if secret else None
         if used is not None:
             await self._revoke_family(str(used["family"]))

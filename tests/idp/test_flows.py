@@ -425,6 +425,61 @@ async def test_pkce_verifier_mismatch(kluis: Kluis, client_app: ClientApp, peopl
         await fetch_token(client, kluis, callback, "the-wrong-verifier" * 3, DPoPKey())
 
 
+async def test_a_bad_token_request_does_not_burn_the_code(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    """Issue 10 item 11: whoever sends the code with a wrong verifier, redirect URI or client
+    is refused without consuming it; the real client still redeems it."""
+    client, callback, verifier = await authorize(kluis, client_app)
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    token_url = kluis.url(".oidc/token")
+    for wrong in (
+        {"code_verifier": "the-wrong-verifier" * 3},
+        {"redirect_uri": "https://elsewhere.example/cb"},
+        {"client_id": "another-client"},
+    ):
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": client_app.client_id,
+            "redirect_uri": client_app.redirect_uri,
+            "code_verifier": verifier,
+            **wrong,
+        }
+        async with aiohttp.ClientSession() as s, s.post(token_url, data=form) as r:
+            assert r.status in (400, 401), await r.text()
+    token = await fetch_token(client, kluis, callback, verifier, DPoPKey())
+    assert token["access_token"]
+
+
+async def test_a_thief_without_the_dpop_key_cannot_revoke_the_family(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    """A stolen refresh token presented with another DPoP key used to be consumed first, so
+    the real client's next refresh looked like a replay and revoked the whole family."""
+    client, callback, verifier = await authorize(kluis, client_app)
+    key = DPoPKey()
+    first = await fetch_token(client, kluis, callback, verifier, key)
+    token_url = kluis.url(".oidc/token")
+
+    async def refresh(with_key: DPoPKey) -> tuple[int, dict[str, Any]]:
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": first["refresh_token"],
+            "client_id": client_app.client_id,
+        }
+        headers = {"DPoP": with_key.proof("POST", token_url)}
+        async with aiohttp.ClientSession() as s, s.post(token_url, data=form, headers=headers) as r:
+            return r.status, await r.json()
+
+    for _ in range(3):
+        status, body = await refresh(DPoPKey())
+        assert (status, body["error"]) == (400, "invalid_grant")
+    status, body = await refresh(key)
+    assert status == 200, body
+    assert body["refresh_token"] != first["refresh_token"]
+
+
 async def test_replayed_authorization_code(
     kluis: Kluis, client_app: ClientApp, people: None
 ) -> None:
@@ -644,14 +699,17 @@ async def test_unused_registrations_expire_and_used_ones_stay() -> None:
 
 
 async def test_signing_in_with_a_registered_client_keeps_it(kluis: Kluis, people: None) -> None:
-    async with aiohttp.ClientSession() as s, s.post(
-        kluis.url(".oidc/reg"),
-        json={
-            "redirect_uris": ["https://app.example/cb"],
-            "client_name": "Test App",
-            "token_endpoint_auth_method": "none",
-        },
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            kluis.url(".oidc/reg"),
+            json={
+                "redirect_uris": ["https://app.example/cb"],
+                "client_name": "Test App",
+                "token_endpoint_auth_method": "none",
+            },
+        ) as r,
+    ):
         client_id = (await r.json())["client_id"]
     kv = kluis.app[PROVIDER].kv
     assert not (await kv.get("clients", client_id) or {}).get("used")
