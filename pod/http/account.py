@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from aiohttp import hdrs, web
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from jinja2 import Environment
 
 from pod.accounts.service import Account, AccountService, LoginAttempt
@@ -21,7 +22,7 @@ from pod.http.bodies import read_form, read_json
 from pod.http.keys import ACCOUNTS, PROVIDER, SESSIONS, SETTINGS, TEMPLATES
 from pod.http.proxies import client_address
 from pod.http.sessions import Session
-from pod.idp.provider import AuthRequest
+from pod.idp.provider import AuthRequest, origin_of
 
 _API_TOKEN_LIFETIME: Final = 24 * 3600
 
@@ -121,7 +122,15 @@ async def continue_authorization(
     auth_time = session.auth_time if (session and account) else None
     if account is None or provider.needs_login(auth, auth_time):
         if "none" in auth.prompt:
-            return redirect(await provider.deny(auth, "login_required"))
+            return await send_back(
+                request,
+                account,
+                client_id=auth.client_id,
+                redirect_uri=auth.redirect_uri,
+                location=await provider.deny(auth, "login_required"),
+                message=f"{auth.client_name} asked to sign you in without showing you Kluis, "
+                "but you are not logged in here.",
+            )
         return redirect(f"{u['login']}?auth={auth.id}")
     if not account.webids:
         return redirect(f"{u['account']}?auth={auth.id}")
@@ -133,8 +142,42 @@ async def continue_authorization(
             )
         )
     if "none" in auth.prompt:
-        return redirect(await provider.deny(auth, "consent_required"))
+        return await send_back(
+            request,
+            account,
+            client_id=auth.client_id,
+            redirect_uri=auth.redirect_uri,
+            location=await provider.deny(auth, "consent_required"),
+            message=f"{auth.client_name} asked to sign you in without asking you, "
+            "but you have not allowed it yet.",
+        )
     return redirect(f"{u['consent']}?auth={auth.id}")
+
+
+async def send_back(
+    request: web.Request,
+    account: Account | None,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    location: str,
+    message: str,
+    status: int = 200,
+) -> web.Response:
+    """Return the browser to an app with an answer it did not choose (an error, a refusal
+    nobody clicked): straight away only where the provider trusts the redirect for this person
+    (`Provider.trusts_redirect`), else through a page that shows where the link goes."""
+    if await request.app[PROVIDER].trusts_redirect(account, client_id, redirect_uri):
+        return redirect(location)
+    return await render(
+        request,
+        "message.html",
+        status=status,
+        title="Sign-in stopped",
+        message=message,
+        link=location,
+        link_text=f"Return to {origin_of(redirect_uri)}",
+    )
 
 
 async def _pending(request: web.Request, auth_id: str | None) -> AuthRequest | None:
@@ -355,7 +398,11 @@ async def get_consent(request: web.Request) -> web.StreamResponse:
     if auth is None:
         return await _expired(request)
     session, account = await session_account(request)
-    if session is None or account is None:
+    if (
+        session is None
+        or account is None
+        or request.app[PROVIDER].needs_login(auth, session.auth_time)
+    ):
         return redirect(f"{_urls(request)['login']}?auth={auth.id}")
     return await render(
         request,
@@ -375,21 +422,33 @@ async def post_consent(request: web.Request) -> web.StreamResponse:
     auth = await _pending(request, form.get("auth"))
     if auth is None:
         return await _expired(request)
-    if session is None or account is None or session.auth_time is None:
-        return redirect(f"{_urls(request)['login']}?auth={auth.id}")
     provider = request.app[PROVIDER]
+    # prompt=login and max_age hold here too, not only on the way to this page.
+    if session is None or account is None or provider.needs_login(auth, session.auth_time):
+        return redirect(f"{_urls(request)['login']}?auth={auth.id}")
+    assert session.auth_time is not None  # needs_login is true without one
     if form.get("decision") != "allow":
         return redirect(await provider.deny(auth))
-    # GDPR: consent is active; remembering it is a separate, unticked choice.
-    return redirect(
-        await provider.approve(
+    try:
+        # GDPR: consent is active; remembering it is a separate, unticked choice.
+        location = await provider.approve(
             auth,
             account=account,
             webid=form.get("webid", ""),
             auth_time=session.auth_time,
             remember=form.get("remember") == "yes",
         )
-    )
+    except OAuth2Error as exc:
+        return await render(
+            request,
+            "message.html",
+            status=400,
+            session=session,
+            account=account,
+            title="Cannot allow this",
+            message=str(exc.description),
+        )
+    return redirect(location)
 
 
 # --- JSON API ------------------------------------------------------------------------

@@ -13,13 +13,25 @@ from urllib.parse import urlencode
 from aiohttp import hdrs, web
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, OAuth2Error
 
-from pod.errors import BadRequest, PayloadTooLarge, Unauthenticated, UnsupportedMediaType
-from pod.http.account import continue_authorization, redirect, render, session_account
+from pod.errors import (
+    BadRequest,
+    Forbidden,
+    PayloadTooLarge,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
+from pod.http.account import (
+    continue_authorization,
+    redirect,
+    render,
+    send_back,
+    session_account,
+)
 from pod.http.authn import credentials_of
 from pod.http.bodies import read_form, read_json
 from pod.http.keys import PROVIDER, SESSIONS
 from pod.http.proxies import client_address
-from pod.idp.provider import CannotRedirect
+from pod.idp.provider import CannotRedirect, origin_of
 
 # RFC 7591 client metadata is a handful of short fields; anyone may register, so keep it small.
 REGISTRATION_BYTES: Final = 16 * 1024
@@ -88,7 +100,16 @@ async def get_authorize(request: web.Request) -> web.StreamResponse:
             query["state"] = exc.state
         query["iss"] = provider.issuer
         separator = "&" if "?" in exc.redirect_uri else "?"
-        return redirect(exc.redirect_uri + separator + urlencode(query))
+        _, account = await session_account(request)
+        return await send_back(
+            request,
+            account,
+            client_id=params.get("client_id", ""),
+            redirect_uri=exc.redirect_uri,
+            location=exc.redirect_uri + separator + urlencode(query),
+            message=f"The app's sign-in request is not valid: {exc.description}",
+            status=400,
+        )
     session, account = await session_account(request)
     return await continue_authorization(request, auth, session, account)
 
@@ -119,13 +140,20 @@ async def userinfo(request: web.Request) -> web.StreamResponse:
 
 
 async def end_session(request: web.Request) -> web.StreamResponse:
+    """OIDC RP-Initiated Logout 1.0 §2-3: the person confirms; only a POST of the confirmation
+    form (with its CSRF token) logs out, so another site cannot log anyone out with a link, and
+    the app's `post_logout_redirect_uri` is followed only after that choice (never an open
+    redirect)."""
     provider = request.app[PROVIDER]
-    params = request.query
+    if request.method == "POST":
+        params = await read_form(request)
+    else:
+        params = dict(request.query)
+    hint = params.get("id_token_hint")
+    wanted = params.get("post_logout_redirect_uri")
     try:
         target = await provider.logout_redirect(
-            id_token_hint=params.get("id_token_hint"),
-            post_logout_redirect_uri=params.get("post_logout_redirect_uri"),
-            state=params.get("state"),
+            id_token_hint=hint, post_logout_redirect_uri=wanted, state=params.get("state")
         )
     except OAuth2Error as exc:
         return await render(
@@ -135,7 +163,20 @@ async def end_session(request: web.Request) -> web.StreamResponse:
             title="Cannot log out here",
             message=str(exc.description),
         )
-    session = await request.app[SESSIONS].load(request)
+    session, account = await session_account(request)
+    if request.method != "POST":
+        return await render(
+            request,
+            "logout.html",
+            session=session,
+            account=account,
+            title="Log out of Kluis?",
+            target=target,
+            destination=None if target is None else origin_of(target),
+            fields={k: v for k, v in params.items() if k in _LOGOUT_FIELDS},
+        )
+    if not request.app[SESSIONS].check_csrf(session, params.get("csrf")):
+        raise Forbidden("the form's CSRF token is missing or wrong; reload the page and try again")
     response: web.Response
     if target is not None:
         response = redirect(target)
@@ -145,6 +186,9 @@ async def end_session(request: web.Request) -> web.StreamResponse:
         )
     await request.app[SESSIONS].end(session, response)
     return response
+
+
+_LOGOUT_FIELDS: Final = ("id_token_hint", "post_logout_redirect_uri", "state")
 
 
 async def post_registration(request: web.Request) -> web.StreamResponse:
@@ -190,4 +234,5 @@ def add_idp_routes(app: web.Application, *, base_path: str) -> None:
     r.add_get(o + "userinfo", userinfo)
     r.add_post(o + "userinfo", userinfo)
     r.add_get(o + "session/end", end_session)
+    r.add_post(o + "session/end", end_session)
     r.add_post(o + "reg", post_registration)

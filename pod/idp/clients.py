@@ -143,6 +143,10 @@ class Clients:
             c.client_id: c for c in (self._from_metadata(m, "static") for m in static or [])
         }
 
+    def is_static(self, client_id: str) -> bool:
+        """Whether the operator registered `client_id` in the static client list."""
+        return client_id in self._static
+
     async def find(self, client_id: str) -> Client:
         """The client named `client_id`. Raises InvalidClientError when there is none."""
         if not client_id or len(client_id) > 2000:

@@ -65,6 +65,16 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _redirect_key(account: str, client_id: str, redirect_uri: str) -> str:
+    return _hash(f"{account}\n{client_id}\n{redirect_uri}")
+
+
+class LoginRequired(OAuth2Error):
+    """The request needs a (fresher) log-in before a code may be issued (OIDC Core §3.1.2.1)."""
+
+    error = "login_required"
+
+
 @final
 @dataclass(slots=True)
 class AuthRequest:
@@ -81,6 +91,12 @@ class AuthRequest:
     code_challenge: str
     prompt: list[str] = field(default_factory=list)
     max_age: int | None = None
+
+    @property
+    def destination(self) -> str:
+        """Where the browser really goes afterwards: the redirect URI's origin (shown to the
+        person; a client's own `client_uri` is only a claim)."""
+        return origin_of(self.redirect_uri)
 
     def redirect(self, issuer: str, **params: str) -> str:
         """The redirect URI with `params`, `state` and `iss` (RFC 9207) added."""
@@ -179,8 +195,15 @@ class Provider:
         def fail(error: type[OAuth2Error], description: str) -> OAuth2Error:
             return error(description=description, state=state, redirect_uri=redirect_uri)
 
-        if params.get("response_type") != "code":
-            raise fail(UnsupportedResponseTypeError, "only response_type=code is supported")
+        response_type = params.get("response_type", "")
+        if response_type != "code":
+            # authlib's UnsupportedResponseTypeError takes the response type first.
+            raise UnsupportedResponseTypeError(
+                response_type,
+                description="only response_type=code is supported",
+                state=state,
+                redirect_uri=redirect_uri,
+            )
         scope = params.get("scope", "").split()
         if "openid" not in scope:
             raise fail(InvalidScopeError, "the scope must include openid")
@@ -198,7 +221,7 @@ class Provider:
             id=secrets.token_urlsafe(16),
             client_id=client.client_id,
             client_name=client.display_name,
-            client_uri=client.uri or _origin(redirect_uri),
+            client_uri=client.uri or origin_of(redirect_uri),
             redirect_uri=redirect_uri,
             scope=scope,
             state=state,
@@ -241,11 +264,23 @@ class Provider:
         auth_time: float,
         remember: bool,
     ) -> str:
-        """Issue a code; the URL to send the user back to the client with it."""
+        """Issue a code; the URL to send the user back to the client with it.
+
+        Raises AccessDeniedError for a WebID that is not the account's, and LoginRequired
+        when the request asks for a fresher log-in (`prompt=login`, `max_age`) than
+        `auth_time`: no page can skip that by posting the consent form directly.
+        """
+        if self.needs_login(request, auth_time):
+            raise LoginRequired(description="this app asks you to log in again first")
         if webid not in account.webids:
             raise AccessDeniedError(description="that WebID is not yours")
         await self.kv.delete("auth_requests", request.id)
         await self.clients.mark_used(request.client_id)
+        await self.kv.put(
+            "redirects",
+            _redirect_key(account.id, request.client_id, request.redirect_uri),
+            {"client_id": request.client_id, "redirect_uri": request.redirect_uri},
+        )
         if remember:
             await self.kv.put(
                 "consents",
@@ -275,6 +310,21 @@ class Provider:
             ttl=CODE_LIFETIME,
         )
         return request.redirect(self.issuer, code=code)
+
+    async def trusts_redirect(
+        self, account: Account | None, client_id: str, redirect_uri: str
+    ) -> bool:
+        """Whether the browser may be sent to `redirect_uri` without the person choosing to go:
+        only where this person has let this app sign them in before, or for a client the
+        operator registered. RFC 9700 §4.11.1: anyone can be a Solid client with any redirect
+        URI, so an automatic error redirect to an unknown one makes this server an open
+        redirector."""
+        if self.clients.is_static(client_id):
+            return True
+        if account is None:
+            return False
+        key = _redirect_key(account.id, client_id, redirect_uri)
+        return await self.kv.get("redirects", key) is not None
 
     async def deny(self, request: AuthRequest, error: str = "access_denied") -> str:
         await self.kv.delete("auth_requests", request.id)
@@ -592,6 +642,7 @@ def _s256(verifier: str) -> str:
     return challenge
 
 
-def _origin(url: str) -> str:
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of `url` (RFC 6454 §4), or `url` itself if it has no host."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url

@@ -345,7 +345,8 @@ async def check_consent_page(kluis: Kluis, app: BrowserApp, b: Browser, webid: s
     await expect(page).to_have_url(starting(kluis.url(".account/consent?auth=")))
     await expect(page.get_by_role("heading", name="Allow Test App?")).to_be_visible()
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(app.base))
-    await expect(page.get_by_text("served from")).to_contain_text(origin)
+    # where the browser really goes next, not what the app claims about itself
+    await expect(page.get_by_text("your browser then goes to")).to_contain_text(origin)
     await expect(page.get_by_text(app.client_id)).to_be_visible()
     await expect(page.get_by_role("radio", name=webid)).to_be_checked()
     # GDPR: remembering the choice is opt-in, never pre-ticked.

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
+import re
 import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
+from aiohttp import web
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from joserfc.jwk import thumbprint
@@ -44,43 +47,57 @@ def dpop_headers(key: DPoPKey, method: str, url: str, token: str) -> dict[str, s
 
 
 async def browser_login(
-    kluis: Kluis, authorize_url: str, *, email: str, remember: bool = False, decide: str = "allow"
+    kluis: Kluis,
+    authorize_url: str,
+    *,
+    email: str,
+    remember: bool = False,
+    decide: str = "allow",
+    browser: aiohttp.ClientSession | None = None,
 ) -> str:
-    """Act as a person in a browser without JavaScript; return where the app gets sent."""
-    async with browser_session() as browser:
-        async with browser.get(authorize_url, allow_redirects=False) as r:
-            assert r.status == 303, await r.text()
-            login = r.headers["Location"]
-        assert "/.account/login?auth=" in login
-        async with browser.get(kluis.url(login)) as r:
-            html = await r.text()
-        auth = parse_qs(urlsplit(login).query)["auth"][0]
-        async with browser.post(
-            kluis.url(".account/login"),
-            data={"csrf": csrf_of(html), "auth": auth, "email": email, "password": PASSWORD},
-            allow_redirects=False,
-        ) as r:
-            assert r.status == 303, await r.text()
-            consent = r.headers["Location"]
-        if "/.account/consent" not in consent:
-            return consent  # consent remembered earlier
-        async with browser.get(kluis.url(consent)) as r:
-            html = await r.text()
-            assert "Test App" in html
-            assert "wants to use your identity" in html
-        webid = (
-            kluis.url("alice/profile/card#me")
-            if "alice" in email
-            else kluis.url("bob/profile/card#me")
-        )
-        form = {"csrf": csrf_of(html), "auth": auth, "webid": webid, "decision": decide}
-        if remember:
-            form["remember"] = "yes"
-        async with browser.post(
-            kluis.url(".account/consent"), data=form, allow_redirects=False
-        ) as r:
-            assert r.status == 303, await r.text()
-            return r.headers["Location"]
+    """Act as a person in a browser without JavaScript (a new one, unless `browser` is given,
+    which keeps its cookies afterwards); return where the app gets sent."""
+    if browser is None:
+        async with browser_session() as new:
+            return await browser_login(
+                kluis, authorize_url, email=email, remember=remember, decide=decide, browser=new
+            )
+    async with browser.get(authorize_url, allow_redirects=False) as r:
+        assert r.status == 303, await r.text()
+        login = r.headers["Location"]
+    assert "/.account/login?auth=" in login
+    async with browser.get(kluis.url(login)) as r:
+        page = await r.text()
+    auth = parse_qs(urlsplit(login).query)["auth"][0]
+    async with browser.post(
+        kluis.url(".account/login"),
+        data={"csrf": csrf_of(page), "auth": auth, "email": email, "password": PASSWORD},
+        allow_redirects=False,
+    ) as r:
+        assert r.status == 303, await r.text()
+        consent = r.headers["Location"]
+    if "/.account/consent" not in consent:
+        return consent  # consent remembered earlier
+    async with browser.get(kluis.url(consent)) as r:
+        page = await r.text()
+        assert "Test App" in page
+        assert "wants to use your identity" in page
+    webid = (
+        kluis.url("alice/profile/card#me") if "alice" in email else kluis.url("bob/profile/card#me")
+    )
+    form = {"csrf": csrf_of(page), "auth": auth, "webid": webid, "decision": decide}
+    if remember:
+        form["remember"] = "yes"
+    async with browser.post(kluis.url(".account/consent"), data=form, allow_redirects=False) as r:
+        assert r.status == 303, await r.text()
+        return r.headers["Location"]
+
+
+def return_link(page: str) -> str:
+    """The link back to the app on a page that stops a sign-in."""
+    found = re.search(r'<a href="([^"]+)">Return to', page)
+    assert found, page
+    return html.unescape(found[1])
 
 
 def browser_session() -> aiohttp.ClientSession:
@@ -323,10 +340,10 @@ async def test_wrong_password(kluis: Kluis, people: None) -> None:
         assert r.status == 401
     async with browser_session() as browser:
         async with browser.get(kluis.url(".account/login")) as r:
-            html = await r.text()
+            page = await r.text()
         async with browser.post(
             kluis.url(".account/login"),
-            data={"csrf": csrf_of(html), "email": "alice@example.org", "password": "wrong"},
+            data={"csrf": csrf_of(page), "email": "alice@example.org", "password": "wrong"},
             allow_redirects=False,
         ) as r:
             assert r.status == 401
@@ -413,8 +430,11 @@ async def test_pkce_is_required(kluis: Kluis, client_app: ClientApp, people: Non
             allow_redirects=False,
         ) as r,
     ):
-        assert r.status == 303
-        params = parse_qs(urlsplit(r.headers["Location"]).query)
+        # This browser never let the app sign it in: a page links back, nothing redirects.
+        assert r.status == 400
+        link = return_link(await r.text())
+        assert link.startswith(client_app.redirect_uri)
+        params = parse_qs(urlsplit(link).query)
         assert params["error"] == ["invalid_request"]
         assert params["state"] == ["s1"]
 
@@ -599,15 +619,80 @@ async def test_denied_consent_grants_nothing(
 async def test_remembered_consent_and_prompt_none(
     kluis: Kluis, client_app: ClientApp, people: None
 ) -> None:
-    await authorize(kluis, client_app, remember=True)
     client = oauth_client(client_app)
-    url, _ = client.create_authorization_url(
-        kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48), prompt="none"
-    )
+    async with browser_session() as browser:
+        url, _ = client.create_authorization_url(
+            kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48)
+        )
+        await browser_login(kluis, url, email="alice@example.org", remember=True, browser=browser)
+        # the same browser, logged in, which let this app in: straight back with a code
+        url, _ = client.create_authorization_url(
+            kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48), prompt="none"
+        )
+        async with browser.get(url, allow_redirects=False) as r:
+            assert r.status == 303
+            assert "code=" in r.headers["Location"]
     async with aiohttp.ClientSession() as s, s.get(url, allow_redirects=False) as r:
-        # no session in this browser: login_required, sent back to the app
-        params = parse_qs(urlsplit(r.headers["Location"]).query)
+        # no session in this browser: login_required, through a page that shows where it goes
+        assert r.status == 200
+        params = parse_qs(urlsplit(return_link(await r.text())).query)
         assert params["error"] == ["login_required"]
+
+
+async def test_no_automatic_redirect_to_an_app_nobody_let_in(
+    kluis: Kluis, aiohttp_server: Any, people: None
+) -> None:
+    """Issue 10 item 12: anyone can publish a Client ID Document listing any redirect URI, so
+    error answers to a never-approved one would make Kluis an open redirector."""
+    state: dict[str, str] = {}
+
+    async def document(_: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "client_id": state["base"] + "/id",
+                "client_name": "Your Bank",
+                "client_uri": "https://bank.example",
+                "redirect_uris": ["https://evil.example/phish"],
+                "token_endpoint_auth_method": "none",
+            }
+        )
+
+    app = web.Application()
+    app.router.add_get("/id", document)
+    server = await aiohttp_server(app)
+    state["base"] = str(server.make_url("")).rstrip("/")
+    common = {"client_id": state["base"] + "/id", "redirect_uri": "https://evil.example/phish"}
+    attempts = [
+        {
+            **common,
+            "response_type": "code",
+            "scope": "openid",
+            "prompt": "none",
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+        },
+        {**common, "response_type": "token", "scope": "openid"},
+        {**common, "response_type": "code", "scope": "profile"},
+    ]
+    async with browser_session() as browser:
+        for logged_in in (False, True):
+            if logged_in:
+                async with browser.get(kluis.url(".account/login")) as r:
+                    token = csrf_of(await r.text())
+                async with browser.post(
+                    kluis.url(".account/login"),
+                    data={"csrf": token, "email": "alice@example.org", "password": PASSWORD},
+                    allow_redirects=False,
+                ) as r:
+                    assert r.status == 303
+            for params in attempts:
+                async with browser.get(
+                    kluis.url(".oidc/auth"), params=params, allow_redirects=False
+                ) as r:
+                    assert r.status in (200, 400), (params, r.headers.get("Location"))
+                    page = await r.text()
+                    assert "Return to https://evil.example" in page
+                    assert "Location" not in r.headers
 
 
 async def test_dynamic_registration(kluis: Kluis) -> None:
@@ -777,22 +862,42 @@ async def test_signup_seeds_a_pod(kluis: Kluis) -> None:
 
 
 async def test_logout_with_id_token_hint(kluis: Kluis, client_app: ClientApp, people: None) -> None:
-    client, callback, verifier = await authorize(kluis, client_app)
-    token = await fetch_token(client, kluis, callback, verifier, DPoPKey())
-    async with (
-        aiohttp.ClientSession() as s,
-        s.get(
+    client = oauth_client(client_app)
+    async with browser_session() as browser:
+        verifier = secrets.token_urlsafe(48)
+        url, _ = client.create_authorization_url(kluis.url(".oidc/auth"), code_verifier=verifier)
+        callback = await browser_login(kluis, url, email="alice@example.org", browser=browser)
+        token = await fetch_token(client, kluis, callback, verifier, DPoPKey())
+        params = {
+            "id_token_hint": token["id_token"],
+            "post_logout_redirect_uri": client_app.base + "/bye",
+            "state": "z",
+        }
+        # Item 17: a link, from anywhere, only asks; nothing is logged out yet ...
+        async with browser.get(
+            kluis.url(".oidc/session/end"), params=params, allow_redirects=False
+        ) as r:
+            assert r.status == 200
+            page = await r.text()
+            assert "Log out of Kluis?" in page
+            assert client_app.base in page  # where the browser goes afterwards
+        async with browser.get(kluis.url(".account/"), allow_redirects=False) as r:
+            assert r.status == 200  # still logged in
+        # ... a POST without the page's CSRF token is refused ...
+        async with browser.post(
+            kluis.url(".oidc/session/end"), data=params, allow_redirects=False
+        ) as r:
+            assert r.status == 403
+        # ... and confirming logs out, then follows the registered redirect.
+        async with browser.post(
             kluis.url(".oidc/session/end"),
-            params={
-                "id_token_hint": token["id_token"],
-                "post_logout_redirect_uri": client_app.base + "/bye",
-                "state": "z",
-            },
+            data={**params, "csrf": csrf_of(page)},
             allow_redirects=False,
-        ) as r,
-    ):
-        assert r.status == 303
-        assert r.headers["Location"] == client_app.base + "/bye?state=z"
+        ) as r:
+            assert r.status == 303
+            assert r.headers["Location"] == client_app.base + "/bye?state=z"
+        async with browser.get(kluis.url(".account/"), allow_redirects=False) as r:
+            assert r.status == 303  # logged out: sent to log in
     async with (
         aiohttp.ClientSession() as s,
         s.get(
@@ -886,12 +991,12 @@ async def test_max_age_and_prompt_login_force_a_fresh_login(
         async with browser.get(url, allow_redirects=False) as r:
             login = r.headers["Location"]
         async with browser.get(kluis.url(login)) as r:
-            html = await r.text()
+            page = await r.text()
         auth = parse_qs(urlsplit(login).query)["auth"][0]
         async with browser.post(
             kluis.url(".account/login"),
             data={
-                "csrf": csrf_of(html),
+                "csrf": csrf_of(page),
                 "auth": auth,
                 "email": "alice@example.org",
                 "password": PASSWORD,
@@ -900,11 +1005,11 @@ async def test_max_age_and_prompt_login_force_a_fresh_login(
         ) as r:
             consent = r.headers["Location"]
         async with browser.get(kluis.url(consent)) as r:
-            html = await r.text()
+            page = await r.text()
         async with browser.post(
             kluis.url(".account/consent"),
             data={
-                "csrf": csrf_of(html),
+                "csrf": csrf_of(page),
                 "auth": auth,
                 "decision": "allow",
                 "remember": "yes",
@@ -927,6 +1032,27 @@ async def test_max_age_and_prompt_login_force_a_fresh_login(
                 kluis.url(".oidc/auth"), code_verifier=secrets.token_urlsafe(48), **extra
             )
             async with browser.get(url, allow_redirects=False) as r:
+                assert "/.account/login?auth=" in r.headers["Location"], extra
+                auth = parse_qs(urlsplit(r.headers["Location"]).query)["auth"][0]
+            # Item 13: opening the consent page of that request directly skips nothing.
+            async with browser.get(
+                kluis.url(f".account/consent?auth={auth}"), allow_redirects=False
+            ) as r:
+                assert r.status == 303
+                assert "/.account/login?auth=" in r.headers["Location"]
+            async with browser.get(kluis.url(".account/")) as r:
+                token = csrf_of(await r.text())
+            async with browser.post(
+                kluis.url(".account/consent"),
+                data={
+                    "csrf": token,
+                    "auth": auth,
+                    "decision": "allow",
+                    "webid": kluis.url("alice/profile/card#me"),
+                },
+                allow_redirects=False,
+            ) as r:
+                assert r.status == 303
                 assert "/.account/login?auth=" in r.headers["Location"], extra
         # and prompt=consent shows the consent page again
         url, _ = client.create_authorization_url(
