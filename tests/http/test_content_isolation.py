@@ -5,7 +5,7 @@ Every response (pod resources of any media type, containers, errors, preflights)
 pages, which keep their strict policy. Every unsafe request to `.account/` that a browser sent for
 a page of another origin (by `Sec-Fetch-Site`, else `Origin`, `null` included) is refused with 403
 before anything is read or changed; the same requests from the server's own pages, or from no
-page at all (the CLI, curl), work. tests/http/test_content_isolation_browser.py runs the attack
+page at all (the CLI, curl), work. tests/idp/test_browser_isolation.py runs the attack
 this prevents in Chromium.
 """
 
