@@ -12,7 +12,6 @@ this prevents in Chromium.
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any, Final
 
 import pytest
@@ -26,10 +25,10 @@ from hypothesis import strategies as st
 from pod.config import Settings
 from pod.http.middlewares import ACCOUNT, SAFE_METHODS, is_from_own_origin, origin_of
 from tests.conftest import POD, Client
+from tests.idp.conftest import PASSWORD, csrf_of
 from tests.support import BASE_URL
 
 PROPERTY = hypothesis_settings(max_examples=300, deadline=None, database=None)
-PASSWORD: Final = "correct horse battery"
 OWN_ORIGIN: Final = "http://pod.example"
 SANDBOX: Final = "sandbox"
 ATTACK: Final = "<script>fetch('/.account/').then(r => r.text()).then(alert)</script>"
@@ -152,12 +151,6 @@ async def test_the_servers_own_pages_keep_their_strict_policy(client: Client) ->
 def browser(client: Client) -> TestClient[Request, Application]:
     """The raw test client: a cookie jar and no DPoP, as a browser on the account pages."""
     return client.client
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
 
 
 async def sign_up_on_the_page(client: Client, email: str, pod: str) -> str:
