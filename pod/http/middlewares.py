@@ -1,7 +1,19 @@
-"""Middlewares: request id, CORS (Solid Protocol §cors) and the error boundary.
+"""Middlewares: request id, CORS (Solid Protocol §cors), content isolation, the same-origin guard
+for the account pages, and the error boundary.
 
-One middleware does all three: the per-request cost matters (benchmarks/) and they are always
-applied together, outermost first: CORS headers must be on error responses too.
+One middleware does them all: the per-request cost matters (benchmarks/) and they are always
+applied together, outermost first: CORS and isolation headers must be on error responses too.
+
+Content isolation: a pod holds documents anyone may write (HTML, SVG, XML...), served from the
+server's own origin, where the account pages and their session cookie live. A browser must never
+run such a document as a page of that origin, so every response carries
+`Content-Security-Policy: sandbox`, which gives the document an opaque origin and no scripts,
+forms or plugins (https://www.w3.org/TR/CSP3/#directive-sandbox), and
+`X-Content-Type-Options: nosniff`, so no browser guesses HTML out of another type
+(https://fetch.spec.whatwg.org/#x-content-type-options-header), whatever the media type and the
+status. Only the server's own pages, which set a strict policy of their own
+(pod/http/account.py `render`), keep theirs. A policy on a response that a page fetches has no
+effect (CSP applies to documents), so apps on other origins use pods as before.
 """
 
 from __future__ import annotations
@@ -12,6 +24,7 @@ from typing import Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from yarl import URL
 
 from pod import errors
 from pod.http import headers
@@ -21,6 +34,15 @@ from pod.http.keys import IN_FLIGHT, REQUEST_ID, SETTINGS
 _counter = itertools.count(1)
 _PID: Final = f"{os.getpid():x}"
 ALL_METHODS: Final = "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+ISOLATION: Final = "sandbox"
+# Under the base path: the account pages (session cookie + CSRF token) and the account JSON API.
+# They are for this server's own pages only: no CORS, and no unsafe request from another origin.
+ACCOUNT: Final = ".account/"
+# Who started the request, as the browser says (https://w3c.github.io/webappsec-fetch-metadata/
+# #sec-fetch-site-header): "none" is the user (address bar, bookmark); "same-site" is not enough,
+# it includes another port and a sibling host.
+_OWN_SITES: Final = frozenset({"same-origin", "none"})
 
 
 def _request_id() -> str:
@@ -40,29 +62,90 @@ async def pod_middleware(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 async def _handle(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
     origin = request.headers.get("Origin")
-    if request.path.startswith(request.app[SETTINGS].base_path + ".account/"):
-        # Account pages and the account API are for this server's own pages only: no CORS.
+    is_account = request.path.startswith(settings.base_path + ACCOUNT)
+    if is_account:
         origin = None
+    response: web.StreamResponse
     if (
         request.method == "OPTIONS"
         and origin is not None
         and "Access-Control-Request-Method" in request.headers
     ):
-        return _preflight(request, origin)
-    try:
-        response = await handler(request)
-    except errors.PodError as exc:
-        settings = request.app[SETTINGS]
-        response = render(
-            exc, method=request.method, realm=settings.base_url, request_id=request_id
-        )
-    except web.HTTPException as exc:
-        response = render_http_exception(exc, request_id=request_id)
-    except Exception as exc:
-        response = render_unexpected(exc, request_id=request_id)
-    _cors(response, origin)
+        response = _preflight(request, origin)
+    else:
+        try:
+            if is_account and request.method not in SAFE_METHODS:
+                _require_same_origin(request, settings.base_url)
+            response = await handler(request)
+        except errors.PodError as exc:
+            response = render(
+                exc, method=request.method, realm=settings.base_url, request_id=request_id
+            )
+        except web.HTTPException as exc:
+            response = render_http_exception(exc, request_id=request_id)
+        except Exception as exc:
+            response = render_unexpected(exc, request_id=request_id)
+        _cors(response, origin)
+    _isolate(response)
     return response
+
+
+def _isolate(response: web.StreamResponse) -> None:
+    """No response runs as a page of this origin, unless it set its own policy (module doc)."""
+    h = response.headers
+    h["X-Content-Type-Options"] = "nosniff"
+    h.setdefault("Content-Security-Policy", ISOLATION)
+
+
+def _require_same_origin(request: web.Request, base_url: str) -> None:
+    """Refuse an unsafe request that a browser sent on behalf of another origin.
+
+    The account pages act with the session cookie, which a browser attaches to requests that
+    other pages start: a form or a fetch from a sibling site (SameSite=Lax lets same-site requests
+    through), or from a sandboxed document (`Origin: null`). Their CSRF token is one defence; this
+    is the other, and it holds even if the token leaks. Browsers send `Sec-Fetch-Site`, which page
+    script cannot forge; without it, `Origin` must be this server's own (browsers send it with
+    every POST: https://fetch.spec.whatwg.org/#origin-header). A request with neither header (the
+    `kluis` CLI, curl, a server-side app) does not come from a browser page, so it carries no one
+    else's cookie.
+
+    Only `.account/` is guarded. The identity provider's cookie-reading endpoints are reached from
+    apps on other origins by design: authorization requests (OpenID Connect Core 1.0 §3.1.2.1,
+    GET and POST) and RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2, GET and
+    POST) are cross-site navigations, and what they can do with the session is bounded by the
+    protocol (registered redirect URIs, consent on our page with a CSRF token, PKCE), not by
+    where the request came from.
+
+    Raises Forbidden.
+    """
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if not is_from_own_origin(fetch_site=fetch_site, origin=origin, own_origin=origin_of(base_url)):
+        said = f"Sec-Fetch-Site: {fetch_site}" if fetch_site is not None else f"Origin: {origin}"
+        raise errors.Forbidden(
+            f"this request came from a page of another origin ({said[:120]}); "
+            "the account pages accept changes only from their own pages"
+        )
+
+
+def is_from_own_origin(*, fetch_site: str | None, origin: str | None, own_origin: str) -> bool:
+    """Whether a request was sent by one of this server's own pages, or by no page at all.
+
+    `Sec-Fetch-Site` decides when present (a browser sets it and no script can); otherwise a
+    present `Origin` must be `own_origin` exactly, so `null` (a sandboxed or privacy-sensitive
+    context) is refused.
+    """
+    if fetch_site is not None:
+        return fetch_site.strip().lower() in _OWN_SITES
+    return origin is None or origin == own_origin
+
+
+def origin_of(url: str) -> str:
+    """`url`'s origin as browsers write it in `Origin`: scheme://host, and :port unless default
+    (https://html.spec.whatwg.org/multipage/browsers.html#ascii-serialisation-of-an-origin)."""
+    return str(URL(url).origin())
 
 
 def _cors(response: web.StreamResponse, origin: str | None) -> None:
