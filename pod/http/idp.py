@@ -140,10 +140,10 @@ async def userinfo(request: web.Request) -> web.StreamResponse:
 
 
 async def end_session(request: web.Request) -> web.StreamResponse:
-    """OIDC RP-Initiated Logout 1.0 §2-3: the person confirms; only a POST of the confirmation
-    form (with its CSRF token) logs out, so another site cannot log anyone out with a link, and
-    the app's `post_logout_redirect_uri` is followed only after that choice (never an open
-    redirect)."""
+    """OIDC RP-Initiated Logout 1.0 §2-3: an app's request (GET or POST) shows a confirmation
+    page; only a POST of that page's form (with its CSRF token) logs out, so another site cannot
+    log anyone out with a link, and the app's `post_logout_redirect_uri` is followed only after
+    that choice (never an open redirect)."""
     provider = request.app[PROVIDER]
     if request.method == "POST":
         params = await read_form(request)
@@ -164,7 +164,8 @@ async def end_session(request: web.Request) -> web.StreamResponse:
             message=str(exc.description),
         )
     session, account = await session_account(request)
-    if request.method != "POST":
+    csrf = params.get("csrf")
+    if csrf is None:  # an app's GET or POST: ask first
         return await render(
             request,
             "logout.html",
@@ -175,7 +176,7 @@ async def end_session(request: web.Request) -> web.StreamResponse:
             destination=None if target is None else origin_of(target),
             fields={k: v for k, v in params.items() if k in _LOGOUT_FIELDS},
         )
-    if not request.app[SESSIONS].check_csrf(session, params.get("csrf")):
+    if request.method != "POST" or not request.app[SESSIONS].check_csrf(session, csrf):
         raise Forbidden("the form's CSRF token is missing or wrong; reload the page and try again")
     response: web.Response
     if target is not None:

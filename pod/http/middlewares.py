@@ -24,12 +24,12 @@ from typing import Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from yarl import URL
 
 from pod import errors
 from pod.http import headers
 from pod.http.errors import render, render_http_exception, render_unexpected
 from pod.http.keys import IN_FLIGHT, REQUEST_ID, SETTINGS
+from pod.idp.provider import origin_of
 
 _counter = itertools.count(1)
 _PID: Final = f"{os.getpid():x}"
@@ -140,12 +140,6 @@ def is_from_own_origin(*, fetch_site: str | None, origin: str | None, own_origin
     if fetch_site is not None:
         return fetch_site.strip().lower() in _OWN_SITES
     return origin is None or origin == own_origin
-
-
-def origin_of(url: str) -> str:
-    """`url`'s origin as browsers write it in `Origin`: scheme://host, and :port unless default
-    (https://html.spec.whatwg.org/multipage/browsers.html#ascii-serialisation-of-an-origin)."""
-    return str(URL(url).origin())
 
 
 def _cors(response: web.StreamResponse, origin: str | None) -> None:

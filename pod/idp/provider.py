@@ -37,6 +37,7 @@ from authlib.oauth2.rfc6749.errors import (
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.errors import JoseError
+from yarl import URL
 
 from pod.accounts.service import CREDENTIAL_PREFIX, Account, AccountService
 from pod.auth.dpop import ALGORITHMS as DPOP_ALGORITHMS
@@ -643,6 +644,11 @@ def _s256(verifier: str) -> str:
 
 
 def origin_of(url: str) -> str:
-    """`scheme://host[:port]` of `url` (RFC 6454 §4), or `url` itself if it has no host."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
+    """`url`'s origin as browsers write it in `Origin`: scheme://host, and :port unless the
+    default (https://html.spec.whatwg.org/multipage/browsers.html#ascii-serialisation-of-an-origin);
+    user info is dropped, so `https://bank.example@evil.example/` shows as evil.example. A URL
+    without a host is returned whole."""
+    try:
+        return str(URL(url).origin())
+    except ValueError:
+        return url

@@ -23,7 +23,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from pod.config import Settings
-from pod.http.middlewares import ACCOUNT, SAFE_METHODS, is_from_own_origin, origin_of
+from pod.http.middlewares import ACCOUNT, SAFE_METHODS, is_from_own_origin
+from pod.idp.provider import origin_of
 from tests.conftest import POD, Client
 from tests.idp.conftest import PASSWORD, csrf_of
 from tests.support import BASE_URL

@@ -883,11 +883,20 @@ async def test_logout_with_id_token_hint(kluis: Kluis, client_app: ClientApp, pe
             assert client_app.base in page  # where the browser goes afterwards
         async with browser.get(kluis.url(".account/"), allow_redirects=False) as r:
             assert r.status == 200  # still logged in
-        # ... a POST without the page's CSRF token is refused ...
+        # ... as does an app's POST (RP-Initiated Logout allows both), and a wrong token fails ...
         async with browser.post(
             kluis.url(".oidc/session/end"), data=params, allow_redirects=False
         ) as r:
+            assert r.status == 200
+            assert "Log out of Kluis?" in await r.text()
+        async with browser.post(
+            kluis.url(".oidc/session/end"),
+            data={**params, "csrf": "forged"},
+            allow_redirects=False,
+        ) as r:
             assert r.status == 403
+        async with browser.get(kluis.url(".account/"), allow_redirects=False) as r:
+            assert r.status == 200  # still logged in
         # ... and confirming logs out, then follows the registered redirect.
         async with browser.post(
             kluis.url(".oidc/session/end"),
