@@ -24,7 +24,7 @@ from pod.acl.defaults import ensure_acls
 from pod.acl.groups import Groups
 from pod.auth.authenticate import Authenticator
 from pod.auth.dpop import ProofVerifier, ReplayCache
-from pod.auth.tokens import IssuerKeys, TokenVerifier
+from pod.auth.tokens import AccessToken, IssuerKeys, TokenVerifier, same_issuer
 from pod.auth.webid import WebIdProfiles
 from pod.config import Settings
 from pod.fetch import Fetcher
@@ -50,6 +50,7 @@ from pod.http.sessions import Sessions
 from pod.idp.clients import Clients
 from pod.idp.keys import SigningKeys
 from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, Provider
+from pod.idp.revocations import Revocations
 from pod.ldp.store import SolidStore
 from pod.storage.base import Backend
 from pod.storage.fs import FileBackend
@@ -102,12 +103,20 @@ def create_app(
     signing_keys = SigningKeys(kv, retire_after=2 * max(ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME))
     issuer_keys = IssuerKeys(fetcher)
     issuer_keys.register_local(issuer, signing_keys.key_set)
+    revocations = Revocations(kv, keep=ACCESS_TOKEN_LIFETIME + 60)
+
+    def revoked(access: AccessToken) -> bool:
+        return same_issuer(access.issuer, issuer) and revocations.is_revoked(
+            webid=access.webid, client_id=access.client_id, issued_at=access.issued_at
+        )
+
     authenticator = Authenticator(
         tokens=TokenVerifier(issuer_keys),
         proofs=proofs,
         replay=replay,
         profiles=WebIdProfiles(fetcher, store),
         allow_bearer=settings.allow_bearer,
+        revoked=revoked,
     )
     accounts = AccountService(
         kv,
@@ -125,6 +134,7 @@ def create_app(
         proofs=proofs,
         replay=replay,
         endpoints=endpoints(settings.base_url),
+        revocations=revocations,
     )
     # aiohttp's own limit backs up ours in pod.http.ldp._read_body.
     app = web.Application(middlewares=[pod_middleware], client_max_size=settings.max_body_bytes)
@@ -163,6 +173,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await store.load_storages()
     await ensure_acls(store)
     await app[PROVIDER].keys.load()
+    await app[PROVIDER].revocations.load()
     if not await app[ACCOUNTS].kv.items("emails"):
         log.info("no accounts yet: sign up at %s.account/signup", app[SETTINGS].base_url)
     sweeper = asyncio.create_task(_sweep_expired(app[ACCOUNTS].kv))
@@ -183,6 +194,7 @@ _EXPIRING = (
     "api_tokens",
     "refresh",
     "refresh_used",
+    "revocations",
 )
 _SWEEP_SECONDS = 1800.0
 

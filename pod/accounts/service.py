@@ -307,11 +307,15 @@ class AccountService:
             key=lambda c: c.created,
         )
 
-    async def revoke_credential(self, account: Account, client_id: str) -> None:
+    async def revoke_credential(self, account: Account, client_id: str) -> Credential:
+        """Delete credentials of `account`; return what they were. Raises NotFound."""
         record = await self.kv.get("credentials", client_id)
         if record is None or record.get("account") != account.id:
             raise NotFound("no such credential on this account")
         await self.kv.delete("credentials", client_id)
+        return Credential(
+            client_id, str(record["name"]), str(record["webid"]), account.id, record["created"]
+        )
 
     async def check_client_secret(self, client_id: str, secret: str) -> Credential | None:
         """The credential if `secret` is right (constant-time), else None."""

@@ -48,6 +48,7 @@ class AccessToken:
     issuer: str
     jkt: str | None  # cnf.jkt: the thumbprint of the DPoP key the token is bound to
     expires: float
+    issued_at: float  # iat; 0 when the issuer left it out
 
 
 @dataclass(slots=True)
@@ -201,4 +202,5 @@ class TokenVerifier:
             issuer=str(claims["iss"]),
             jkt=jkt if isinstance(jkt, str) else None,
             expires=float(exp),
+            issued_at=float(iat) if isinstance(iat, int | float) else 0.0,
         )

@@ -381,7 +381,7 @@ async def post_credential(request: web.Request) -> web.StreamResponse:
 
 async def post_revoke_credential(request: web.Request) -> web.StreamResponse:
     async def action(session: Session, account: Account, form: dict[str, str]) -> None:
-        await request.app[ACCOUNTS].revoke_credential(account, request.match_info["id"])
+        await request.app[PROVIDER].revoke_credential(account, request.match_info["id"])
 
     return await _page_action(request, action)
 
@@ -572,7 +572,7 @@ async def api_create_credential(request: web.Request) -> web.StreamResponse:
 
 async def api_revoke_credential(request: web.Request) -> web.StreamResponse:
     account = await _api_account(request)
-    await request.app[ACCOUNTS].revoke_credential(account, request.match_info["id"])
+    await request.app[PROVIDER].revoke_credential(account, request.match_info["id"])
     return web.Response(status=204)
 
 

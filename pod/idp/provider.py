@@ -45,6 +45,7 @@ from pod.auth.dpop import ProofVerifier, ReplayCache
 from pod.errors import Unauthenticated
 from pod.idp.clients import Client, Clients
 from pod.idp.keys import ALGORITHM, SigningKeys
+from pod.idp.revocations import Revocations
 from pod.storage.kv import KeyValueStore
 
 ACCESS_TOKEN_LIFETIME: Final = 3600
@@ -122,6 +123,7 @@ class Provider:
         proofs: ProofVerifier,
         replay: ReplayCache,
         endpoints: Mapping[str, str],
+        revocations: Revocations,
     ) -> None:
         self.issuer = issuer
         self.kv = kv
@@ -131,6 +133,7 @@ class Provider:
         self.proofs = proofs
         self.replay = replay
         self.endpoints = dict(endpoints)
+        self.revocations = revocations
 
     def configuration(self) -> dict[str, Any]:
         """OpenID discovery (Solid-OIDC §discovery)."""
@@ -537,11 +540,20 @@ class Provider:
                 await self.kv.delete("refresh", key)
 
     async def revoke_app(self, account: Account, client_id: str) -> None:
-        """Forget a remembered consent and every refresh token the app holds for `account`."""
+        """Forget a remembered consent and every refresh token the app holds for `account`; the
+        app's access tokens stop working at once."""
+        for webid in account.webids:
+            await self.revocations.revoke(webid=webid, client_id=client_id)
         await self.kv.delete("consents", f"{account.id}|{client_id}")
         for key, record in await self.kv.items("refresh"):
             if record.get("account") == account.id and record.get("client_id") == client_id:
                 await self.kv.delete("refresh", key)
+
+    async def revoke_credential(self, account: Account, client_id: str) -> None:
+        """Delete client credentials of `account`; their access tokens stop working at once.
+        Raises NotFound."""
+        credential = await self.accounts.revoke_credential(account, client_id)
+        await self.revocations.revoke(webid=credential.webid, client_id=client_id)
 
     async def connected_apps(self, account: Account) -> list[dict[str, Any]]:
         prefix = f"{account.id}|"

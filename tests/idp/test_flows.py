@@ -11,6 +11,7 @@ import base64
 import html
 import re
 import secrets
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,6 +25,7 @@ from joserfc.jwk import thumbprint
 from pod.fetch import Fetcher
 from pod.http.keys import PROVIDER
 from pod.idp.clients import REGISTRATIONS_PER_HOUR, Clients
+from pod.idp.revocations import Revocations
 from pod.storage.kv import MemoryKeyValueStore
 from tests.idp.conftest import PASSWORD, ClientApp, Kluis, api_token, csrf_of, sign_up
 from tests.support import new_ec_key, sign_proof
@@ -531,6 +533,9 @@ async def test_revoked_client_credentials(kluis: Kluis, people: None) -> None:
         kluis, "alice@example.org", "alice", DPoPKey()
     )
     await put_private(kluis, key, token, "alice/before-revoke")
+    other, other_key, _ = await client_credentials_token(
+        kluis, "alice@example.org", "alice", DPoPKey()
+    )
     api = await api_token(kluis, "alice@example.org")
     async with (
         aiohttp.ClientSession() as s,
@@ -540,6 +545,10 @@ async def test_revoked_client_credentials(kluis: Kluis, people: None) -> None:
         ) as r,
     ):
         assert r.status == 204
+    # Issue 10 item 14: the token issued before stops working on the next request ...
+    assert await get_status(kluis, key, token, "alice/before-revoke") == 401
+    # ... while other credentials of the same WebID keep theirs.
+    assert await get_status(kluis, other_key, other, "alice/before-revoke") == 200
     token_url = kluis.url(".oidc/token")
     basic = base64.b64encode(f"{credential['clientId']}:{credential['clientSecret']}".encode())
     async with (
@@ -555,6 +564,44 @@ async def test_revoked_client_credentials(kluis: Kluis, people: None) -> None:
     ):
         assert r.status == 401
         assert (await r.json())["error"] == "invalid_client"
+
+
+async def test_revoking_an_app_ends_its_access_at_once(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
+    key = DPoPKey()
+    token = await fetch_token(client, kluis, callback, verifier, key)
+    await put_private(kluis, key, token["access_token"], "alice/app-doc")
+    api = await api_token(kluis, "alice@example.org")
+    async with (
+        aiohttp.ClientSession() as s,
+        s.delete(
+            kluis.url(".account/api/apps"),
+            params={"client_id": client_app.client_id},
+            headers={"Authorization": f"Bearer {api}"},
+        ) as r,
+    ):
+        assert r.status == 204
+    assert await get_status(kluis, key, token["access_token"], "alice/app-doc") == 401
+    # Signing in again afterwards gives the app a token that works.
+    await asyncio.sleep(1.1)  # a token issued in the second of the revocation counts as revoked
+    client, callback, verifier = await authorize(kluis, client_app)
+    fresh = await fetch_token(client, kluis, callback, verifier, key)
+    assert await get_status(kluis, key, fresh["access_token"], "alice/app-doc") == 200
+
+
+async def test_revocations_outlive_a_restart() -> None:
+    kv = MemoryKeyValueStore()
+    await Revocations(kv, keep=60).revoke(webid="https://a.example/#me", client_id="app")
+    restarted = Revocations(kv, keep=60)
+    await restarted.load()
+    now = time.time()
+    assert restarted.is_revoked(webid="https://a.example/#me", client_id="app", issued_at=now - 5)
+    assert not restarted.is_revoked(
+        webid="https://a.example/#me", client_id="app", issued_at=now + 5
+    )
+    assert not restarted.is_revoked(webid="https://a.example/#me", client_id="b", issued_at=now - 5)
 
 
 async def test_expired_refresh_token(kluis: Kluis, client_app: ClientApp, people: None) -> None:
