@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -174,13 +175,38 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await ensure_acls(store)
     await app[PROVIDER].keys.load()
     await app[PROVIDER].revocations.load()
+    await _resume_replay_cache(app[PROVIDER].replay, app[ACCOUNTS].kv)
     if not await app[ACCOUNTS].kv.items("emails"):
         log.info("no accounts yet: sign up at %s.account/signup", app[SETTINGS].base_url)
     sweeper = asyncio.create_task(_sweep_expired(app[ACCOUNTS].kv))
     yield
     sweeper.cancel()
+    await _save_replay_cache(app[PROVIDER].replay, app[ACCOUNTS].kv)
     await app[FETCHER].close()
     await store.backend.close()
+
+
+async def _resume_replay_cache(replay: ReplayCache, kv: KeyValueStore) -> None:
+    """RFC 9449 §11.1: a DPoP proof is single-use, across restarts too. Take back the proof ids
+    the previous process saved when it stopped; after a crash there are none, so proofs made
+    before this start are refused. A proof's iat is in whole seconds, so those of the second this
+    process started in still count: they were made while no server was running, unless the
+    crash and the restart fell within that same second."""
+    saved = await kv.take("dpop", "replay")
+    seen = saved.get("seen") if saved is not None else None
+    if isinstance(seen, dict):
+        replay.restore({str(k): float(v) for k, v in seen.items()})
+    else:
+        replay.refuse_before(int(time.time()))
+
+
+async def _save_replay_cache(replay: ReplayCache, kv: KeyValueStore) -> None:
+    try:
+        await kv.put("dpop", "replay", {"seen": replay.snapshot()}, ttl=replay.window)
+    except OSError:
+        log.exception(
+            "could not save the DPoP replay cache; proofs older than the restart will be refused"
+        )
 
 
 # Namespaces of short-lived records. Expired records are dropped when read, but codes and

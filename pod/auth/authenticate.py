@@ -61,7 +61,7 @@ class Authenticator:
                 )
             proof = self.proofs.verify(dpop, method=method, url=url, access_token=token)
             # Remembered before any await, so two concurrent uses of one proof cannot both pass.
-            self.replay.check_and_remember(proof.jti)
+            self.replay.check_and_remember(proof)
             access = await self.tokens.verify(token)
             if access.jkt is None or access.jkt != proof.jkt:
                 raise Unauthenticated(

@@ -176,21 +176,46 @@ class ReplayCache:
 
     When full, the oldest ids are forgotten first; they are the first to expire anyway, and a
     proof older than the acceptance window is refused by its iat before this cache is asked.
+
+    A restart must not forget: a graceful shutdown saves what the cache holds (`snapshot`) and
+    the next start takes it back (`restore`). After a crash there is nothing to take back, so
+    `refuse_before` makes every proof issued before the restart unusable (its use may have
+    gone unrecorded); clients make a fresh proof per request anyway.
     """
 
     def __init__(self, *, window: float = 65.0, max_entries: int = 200_000) -> None:
         self.window = window
         self.max_entries = max_entries
+        self.not_before: float | None = None
         self._seen: OrderedDict[str, float] = OrderedDict()
 
-    def check_and_remember(self, jti: str, *, now: float | None = None) -> None:
-        """Raise Unauthenticated if `jti` was seen within the window; else remember it."""
+    def check_and_remember(self, proof: Proof, *, now: float | None = None) -> None:
+        """Raise Unauthenticated if the proof's jti was seen within the window, or the proof is
+        older than a restart after which its use could not be known; else remember it."""
         current = time.time() if now is None else now
+        if self.not_before is not None and proof.iat < self.not_before:
+            raise _invalid("it was made before the server restarted; make a new proof")
         while self._seen:
             oldest, seen_at = next(iter(self._seen.items()))
             if seen_at >= current - self.window and len(self._seen) < self.max_entries:
                 break
             del self._seen[oldest]
-        if jti in self._seen:
+        if proof.jti in self._seen:
             raise _invalid("this proof was already used (replayed jti)")
-        self._seen[jti] = current
+        self._seen[proof.jti] = current
+
+    def refuse_before(self, moment: float) -> None:
+        """Refuse proofs issued before `moment` (seconds since the epoch): this process cannot
+        know which of them were used before it started."""
+        self.not_before = moment
+
+    def snapshot(self, *, now: float | None = None) -> dict[str, float]:
+        """The ids still within the window, with when they were seen (for a graceful restart)."""
+        current = time.time() if now is None else now
+        return {jti: t for jti, t in self._seen.items() if t >= current - self.window}
+
+    def restore(self, seen: dict[str, float]) -> None:
+        """Take back a `snapshot` saved by the process before this one."""
+        for jti, seen_at in sorted(seen.items(), key=lambda item: item[1]):
+            self._seen[jti] = seen_at
+            self._seen.move_to_end(jti)

@@ -359,7 +359,7 @@ class Provider:
             proof = self.proofs.verify(
                 dpop, method="POST", url=self.endpoints["token"], access_token=None
             )
-            self.replay.check_and_remember(proof.jti)
+            self.replay.check_and_remember(proof)
         except Unauthenticated as exc:
             raise InvalidRequestError(description=exc.message) from exc
         return proof.jkt

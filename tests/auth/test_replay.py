@@ -1,0 +1,88 @@
+"""DPoP proofs are single-use across restarts too (RFC 9449 §11.1; issue 10, item 16).
+
+A real `kluis serve` process with file storage is stopped gracefully, then killed, and each time
+a captured request is replayed against the next process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from pod.auth.dpop import Proof, ReplayCache
+from pod.errors import Unauthenticated
+from tests.interop.conftest import Server, client_credentials, person
+from tests.test_cli import free_port, server, wait_up
+
+TURTLE = {"Content-Type": "text/turtle"}
+
+
+async def test_a_captured_request_does_not_replay_after_a_restart(tmp_path: Path) -> None:
+    port = free_port()
+    kluis = Server(f"http://127.0.0.1:{port}/", tmp_path / "unused.log")
+    args = (
+        *("--port", str(port), "--host", "127.0.0.1", "--data-dir", str(tmp_path / "data")),
+        *("--password-cost", "10", "--fsync", "false", "--access-log", "false"),
+    )
+    doc = kluis.url("ann/private")
+    async with aiohttp.ClientSession() as http:
+        with server(*args) as proc:
+            await wait_up(kluis.url(".well-known/openid-configuration"), proc)
+            ann = await person(kluis, http, "ann")
+            token = await client_credentials(kluis, http, ann)
+            async with http.put(
+                doc, data="<#a> <#b> 1 .", headers={**TURTLE, **token.headers("PUT", doc)}
+            ) as r:
+                assert r.status == 201
+            captured = token.headers("GET", doc)
+            async with http.get(doc, headers=captured) as r:
+                assert r.status == 200
+            proc.send_signal(signal.SIGTERM)  # a graceful stop saves the proofs it has seen
+            assert proc.wait(timeout=15) == 0
+        with server(*args) as proc:
+            await wait_up(kluis.url(".well-known/openid-configuration"), proc)
+            async with http.get(doc, headers=captured) as r:
+                assert r.status == 401
+                assert "already used" in r.headers["WWW-Authenticate"]
+            before_crash = token.headers("GET", doc)
+            async with http.get(doc, headers=before_crash) as r:
+                assert r.status == 200
+            await asyncio.sleep(1.1)  # a proof's iat is in whole seconds
+            proc.kill()  # a crash saves nothing
+            proc.wait()
+        with server(*args) as proc:
+            await wait_up(kluis.url(".well-known/openid-configuration"), proc)
+            async with http.get(doc, headers=before_crash) as r:
+                assert r.status == 401
+                assert "before the server restarted" in r.headers["WWW-Authenticate"]
+            async with http.get(doc, headers=token.headers("GET", doc)) as r:
+                assert r.status == 200  # a fresh proof with the same token works
+
+
+def _proof(jti: str, iat: float) -> Proof:
+    return Proof(jkt="k", jti=jti, iat=iat)
+
+
+def test_snapshot_and_restore_carry_the_window_over() -> None:
+    cache = ReplayCache(window=60.0)
+    cache.check_and_remember(_proof("old", 0), now=0.0)
+    cache.check_and_remember(_proof("recent", 100), now=100.0)
+    saved = cache.snapshot(now=110.0)
+    assert saved == {"recent": 100.0}
+    restarted = ReplayCache(window=60.0)
+    restarted.restore(saved)
+    with pytest.raises(Unauthenticated, match="already used"):
+        restarted.check_and_remember(_proof("recent", 100), now=111.0)
+    restarted.check_and_remember(_proof("new", 111), now=111.0)
+
+
+def test_after_a_crash_only_proofs_made_after_the_start_count() -> None:
+    cache = ReplayCache(window=60.0)
+    cache.refuse_before(1000.0)
+    with pytest.raises(Unauthenticated, match="before the server restarted"):
+        cache.check_and_remember(_proof("a", 999), now=1001.0)
+    cache.check_and_remember(_proof("b", 1000), now=1001.0)
