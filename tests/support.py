@@ -183,6 +183,8 @@ def sign_proof(
 def absolute(path: str | URL) -> str:
     """The URL the server sees for a test path (without the query), for the proof's htu."""
     raw = str(path) if isinstance(path, URL) else path
+    if raw.startswith(("http://", "https://")):  # an absolute-form target (RFC 9112 §3.2.2)
+        return raw.split("?", 1)[0]
     return BASE_URL.rstrip("/") + raw.split("?", 1)[0]
 
 

@@ -36,4 +36,18 @@ async def credentials_of(request: web.Request) -> Credentials:
 def request_url(request: web.Request) -> str:
     """The URL the client addressed, built from the configured base URL (works behind a proxy)."""
     base = urlsplit(request.app[SETTINGS].base_url)
-    return f"{base.scheme}://{base.netloc}{request.raw_path.split('?', 1)[0]}"
+    return f"{base.scheme}://{base.netloc}{target_path(request)}"
+
+
+def target_path(request: web.Request) -> str:
+    """The still-encoded path of the request target, without the query.
+
+    RFC 9112 §3.2.2: a server must accept the absolute form (`GET http://host/path`) as well as
+    the origin form (`GET /path`); only the path counts, the configured base URL names the host.
+    """
+    target = request.raw_path
+    if target.startswith(("http://", "https://")):
+        rest = target.split("://", 1)[1]
+        slash = rest.find("/")
+        target = "/" if slash < 0 else rest[slash:]
+    return target.split("?", 1)[0]

@@ -25,7 +25,7 @@ from pod.errors import (
     UnsupportedMediaType,
 )
 from pod.http import headers
-from pod.http.authn import credentials_of
+from pod.http.authn import credentials_of, target_path
 from pod.http.bodies import read_body
 from pod.http.keys import AUTHORIZER, SETTINGS, STORE
 from pod.ldp import rdf
@@ -52,7 +52,7 @@ _OFFLOAD_PATCH_BYTES: Final = 64 * 1024  # parse bigger patches in a thread
 async def handle_resource(request: web.Request) -> web.StreamResponse:
     """Entry point for every path that is not a server endpoint."""
     settings = request.app[SETTINGS]
-    raw = _origin_form(request.raw_path).split("?", 1)[0]
+    raw = target_path(request)
     if raw.endswith(_STORAGE_DESCRIPTION_SUFFIX):
         return await _storage_description(request, raw[: -len(STORAGE_DESCRIPTION)])
     path = paths.parse_url_path(raw, settings.base_path)
@@ -72,15 +72,6 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     raise MethodNotAllowed(
         f"{method} is not supported", allowed=_allowed_methods(path, None, request.app[STORE])
     )
-
-
-def _origin_form(target: str) -> str:
-    """The path of a request target; RFC 9112 §3.2.2 says servers accept the absolute form."""
-    if target.startswith(("http://", "https://")):
-        rest = target.split("://", 1)[1]
-        slash = rest.find("/")
-        return "/" if slash < 0 else rest[slash:]
-    return target
 
 
 # --- reading ----------------------------------------------------------------------------

@@ -633,6 +633,10 @@ class SolidStore:
                 if await self.backend.stat(container) is None:
                     raise
                 continue  # created concurrently: fine
+            except NotFound as exc:  # an ancestor was deleted meanwhile
+                raise Conflict(
+                    f"a container above {path} was deleted during the write; try again"
+                ) from exc
             self._emit_created(container)
 
     async def _ensure_container(self, path: str) -> None:

@@ -321,8 +321,18 @@ class FileBackend:
         parent = paths.parent(path)
         if parent is not None and self._stat(parent) is None:
             raise NotFound(f"container {parent} does not exist")
-        if paths.is_container(path):
-            return self._write_container(path, data, create_only)
+        try:
+            if paths.is_container(path):
+                return self._write_container(path, data, create_only)
+            return self._write_resource(path, data, content_type, create_only)
+        except (FileNotFoundError, NotADirectoryError):
+            # The container was deleted while we wrote into it (its deletion removes our
+            # temporary file, or the directory goes first): the contract's NotFound.
+            raise NotFound(f"container {parent} was deleted during the write") from None
+
+    def _write_resource(
+        self, path: str, data: bytes, content_type: str, create_only: bool
+    ) -> Metadata:
         target = self._fs_path(path)
         try:
             old = os.lstat(target)
@@ -439,13 +449,19 @@ class FileBackend:
         if self._children(path):
             raise Conflict(f"container {path} is not empty")
         # Set the layout files aside, remove the directory, and put them back if a child
-        # appeared in between (rmdir refuses a non-empty directory, so nothing is lost).
+        # appeared in between: only our own layout files are ever removed here (a concurrent
+        # write's temporary file among them, which makes that write fail cleanly), and rmdir
+        # refuses a directory that is not empty, so nothing a client wrote is lost.
         kept: dict[str, bytes] = {}
-        for entry in os.scandir(target):
-            if entry.name in (_SELF_BODY, _SELF_ATTRS):
-                kept[entry.name] = Path(entry.path).read_bytes()
-            os.unlink(entry.path)
         try:
+            with os.scandir(target) as entries:
+                for entry in entries:
+                    if not entry.name.startswith(LAYOUT_PREFIX):
+                        raise FileExistsError(entry.name)  # a child arrived since _children
+                    if entry.name in (_SELF_BODY, _SELF_ATTRS):
+                        kept[entry.name] = Path(entry.path).read_bytes()
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
             os.rmdir(target)
         except OSError:
             for name, content in kept.items():

@@ -799,6 +799,19 @@ async def test_absolute_form_target_cannot_escape(pod: Pod) -> None:
         await pod.assert_unchanged()
 
 
+async def test_an_authenticated_absolute_form_request_is_served(pod: Pod) -> None:
+    """Issue 10 item 15: RFC 9112 §3.2.2 absolute-form targets of signed requests answered 500
+    (the proof's URL was built from the whole target)."""
+    r = await send_raw(pod.client, "GET", f"http://pod.example{DOC}?x=1")
+    assert r.status == 200, r.body
+    assert r.body == (await (await pod.client.get(DOC)).read())
+    r = await send_raw(
+        pod.client, "HEAD", "http://pod.example" + DOC, headers={"Accept": "text/turtle"}
+    )
+    assert r.status == 200
+    await pod.assert_unchanged()
+
+
 async def test_head_and_options_on_hostile_paths_are_400(pod: Pod) -> None:
     for target in (f"/pod/../{ESCAPE}", "/pod/a%2Fb", "/pod/.kluis~self.json", "/pod/%ff"):
         for method in ("HEAD", "OPTIONS"):

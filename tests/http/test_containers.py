@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF
@@ -191,3 +193,30 @@ async def test_storage_description(client: Client, alice: Agent) -> None:
     # resources inside the storage link the same description
     await client.put(POD + "x", data="x", headers={"Content-Type": "text/plain"})
     assert description in (await client.head(POD + "x")).headers["Link"]
+
+
+async def test_writes_racing_a_container_delete_lose_nothing_and_never_fail_500(
+    client: Client,
+) -> None:
+    """Issue 10 item 15: a PUT into a container being deleted answered 500 (the file backend's
+    directory vanished under the write), and the deletion could unlink a child written in
+    between. Every outcome is now a clean answer, and whatever was answered 201 exists."""
+    turtle = {"Content-Type": "text/turtle"}
+    created = 0
+    for i in range(40):
+        container = f"{POD}race{i}/"
+        r = await client.put(container + "seed", data="<#a> <#b> 1 .", headers=turtle)
+        assert r.status == 201
+        assert (await client.delete(container + "seed")).status == 204
+        children = [f"x{k}" for k in range(4)] + [f"y{k}/z" for k in range(4)]
+        deleted, *puts = await asyncio.gather(
+            client.delete(container),
+            *(client.put(container + c, data="<#a> <#b> 2 .", headers=turtle) for c in children),
+        )
+        assert deleted.status in (204, 409), await deleted.text()
+        for response, child in zip(puts, children, strict=True):
+            assert response.status in (201, 409), await response.text()
+            if response.status == 201:
+                created += 1
+                assert (await client.get(container + child)).status == 200, child
+    assert created

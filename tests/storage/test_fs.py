@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pod.errors import Conflict, NotFound
 from pod.storage.fs import FileBackend, implied_type
 
 
@@ -154,3 +155,38 @@ async def test_writer_killed_mid_write_leaves_old_or_new(tmp_path: Path) -> None
         assert [m.path for m in await backend.children("/")] == ["/doc"]
     assert seen == {"A", "Z"}
     assert interrupted > 0, "no kill landed mid-write; the test proved nothing"
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+async def test_deleting_a_container_removes_only_the_layout_files(
+    tmp_path: Path, kind: str
+) -> None:
+    """Issue 10 item 15: a container's deletion unlinked every entry it found after checking that
+    no child was listed, so a child that arrived in between (a concurrent PUT) was lost, and a
+    directory among them made it fail with a 500. A file no URL can name stands in for such a
+    child here, deterministically: it is kept, and the container with it."""
+    b = FileBackend(tmp_path, fsync=False)
+    await b.write("/c/", b"<#c> <#d> 1 .", content_type="text/turtle")
+    stray = tmp_path / "c" / ("n" * 210)  # longer than a resource name may be: never listed
+    if kind == "file":
+        stray.write_bytes(b"placed by hand")
+    else:
+        stray.mkdir()
+    assert await b.children("/c/") == []
+    with pytest.raises(Conflict):
+        await b.delete("/c/")
+    assert stray.exists()
+    meta = await b.stat("/c/")
+    assert meta is not None
+    assert (await b.read("/c/"))[1] == b"<#c> <#d> 1 ."
+
+
+async def test_a_write_into_a_container_deleted_meanwhile_is_not_found(tmp_path: Path) -> None:
+    b = FileBackend(tmp_path, fsync=False)
+    await b.write("/c/", b"", content_type="text/turtle")
+    await b.write("/c/sub/", b"", content_type="text/turtle")
+    (tmp_path / "c" / "sub").rmdir()
+    (tmp_path / "c").rmdir()
+    for path in ("/c/sub/x", "/c/sub/", "/c/x"):
+        with pytest.raises(NotFound):
+            await b.write(path, b"<#a> <#b> 1 .", content_type="text/turtle")
