@@ -98,14 +98,8 @@ class WacAuthorizer:
     async def authorize(self, *, credentials: Credentials, needs: Needs) -> None:
         for path, modes in needs.modes.items():
             granted = await self.granted(credentials, path)
-            missing = modes & ~granted
-            if not missing:
-                continue
-            action = " and ".join(missing.names)
-            url = self.store.url(path)
-            if not credentials.is_authenticated:
-                raise Unauthenticated(f"authentication is required to {action} {url}")
-            raise Forbidden(f"{credentials.agent} may not {action} {url}")
+            if modes & ~granted:
+                raise _refusal(credentials, needs, self.store.url(needs.target or path))
 
     async def allowed(self, *, credentials: Credentials, path: str) -> Allowed:
         user = await self.granted(credentials, path)
@@ -186,6 +180,16 @@ class WacAuthorizer:
                 self._rules.clear()
             self._rules[path] = (generation, rules)
         return rules
+
+
+def _refusal(credentials: Credentials, needs: Needs, url: str) -> PodError:
+    """401 or 403 naming the request, never the path or mode that was missing: those depend on
+    what exists (a create needs Append on the nearest existing container), and missing and
+    forbidden must look alike (Solid Protocol #server-unauthenticated)."""
+    action = needs.method or "access"
+    if not credentials.is_authenticated:
+        return Unauthenticated(f"authentication is required to {action} {url}")
+    return Forbidden(f"{credentials.agent} may not {action} {url}")
 
 
 def acl_validator(store: SolidStore) -> Callable[[str, list[ox.Triple]], Awaitable[None]]:

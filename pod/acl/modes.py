@@ -24,9 +24,13 @@ READ, APPEND, WRITE, CONTROL = (
 
 @dataclass(frozen=True, slots=True)
 class Needs:
-    """Modes needed per path, e.g. {"/a/": APPEND, "/a/b": WRITE}."""
+    """Modes needed per path, e.g. {"/a/": APPEND, "/a/b": WRITE}, for `method` on `target`
+    (what a refusal names: never which of the paths or modes was missing, since that would tell
+    which of them exist)."""
 
     modes: dict[str, AccessMode]
+    method: str = ""
+    target: str = ""
 
     def add(self, path: str, modes: AccessMode) -> None:
         self.modes[path] = self.modes.get(path, AccessMode.NONE) | modes
@@ -52,8 +56,8 @@ def needed_modes(
     patch: Patch | None = None,
 ) -> Needs:
     """What `method` on `path` needs. `exists(p)` tells whether resource `p` exists now."""
-    needs = Needs({})
     method = method.upper()
+    needs = Needs({}, method, path)
     if paths.is_auxiliary(path):
         subject = paths.subject_of(path)
         if paths.is_acl(path):

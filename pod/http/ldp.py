@@ -19,9 +19,11 @@ from pod.acl.decide import Allowed
 from pod.acl.modes import needed_modes
 from pod.errors import (
     BadRequest,
+    Forbidden,
     MethodNotAllowed,
     NotFound,
     RangeNotSatisfiable,
+    Unauthenticated,
     UnsupportedMediaType,
 )
 from pod.http import headers
@@ -141,8 +143,19 @@ async def _byte_range(request: web.Request, store: SolidStore, path: str) -> sli
 
 
 async def _options(request: web.Request, path: str) -> web.StreamResponse:
+    """What the target supports. Only someone who may read it learns whether it exists and
+    what kind it is; to anyone else it answers as a resource that could be created would
+    (Solid Protocol #server-unauthenticated: missing and forbidden look alike)."""
     store = request.app[STORE]
-    meta = await store.stat(path)
+    try:
+        await request.app[AUTHORIZER].authorize(
+            credentials=await credentials_of(request),
+            needs=needed_modes("GET", path, exists=_never),
+        )
+    except (Unauthenticated, Forbidden):
+        meta = None
+    else:
+        meta = await store.stat(path)
     response = web.Response(status=204)
     _resource_headers(response, store, path, meta)
     return response

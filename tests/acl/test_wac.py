@@ -420,3 +420,64 @@ async def test_no_container_is_named_like_an_auxiliary_resource(
         headers=TURTLE,
     )
     assert r.status == 201, await r.text()
+
+
+# --- missing and forbidden look alike (issue 10, item 5) ------------------------------------
+
+_DESCRIBING = ("Allow", "Link", "Accept-Patch", "Accept-Post", "Accept-Put")
+
+
+def _described(headers: Any, path: str) -> dict[str, str | None]:
+    """The headers that describe a target, its own URL taken out."""
+    return {
+        name: (headers.get(name) or "").replace(url(path), "<target>") or None
+        for name in _DESCRIBING
+    }
+
+
+async def test_options_tells_strangers_nothing_about_private_resources(
+    client: Client, bob: Agent
+) -> None:
+    await client.put(POD + "private/doc", data="<#a> <#b> 1 .", headers=TURTLE)
+    await client.put(POD + "private/file.bin", data=b"\x00", headers={"Content-Type": "x/y"})
+    pairs = [
+        (POD + "private/doc", POD + "private/missing-doc"),
+        (POD + "private/file.bin", POD + "private/missing.bin"),
+        (POD + "private/", POD + "missing-container/"),
+    ]
+    for existing, missing in pairs:
+        for agent in (None, bob):
+            seen = _described((await client.options(existing, as_agent=agent)).headers, existing)
+            unseen = _described((await client.options(missing, as_agent=agent)).headers, missing)
+            assert seen == unseen, (existing, agent)
+    # The owner, who may read them, is told what they are.
+    owner = _described((await client.options(POD + "private/file.bin")).headers, "")
+    assert "PATCH" not in (owner["Allow"] or "")
+    assert "NonRDFSource" in (owner["Link"] or "")
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+async def test_write_refusals_read_the_same_for_missing_and_existing(
+    client: Client, bob: Agent, method: str
+) -> None:
+    await client.put(POD + "private/doc", data="<#a> <#b> 1 .", headers=TURTLE)
+    await client.put(POD + "private/file.bin", data=b"\x00", headers={"Content-Type": "x/y"})
+    body, media = (
+        ("<#a> <#b> 2 .", "text/turtle")
+        if method == "PUT"
+        else (
+            "@prefix solid: <http://www.w3.org/ns/solid/terms#>. "
+            "_:p a solid:InsertDeletePatch; solid:inserts { <#a> <#b> 3 }.",
+            "text/n3",
+        )
+    )
+    for agent, status in ((None, 401), (bob, 403)):
+        answers = set()
+        for path in ("private/doc", "private/file.bin", "private/missing", "nowhere/missing"):
+            r = await client.request(
+                method, POD + path, data=body, headers={"Content-Type": media}, as_agent=agent
+            )
+            assert r.status == status, await r.text()
+            detail = (await r.json())["detail"]
+            answers.add(detail.replace(url(POD + path), "<target>"))
+        assert len(answers) == 1, answers
