@@ -1,0 +1,132 @@
+"""What requests leave behind in the store's caches: bounded in bytes, never stale, never shared
+between two apps (issue 10, items 10 and 21)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.web import Application
+
+from pod.acl.defaults import create_owned_storage
+from pod.app import create_app
+from pod.config import Settings
+from pod.http.keys import STORE
+from pod.ldp.store import SolidStore
+from pod.storage.memory import MemoryBackend
+from tests.conftest import POD, Client, url
+from tests.support import Agent, PodClient
+
+TURTLE = {"Content-Type": "text/turtle"}
+PUBLIC_READ = """@prefix acl: <http://www.w3.org/ns/auth/acl#> .
+@prefix foaf: <http://xmlns.com/foaf/0.1/> .
+<#owner> a acl:Authorization ; acl:agent <{owner}> ; acl:accessTo <{doc}> ;
+  acl:mode acl:Read, acl:Write, acl:Control .
+<#public> a acl:Authorization ; acl:agentClass foaf:Agent ; acl:accessTo <{doc}> ;
+  acl:mode acl:Read .
+"""
+# Formats pyoxigraph writes quickly; each is a conversion of the stored Turtle.
+FORMATS = (
+    "application/n-triples",
+    "application/rdf+xml",
+    "text/n3",
+    "application/n-quads",
+    "application/trig",
+)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Room for a document of about a megabyte."""
+    return replace(settings, max_rdf_bytes=2_000_000, max_body_bytes=4_000_000)
+
+
+def big_document(version: int) -> str:
+    """About 0.9 MB of Turtle (below the 1 MiB at which aiohttp warns of a raw body), different
+    in each version."""
+    lines = (
+        f'<#s{i}> <http://example.org/p{i % 7}> "version {version}, value {i}: {"." * 40}" .'
+        for i in range(9_000)
+    )
+    return "\n".join(lines)
+
+
+async def test_conversions_of_old_versions_do_not_linger(
+    client: Client, store: SolidStore, alice: Agent
+) -> None:
+    """Reading each new version of a big public document in several formats kept every
+    conversion of every version (about 7 MB per version of a 1 MB document, 4,096 entries
+    whatever their size); now a write drops the old version's conversions, and the cache stays
+    within its byte budget."""
+    doc = POD + "big"
+    acl = PUBLIC_READ.format(owner=alice.webid, doc=url(doc))
+    for version in range(5):
+        r = await client.put(doc, data=big_document(version), headers=TURTLE)
+        assert r.status in (201, 204), await r.text()
+        if version == 0:
+            assert (await client.put(doc + ".acl", data=acl, headers=TURTLE)).status == 201
+        served = 0
+        for media in FORMATS:
+            for _ in range(2):  # the second read is served from the cache
+                r = await client.get(doc, as_agent=None, headers={"Accept": media})
+                assert r.status == 200, await r.text()
+                assert r.headers["Content-Type"] == media
+            served += len(await r.read())
+        conversions = store.conversions
+        assert served <= conversions.bytes <= served + 4096  # this version's, and only those
+        assert conversions.bytes <= conversions.max_bytes
+
+
+async def test_listings_count_every_serialization_they_keep(
+    client: Client, store: SolidStore
+) -> None:
+    """A listing is kept with each format it was served in: the cache counts them all."""
+    for i in range(50):
+        r = await client.put(f"{POD}list/doc-{i}", data="<#a> <#b> 1 .", headers=TURTLE)
+        assert r.status == 201
+    served = 0
+    for media in ("text/turtle", *FORMATS, "application/ld+json"):
+        r = await client.get(POD + "list/", headers={"Accept": media})
+        assert r.status == 200
+        served += len(await r.read())
+    assert served < store.listings.bytes <= store.listings.max_bytes
+    assert len(store.listings) == 1
+
+
+async def test_headers_of_many_long_paths_are_bounded(client: Client, store: SolidStore) -> None:
+    """Anyone may ask OPTIONS of any path: each answer's headers are kept, counted by size."""
+    names = [f"{i:04d}-" + "n" * 190 for i in range(100)]
+    before = store.header_cache.bytes
+    for name in names:
+        path = f"{POD}{name}/{name}/{name}/{name}"
+        r = await client.options(path, as_agent=None)
+        assert r.status == 204
+        assert url(path) + ".acl" in r.headers["Link"]
+    kept = store.header_cache.bytes - before
+    # the key's path, the acl and the describedby link: three copies of each path at least
+    assert kept >= 3 * 100 * len(f"{POD}{names[0]}/" * 4)
+    assert store.header_cache.bytes <= store.header_cache.max_bytes
+
+
+async def test_two_apps_in_one_process_advertise_their_own_urls(
+    aiohttp_client: Any, alice: Agent, tmp_path: Path
+) -> None:
+    """The Link headers of one path were cached for the whole process: an app at b.example
+    advertised a.example's ACL, description and storage URLs (issue 10, item 21)."""
+    clients = {}
+    for host in ("a.example", "b.example"):
+        settings = Settings(base_url=f"http://{host}/", data_dir=tmp_path / host, access_log=False)
+        app: Application = create_app(settings, backend=MemoryBackend())
+        clients[host] = PodClient(await aiohttp_client(app), None)
+        await create_owned_storage(app[STORE], POD, owner=alice.webid)
+    for path in (POD + "doc", POD, "/"):
+        for host, other in (("a.example", "b.example"), ("b.example", "a.example")):
+            r = await clients[host].options(path)
+            assert r.status == 204
+            link = r.headers["Link"]
+            if path != "/":
+                assert f"<http://{host}{path}.acl>; " in link
+                assert f"<http://{host}{POD}.well-known/solid>; " in link
+            assert other not in link, link
