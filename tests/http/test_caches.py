@@ -3,6 +3,7 @@ between two apps (issue 10, items 10 and 21)."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,15 @@ from typing import Any
 import pytest
 from aiohttp.web import Application
 
+from pod import paths
+from pod.acl.decide import WacAuthorizer
 from pod.acl.defaults import create_owned_storage
 from pod.app import create_app
+from pod.cache import LruCache
 from pod.config import Settings
-from pod.http.keys import STORE
+from pod.http.keys import AUTHORIZER, STORE
 from pod.ldp.store import SolidStore
+from pod.storage.fs import FileBackend
 from pod.storage.memory import MemoryBackend
 from tests.conftest import POD, Client, url
 from tests.support import Agent, PodClient
@@ -130,3 +135,45 @@ async def test_two_apps_in_one_process_advertise_their_own_urls(
                 assert f"<http://{host}{path}.acl>; " in link
                 assert f"<http://{host}{POD}.well-known/solid>; " in link
             assert other not in link, link
+
+
+async def test_anonymous_requests_for_many_long_paths_leave_bounded_state(
+    client: Client, app: Application, backend_kind: str
+) -> None:
+    """Each anonymous GET of a new path, from a new Origin, left a parsed path, the file paths
+    of every ACL above it, the effective rules, the ACL documents looked for, and a decision
+    keyed by path and Origin: all kept by count only. Each is now counted by its size too."""
+    store = app[STORE]
+    authorizer = app[AUTHORIZER]
+    assert isinstance(authorizer, WacAuthorizer)
+    caches: dict[str, LruCache[Any, Any]] = {
+        "parsed paths": paths._parsed,
+        "decisions": authorizer._decisions,
+        "rules": authorizer._rules,
+        "ACL documents": authorizer._documents,
+    }
+    if isinstance(store.backend, FileBackend):
+        caches["file paths"] = store.backend._fs_paths
+    before = {name: cache.bytes for name, cache in caches.items()}
+    requests = 60
+    run = secrets.token_hex(4)  # the parsed-path memo is the process's: new paths every run
+    names = [f"{run}-{i:04d}-" + "n" * 180 for i in range(requests)]
+    for i, name in enumerate(names):
+        path = f"{POD}{name}/{name}/{name}/{name}"
+        origin = f"https://{i}.example/" + "o" * 3000
+        r = await client.get(path, as_agent=None, headers={"Origin": origin})
+        assert r.status == 401
+        # each kept entry counts the path it is kept for (decisions: the Origin too)
+        for cache_name, cache in caches.items():
+            assert cache.bytes <= cache.max_bytes, cache_name
+    path_bytes = len(f"{POD}{names[0]}/" * 4)
+    for cache_name, least in (
+        ("parsed paths", path_bytes),
+        ("decisions", path_bytes + 3000),
+        ("rules", path_bytes),
+        ("ACL documents", path_bytes),
+        ("file paths", path_bytes),
+    ):
+        if cache_name in caches:
+            grown = caches[cache_name].bytes - before[cache_name]
+            assert grown >= requests * least, cache_name
