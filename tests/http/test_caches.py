@@ -18,6 +18,7 @@ from pod.app import create_app
 from pod.cache import LruCache
 from pod.config import Settings
 from pod.http.keys import AUTHORIZER, STORE
+from pod.ldp import negotiation, rdf
 from pod.ldp.store import SolidStore
 from pod.storage.fs import FileBackend
 from pod.storage.memory import MemoryBackend
@@ -177,3 +178,25 @@ async def test_anonymous_requests_for_many_long_paths_leave_bounded_state(
         if cache_name in caches:
             grown = caches[cache_name].bytes - before[cache_name]
             assert grown >= requests * least, cache_name
+
+
+async def test_long_accept_and_content_type_headers_are_not_memoized(client: Client) -> None:
+    """The memos of content negotiation took any header up to aiohttp's 8 KB limit, 1,024 and
+    512 of them: 8 MB and more. They now keep short headers only, where real ones are."""
+    memos = (negotiation._chosen, rdf._canonical_types, rdf._rdf_types)
+    doc = POD + "memo"
+
+    async def write_and_read(content_type: str, accept: str) -> None:
+        r = await client.put(doc, data="<#a> <#b> 1 .", headers={"Content-Type": content_type})
+        assert r.status in (201, 204), await r.text()
+        r = await client.get(doc, headers={"Accept": accept})
+        assert r.status == 200
+        assert r.headers["Content-Type"] == "text/turtle"
+
+    run = secrets.token_hex(4)
+    for i in range(20):
+        await write_and_read("text/turtle", "text/turtle;q=0.9")  # short: memoized
+        misses = [memo.cache_info().misses for memo in memos]
+        padding = f"{run}{i}" + "x" * 4000
+        await write_and_read(f"text/turtle; p={padding}", f"text/turtle;q=0.9;p={padding}")
+        assert [memo.cache_info().misses for memo in memos] == misses
