@@ -63,7 +63,7 @@ class AllowAll:
 # the WebID of a verified token, the Origin header), so entries alone would not bound them.
 _DECISION_BYTES: Final = 32 * 1024 * 1024
 _RULE_BYTES: Final = 32 * 1024 * 1024
-_DOCUMENT_BYTES: Final = 32 * 1024 * 1024
+_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
 # Local group documents whose changes start a new generation; when too many are watched, all are
 # forgotten at once and a new generation starts, as if each of them had changed.
 _WATCHED_ENTRIES: Final = 10_000

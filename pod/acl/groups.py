@@ -26,7 +26,7 @@ _HAS_MEMBER: Final = ox.NamedNode(VCARD.hasMember)
 # Remote groups: a document may be as large as the Fetcher's cap (512 KB of WebIDs), so the
 # budget is in bytes, and one group may take at most an eighth of it.
 _REMOTE_ENTRIES: Final = 2_000
-_REMOTE_BYTES: Final = 32 * 1024 * 1024
+_REMOTE_BYTES: Final = 16 * 1024 * 1024
 
 
 @final

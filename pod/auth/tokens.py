@@ -31,7 +31,7 @@ from pod.ldp.locks import MemoryLocker
 
 MAX_TOKEN_LENGTH: Final = 16 * 1024
 _TOKEN_CACHE_ENTRIES: Final = 10_000
-_TOKEN_CACHE_BYTES: Final = 32 * 1024 * 1024
+_TOKEN_CACHE_BYTES: Final = 16 * 1024 * 1024
 _KEY_CACHE_ENTRIES: Final = 1_000
 _KEY_CACHE_BYTES: Final = 16 * 1024 * 1024
 _FAILURE_CACHE_ENTRIES: Final = 1_000

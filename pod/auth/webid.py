@@ -25,7 +25,7 @@ _OIDC_ISSUER: Final = ox.NamedNode(SOLID.oidcIssuer)
 _REMOTE_ENTRIES: Final = 10_000
 _REMOTE_BYTES: Final = 16 * 1024 * 1024
 _LOCAL_ENTRIES: Final = 10_000
-_LOCAL_BYTES: Final = 16 * 1024 * 1024
+_LOCAL_BYTES: Final = 4 * 1024 * 1024
 
 
 @final
