@@ -65,13 +65,14 @@ _MANAGED_TYPES: Final = frozenset((*_CONTAINER_TYPES, _STORAGE))
 _OFFLOAD_BYTES: Final = 64 * 1024  # parse bigger bodies in a thread, off the event loop
 # Conversions (one per path and media type) and container listings are kept within byte budgets:
 # a conversion is several times the size of the document it comes from, and a listing holds a
-# container's triples and each serialization made of them. A conversion or listing over a quarter
-# of its budget is served but not kept (a 3.7 MB Turtle document typically converts to 5-8 MB
-# in each format, so its conversions are kept).
+# container's triples (about 2.5 KB per child) and each serialization made of them. A conversion
+# over a quarter of its budget, or a listing over half of its, is served but not kept: a 3.7 MB
+# Turtle document typically converts to 5-8 MB in each format, and a container of 10,000 children
+# lists in about 30 MB, so both are kept.
 _CONVERSION_ENTRIES: Final = 4096
 _CONVERSION_BYTES: Final = 32 * 1024 * 1024
 _LISTING_ENTRIES: Final = 256
-_LISTING_BYTES: Final = 32 * 1024 * 1024
+_LISTING_BYTES: Final = 64 * 1024 * 1024
 # Response headers by (path, kind of resource, storage root, owner); see `header_cache`.
 _HEADER_ENTRIES: Final = 20_000
 _HEADER_BYTES: Final = 32 * 1024 * 1024
@@ -145,7 +146,7 @@ class SolidStore:
         self.listings: LruCache[str, _Listing] = LruCache(
             max_entries=_LISTING_ENTRIES,
             max_bytes=_LISTING_BYTES,
-            max_entry_bytes=_LISTING_BYTES // 4,
+            max_entry_bytes=_LISTING_BYTES // 2,
             sizer=_listing_size,
         )
         # Response headers the HTTP layer derives from this store's URLs and storages. Kept per
@@ -315,9 +316,11 @@ class SolidStore:
                 media,
                 listing.prefixes,
             )
-            listing.bodies[media] = data
-            if self.listings.get(path) is listing:
-                self.listings.put(path, listing)  # counts the new body
+            # Kept with the listing while the listing stays within its share of the cache.
+            if _listing_size(path, listing) + len(data) <= self.listings.max_entry_bytes:
+                listing.bodies[media] = data
+                if self.listings.get(path) is listing:
+                    self.listings.put(path, listing)  # counts the new body
         return Representation(
             listing.meta, media, data, self._etag(listing.etag, media), True, len(data)
         )
