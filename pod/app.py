@@ -143,7 +143,7 @@ def create_app(
     app[STORE] = store
     app[FETCHER] = fetcher
     app[AUTHORIZER] = authorizer or WacAuthorizer(
-        store, Groups(store, fetcher), trusted_origins=own_origin
+        store, Groups(store, fetcher, ttl=settings.remote_cache_seconds), trusted_origins=own_origin
     )
     app[AUTHENTICATOR] = authenticator
     app[ACCOUNTS] = accounts

@@ -62,6 +62,12 @@ class Settings:
         "addresses. Keep off in production (SSRF); on for tests and intranets.",
     )
     fetch_timeout: float = _setting(5.0, "Seconds an outbound fetch may take.")
+    remote_cache_seconds: float = _setting(
+        60.0,
+        "Seconds the members of a group on another server (acl:agentGroup) are trusted before "
+        "its document is fetched again, and with them every access decision that used them: a "
+        "member removed there loses access here after at most this long.",
+    )
     allow_signup: bool = _setting(True, "Let anyone create an account on the sign-up page.")
     password_cost: int = _setting(
         15, "scrypt cost (log2 N) for new password hashes; higher is slower and stronger."
@@ -94,6 +100,8 @@ class Settings:
         for name in ("idle_timeout", "body_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.remote_cache_seconds < 0:
+            raise ValueError("remote_cache_seconds may not be negative")
         self.proxy_networks  # noqa: B018 (refuse a malformed list at start-up, not per request)
 
     @property

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
+from pod.cache import LruCache
 from pod.errors import InvalidPath
 
 ROOT = "/"
@@ -27,8 +28,8 @@ RESERVED_PREFIX = ".kluis"
 RESERVED_NAMES = frozenset({".well-known", ".oidc", ".account"})
 _SAFE = "-._~!$&'()*+,;=:@"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_PARSED_CACHE_SIZE = 4096
-_parsed: dict[tuple[str, str], str] = {}
+# A memo of recent good paths, cheap to rebuild; keyed by raw request paths, so bounded in bytes.
+_parsed: LruCache[tuple[str, str], str] = LruCache(max_entries=4096, max_bytes=4 * 1024 * 1024)
 _HEX = "0123456789abcdefABCDEF"
 
 
@@ -43,9 +44,7 @@ def parse_url_path(raw: str, base_path: str = "/") -> str:
     if cached is not None:
         return cached
     path = _parse_url_path(raw, base_path)
-    if len(_parsed) >= _PARSED_CACHE_SIZE:
-        _parsed.clear()  # a memo of recent good paths: cheap to rebuild
-    _parsed[(raw, base_path)] = path
+    _parsed.put((raw, base_path), path)
     return path
 
 

@@ -7,10 +7,9 @@ server without access control uses; `pod.acl.wac` provides the Web Access Contro
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, final
+from typing import Final, Protocol, final
 
 import pyoxigraph as ox
 
@@ -18,6 +17,7 @@ from pod import paths
 from pod.acl.groups import Groups
 from pod.acl.modes import Needs
 from pod.acl.wac import Rule, acl_chain, applicable, parse_rules, validate_acl
+from pod.cache import LruCache
 from pod.errors import Forbidden, InvalidAcl, PodError, Unauthenticated
 from pod.ldp.events import ResourceEvent
 from pod.ldp.store import SolidStore
@@ -59,6 +59,17 @@ class AllowAll:
         return Allowed(_EVERYTHING, _EVERYTHING)
 
 
+# Byte budgets of the authorizer's caches. Their keys hold what a request controls (the path,
+# the WebID of a verified token, the Origin header), so entries alone would not bound them.
+_DECISION_BYTES: Final = 32 * 1024 * 1024
+_RULE_BYTES: Final = 32 * 1024 * 1024
+_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
+# Local group documents whose changes start a new generation; when too many are watched, all are
+# forgotten at once and a new generation starts, as if each of them had changed.
+_WATCHED_ENTRIES: Final = 10_000
+_WATCHED_BYTES: Final = 4 * 1024 * 1024
+
+
 @final
 class WacAuthorizer:
     """Web Access Control decisions over the ACL documents in the store.
@@ -66,7 +77,10 @@ class WacAuthorizer:
     Decisions and effective ACLs are cached under a generation number, which goes up on every
     change of an ACL document or of a local group document an ACL refers to (write events are
     emitted before the write's response is sent). A decision computed under an older generation
-    is never reused, so no revoked access survives a revoking write that has returned.
+    is never reused, so no revoked access survives a revoking write that has returned. A decision
+    that used a remote group also expires with that group's members (`Groups.ttl`), so the group
+    is fetched again and a member removed there loses access on the next request after that.
+    Every cache is bounded in entries (`cache_size`) and in bytes.
     """
 
     def __init__(
@@ -82,18 +96,37 @@ class WacAuthorizer:
         self.trusted_origins = frozenset(o.rstrip("/") for o in trusted_origins)
         self.cache_size = cache_size
         self._generation = 0
-        self._decisions: OrderedDict[tuple[str, str | None, str | None], tuple[int, AccessMode]]
-        self._decisions = OrderedDict()
-        self._rules: dict[str, tuple[int, list[Rule]]] = {}
-        self._documents: dict[str, tuple[int, list[Rule] | None]] = {}
+        self._decisions: LruCache[tuple[str, str | None, str | None], tuple[int, AccessMode]]
+        self._decisions = LruCache(max_entries=cache_size, max_bytes=_DECISION_BYTES)
+        self._rules: LruCache[str, tuple[int, list[Rule]]]
+        self._rules = LruCache(max_entries=cache_size, max_bytes=_RULE_BYTES)
+        self._documents: LruCache[str, tuple[int, list[Rule] | None]]
+        self._documents = LruCache(max_entries=cache_size, max_bytes=_DOCUMENT_BYTES)
+        self._watched: set[str] = set()  # local group documents
+        self._watched_bytes = 0
         store.events.subscribe(self._on_event)
 
     def _on_event(self, event: ResourceEvent) -> None:
-        if paths.is_acl(event.path) or event.path in self.groups.local_documents:
-            self._generation += 1
-            self._decisions.clear()
-            self._rules.clear()
-            self._documents.clear()
+        if paths.is_acl(event.path) or event.path in self._watched:
+            self._new_generation()
+
+    def _new_generation(self) -> None:
+        self._generation += 1
+        self._decisions.clear()
+        self._rules.clear()
+        self._documents.clear()
+
+    def _watch(self, path: str) -> None:
+        """Start a new generation when the local group document `path` changes."""
+        if path in self._watched:
+            return
+        if len(self._watched) >= _WATCHED_ENTRIES or self._watched_bytes >= _WATCHED_BYTES:
+            # Decisions may rest on any watched document: forgetting them ends those decisions.
+            self._watched.clear()
+            self._watched_bytes = 0
+            self._new_generation()
+        self._watched.add(path)
+        self._watched_bytes += len(path)
 
     async def authorize(self, *, credentials: Credentials, needs: Needs) -> None:
         for path, modes in needs.modes.items():
@@ -115,6 +148,7 @@ class WacAuthorizer:
         if cached is not None and cached[0] == generation:
             return cached[1]
         modes = AccessMode.NONE
+        expires: float | None = None  # the earliest expiry of what the decision used
         for rule in await self._effective_rules(path, generation):
             if modes & rule.modes == rule.modes:
                 continue  # adds nothing
@@ -122,20 +156,33 @@ class WacAuthorizer:
                 continue
             member_of: frozenset[str] = frozenset()
             if rule.groups and credentials.agent is not None and not rule.public:
-                member_of = await self._memberships(rule.groups, credentials.agent)
+                member_of, until = await self._memberships(rule.groups, credentials.agent)
+                if until is not None:
+                    expires = until if expires is None else min(expires, until)
             if rule.matches_agent(credentials, member_of):
                 modes |= rule.modes
-        self._decisions[key] = (generation, modes)
-        if len(self._decisions) > self.cache_size:
-            self._decisions.popitem(last=False)
+        if generation == self._generation:
+            self._decisions.put(key, (generation, modes), expires=expires)
         return modes
 
-    async def _memberships(self, groups: frozenset[str], agent: str) -> frozenset[str]:
+    async def _memberships(
+        self, groups: frozenset[str], agent: str
+    ) -> tuple[frozenset[str], float | None]:
+        """The groups `agent` is a member of, and when the earliest of the answers expires."""
         found = set()
+        expires: float | None = None
         for group in groups:
-            if agent in await self.groups.members(group):
+            document = self.groups.local_document(group)
+            if document is not None:
+                self._watch(document)  # before reading it, so no change can slip in between
+            membership = await self.groups.membership(group)
+            if agent in membership.members:
                 found.add(group)
-        return frozenset(found)
+            if membership.expires is not None:
+                expires = (
+                    membership.expires if expires is None else min(expires, membership.expires)
+                )
+        return frozenset(found), expires
 
     async def _acl_document(self, acl_path: str, generation: int) -> list[Rule] | None:
         """The rules of one ACL document (None: it does not exist), parsed once per generation.
@@ -155,9 +202,7 @@ class WacAuthorizer:
         else:
             found_rules = None if found is None else parse_rules(found[1].triples)
         if generation == self._generation:
-            if len(self._documents) >= self.cache_size:
-                self._documents.clear()
-            self._documents[acl_path] = (generation, found_rules)
+            self._documents.put(acl_path, (generation, found_rules))
         return found_rules
 
     async def _effective_rules(self, path: str, generation: int) -> list[Rule]:
@@ -176,9 +221,7 @@ class WacAuthorizer:
             )
             break
         if generation == self._generation:
-            if len(self._rules) >= self.cache_size:
-                self._rules.clear()
-            self._rules[path] = (generation, rules)
+            self._rules.put(path, (generation, rules))
         return rules
 
 

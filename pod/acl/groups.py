@@ -1,19 +1,20 @@
 """Group membership for acl:agentGroup: `<group> vcard:hasMember <webid>`. Imports ldp, fetch.
 
 Local group documents are read from the store (and the authorizer re-decides when they change);
-remote ones are fetched through the guarded Fetcher and cached for `ttl` seconds. A group that
-cannot be read grants nothing.
+remote ones are fetched through the guarded Fetcher and trusted for `ttl` seconds, after which
+they are fetched again. A group that cannot be read grants nothing (for `ttl` seconds too).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Final, final
 
 import pyoxigraph as ox
 
+from pod.cache import LruCache
 from pod.errors import FetchError, PodError
 from pod.fetch import Fetcher
 from pod.ldp.remote import fetch_graph
@@ -22,7 +23,24 @@ from pod.vocab import VCARD
 
 log = logging.getLogger(__name__)
 _HAS_MEMBER: Final = ox.NamedNode(VCARD.hasMember)
-_CACHE_SIZE: Final = 2_000
+# Remote groups: a document may be as large as the Fetcher's cap (512 KB of WebIDs), so the
+# budget is in bytes, and one group may take at most an eighth of it.
+_REMOTE_ENTRIES: Final = 2_000
+_REMOTE_BYTES: Final = 16 * 1024 * 1024
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A group's members as read just now, and how long that answer holds.
+
+    `expires` is a `time.monotonic()` time for a remote group; None for a local one, whose answer
+    holds until its document (`document`, a path in the store) changes.
+    """
+
+    members: frozenset[str]
+    expires: float | None = None
+    document: str | None = None
 
 
 @final
@@ -31,31 +49,37 @@ class Groups:
         self.store = store
         self.fetcher = fetcher
         self.ttl = ttl
-        self._remote: OrderedDict[str, tuple[float, frozenset[str]]] = OrderedDict()
-        self.local_documents: set[str] = set()  # paths the authorizer watches for changes
+        self._remote: LruCache[str, Membership] = LruCache(
+            max_entries=_REMOTE_ENTRIES,
+            max_bytes=_REMOTE_BYTES,
+            max_entry_bytes=_REMOTE_BYTES // 8,
+        )
 
-    async def members(self, group: str) -> frozenset[str]:
-        """The WebIDs listed as members of `group` (empty if it cannot be read)."""
+    def local_document(self, group: str) -> str | None:
+        """The path of `group`'s document if this server holds it, else None."""
+        return self.store.path_of(group.split("#", 1)[0])
+
+    async def membership(self, group: str) -> Membership:
+        """The WebIDs listed as members of `group` (none if it cannot be read), and until when
+        that holds."""
         document = group.split("#", 1)[0]
         path = self.store.path_of(document)
         if path is not None:
-            self.local_documents.add(path)
             try:
                 found = await self.store.read_graph(path)
             except PodError as exc:
                 log.warning("group document %s is unreadable: %s", path, exc)
-                return frozenset()
-            return _members(found[1].triples, group) if found else frozenset()
-        now = time.monotonic()
+                return Membership(frozenset(), document=path)
+            members = _members(found[1].triples, group) if found else frozenset()
+            return Membership(members, document=path)
         cached = self._remote.get(group)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        members = await self._fetch(group, document)
-        self._remote[group] = (now + self.ttl, members)
-        self._remote.move_to_end(group)
-        if len(self._remote) > _CACHE_SIZE:
-            self._remote.popitem(last=False)
-        return members
+        if cached is not None:
+            return cached
+        # The time-to-live counts from before the fetch: the answer may be older than its arrival.
+        expires = time.monotonic() + self.ttl
+        fetched = Membership(await self._fetch(group, document), expires=expires)
+        self._remote.put(group, fetched, expires=expires)
+        return fetched
 
     async def _fetch(self, group: str, document: str) -> frozenset[str]:
         try:

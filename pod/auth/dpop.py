@@ -1,4 +1,4 @@
-"""DPoP proof verification (RFC 9449 §4.3) and the replay cache. Pure: imports errors only.
+"""DPoP proof verification (RFC 9449 §4.3) and the replay cache. Pure: imports cache, errors.
 
 joserfc (authlib's JOSE library) does all parsing and signature checking; this module applies
 the DPoP rules on top: typ, asymmetric alg, public embedded key, htm/htu/iat/jti/ath.
@@ -21,6 +21,7 @@ from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import JWKRegistry
 from yarl import URL
 
+from pod.cache import LruCache, size_of
 from pod.errors import Unauthenticated
 
 # Asymmetric algorithms only: never "none", never HMAC (SPEC.md §10, RFC 9449 §4.3).
@@ -32,7 +33,13 @@ ALGORITHMS: Final = frozenset(
 )
 _PRIVATE_KEY_PARAMS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 MAX_PROOF_LENGTH: Final = 8192
-_KEY_CACHE_SIZE: Final = 4096
+# Anyone can send a proof with a key of their own, so the imported keys are bounded in bytes.
+_KEY_CACHE_ENTRIES: Final = 4096
+_KEY_CACHE_BYTES: Final = 16 * 1024 * 1024
+_IMPORTED_KEY_BYTES: Final = 2048  # a joserfc key and its `cryptography` object, beside the JWK
+# Memos of pure functions: only for inputs up to this long, so their bound is evident
+# (entries x this length); longer ones are computed each time.
+_MEMO_MAX_LENGTH: Final = 2048
 
 
 @final
@@ -49,20 +56,42 @@ def _invalid(message: str) -> Unauthenticated:
     return Unauthenticated(f"invalid DPoP proof: {message}", error="invalid_dpop_proof")
 
 
-@functools.lru_cache(maxsize=4096)
 def normalize_url(url: str) -> str:
     """Scheme and host lower-cased, default port dropped, no query or fragment (RFC 9449 §4.3)."""
+    if len(url) > _MEMO_MAX_LENGTH:
+        return _normalize_url(url)
+    return _normalized_url(url)
+
+
+def _normalize_url(url: str) -> str:
     parsed = URL(url)
     if not parsed.is_absolute():
         raise ValueError("not an absolute URL")
     return str(parsed.with_query(None).with_fragment(None))
 
 
-@functools.lru_cache(maxsize=4096)
+# At most 2,048 URLs of up to 2 KB, each with its normalized form: about 9 MB.
+_normalized_url = functools.lru_cache(maxsize=2048)(_normalize_url)
+
+
 def access_token_hash(token: str) -> str:
     """The `ath` value for an access token: base64url(SHA-256(token)) without padding."""
+    if len(token) > _MEMO_MAX_LENGTH:
+        return _access_token_hash(token)
+    return _memo_access_token_hash(token)
+
+
+def _access_token_hash(token: str) -> str:
     digest = hashlib.sha256(token.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+# At most 2,048 tokens of up to 2 KB, with their 43-character hashes: about 4.5 MB.
+_memo_access_token_hash = functools.lru_cache(maxsize=2048)(_access_token_hash)
+
+
+def _key_size(cache_key: Any, found: tuple[Any, str]) -> int:
+    return size_of(cache_key) + _IMPORTED_KEY_BYTES + size_of(found[1])
 
 
 @final
@@ -72,7 +101,9 @@ class ProofVerifier:
     def __init__(self, *, max_age: float = 60.0, skew: float = 5.0) -> None:
         self.max_age = max_age
         self.skew = skew
-        self._keys: OrderedDict[Any, tuple[Any, str]] = OrderedDict()
+        self.keys: LruCache[Any, tuple[Any, str]] = LruCache(
+            max_entries=_KEY_CACHE_ENTRIES, max_bytes=_KEY_CACHE_BYTES, sizer=_key_size
+        )
 
     def _import(self, jwk: dict[str, Any]) -> tuple[Any, str]:
         """The imported key and its RFC 7638 thumbprint, kept per JWK: clients reuse one key."""
@@ -81,14 +112,12 @@ class ProofVerifier:
             hash(cache_key)
         except TypeError:  # a member holding a list (key_ops) or an object
             cache_key = json.dumps(jwk, sort_keys=True)
-        found = self._keys.get(cache_key)
+        found = self.keys.get(cache_key)
         if found is None:
             key = JWKRegistry.import_key(jwk)
             # RFC 7638: only the key's required members count (clients add alg, kid, use).
             found = (key, key.thumbprint())
-            self._keys[cache_key] = found
-            if len(self._keys) > _KEY_CACHE_SIZE:
-                self._keys.popitem(last=False)
+            self.keys.put(cache_key, found)
         return found
 
     def verify(

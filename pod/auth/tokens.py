@@ -1,17 +1,19 @@
-"""Access tokens: issuer discovery, JWKS caching and JWT verification. Imports fetch, errors.
+"""Access tokens: issuer discovery, JWKS caching and JWT verification. Imports fetch, ldp.locks,
+cache, errors.
 
 Keys come from `<iss>/.well-known/openid-configuration` -> `jwks_uri`, cached for a TTL and
 fetched again once when a token names an unknown `kid` (rate-limited, so a stream of bogus kids
-cannot make us hammer an issuer). Verified tokens are cached until they expire: the signature of
-the same bytes under the same keys cannot change its answer.
+cannot make us hammer an issuer). A failed lookup is remembered for `failure_ttl` seconds, so a
+token naming an issuer that cannot be reached costs one outbound fetch, not one per request.
+Verified tokens are cached until they expire: the signature of the same bytes under the same keys
+cannot change its answer. Every issuer named in a token is an input from anyone, so the caches
+are bounded in bytes and a per-issuer lock lives only while a lookup holds or awaits it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, final
@@ -22,11 +24,18 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from pod.auth.dpop import ALGORITHMS
+from pod.cache import LruCache, size_of
 from pod.errors import FetchError, Unauthenticated
 from pod.fetch import Fetcher
+from pod.ldp.locks import MemoryLocker
 
 MAX_TOKEN_LENGTH: Final = 16 * 1024
-_TOKEN_CACHE_SIZE: Final = 10_000
+_TOKEN_CACHE_ENTRIES: Final = 10_000
+_TOKEN_CACHE_BYTES: Final = 16 * 1024 * 1024
+_KEY_CACHE_ENTRIES: Final = 1_000
+_KEY_CACHE_BYTES: Final = 16 * 1024 * 1024
+_FAILURE_CACHE_ENTRIES: Final = 1_000
+_FAILURE_CACHE_BYTES: Final = 4 * 1024 * 1024
 
 
 def _invalid(message: str) -> Unauthenticated:
@@ -56,6 +65,11 @@ class _Keys:
     keys: KeySet
     kids: frozenset[str]
     fetched: float
+    size: int  # an estimate of the memory the imported keys hold
+
+
+def _keys_size(issuer: str, entry: _Keys) -> int:
+    return size_of(issuer) + size_of(entry.kids) + entry.size
 
 
 @final
@@ -63,13 +77,28 @@ class IssuerKeys:
     """The signing keys of OpenID issuers, discovered and cached."""
 
     def __init__(
-        self, fetcher: Fetcher, *, ttl: float = 600.0, refetch_after: float = 30.0
+        self,
+        fetcher: Fetcher,
+        *,
+        ttl: float = 600.0,
+        refetch_after: float = 30.0,
+        failure_ttl: float = 30.0,
     ) -> None:
         self.fetcher = fetcher
         self.ttl = ttl
         self.refetch_after = refetch_after
-        self._cache: dict[str, _Keys] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.failure_ttl = failure_ttl
+        self.cache: LruCache[str, _Keys] = LruCache(
+            max_entries=_KEY_CACHE_ENTRIES,
+            max_bytes=_KEY_CACHE_BYTES,
+            max_entry_bytes=_KEY_CACHE_BYTES // 8,
+            sizer=_keys_size,
+        )
+        # issuer -> why its keys could not be had, until `failure_ttl` has passed
+        self.failures: LruCache[str, str] = LruCache(
+            max_entries=_FAILURE_CACHE_ENTRIES, max_bytes=_FAILURE_CACHE_BYTES
+        )
+        self.locks = MemoryLocker()  # one lookup per issuer at a time
         self._local: dict[str, Callable[[], KeySet]] = {}
 
     def register_local(self, issuer: str, keys: Callable[[], KeySet]) -> None:
@@ -81,21 +110,29 @@ class IssuerKeys:
         if local is not None:
             return local()
         now = time.monotonic()
-        entry = self._cache.get(issuer)
-        if (
-            entry is not None
-            and now - entry.fetched < self.ttl
-            and (kid is None or kid in entry.kids or now - entry.fetched < self.refetch_after)
+        entry = self.cache.get(issuer)
+        if entry is not None and (
+            kid is None or kid in entry.kids or now - entry.fetched < self.refetch_after
         ):
             return entry.keys
-        lock = self._locks.setdefault(issuer, asyncio.Lock())
-        async with lock:
-            entry = self._cache.get(issuer)
+        self._check_failure(issuer)
+        async with self.locks.hold(issuer):
+            entry = self.cache.get(issuer)
             if entry is not None and time.monotonic() - entry.fetched < self.refetch_after:
                 return entry.keys  # someone else just fetched
-            fresh = await self._fetch(issuer)
-            self._cache[issuer] = fresh
+            self._check_failure(issuer)  # someone else just failed
+            try:
+                fresh = await self._fetch(issuer)
+            except Unauthenticated as exc:
+                self.failures.put(issuer, exc.message, expires=time.monotonic() + self.failure_ttl)
+                raise
+            self.cache.put(issuer, fresh, expires=fresh.fetched + self.ttl)
             return fresh.keys
+
+    def _check_failure(self, issuer: str) -> None:
+        failure = self.failures.get(issuer)
+        if failure is not None:
+            raise Unauthenticated(failure, error="invalid_token")
 
     async def _fetch(self, issuer: str) -> _Keys:
         discovery_url = issuer.rstrip("/") + "/.well-known/openid-configuration"
@@ -106,14 +143,18 @@ class IssuerKeys:
             jwks_uri = config.get("jwks_uri")
             if not isinstance(jwks_uri, str):
                 raise _invalid(f"{discovery_url} has no jwks_uri")
-            document = _json(await self.fetcher.get(jwks_uri, accept="application/json"))
+            fetched = await self.fetcher.get(jwks_uri, accept="application/json")
+            document = _json(fetched)
+            document_bytes = fetched.body
             keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
         except FetchError as exc:
             raise _invalid(f"cannot get the keys of issuer {issuer}: {exc.message}") from exc
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise _invalid(f"issuer {issuer} publishes unusable keys: {exc}") from exc
         kids = frozenset(k.kid for k in keys.keys if k.kid)
-        return _Keys(keys, kids, time.monotonic())
+        # An imported key holds about what its JWK did, several times over (key objects,
+        # the parsed JSON, its members).
+        return _Keys(keys, kids, time.monotonic(), 4 * len(document_bytes))
 
 
 def _json(fetched: Any) -> dict[str, Any]:
@@ -135,21 +176,21 @@ class TokenVerifier:
     def __init__(self, keys: IssuerKeys, *, skew: float = 30.0) -> None:
         self.keys = keys
         self.skew = skew
-        self._verified: OrderedDict[str, AccessToken] = OrderedDict()
+        self.verified: LruCache[str, AccessToken] = LruCache(
+            max_entries=_TOKEN_CACHE_ENTRIES, max_bytes=_TOKEN_CACHE_BYTES
+        )
 
     async def verify(self, token: str, *, now: float | None = None) -> AccessToken:
         """The token's claims. Raises Unauthenticated(error="invalid_token") with the reason."""
         current = time.time() if now is None else now
-        cached = self._verified.get(token)
+        cached = self.verified.get(token)
         if cached is not None:
             if cached.expires + self.skew < current:
                 raise _invalid("expired")
             return cached
         claims = await self._verify_signature(token)
         access = self._check_claims(claims, current)
-        self._verified[token] = access
-        if len(self._verified) > _TOKEN_CACHE_SIZE:
-            self._verified.popitem(last=False)
+        self.verified.put(token, access)
         return access
 
     async def _verify_signature(self, token: str) -> dict[str, Any]:

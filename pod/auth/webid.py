@@ -1,17 +1,19 @@
-"""WebID profiles: which OpenID issuers a WebID trusts (`solid:oidcIssuer`). Imports ldp, fetch.
+"""WebID profiles: which OpenID issuers a WebID trusts (`solid:oidcIssuer`). Imports ldp, fetch,
+cache.
 
 A WebID hosted on this server is read from the store directly; others are fetched through the
 guarded Fetcher (timeout, size cap, no private networks) and cached for a while, failures too.
+The WebIDs come from tokens anyone's issuer can sign, so both caches are bounded in bytes.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from typing import Final, final
 
 import pyoxigraph as ox
 
+from pod.cache import LruCache
 from pod.errors import FetchError, PodError
 from pod.fetch import Fetcher
 from pod.ldp.events import ResourceEvent
@@ -20,7 +22,10 @@ from pod.ldp.store import SolidStore
 from pod.vocab import SOLID
 
 _OIDC_ISSUER: Final = ox.NamedNode(SOLID.oidcIssuer)
-_CACHE_SIZE: Final = 10_000
+_REMOTE_ENTRIES: Final = 10_000
+_REMOTE_BYTES: Final = 16 * 1024 * 1024
+_LOCAL_ENTRIES: Final = 10_000
+_LOCAL_BYTES: Final = 4 * 1024 * 1024
 
 
 @final
@@ -41,10 +46,16 @@ class WebIdProfiles:
         self.ttl = ttl
         self.failure_ttl = failure_ttl
         self.max_bytes = max_bytes
-        self._cache: OrderedDict[str, tuple[float, frozenset[str] | FetchError]] = OrderedDict()
-        # The issuers of WebIDs hosted here, dropped when their profile document changes.
-        self._local: dict[str, frozenset[str]] = {}
-        self._local_documents: dict[str, set[str]] = {}  # profile path -> WebIDs read from it
+        # WebID -> its issuers, or why its profile could not be read (a message: an exception
+        # kept here would keep the frames of the request that raised it)
+        self._remote: LruCache[str, frozenset[str] | str] = LruCache(
+            max_entries=_REMOTE_ENTRIES, max_bytes=_REMOTE_BYTES
+        )
+        # Profile documents hosted here: path -> {WebID: its issuers} for every subject the
+        # document gives issuers; dropped when the document changes.
+        self._local: LruCache[str, dict[str, frozenset[str]]] = LruCache(
+            max_entries=_LOCAL_ENTRIES, max_bytes=_LOCAL_BYTES
+        )
         self._epoch = 0
         if store is not None:
             store.events.subscribe(self._forget_local)
@@ -54,32 +65,26 @@ class WebIdProfiles:
         local = self.store.path_of(document) if self.store is not None else None
         if local is not None:
             return await self._local_issuers(webid, local)
+        cached = self._remote.get(webid)
+        if isinstance(cached, str):
+            raise FetchError(cached)
+        if cached is not None:
+            return cached
         now = time.monotonic()
-        cached = self._cache.get(webid)
-        if cached is not None and cached[0] > now:
-            if isinstance(cached[1], FetchError):
-                raise cached[1]
-            return cached[1]
         try:
             found = await self._remote_issuers(webid, document)
         except FetchError as exc:
-            self._remember(webid, now + self.failure_ttl, exc)
+            self._remote.put(webid, exc.message, expires=now + self.failure_ttl)
             raise
-        self._remember(webid, now + self.ttl, found)
+        self._remote.put(webid, found, expires=now + self.ttl)
         return found
-
-    def _remember(self, webid: str, until: float, value: frozenset[str] | FetchError) -> None:
-        self._cache[webid] = (until, value)
-        self._cache.move_to_end(webid)
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
 
     async def _local_issuers(self, webid: str, path: str) -> frozenset[str]:
         """Read from the store once; a write to the profile (a store event) drops the answer."""
         assert self.store is not None
-        cached = self._local.get(webid)
+        cached = self._local.get(path)
         if cached is not None:
-            return cached
+            return cached.get(webid, frozenset())
         epoch = self._epoch
         try:
             found = await self.store.read_graph(path)
@@ -87,23 +92,31 @@ class WebIdProfiles:
             raise FetchError(f"the WebID profile {path} is not an RDF document") from exc
         if found is None:
             raise FetchError(f"the WebID profile {path} does not exist")
-        issuers = _issuers(found[1].triples, webid)
+        by_webid = _all_issuers(found[1].triples)
         if epoch == self._epoch:  # the profile did not change while we read it
-            if len(self._local) >= _CACHE_SIZE:
-                self._local.clear()
-                self._local_documents.clear()
-            self._local[webid] = issuers
-            self._local_documents.setdefault(path, set()).add(webid)
-        return issuers
+            self._local.put(path, by_webid)
+        return by_webid.get(webid, frozenset())
 
     def _forget_local(self, event: ResourceEvent) -> None:
         self._epoch += 1  # any write: a profile being read right now may be stale
-        for webid in self._local_documents.pop(event.path, ()):
-            self._local.pop(webid, None)
+        self._local.pop(event.path)
 
     async def _remote_issuers(self, webid: str, document: str) -> frozenset[str]:
         graph = await fetch_graph(self.fetcher, document, max_bytes=self.max_bytes)
         return _issuers(graph.triples, webid)
+
+
+def _all_issuers(triples: list[ox.Triple]) -> dict[str, frozenset[str]]:
+    """The issuers the document gives each of its subjects."""
+    found: dict[str, set[str]] = {}
+    for t in triples:
+        if (
+            t.predicate == _OIDC_ISSUER
+            and isinstance(t.subject, ox.NamedNode)
+            and isinstance(t.object, ox.NamedNode)
+        ):
+            found.setdefault(t.subject.value, set()).add(t.object.value)
+    return {webid: frozenset(issuers) for webid, issuers in found.items()}
 
 
 def _issuers(triples: list[ox.Triple], webid: str) -> frozenset[str]:

@@ -336,10 +336,6 @@ def _allowed_methods(path: str, meta: Metadata | None, store: SolidStore) -> lis
     return methods
 
 
-_HEADER_CACHE_SIZE: Final = 20_000
-_header_sets: dict[tuple[str, str, str | None, str | None], tuple[tuple[str, str], ...]] = {}
-
-
 def _kind(path: str, meta: Metadata | None) -> str:
     if paths.is_container(path):
         return "container" if meta is not None else "new-container"
@@ -358,18 +354,17 @@ def _resource_headers(
 ) -> None:
     """Link, Allow, Accept-* and Vary; WAC-Allow when `allowed` is given.
 
-    All but WAC-Allow depend only on the path, the kind of resource and its storage, so they are
-    built once per combination and reused: this runs on every request.
+    All but WAC-Allow depend only on the store's URLs, the path, the kind of resource and its
+    storage, so they are built once per combination and kept in the store's `header_cache`
+    (each app has its own store): this runs on every request.
     """
     root = store.storage_root(path)
     owner = store.storage_owner(root) if root == path else None
     key = (path, _kind(path, meta), root, owner)
-    built = _header_sets.get(key)
+    built = store.header_cache.get(key)
     if built is None:
         built = _build_headers(store, path, meta, root, owner)
-        if len(_header_sets) >= _HEADER_CACHE_SIZE:
-            _header_sets.clear()
-        _header_sets[key] = built
+        store.header_cache.put(key, built)
     h = response.headers
     for name, value in built:
         h[name] = value

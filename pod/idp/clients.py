@@ -13,20 +13,23 @@ import hmac
 import json
 import secrets
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Final, final
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
 
+from pod.cache import LruCache
 from pod.errors import FetchError
 from pod.fetch import Fetcher
 from pod.ratelimit import RateLimiter
 from pod.storage.kv import KeyValueStore
 
 _DOCUMENT_TTL: Final = 300.0
-_CACHE_SIZE: Final = 1000
+# Anyone can name a Client ID Document (up to the Fetcher's 512 KB cap) at the authorization
+# endpoint, so the documents are kept within a byte budget.
+_CACHE_ENTRIES: Final = 1000
+_CACHE_BYTES: Final = 16 * 1024 * 1024
 AUTH_METHODS: Final = ("none", "client_secret_basic", "client_secret_post")
 GRANT_TYPES: Final = ("authorization_code", "refresh_token")
 # Anyone may register a client (RFC 7591), so registrations are small, few per address, and
@@ -138,7 +141,9 @@ class Clients:
         self.registrations = RateLimiter(
             limit=REGISTRATIONS_PER_HOUR, window=3600.0, what="client registrations from here"
         )
-        self._documents: OrderedDict[str, tuple[float, Client]] = OrderedDict()
+        self._documents: LruCache[str, Client] = LruCache(
+            max_entries=_CACHE_ENTRIES, max_bytes=_CACHE_BYTES
+        )
         self._static = {
             c.client_id: c for c in (self._from_metadata(m, "static") for m in static or [])
         }
@@ -162,8 +167,8 @@ class Clients:
 
     async def _document(self, client_id: str) -> Client:
         cached = self._documents.get(client_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        if cached is not None:
+            return cached
         try:
             fetched = await self.fetcher.get(
                 client_id, accept="application/ld+json, application/json;q=0.9"
@@ -186,9 +191,7 @@ class Clients:
             raise InvalidClientError(description=f"bad client document: {exc.description}") from exc
         if not client.is_public:
             raise InvalidClientError(description="client documents describe public clients only")
-        self._documents[client_id] = (time.monotonic() + _DOCUMENT_TTL, client)
-        if len(self._documents) > _CACHE_SIZE:
-            self._documents.popitem(last=False)
+        self._documents.put(client_id, client, expires=time.monotonic() + _DOCUMENT_TTL)
         return client
 
     @staticmethod

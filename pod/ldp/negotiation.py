@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 MAX_ACCEPT_LENGTH = 4096
 MAX_RANGES = 64
+# The memo of `choose` takes Accept headers up to this long (browsers send a few hundred bytes),
+# so its bound is evident: 1,024 entries of at most 1 KB plus the available types, about 2 MB.
+_MEMO_MAX_LENGTH = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +67,18 @@ def quality(ranges: Sequence[MediaRange], media_type: str) -> float:
     return best_q if best_specificity >= 0 else 0.0
 
 
-@functools.lru_cache(maxsize=1024)
 def choose(accept: str | None, available: tuple[str, ...]) -> str | None:
     """The best of `available` (server preference order) for this Accept header, or None.
 
     No Accept header (or one with nothing parseable) accepts anything: the first type wins.
     Memoized: clients send the same few Accept headers over and over.
     """
+    if accept is not None and len(accept) > _MEMO_MAX_LENGTH:
+        return _choose(accept, available)
+    return _chosen(accept, available)
+
+
+def _choose(accept: str | None, available: tuple[str, ...]) -> str | None:
     if not available:
         return None
     if accept is None or not accept.strip():
@@ -84,3 +92,6 @@ def choose(accept: str | None, available: tuple[str, ...]) -> str | None:
         if q > best_q:
             best, best_q = media_type, q
     return best
+
+
+_chosen = functools.lru_cache(maxsize=1024)(_choose)

@@ -59,16 +59,33 @@ _PREFIX_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9_\-.]*[A-Za-z0-9_\-])?$|^[A-Za-z
 _XML_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
-@functools.lru_cache(maxsize=512)
 def canonical_type(content_type: str) -> str:
     """Lower-case media type without parameters, with aliases resolved."""
+    if len(content_type) > _MEMO_MAX_LENGTH:
+        return _canonical_type(content_type)
+    return _canonical_types(content_type)
+
+
+def is_rdf_type(content_type: str) -> bool:
+    if len(content_type) > _MEMO_MAX_LENGTH:
+        return _canonical_type(content_type) in RDF_TYPES
+    return _rdf_types(content_type)
+
+
+def _canonical_type(content_type: str) -> str:
     base = content_type.split(";", 1)[0].strip().lower()
     return _ALIASES.get(base, base)
 
 
-@functools.lru_cache(maxsize=512)
-def is_rdf_type(content_type: str) -> bool:
+def _is_rdf_type(content_type: str) -> bool:
     return canonical_type(content_type) in RDF_TYPES
+
+
+# Memos over Content-Type headers up to _MEMO_MAX_LENGTH, so their bound is evident: 512 entries
+# of at most 256 characters (and the answer) each, about 300 KB.
+_MEMO_MAX_LENGTH: Final = 256
+_canonical_types = functools.lru_cache(maxsize=512)(_canonical_type)
+_rdf_types = functools.lru_cache(maxsize=512)(_is_rdf_type)
 
 
 @dataclass(slots=True)

@@ -16,7 +16,6 @@ import re
 import secrets
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final, TypeVar, final
@@ -25,6 +24,7 @@ from urllib.parse import unquote
 import pyoxigraph as ox
 
 from pod import paths
+from pod.cache import LruCache, size_of
 from pod.errors import (
     BadRequest,
     Conflict,
@@ -63,8 +63,21 @@ _RESOURCE: Final = ox.NamedNode(LDP.Resource)
 _STORAGE: Final = ox.NamedNode(PIM.Storage)
 _MANAGED_TYPES: Final = frozenset((*_CONTAINER_TYPES, _STORAGE))
 _OFFLOAD_BYTES: Final = 64 * 1024  # parse bigger bodies in a thread, off the event loop
-_CONVERSION_CACHE_ENTRIES: Final = 4096
-_LISTING_CACHE_ENTRIES: Final = 256
+# Conversions (one per path and media type) and container listings are kept within byte budgets:
+# a conversion is several times the size of the document it comes from, and a listing holds a
+# container's triples (about 2.5 KB per child) and each serialization made of them. A conversion
+# over a quarter of its budget, or a listing over half of its, is served but not kept: a 3.7 MB
+# Turtle document typically converts to 5-8 MB in each format, and a container of 10,000 children
+# lists in about 30 MB, so both are kept.
+_CONVERSION_ENTRIES: Final = 4096
+_CONVERSION_BYTES: Final = 32 * 1024 * 1024
+_LISTING_ENTRIES: Final = 256
+_LISTING_BYTES: Final = 64 * 1024 * 1024
+# Response headers by (path, kind of resource, storage root, owner); see `header_cache`.
+_HEADER_ENTRIES: Final = 20_000
+_HEADER_BYTES: Final = 32 * 1024 * 1024
+_TRIPLE_BYTES: Final = 240  # a pyoxigraph triple beside the text of its terms (measured)
+_MANAGED_TRIPLE_BYTES: Final = _TRIPLE_BYTES + 100  # ... and with its predicate and object
 _SLUG_MAX: Final = 120
 _ETAG_SUFFIX: Final = {
     rdf.JSON_LD: "jsonld",
@@ -123,8 +136,25 @@ class SolidStore:
         # Checks RDF documents must pass before they are stored (e.g. ACL validation, which
         # lives above this layer): each gets the path and the new triples, and raises PodError.
         self.validators: list[Validator] = []
-        self._conversions: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
-        self._listings: OrderedDict[str, _Listing] = OrderedDict()
+        # (path, media type) -> (version, body): an entry is replaced by the conversion of a
+        # newer version, and dropped when its resource is written or deleted.
+        self.conversions: LruCache[tuple[str, str], tuple[str, bytes]] = LruCache(
+            max_entries=_CONVERSION_ENTRIES,
+            max_bytes=_CONVERSION_BYTES,
+            max_entry_bytes=_CONVERSION_BYTES // 4,
+        )
+        self.listings: LruCache[str, _Listing] = LruCache(
+            max_entries=_LISTING_ENTRIES,
+            max_bytes=_LISTING_BYTES,
+            max_entry_bytes=_LISTING_BYTES // 2,
+            sizer=_listing_size,
+        )
+        # Response headers the HTTP layer derives from this store's URLs and storages. Kept per
+        # store, so two apps in one process (two base URLs) never answer with each other's.
+        self.header_cache: LruCache[
+            tuple[str, str, str | None, str | None], tuple[tuple[str, str], ...]
+        ]
+        self.header_cache = LruCache(max_entries=_HEADER_ENTRIES, max_bytes=_HEADER_BYTES)
         self._epoch = 0  # counts changes, so a listing built across one is not kept
         self.events.subscribe(self._forget)
 
@@ -240,16 +270,13 @@ class SolidStore:
     async def _convert(
         self, path: str, meta: Metadata, data: bytes, stored: str, media: str
     ) -> bytes:
-        key = (path, meta.version, media)
-        cached = self._conversions.get(key)
-        if cached is not None:
-            self._conversions.move_to_end(key)
-            return cached
+        key = (path, media)
+        cached = self.conversions.get(key)
+        if cached is not None and cached[0] == meta.version:
+            return cached[1]
         graph = await self._offload(len(data), rdf.parse, data, stored, base=self.url(path))
         out = await self._offload(len(data), _serialize, graph.triples, media, graph.prefixes)
-        self._conversions[key] = out
-        if len(self._conversions) > _CONVERSION_CACHE_ENTRIES:
-            self._conversions.popitem(last=False)
+        self.conversions.put(key, (meta.version, out))
         return out
 
     @staticmethod
@@ -289,7 +316,11 @@ class SolidStore:
                 media,
                 listing.prefixes,
             )
-            listing.bodies[media] = data
+            # Kept with the listing while the listing stays within its share of the cache.
+            if _listing_size(path, listing) + len(data) <= self.listings.max_entry_bytes:
+                listing.bodies[media] = data
+                if self.listings.get(path) is listing:
+                    self.listings.put(path, listing)  # counts the new body
         return Representation(
             listing.meta, media, data, self._etag(listing.etag, media), True, len(data)
         )
@@ -312,9 +343,8 @@ class SolidStore:
         if meta is None:
             raise NotFound(f"{path} does not exist")
         token = (meta.version, meta.modified)
-        cached = self._listings.get(path)
+        cached = self.listings.get(path)
         if cached is not None and cached.token == token:
-            self._listings.move_to_end(path)
             return cached
         epoch = self._epoch
         own = await self.read_graph(path)
@@ -323,31 +353,42 @@ class SolidStore:
         meta, graph = own
         children = [c for c in await self.backend.children(path) if not paths.is_auxiliary(c.path)]
         children.sort(key=lambda c: c.path)
-        managed = self._managed_triples(meta, children)
+        managed, managed_bytes = self._managed_triples(meta, children)
         digest = hashlib.blake2b(meta.version.encode(), digest_size=10)
         for c in children:
             digest.update(
                 f"\0{c.path}\0{c.version}\0{c.modified}\0{c.size}\0{c.content_type}".encode()
             )
+        triples_bytes = managed_bytes + sum(_TRIPLE_BYTES + len(str(t)) for t in graph.triples)
         listing = _Listing(
-            token, meta, graph.triples + managed, graph.prefixes, digest.hexdigest(), {}
+            token,
+            meta,
+            graph.triples + managed,
+            graph.prefixes,
+            digest.hexdigest(),
+            {},
+            triples_bytes + size_of(graph.prefixes),
         )
         if epoch == self._epoch:  # no write landed while we listed: safe to keep
-            self._listings[path] = listing
-            if len(self._listings) > _LISTING_CACHE_ENTRIES:
-                self._listings.popitem(last=False)
+            self.listings.put(path, listing)
         return listing
 
     def _forget(self, event: ResourceEvent) -> None:
-        """Drop the cached listings a change makes stale: its own and its container's."""
+        """Drop what a change makes stale: the resource's conversions, and the listings of the
+        resource and of its container."""
         self._epoch += 1
-        self._listings.pop(event.path, None)
+        for media in rdf.RDF_TYPES:
+            self.conversions.pop((event.path, media))
+        self.listings.pop(event.path)
         parent = paths.parent(event.path)
         if parent is not None:
-            self._listings.pop(parent, None)
+            self.listings.pop(parent)
 
-    def _managed_triples(self, meta: Metadata, children: list[Metadata]) -> list[ox.Triple]:
-        """Containment and per-child metadata (#server-contained-resource-metadata).
+    def _managed_triples(
+        self, meta: Metadata, children: list[Metadata]
+    ) -> tuple[list[ox.Triple], int]:
+        """Containment and per-child metadata (#server-contained-resource-metadata), and an
+        estimate of their size in bytes.
 
         The container's own triples come first, then each child's, so that the serializers can
         group subjects without sorting.
@@ -359,10 +400,15 @@ class SolidStore:
             head.append(ox.Triple(me, _TYPE, _STORAGE))
         head += _time_triples(me, meta.modified)
         body: list[ox.Triple] = []
+        # Each triple holds its own copy of its terms: count the container's URL, the child's
+        # (the longest terms) and the rest of each triple as _MANAGED_TRIPLE_BYTES.
+        size = len(head) * (_MANAGED_TRIPLE_BYTES + len(base))
         for child in children:
             name = paths.name_of(child.path)
-            node = ox.NamedNode(base + paths.quote_name(name) + ("/" if child.is_container else ""))
+            url = base + paths.quote_name(name) + ("/" if child.is_container else "")
+            node = ox.NamedNode(url)
             head.append(ox.Triple(me, _CONTAINS, node))
+            count = len(body)
             if child.is_container:
                 body += [ox.Triple(node, _TYPE, t) for t in _CONTAINER_TYPES]
             else:
@@ -370,7 +416,9 @@ class SolidStore:
                 body.append(ox.Triple(node, _TYPE, _media_class(child.content_type)))
                 body.append(ox.Triple(node, _SIZE, ox.Literal(str(child.size), datatype=_INTEGER)))
             body += _time_triples(node, child.modified)
-        return head + body
+            size += (len(body) - count) * (_MANAGED_TRIPLE_BYTES + len(url))
+            size += _MANAGED_TRIPLE_BYTES + len(base) + len(url)  # its ldp:contains
+        return head + body, size
 
     async def current_etag(self, path: str) -> tuple[str | None, float | None]:
         """The ETag (of the stored representation) and modification time of `path`, if it exists."""
@@ -704,6 +752,11 @@ class _Listing:
     prefixes: dict[str, str]
     etag: str
     bodies: dict[str, bytes]  # serializations made so far, by media type
+    triples_bytes: int  # an estimate of the memory `triples` and `prefixes` hold
+
+
+def _listing_size(path: str, listing: _Listing) -> int:
+    return len(path) + listing.triples_bytes + sum(len(b) for b in listing.bodies.values())
 
 
 def _serialize_listing(triples: list[ox.Triple], media: str, prefixes: dict[str, str]) -> bytes:

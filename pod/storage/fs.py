@@ -30,11 +30,11 @@ import os
 import secrets
 import stat as stat_module
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, final
 
 from pod import paths
+from pod.cache import LruCache, size_of
 from pod.errors import BackendUnavailable, Conflict, NotFound
 from pod.model import Metadata
 
@@ -45,10 +45,18 @@ _SELF_ATTRS = LAYOUT_PREFIX + "self.json"
 _TMP_PREFIX = LAYOUT_PREFIX + "tmp~"
 _STALE_TMP_SECONDS = 3600
 _INLINE_READ_BYTES = 256 * 1024  # smaller reads run on the event loop: a thread hop costs more
-_SIDECAR_CACHE_SIZE = 100_000
-_PATH_CACHE_SIZE = 50_000
+# Every cache below can be filled by requests (a GET of a missing path maps the paths of the ACLs
+# above it), so each is bounded in entries and in bytes.
+_PATH_CACHE_ENTRIES = 50_000
+_PATH_CACHE_BYTES = 32 * 1024 * 1024
+_PATH_BYTES = 400  # a pathlib.Path beside the text of its path, held about three times (measured)
+_SIDECAR_CACHE_ENTRIES = 100_000
+_SIDECAR_CACHE_BYTES = 8 * 1024 * 1024
+_ATTRS_CACHE_ENTRIES = 100_000
+_ATTRS_CACHE_BYTES = 8 * 1024 * 1024
 _CACHED_FILE_BYTES = 64 * 1024  # files up to this size are kept after a read ...
 _READ_CACHE_BYTES = 32 * 1024 * 1024  # ... up to this many bytes in all
+_READ_CACHE_ENTRIES = 50_000
 _NO_SIDECAR: dict[str, Any] = {}
 
 # Our own table, not the platform's mimetypes database: what a name implies must never change
@@ -101,11 +109,19 @@ class FileBackend:
     def __init__(self, root: Path, *, fsync: bool = True) -> None:
         self._root = root.absolute()
         self._fsync = fsync
-        self._sidecars: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._attrs: dict[str, dict[str, str]] = {}
-        self._fs_paths: dict[str, Path] = {}
-        self._reads: OrderedDict[str, tuple[tuple[int, int, int], Metadata, bytes]] = OrderedDict()
-        self._read_bytes = 0
+        self._sidecars: LruCache[str, dict[str, Any]] = LruCache(
+            max_entries=_SIDECAR_CACHE_ENTRIES, max_bytes=_SIDECAR_CACHE_BYTES
+        )
+        self._attrs: LruCache[str, dict[str, str]] = LruCache(
+            max_entries=_ATTRS_CACHE_ENTRIES, max_bytes=_ATTRS_CACHE_BYTES
+        )
+        self._fs_paths: LruCache[str, Path] = LruCache(
+            max_entries=_PATH_CACHE_ENTRIES, max_bytes=_PATH_CACHE_BYTES, sizer=_path_size
+        )
+        # path -> ((inode, mtime, size), metadata, bytes) of a small file's last read
+        self._reads: LruCache[str, tuple[tuple[int, int, int], Metadata, bytes]] = LruCache(
+            max_entries=_READ_CACHE_ENTRIES, max_bytes=_READ_CACHE_BYTES
+        )
         try:
             self._root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -121,9 +137,7 @@ class FileBackend:
             for name in names:
                 paths.check_name(name)
             found = self._root.joinpath(*names)
-            if len(self._fs_paths) >= _PATH_CACHE_SIZE:
-                self._fs_paths.clear()
-            self._fs_paths[path] = found
+            self._fs_paths.put(path, found)
         return found
 
     def _sidecar_path(self, path: str) -> Path:
@@ -135,7 +149,6 @@ class FileBackend:
     def _sidecar(self, path: str) -> dict[str, Any]:
         cached = self._sidecars.get(path)
         if cached is not None:
-            self._sidecars.move_to_end(path)
             return cached
         try:
             loaded: dict[str, Any] = json.loads(self._sidecar_path(path).read_bytes())
@@ -143,9 +156,7 @@ class FileBackend:
             loaded = _NO_SIDECAR
         except (OSError, ValueError):
             loaded = _NO_SIDECAR  # an unreadable sidecar: fall back to the name's type
-        self._sidecars[path] = loaded
-        if len(self._sidecars) > _SIDECAR_CACHE_SIZE:
-            self._sidecars.popitem(last=False)
+        self._sidecars.put(path, loaded)
         return loaded
 
     def _content_type(self, path: str, mtime_ns: int) -> str:
@@ -166,7 +177,7 @@ class FileBackend:
                 cached = {str(k): str(v) for k, v in raw.items()}
             except (OSError, ValueError):
                 cached = {}
-            self._attrs[path] = cached
+            self._attrs.put(path, cached)
         return cached
 
     def _resource_metadata(self, path: str, st: os.stat_result) -> Metadata:
@@ -266,18 +277,10 @@ class FileBackend:
             return None
         if found[0] != (st.st_ino, st.st_mtime_ns, st.st_size):
             return None
-        self._reads.move_to_end(path)
         return found[1], found[2]
 
     def _remember_read(self, path: str, st: os.stat_result, meta: Metadata, data: bytes) -> None:
-        old = self._reads.pop(path, None)
-        if old is not None:
-            self._read_bytes -= len(old[2])
-        self._reads[path] = ((st.st_ino, st.st_mtime_ns, st.st_size), meta, data)
-        self._read_bytes += len(data)
-        while self._read_bytes > _READ_CACHE_BYTES:
-            _, (_, _, dropped) = self._reads.popitem(last=False)
-            self._read_bytes -= len(dropped)
+        self._reads.put(path, ((st.st_ino, st.st_mtime_ns, st.st_size), meta, data))
 
     async def children(self, path: str) -> list[Metadata]:
         return await asyncio.to_thread(self._children, path)
@@ -354,7 +357,7 @@ class FileBackend:
                 "prev": None if old_type in (None, implied) else old_type,
             }
             self._replace_file(self._sidecar_path(path), json.dumps(record).encode(), None)
-            self._sidecars.pop(path, None)
+            self._sidecars.pop(path)
         try:
             self._replace_file(target, data, new_ns, create_only=create_only)
         except IsADirectoryError:
@@ -365,7 +368,7 @@ class FileBackend:
             # Back to what the name implies: the sidecar is no longer needed.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._sidecar_path(path))
-            self._sidecars.pop(path, None)
+            self._sidecars.pop(path)
         return self._resource_metadata(path, os.lstat(target))
 
     def _write_container(self, path: str, data: bytes, create_only: bool) -> Metadata:
@@ -443,7 +446,7 @@ class FileBackend:
             os.unlink(target)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._sidecar_path(path))
-            self._sidecars.pop(path, None)
+            self._sidecars.pop(path)
             self._sync_dir(target.parent)
             return
         if self._children(path):
@@ -467,7 +470,7 @@ class FileBackend:
             for name, content in kept.items():
                 self._replace_file(target / name, content, None)
             raise Conflict(f"container {path} is not empty") from None
-        self._attrs.pop(path, None)
+        self._attrs.pop(path)
         self._sync_dir(target.parent)
 
     async def set_attrs(self, path: str, attrs: dict[str, str]) -> Metadata:
@@ -478,11 +481,15 @@ class FileBackend:
             raise NotFound(f"container {path} does not exist")
         directory = self._fs_path(path)
         self._replace_file(directory / _SELF_ATTRS, json.dumps(attrs).encode(), None)
-        self._attrs[path] = dict(attrs)
+        self._attrs.put(path, dict(attrs))
         return self._container_metadata(path, os.lstat(directory))
 
     async def close(self) -> None:
         return None
+
+
+def _path_size(path: str, found: Path) -> int:
+    return size_of(path) + _PATH_BYTES + 2 * len(path)
 
 
 def _pread_all(fd: int, length: int, start: int) -> bytes:

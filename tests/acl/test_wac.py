@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from aiohttp.web import Application
 
+from pod.acl.defaults import create_owned_storage
 from pod.app import create_app
 from pod.config import Settings
+from pod.http.keys import STORE
+from pod.storage.base import Backend
 from tests.conftest import POD, Client, url
 from tests.support import BASE_URL, Agent, PodClient, TestIssuer
 
@@ -140,6 +145,40 @@ async def test_remote_group(
     )
     assert (await client.get(doc, as_agent=bob)).status == 200
     assert (await client.get(doc, as_agent=Agent(issuer, "carol"))).status == 403
+
+
+async def test_removal_from_a_remote_group_applies_after_its_cache_time(
+    aiohttp_client: Any,
+    settings: Settings,
+    backend: Backend,
+    alice: Agent,
+    bob: Agent,
+    issuer: TestIssuer,
+) -> None:
+    """A decision that used a remote group expires with the group's members: the group is
+    fetched again, and a member removed from it loses access (issue 10, item 6)."""
+    ttl = 0.5
+    app: Application = create_app(replace(settings, remote_cache_seconds=ttl), backend=backend)
+    client = PodClient(await aiohttp_client(app), alice)
+    await create_owned_storage(app[STORE], POD, owner=alice.webid)
+    doc = POD + "notes/doc"
+    assert (await client.put(doc, data="<#a> <#b> 1 .", headers=TURTLE)).status == 201
+    issuer.groups["team"] = f"<#g> <http://www.w3.org/2006/vcard/ns#hasMember> <{bob.webid}> ."
+    await grant(
+        client,
+        alice,
+        doc,
+        f"""<#team> a acl:Authorization ; acl:agentGroup <{issuer.url}/groups/team#g> ;
+      acl:accessTo <{url(doc)}> ; acl:mode acl:Read .""",
+    )
+    assert (await client.get(doc, as_agent=bob)).status == 200
+    assert issuer.requests.count("/groups/team") == 1
+
+    issuer.groups["team"] = "<#g> a <http://www.w3.org/2006/vcard/ns#Group> ."  # bob removed
+    await asyncio.sleep(ttl * 1.2)
+    r = await client.get(doc, as_agent=bob)
+    assert r.status == 403, await r.text()
+    assert issuer.requests.count("/groups/team") == 2
 
 
 async def test_origin_restriction(client: Client, alice: Agent, bob: Agent, doc: str) -> None:
@@ -292,9 +331,6 @@ async def test_private_network_webids_are_refused_by_default(
 async def test_base_path_behind_a_proxy(
     aiohttp_client: Any, issuer: TestIssuer, alice: Agent, tmp_path: Any
 ) -> None:
-    from pod.acl.defaults import create_owned_storage
-    from pod.http.keys import STORE
-
     settings = Settings(
         base_url="http://pod.example/solid/",
         data_dir=tmp_path,

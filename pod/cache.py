@@ -1,0 +1,155 @@
+"""Bounded caches: one least-recently-used cache, limited in entries and in bytes. Bottom layer.
+
+Every cache that a request can fill is one of these, with a byte budget of its own, so what an
+outside client can make the server remember is bounded however many distinct requests it sends.
+Sizes are estimates (`size_of`, or a sizer that knows the values), not measurements: they must
+grow with what the client controls (lengths of strings and bodies), and need not be exact.
+
+Entries may carry an expiry time; an expired entry is never returned. Reads take no lock, so a
+cache costs about as much as a dict on the hot path; writes are serialised by a lock, so a cache
+may be shared with worker threads (the file backend does its writes in threads).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar, final, overload
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+D = TypeVar("D")
+
+Sizer = Callable[[K, V], int]
+
+_FLAT = (str, bytes, bytearray, int, float, type(None))
+
+
+def size_of(value: object) -> int:
+    """An estimate of the memory `value` holds, items included.
+
+    Strings and bytes count by their length (`sys.getsizeof`), tuples, lists, sets and dicts by
+    their items, and slotted objects (our frozen dataclasses) by their fields; anything else
+    counts shallowly, so a cache of such values needs a sizer of its own.
+    """
+    if isinstance(value, _FLAT):
+        return sys.getsizeof(value)
+    if isinstance(value, tuple | list | set | frozenset):
+        return sys.getsizeof(value) + sum(size_of(item) for item in value)
+    if isinstance(value, dict):
+        return sys.getsizeof(value) + sum(size_of(k) + size_of(v) for k, v in value.items())
+    slots = getattr(type(value), "__slots__", None)
+    if slots:
+        names = (slots,) if isinstance(slots, str) else slots
+        return sys.getsizeof(value) + sum(
+            size_of(getattr(value, name, None)) for name in names if name != "__weakref__"
+        )
+    return sys.getsizeof(value)
+
+
+def _key_and_value(key: object, value: object) -> int:
+    return size_of(key) + size_of(value)
+
+
+@final
+class LruCache(Generic[K, V]):
+    """A mapping that forgets its least recently used entries beyond `max_entries` or
+    `max_bytes`. An entry larger than `max_entry_bytes` (by default the whole budget) is not
+    kept at all: its caller computed it and serves it, but no single answer may crowd out the
+    rest.
+
+    >>> cache: LruCache[str, bytes] = LruCache(max_entries=100, max_bytes=1 << 20)
+    >>> cache.put("a", b"body")
+    True
+    >>> cache.get("a")
+    b'body'
+    """
+
+    def __init__(
+        self,
+        *,
+        max_entries: int,
+        max_bytes: int,
+        max_entry_bytes: int | None = None,
+        sizer: Sizer[K, V] = _key_and_value,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_entries < 1 or max_bytes < 1:
+            raise ValueError("a cache needs room for at least one entry and one byte")
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_bytes if max_entry_bytes is None else max_entry_bytes
+        self._sizer = sizer
+        self._clock = clock
+        self._entries: OrderedDict[K, tuple[V, int, float | None]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @overload
+    def get(self, key: K) -> V | None: ...
+    @overload
+    def get(self, key: K, default: D) -> V | D: ...
+    def get(self, key: K, default: object = None) -> object:
+        """The value kept for `key` (now the most recently used), or `default`."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return default
+        value, _, expires = entry
+        if expires is not None and expires <= self._clock():
+            self._remove(key, entry)
+            return default
+        # Not contextlib.suppress: this runs several times per request, and try costs nothing.
+        try:  # noqa: SIM105
+            self._entries.move_to_end(key)
+        except KeyError:  # another thread removed it just now; the value is still good
+            pass
+        return value
+
+    def put(self, key: K, value: V, *, expires: float | None = None) -> bool:
+        """Keep `value` for `key` until `expires` (on this cache's clock; None: no expiry),
+        evicting the least recently used entries to stay within bounds. Returns whether the
+        value was kept; a value over `max_entry_bytes` is not, and drops the old one."""
+        size = self._sizer(key, value)
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            if size > self.max_entry_bytes:
+                return False
+            self._entries[key] = (value, size, expires)
+            self._bytes += size
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                _, (_, dropped, _) = self._entries.popitem(last=False)
+                self._bytes -= dropped
+        return True
+
+    def pop(self, key: K) -> V | None:
+        """Forget `key`; its value if it was kept."""
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is None:
+                return None
+            self._bytes -= entry[1]
+        return entry[0]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def _remove(self, key: K, entry: tuple[V, int, float | None]) -> None:
+        with self._lock:
+            if self._entries.get(key) is entry:
+                del self._entries[key]
+                self._bytes -= entry[1]
+
+    @property
+    def bytes(self) -> int:
+        """The estimated size of what is kept, never above `max_bytes`."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
