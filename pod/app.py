@@ -53,6 +53,7 @@ from pod.idp.keys import SigningKeys
 from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, Provider
 from pod.idp.revocations import Revocations
 from pod.ldp.store import SolidStore
+from pod.model import ANONYMOUS, AccessMode
 from pod.storage.base import Backend
 from pod.storage.fs import FileBackend
 from pod.storage.kv import FileKeyValueStore, KeyValueStore, MemoryKeyValueStore
@@ -105,6 +106,13 @@ def create_app(
     issuer_keys = IssuerKeys(fetcher)
     issuer_keys.register_local(issuer, signing_keys.key_set)
     revocations = Revocations(kv, keep=ACCESS_TOKEN_LIFETIME + 60)
+    access_control: Authorizer = authorizer or WacAuthorizer(
+        store, Groups(store, fetcher, ttl=settings.remote_cache_seconds), trusted_origins=own_origin
+    )
+
+    async def public_can_read(path: str) -> bool:
+        allowed = await access_control.allowed(credentials=ANONYMOUS, path=path)
+        return AccessMode.READ in allowed.public
 
     def revoked(access: AccessToken) -> bool:
         return same_issuer(access.issuer, issuer) and revocations.is_revoked(
@@ -115,7 +123,7 @@ def create_app(
         tokens=TokenVerifier(issuer_keys),
         proofs=proofs,
         replay=replay,
-        profiles=WebIdProfiles(fetcher, store),
+        profiles=WebIdProfiles(fetcher, store, readable=public_can_read),
         allow_bearer=settings.allow_bearer,
         revoked=revoked,
     )
@@ -142,9 +150,7 @@ def create_app(
     app[SETTINGS] = settings
     app[STORE] = store
     app[FETCHER] = fetcher
-    app[AUTHORIZER] = authorizer or WacAuthorizer(
-        store, Groups(store, fetcher, ttl=settings.remote_cache_seconds), trusted_origins=own_origin
-    )
+    app[AUTHORIZER] = access_control
     app[AUTHENTICATOR] = authenticator
     app[ACCOUNTS] = accounts
     app[PROVIDER] = provider

@@ -239,6 +239,19 @@ class PodClient:
         return await self.request("DELETE", path, **kwargs)
 
 
+async def make_public(client: PodClient, owner: Agent, path: str) -> None:
+    """Give `path` public Read through its own ACL, keeping `owner` in control (a WebID profile
+    is public: Solid-OIDC §webid-document)."""
+    target = BASE_URL.rstrip("/") + path
+    acl = f"""@prefix acl: <http://www.w3.org/ns/auth/acl#> .
+<#o> a acl:Authorization; acl:agent <{owner.webid}>; acl:accessTo <{target}>;
+  acl:mode acl:Read, acl:Write, acl:Control .
+<#p> a acl:Authorization; acl:agentClass <http://xmlns.com/foaf/0.1/Agent>;
+  acl:accessTo <{target}>; acl:mode acl:Read ."""
+    r = await client.put(path + ".acl", data=acl, headers={"Content-Type": "text/turtle"})
+    assert r.status in (201, 204), await r.text()
+
+
 OPEN_ACL: Final = """@prefix acl: <http://www.w3.org/ns/auth/acl#> .
 @prefix foaf: <http://xmlns.com/foaf/0.1/> .
 <#anyone> a acl:Authorization ; acl:agentClass foaf:Agent ;

@@ -1,14 +1,17 @@
 """WebID profiles: which OpenID issuers a WebID trusts (`solid:oidcIssuer`). Imports ldp, fetch,
 cache.
 
-A WebID hosted on this server is read from the store directly; others are fetched through the
-guarded Fetcher (timeout, size cap, no private networks) and cached for a while, failures too.
+A WebID hosted on this server is read from the store directly, but only as the public could read
+it (`readable`), and whatever stops the read is reported the same way: a token naming a private
+document must learn nothing about it. Others are fetched through the guarded Fetcher (timeout,
+size cap, no private networks) and cached for a while, failures too.
 The WebIDs come from tokens anyone's issuer can sign, so both caches are bounded in bytes.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Final, final
 
 import pyoxigraph as ox
@@ -40,9 +43,13 @@ class WebIdProfiles:
         ttl: float = 300.0,
         failure_ttl: float = 30.0,
         max_bytes: int = 256 * 1024,
+        readable: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
+        """`readable(path)`: whether anyone, unauthenticated, may read the resource at `path`
+        (None: everything hosted here is public, for servers without access control)."""
         self.fetcher = fetcher
         self.store = store
+        self.readable = readable
         self.ttl = ttl
         self.failure_ttl = failure_ttl
         self.max_bytes = max_bytes
@@ -82,6 +89,11 @@ class WebIdProfiles:
     async def _local_issuers(self, webid: str, path: str) -> frozenset[str]:
         """Read from the store once; a write to the profile (a store event) drops the answer."""
         assert self.store is not None
+        unreadable = FetchError(f"the WebID profile {self.store.url(path)} cannot be read")
+        # Asked every time: the decision is cached by the authorizer, and an ACL change
+        # applies at once (a profile made private stops vouching for its issuers).
+        if self.readable is not None and not await self.readable(path):
+            raise unreadable
         cached = self._local.get(path)
         if cached is not None:
             return cached.get(webid, frozenset())
@@ -89,9 +101,9 @@ class WebIdProfiles:
         try:
             found = await self.store.read_graph(path)
         except PodError as exc:
-            raise FetchError(f"the WebID profile {path} is not an RDF document") from exc
+            raise unreadable from exc
         if found is None:
-            raise FetchError(f"the WebID profile {path} does not exist")
+            raise unreadable
         by_webid = _all_issuers(found[1].triples)
         if epoch == self._epoch:  # the profile did not change while we read it
             self._local.put(path, by_webid)

@@ -16,7 +16,14 @@ import pytest
 from joserfc.jwk import OctKey, thumbprint
 
 from tests.conftest import POD, Client
-from tests.support import Agent, TestIssuer, absolute, new_ec_key, new_ed25519_key
+from tests.support import (
+    Agent,
+    TestIssuer,
+    absolute,
+    make_public,
+    new_ec_key,
+    new_ed25519_key,
+)
 
 SECRET = POD + "secret"
 
@@ -267,6 +274,7 @@ async def test_local_webid(client: Client, issuer: TestIssuer, alice: Agent) -> 
     assert (
         await client.put(POD + ".acl", data=acl, headers={"Content-Type": "text/turtle"})
     ).status == 204
+    await make_public(client, alice, card)
     local = Agent(issuer, "unused")
     local.webid = local_webid
     local.token = issuer.mint(webid=local_webid, jkt=local.jkt)
@@ -318,6 +326,7 @@ async def test_local_webid_issuer_change_applies_at_once(
 <#l> a acl:Authorization; acl:agent <{webid}>; acl:accessTo <{pod_url}>;
   acl:default <{pod_url}>; acl:mode acl:Read ."""
     await client.put(POD + ".acl", data=acl, headers={"Content-Type": "text/turtle"})
+    await make_public(client, alice, card)
     local = Agent(issuer, "unused")
     local.webid = webid
     local.token = issuer.mint(webid=webid, jkt=local.jkt)
@@ -330,3 +339,31 @@ async def test_local_webid_issuer_change_applies_at_once(
     r = await client.get(card, as_agent=local)
     assert r.status == 401
     assert "oidcIssuer" in (await r.json())["detail"]
+
+
+async def test_a_token_naming_a_private_document_learns_nothing_about_it(
+    client: Client, issuer: TestIssuer, alice: Agent, secret: str
+) -> None:
+    """Issue 10 item 5: the WebID check read a local profile without access control, and its 401
+    said "does not exist" or "not an RDF document". A local profile is read only as the public
+    could read it, and every reason it cannot be looks the same."""
+    await client.put(POD + "private.bin", data=b"\x00", headers={"Content-Type": "x/y"})
+    listing = f"<#me> <http://www.w3.org/ns/solid/terms#oidcIssuer> <{issuer.url}> ."
+    await client.put(POD + "lists-issuer", data=listing, headers={"Content-Type": "text/turtle"})
+    details = set()
+    for path in (secret, POD + "private.bin", POD + "missing", POD + "lists-issuer"):
+        webid = "http://pod.example" + path + "#me"
+        stranger = Agent(issuer, "unused")
+        stranger.webid = webid
+        stranger.token = issuer.mint(webid=webid, jkt=stranger.jkt)
+        r = await client.get(POD + "anything", as_agent=stranger)
+        assert r.status == 401, path
+        details.add((await r.json())["detail"].replace(webid.split("#")[0], "<profile>"))
+    assert len(details) == 1, details
+    # The same private document made public vouches for the issuer it lists.
+    await make_public(client, alice, POD + "lists-issuer")
+    trusted = Agent(issuer, "unused")
+    trusted.webid = "http://pod.example" + POD + "lists-issuer#me"
+    trusted.token = issuer.mint(webid=trusted.webid, jkt=trusted.jkt)
+    r = await client.get(POD + "anything", as_agent=trusted)
+    assert r.status == 403  # authenticated, but not allowed there

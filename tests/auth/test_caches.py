@@ -13,7 +13,7 @@ from aiohttp.web import Application
 
 from pod.http.keys import AUTHENTICATOR
 from tests.conftest import POD, Client, ServerFactory
-from tests.support import Agent, TestIssuer, absolute, new_ec_key, sign_proof
+from tests.support import Agent, TestIssuer, absolute, make_public, new_ec_key, sign_proof
 
 DOC = POD + "doc"
 TURTLE = {"Content-Type": "text/turtle"}
@@ -128,6 +128,8 @@ async def test_local_webids_are_kept_per_profile_document(
     card = POD + "profile/card"
     profile = f"<#me> <http://www.w3.org/ns/solid/terms#oidcIssuer> <{issuer.url}> ."
     assert (await client.put(card, data=profile, headers=TURTLE)).status == 201
+    assert client.agent is not None
+    await make_public(client, client.agent, card)  # a profile is read only if public
     profiles = app[AUTHENTICATOR].profiles
     for n in range(50):
         agent = Agent(issuer, "unused")
