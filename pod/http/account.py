@@ -122,13 +122,12 @@ async def continue_authorization(
     auth_time = session.auth_time if (session and account) else None
     if account is None or provider.needs_login(auth, auth_time):
         if "none" in auth.prompt:
-            return await send_back(
+            return await _cannot_without_asking(
                 request,
+                auth,
                 account,
-                client_id=auth.client_id,
-                redirect_uri=auth.redirect_uri,
-                location=await provider.deny(auth, "login_required"),
-                message=f"{auth.client_name} asked to sign you in without showing you Kluis, "
+                "login_required",
+                f"{auth.client_name} asked to sign you in without showing you Kluis, "
                 "but you are not logged in here.",
             )
         return redirect(f"{u['login']}?auth={auth.id}")
@@ -142,16 +141,29 @@ async def continue_authorization(
             )
         )
     if "none" in auth.prompt:
-        return await send_back(
+        return await _cannot_without_asking(
             request,
+            auth,
             account,
-            client_id=auth.client_id,
-            redirect_uri=auth.redirect_uri,
-            location=await provider.deny(auth, "consent_required"),
-            message=f"{auth.client_name} asked to sign you in without asking you, "
+            "consent_required",
+            f"{auth.client_name} asked to sign you in without asking you, "
             "but you have not allowed it yet.",
         )
     return redirect(f"{u['consent']}?auth={auth.id}")
+
+
+async def _cannot_without_asking(
+    request: web.Request, auth: AuthRequest, account: Account | None, error: str, message: str
+) -> web.Response:
+    """`prompt=none` (OIDC Core §3.1.2.1), but the person would have to act: `error`."""
+    return await send_back(
+        request,
+        account,
+        client_id=auth.client_id,
+        redirect_uri=auth.redirect_uri,
+        location=await request.app[PROVIDER].deny(auth, error),
+        message=message,
+    )
 
 
 async def send_back(

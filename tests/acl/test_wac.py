@@ -376,12 +376,8 @@ _ALIASES = [
 ]
 
 
-@pytest.mark.parametrize("name", _ALIASES)
-async def test_a_writer_cannot_reach_an_acl_through_another_case_or_form(
-    client: Client, alice: Agent, bob: Agent, doc: str, name: str
-) -> None:
-    """Write must never become Control: `PUT /c/.ACL` is `/c/.acl` on macOS, Windows and
-    casefold ext4. Such names are refused on every backend, so no file system can alias them."""
+async def _bob_may_write_notes(client: Client, alice: Agent, bob: Agent) -> str:
+    """Give bob Read and Write, but not Control, on the container notes/ and all it holds."""
     container = POD + "notes/"
     await grant(
         client,
@@ -392,6 +388,16 @@ async def test_a_writer_cannot_reach_an_acl_through_another_case_or_form(
       acl:mode acl:Read, acl:Write .""",
         default=True,
     )
+    return container
+
+
+@pytest.mark.parametrize("name", _ALIASES)
+async def test_a_writer_cannot_reach_an_acl_through_another_case_or_form(
+    client: Client, alice: Agent, bob: Agent, doc: str, name: str
+) -> None:
+    """Write must never become Control: `PUT /c/.ACL` is `/c/.acl` on macOS, Windows and
+    casefold ext4. Such names are refused on every backend, so no file system can alias them."""
+    container = await _bob_may_write_notes(client, alice, bob)
     acl_before = await (await client.get(container + ".acl")).read()
     hostile = (
         PREFIXES
@@ -418,16 +424,7 @@ async def test_no_container_is_named_like_an_auxiliary_resource(
 ) -> None:
     """A writer without Control could otherwise create `sub/.acl/`, after which the ACL
     `sub/.acl` can never be made (its slash twin exists)."""
-    container = POD + "notes/"
-    await grant(
-        client,
-        alice,
-        container,
-        f"""<#bob> a acl:Authorization ; acl:agent <{bob.webid}> ;
-      acl:accessTo <{url(container)}> ; acl:default <{url(container)}> ;
-      acl:mode acl:Read, acl:Write .""",
-        default=True,
-    )
+    container = await _bob_may_write_notes(client, alice, bob)
     for method in ("PUT", "PATCH"):
         headers = TURTLE if method == "PUT" else {"Content-Type": "text/n3"}
         body = (
