@@ -420,16 +420,16 @@ DEEPLY_NESTED = [
     pytest.param(
         "PATCH",
         SPARQL,
-        b"DELETE { ?s ?p ?o } WHERE " + b"{ " * 5000 + b"?s ?p ?o" + b" }" * 5000,
+        b"INSERT DATA { <#s> <#p> " + b"[ <#p> " * 5000 + b"1" + b" ]" * 5000 + b" }",
         ("SPARQL",),
-        id="sparql-groups",
+        id="sparql-blank-nodes",
     ),
     pytest.param(
         "PATCH",
         SPARQL,
-        b"DELETE { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(" + b"(" * 5000 + b"1" + b")" * 5000 + b") }",
+        b"DELETE { ?s ?p ?o } WHERE { ?s ?p " + b"( " * 5000 + b")" * 5000 + b" }",
         ("SPARQL",),
-        id="sparql-expression",
+        id="sparql-collections",
     ),
 ]
 
@@ -990,8 +990,18 @@ SPARQL_UNSUPPORTED = [
     pytest.param(
         SPARQL_PREFIXES + b"DELETE { ?s ex:p ?o } WHERE { { SELECT ?s ?o WHERE "
         b"{ SERVICE <http://127.0.0.1:9/sparql> { ?s ex:p ?o } } } }",
-        "SERVICE",
+        "SELECT",  # refused at the subquery, before its SERVICE
         id="service-in-subquery",
+    ),
+    pytest.param(
+        b"DELETE { ?s ?p ?o } WHERE " + b"{ " * 5000 + b"?s ?p ?o" + b" }" * 5000,
+        "nested group",
+        id="groups-deep",
+    ),
+    pytest.param(
+        b"DELETE { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(" + b"(" * 5000 + b"1" + b")" * 5000 + b") }",
+        "FILTER",
+        id="filter-deep",
     ),
     pytest.param(
         SPARQL_PREFIXES + b"WITH <http://example.org/g> DELETE { ?s ex:p ?o } WHERE { ?s ex:p ?o }",
