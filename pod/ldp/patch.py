@@ -430,10 +430,8 @@ class _SparqlParser:
         try:
             # SPARQL 1.1 Query §19.2: codepoint escapes are replaced before parsing.
             self.text = _CODEPOINT_ESCAPE.sub(_codepoint, text)
-        except (ValueError, OverflowError) as exc:
-            raise InvalidRdf(
-                f"invalid SPARQL Update: a codepoint escape out of range: {exc}"
-            ) from exc
+        except ValueError as exc:
+            raise InvalidRdf(f"invalid SPARQL Update: {exc}") from exc
         self.tokens = _tokens(self.text)
         self.at = 0
         self.base = base
@@ -765,7 +763,10 @@ _NUMBER_TYPES: Final = {"integer": _XSD_INTEGER, "decimal": _XSD_DECIMAL, "doubl
 
 
 def _codepoint(m: re.Match[str]) -> str:
-    return chr(int(m.group(1) or m.group(2), 16))
+    code = int(m.group(1) or m.group(2), 16)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        raise ValueError(f"{m.group(0)} is not a Unicode scalar value")
+    return chr(code)
 
 
 # --- applying: one matcher, with a work budget ---------------------------------------------

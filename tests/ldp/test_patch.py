@@ -275,7 +275,8 @@ def test_unsupported_sparql_is_invalid_patch(update: str, message: str) -> None:
         ("INSERT DATA { <a> <b> " + "[ <p> " * 40 + "1" + " ]" * 40 + " }", "at most 32 levels"),
         ("INSERT DATA { <a> <b> " + "( " * 40 + ")" * 40 + " }", "column 87: expected at most 32"),
         ("UPSERT DATA { <a> <b> <c> }", "expected INSERT or DELETE"),
-        (r'INSERT DATA { <a> <b> "\UFFFFFFFF" }', "invalid SPARQL Update"),
+        (r'INSERT DATA { <a> <b> "\UFFFFFFFF" }', "not a Unicode scalar value"),
+        (r"INSERT DATA { <a\uD800> <b> 1 }", "not a Unicode scalar value"),
     ],
 )
 def test_malformed_sparql_is_invalid_rdf_with_its_place(update: str, message: str) -> None:
