@@ -63,6 +63,7 @@ _RESOURCE: Final = ox.NamedNode(LDP.Resource)
 _STORAGE: Final = ox.NamedNode(PIM.Storage)
 _MANAGED_TYPES: Final = frozenset((*_CONTAINER_TYPES, _STORAGE))
 _OFFLOAD_BYTES: Final = 64 * 1024  # parse bigger bodies in a thread, off the event loop
+_BYTES_PER_TRIPLE: Final = 64  # about what a triple takes as Turtle, to size work by triples
 _CONVERSION_CACHE_ENTRIES: Final = 4096
 _LISTING_CACHE_ENTRIES: Final = 256
 _SLUG_MAX: Final = 120
@@ -489,9 +490,16 @@ class SolidStore:
             current = await self.read_graph(path) if etag is not None else None
             graph = rdf.Graph([]) if current is None else current[1]
             size = 0 if current is None else current[0].size
-            triples = await self._offload(size, patch.apply, graph.triples)
+            # Always in a thread: matching is bounded by a work budget, not by the body's size.
+            triples = await asyncio.to_thread(patch.apply, graph.triples)
             await self._validate(path, triples)
-            body = await self._offload(size, _serialize, triples, rdf.TURTLE, graph.prefixes)
+            body = await self._offload(
+                max(size, len(triples) * _BYTES_PER_TRIPLE),
+                _serialize,
+                triples,
+                rdf.TURTLE,
+                graph.prefixes,
+            )
             if etag is None:
                 await self._ensure_parents(path)
             meta = await self._write(path, body, rdf.TURTLE)
@@ -505,13 +513,17 @@ class SolidStore:
         own = await self.read_graph(path)
         own_triples = set() if own is None else set(own[1].triples)
         managed = set(triples) - own_triples
-        result = set(await self._offload(len(triples) * 64, patch.apply, triples))
+        result = set(await asyncio.to_thread(patch.apply, triples))
         if not managed <= result:
             # Solid Protocol #server-protect-containment
             raise Conflict("the patch would remove containment or other server-managed triples")
         new_own = [t for t in result if t not in managed]
         self._check_container_triples(path, new_own)
-        body = rdf.serialize(new_own, rdf.TURTLE, prefixes=prefixes) if new_own else b""
+        body = b""
+        if new_own:
+            body = await self._offload(
+                len(new_own) * _BYTES_PER_TRIPLE, _serialize, new_own, rdf.TURTLE, prefixes
+            )
         written = await self.backend.write(path, body, content_type=rdf.TURTLE)
         return self._written(path, written, created=False)
 

@@ -25,6 +25,7 @@ import pytest
 from aiohttp import ClientResponse
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from pod.config import Settings
 from tests.conftest import POD, Client, url
 from tests.support import absolute
 
@@ -697,13 +698,15 @@ async def test_body_over_limit_is_413(
 )
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_rdf_over_rdf_limit_is_413(
-    pod: Pod, method: str, target: str, media: str, chunked: bool
+    pod: Pod, settings: Settings, method: str, target: str, media: str, chunked: bool
 ) -> None:
-    # 300 KB: under max_body_bytes, over max_rdf_bytes, and valid RDF line by line.
+    # 300 KB: under max_body_bytes, over max_rdf_bytes (and max_patch_bytes), and valid RDF
+    # line by line.
     size = 300_000
     body: Any = _chunks(size, RDF_LINE) if chunked else RDF_LINE * (size // len(RDF_LINE))
     r = await send(pod.client, method, target, body=body, content_type=media)
-    await expect_problem(r, 413, "200000")
+    limit = settings.max_patch_bytes if method == "PATCH" else settings.max_rdf_bytes
+    await expect_problem(r, 413, str(limit))
     await pod.assert_unchanged()
 
 
