@@ -237,6 +237,7 @@ async def _patch(request: web.Request, path: str) -> web.StreamResponse:
     data = await read_body(request, limit=min(settings.max_patch_bytes, settings.max_body_bytes))
     # Parsing takes milliseconds per thousand triples: always in a thread, off the event loop.
     patch = await asyncio.to_thread(parse_patch, data, content_type, base=store.url(path))
+    # Checked again, in full, once the body has arrived (an ACL may have changed meanwhile).
     await authorizer.authorize(
         credentials=credentials,
         needs=needed_modes("PATCH", path, exists=existing.__contains__, patch=patch),

@@ -493,8 +493,9 @@ class SolidStore:
             # Always in a thread: matching is bounded by a work budget, not by the body's size.
             triples = await asyncio.to_thread(patch.apply, graph.triples)
             await self._validate(path, triples)
+            growth = max(0, len(triples) - len(graph.triples)) * _BYTES_PER_TRIPLE
             body = await self._offload(
-                max(size, len(triples) * _BYTES_PER_TRIPLE),
+                size + growth,  # about the size of the new document
                 _serialize,
                 triples,
                 rdf.TURTLE,
