@@ -36,8 +36,11 @@ class Settings:
     data_dir: Path = _setting(Path("data"), "Directory of the file-system storage.")
     storage: str = _setting("file", "Storage backend: `file` (default) or `memory`.")
     max_body_bytes: int = _setting(64 * 1024 * 1024, "Largest request body accepted (413 above).")
-    max_rdf_bytes: int = _setting(
-        8 * 1024 * 1024, "Largest RDF body parsed (413 above); also bounds N3 and SPARQL patches."
+    max_rdf_bytes: int = _setting(8 * 1024 * 1024, "Largest RDF body parsed (413 above).")
+    max_patch_bytes: int = _setting(
+        64 * 1024,
+        "Largest PATCH body (N3 Patch or SPARQL Update) parsed (413 above); the worst "
+        "patch this size takes about half a second of CPU to parse.",
     )
     fsync: bool = _setting(True, "fsync files and directories on every write (crash durability).")
     access_log: bool = _setting(True, "Log one line per request.")
@@ -94,7 +97,7 @@ class Settings:
             raise ValueError("base_url may not have a query or fragment")
         if not self.base_url.endswith("/"):
             object.__setattr__(self, "base_url", self.base_url + "/")
-        for name in ("max_body_bytes", "max_rdf_bytes", "port"):
+        for name in ("max_body_bytes", "max_rdf_bytes", "max_patch_bytes", "port"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} may not be negative")
         for name in ("idle_timeout", "body_timeout"):

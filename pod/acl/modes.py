@@ -36,16 +36,22 @@ class Needs:
         self.modes[path] = self.modes.get(path, AccessMode.NONE) | modes
 
 
-def patch_modes(patch: Patch) -> AccessMode:
-    """Solid Protocol #server-n3-patch-where/-insert/-delete; the same rules for SPARQL Update."""
-    modes = AccessMode.NONE
+def patch_modes(patch: Patch | None) -> AccessMode:
+    """Solid Protocol #server-n3-patch-where/-insert/-delete; the same rules for SPARQL Update.
+
+    Every patch needs at least Append: it writes the resource even when it changes nothing (a
+    new version, or a new resource). So `None`, a patch not read yet, needs Append: what the
+    body is checked against before it is read, so that no one without it makes the server read
+    or parse a patch body.
+    """
+    modes = APPEND
+    if patch is None:
+        return modes
     if patch.where:
         modes |= READ
-    if patch.inserts:
-        modes |= APPEND
     if patch.deletes:
         modes |= READ | WRITE
-    return modes or APPEND  # an empty patch still writes (it may create the resource)
+    return modes
 
 
 def needed_modes(
@@ -55,7 +61,10 @@ def needed_modes(
     exists: Callable[[str], bool],
     patch: Patch | None = None,
 ) -> Needs:
-    """What `method` on `path` needs. `exists(p)` tells whether resource `p` exists now."""
+    """What `method` on `path` needs. `exists(p)` tells whether resource `p` exists now.
+
+    For PATCH, `patch` is the parsed patch; without it, the least any patch needs there.
+    """
     method = method.upper()
     needs = Needs({}, method, path)
     if paths.is_auxiliary(path):
@@ -73,7 +82,7 @@ def needed_modes(
     elif method == "POST":
         needs.add(path, APPEND)
     elif method in ("PUT", "PATCH"):
-        writing = WRITE if method == "PUT" else patch_modes(patch) if patch else WRITE
+        writing = WRITE if method == "PUT" else patch_modes(patch)
         if exists(path):
             needs.add(path, writing)
         else:
@@ -94,7 +103,7 @@ def needed_modes(
 def _meta_modes(method: str, patch: Patch | None) -> AccessMode:
     if method in ("GET", "HEAD"):
         return READ
-    if method == "PATCH" and patch is not None:
+    if method == "PATCH":
         return patch_modes(patch)
     if method == "OPTIONS":
         return AccessMode.NONE

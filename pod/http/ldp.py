@@ -32,7 +32,7 @@ from pod.http.bodies import read_body
 from pod.http.keys import AUTHORIZER, SETTINGS, STORE
 from pod.ldp import rdf
 from pod.ldp.conditions import NO_CONDITIONS, Conditions, Outcome, evaluate
-from pod.ldp.patch import parse_patch
+from pod.ldp.patch import parse_patch, patch_media_type
 from pod.ldp.store import SolidStore, WriteResult
 from pod.model import Metadata
 from pod.vocab import LDP, PIM, SOLID
@@ -48,7 +48,6 @@ _TYPE_NON_RDF: Final = headers.link(str(LDP.NonRDFSource), "type")
 _TYPE_STORAGE: Final = headers.link(str(PIM.Storage), "type")
 _CONTAINER_TYPES: Final = frozenset({str(LDP.BasicContainer), str(LDP.Container)})
 _VARY: Final = "Accept, Authorization, Origin"
-_OFFLOAD_PATCH_BYTES: Final = 64 * 1024  # parse bigger patches in a thread
 
 
 async def handle_resource(request: web.Request) -> web.StreamResponse:
@@ -227,17 +226,24 @@ async def _post(request: web.Request, path: str) -> web.StreamResponse:
 async def _patch(request: web.Request, path: str) -> web.StreamResponse:
     store = request.app[STORE]
     settings = request.app[SETTINGS]
+    authorizer = request.app[AUTHORIZER]
     content_type = request.headers.get(hdrs.CONTENT_TYPE)
     if content_type is None:
         raise BadRequest("a PATCH body needs a Content-Type header")
-    data = await read_body(request, limit=settings.max_rdf_bytes)
-    if len(data) > _OFFLOAD_PATCH_BYTES:  # parsing a big patch must not stall the event loop
-        patch = await asyncio.to_thread(parse_patch, data, content_type, base=store.url(path))
-    else:
-        patch = parse_patch(data, content_type, base=store.url(path))
+    patch_media_type(content_type)  # 415 for any other type: a fact of the request alone
     existing = await _existing(store, path)
-    await request.app[AUTHORIZER].authorize(
-        credentials=await credentials_of(request),
+    credentials = await credentials_of(request)
+    # What every patch needs, checked before the body is read: whoever may not patch here gets
+    # 401/403 without making the server read, parse or match anything (issue 10).
+    await authorizer.authorize(
+        credentials=credentials, needs=needed_modes("PATCH", path, exists=existing.__contains__)
+    )
+    data = await read_body(request, limit=min(settings.max_patch_bytes, settings.max_body_bytes))
+    # Parsing takes milliseconds per thousand triples: always in a thread, off the event loop.
+    patch = await asyncio.to_thread(parse_patch, data, content_type, base=store.url(path))
+    # Checked again, in full, once the body has arrived (an ACL may have changed meanwhile).
+    await authorizer.authorize(
+        credentials=credentials,
         needs=needed_modes("PATCH", path, exists=existing.__contains__, patch=patch),
     )
     # Only now, so that the answer tells nothing about a resource one may not touch.

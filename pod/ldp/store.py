@@ -78,6 +78,7 @@ _HEADER_ENTRIES: Final = 20_000
 _HEADER_BYTES: Final = 32 * 1024 * 1024
 _TRIPLE_BYTES: Final = 240  # a pyoxigraph triple beside the text of its terms (measured)
 _MANAGED_TRIPLE_BYTES: Final = _TRIPLE_BYTES + 100  # ... and with its predicate and object
+_BYTES_PER_TRIPLE: Final = 64  # about what a triple takes as Turtle, to size work by triples
 _SLUG_MAX: Final = 120
 _ETAG_SUFFIX: Final = {
     rdf.JSON_LD: "jsonld",
@@ -537,9 +538,17 @@ class SolidStore:
             current = await self.read_graph(path) if etag is not None else None
             graph = rdf.Graph([]) if current is None else current[1]
             size = 0 if current is None else current[0].size
-            triples = await self._offload(size, patch.apply, graph.triples)
+            # Always in a thread: matching is bounded by a work budget, not by the body's size.
+            triples = await asyncio.to_thread(patch.apply, graph.triples)
             await self._validate(path, triples)
-            body = await self._offload(size, _serialize, triples, rdf.TURTLE, graph.prefixes)
+            growth = max(0, len(triples) - len(graph.triples)) * _BYTES_PER_TRIPLE
+            body = await self._offload(
+                size + growth,  # about the size of the new document
+                _serialize,
+                triples,
+                rdf.TURTLE,
+                graph.prefixes,
+            )
             if etag is None:
                 await self._ensure_parents(path)
             meta = await self._write(path, body, rdf.TURTLE)
@@ -553,13 +562,17 @@ class SolidStore:
         own = await self.read_graph(path)
         own_triples = set() if own is None else set(own[1].triples)
         managed = set(triples) - own_triples
-        result = set(await self._offload(len(triples) * 64, patch.apply, triples))
+        result = set(await asyncio.to_thread(patch.apply, triples))
         if not managed <= result:
             # Solid Protocol #server-protect-containment
             raise Conflict("the patch would remove containment or other server-managed triples")
         new_own = [t for t in result if t not in managed]
         self._check_container_triples(path, new_own)
-        body = rdf.serialize(new_own, rdf.TURTLE, prefixes=prefixes) if new_own else b""
+        body = b""
+        if new_own:
+            body = await self._offload(
+                len(new_own) * _BYTES_PER_TRIPLE, _serialize, new_own, rdf.TURTLE, prefixes
+            )
         written = await self.backend.write(path, body, content_type=rdf.TURTLE)
         return self._written(path, written, created=False)
 

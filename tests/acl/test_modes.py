@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from pod.acl.modes import needed_modes
+from pod.ldp.patch import SPARQL_UPDATE, parse_patch
 from pod.model import AccessMode
 
 R, A, W, C = AccessMode.READ, AccessMode.APPEND, AccessMode.WRITE, AccessMode.CONTROL
@@ -44,3 +47,34 @@ def test_meta_follows_its_subject() -> None:
 
 def test_post_needs_append() -> None:
     assert needed_modes("POST", "/a/", exists=exists("/a/")).modes == {"/a/": A}
+
+
+def test_patch_needs_append_before_its_body_is_read() -> None:
+    # Checked before the body is read: what every patch needs, here or on the containers made.
+    assert needed_modes("PATCH", "/a/d", exists=exists("/a/d", "/a/")).modes == {"/a/d": A}
+    assert needed_modes("PATCH", "/a/b/d", exists=exists("/a/")).modes == {
+        "/a/": A,
+        "/a/b/": A,
+        "/a/b/d": A,
+    }
+    assert needed_modes("PATCH", "/a/d.meta", exists=exists()).modes == {"/a/d": A}
+    assert needed_modes("PATCH", "/a/d.acl", exists=exists()).modes == {"/a/d": C}
+
+
+@pytest.mark.parametrize(
+    ("update", "modes"),
+    [
+        ("INSERT DATA { <a> <b> <c> }", A),
+        ("DELETE DATA { <a> <b> <c> }", R | W | A),
+        ("INSERT { <a> <b> ?o } WHERE { <a> <c> ?o }", R | A),
+        ("DELETE WHERE { <a> <b> ?o }", R | W | A),
+        # A where clause alone still writes a new version of the resource: Append, too.
+        ("INSERT { } WHERE { <a> <b> ?o }", R | A),
+        ("", A),
+    ],
+)
+def test_patch_modes_follow_what_the_patch_does(update: str, modes: AccessMode) -> None:
+    patch = parse_patch(update.encode(), SPARQL_UPDATE, base="http://example.org/a/d")
+    assert needed_modes("PATCH", "/a/d", exists=exists("/a/d"), patch=patch).modes == {
+        "/a/d": modes
+    }

@@ -25,6 +25,7 @@ import pytest
 from aiohttp import ClientResponse
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from pod.config import Settings
 from tests.conftest import POD, Client, url
 from tests.support import absolute
 
@@ -420,16 +421,16 @@ DEEPLY_NESTED = [
     pytest.param(
         "PATCH",
         SPARQL,
-        b"DELETE { ?s ?p ?o } WHERE " + b"{ " * 5000 + b"?s ?p ?o" + b" }" * 5000,
+        b"INSERT DATA { <#s> <#p> " + b"[ <#p> " * 5000 + b"1" + b" ]" * 5000 + b" }",
         ("SPARQL",),
-        id="sparql-groups",
+        id="sparql-blank-nodes",
     ),
     pytest.param(
         "PATCH",
         SPARQL,
-        b"DELETE { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(" + b"(" * 5000 + b"1" + b")" * 5000 + b") }",
+        b"DELETE { ?s ?p ?o } WHERE { ?s ?p " + b"( " * 5000 + b")" * 5000 + b" }",
         ("SPARQL",),
-        id="sparql-expression",
+        id="sparql-collections",
     ),
 ]
 
@@ -697,13 +698,15 @@ async def test_body_over_limit_is_413(
 )
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_rdf_over_rdf_limit_is_413(
-    pod: Pod, method: str, target: str, media: str, chunked: bool
+    pod: Pod, settings: Settings, method: str, target: str, media: str, chunked: bool
 ) -> None:
-    # 300 KB: under max_body_bytes, over max_rdf_bytes, and valid RDF line by line.
+    # 300 KB: under max_body_bytes, over max_rdf_bytes (and max_patch_bytes), and valid RDF
+    # line by line.
     size = 300_000
     body: Any = _chunks(size, RDF_LINE) if chunked else RDF_LINE * (size // len(RDF_LINE))
     r = await send(pod.client, method, target, body=body, content_type=media)
-    await expect_problem(r, 413, "200000")
+    limit = settings.max_patch_bytes if method == "PATCH" else settings.max_rdf_bytes
+    await expect_problem(r, 413, str(limit))
     await pod.assert_unchanged()
 
 
@@ -1003,8 +1006,18 @@ SPARQL_UNSUPPORTED = [
     pytest.param(
         SPARQL_PREFIXES + b"DELETE { ?s ex:p ?o } WHERE { { SELECT ?s ?o WHERE "
         b"{ SERVICE <http://127.0.0.1:9/sparql> { ?s ex:p ?o } } } }",
-        "SERVICE",
+        "SELECT",  # refused at the subquery, before its SERVICE
         id="service-in-subquery",
+    ),
+    pytest.param(
+        b"DELETE { ?s ?p ?o } WHERE " + b"{ " * 5000 + b"?s ?p ?o" + b" }" * 5000,
+        "nested group",
+        id="groups-deep",
+    ),
+    pytest.param(
+        b"DELETE { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(" + b"(" * 5000 + b"1" + b")" * 5000 + b") }",
+        "FILTER",
+        id="filter-deep",
     ),
     pytest.param(
         SPARQL_PREFIXES + b"WITH <http://example.org/g> DELETE { ?s ex:p ?o } WHERE { ?s ex:p ?o }",

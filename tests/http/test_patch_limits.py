@@ -1,0 +1,176 @@
+"""PATCH cannot be used to stall the server (issue 10, SPEC.md §13).
+
+The attacks, over real HTTP: a large SPARQL Update sent by someone who may not patch is refused
+before its body is read; a patch body is parsed and applied in a worker thread, so other requests
+are answered meanwhile (shown by ordering: the parse or the apply waits until a GET has been
+answered); a body above `max_patch_bytes` is 413; a where clause that would take unbounded
+matching work is 422, naming the budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pod.config import Settings
+from pod.http import ldp as ldp_http
+from pod.ldp.patch import Patch, parse_patch
+from tests.conftest import POD, Client, url
+from tests.support import Agent
+
+BODY_TIMEOUT = 3.0  # how long the server waits for the rest of a body before 408
+GATE_TIMEOUT = 10.0  # a gated step gives up waiting for its release after this long
+SPARQL = {"Content-Type": "application/sparql-update"}
+N3 = {"Content-Type": "text/n3"}
+DOC = POD + "people"
+NEW = POD + "private/new"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, body_timeout=BODY_TIMEOUT)
+
+
+def insert_data(triples: int) -> bytes:
+    """The issue's body: INSERT DATA with `triples` triples, about 24 bytes each."""
+    lines = "".join(f'<#s{i}> ex:p{i} "v{i}" .\n' for i in range(triples))
+    return f"PREFIX ex: <http://example.org/>\nINSERT DATA {{\n{lines}}}".encode()
+
+
+async def put_document(client: Client, path: str, triples: int) -> bytes:
+    body = "".join(f'<#s{i}> <#p{i % 7}> "v{i}" .\n' for i in range(triples))
+    r = await client.put(path, data=body, headers={"Content-Type": "text/turtle"})
+    assert r.status == 201, await r.text()
+    return await (await client.get(path)).read()
+
+
+async def _send_head_and_half_the_body(
+    client: Client, path: str, body: bytes, head: dict[str, str]
+) -> bytes:
+    """PATCH `path` announcing all of `body`, send half of it, and return the server's answer."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    lines = [f"PATCH {path} HTTP/1.1", f"Host: {client.server.host}"]
+    lines += [f"Content-Length: {len(body)}", "Content-Type: application/sparql-update"]
+    lines += [f"{name}: {value}" for name, value in head.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body[: len(body) // 2])
+    await writer.drain()
+    try:
+        # Only a safety net: the old server answered 408 after BODY_TIMEOUT.
+        async with asyncio.timeout(BODY_TIMEOUT + 10):
+            head_bytes = await reader.readuntil(b"\r\n\r\n")
+            length = int(head_bytes.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            return head_bytes + await reader.readexactly(length)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("target", [DOC, NEW], ids=["existing", "create"])
+@pytest.mark.parametrize("who", ["anonymous", "bob"])
+async def test_a_patch_from_who_may_not_append_is_refused_before_its_body_is_read(
+    client: Client, bob: Agent, who: str, target: str
+) -> None:
+    before = await put_document(client, DOC, 3)
+    body = insert_data(1600)  # 38 KB, which took rdflib seconds to parse
+    assert len(body) > 38_000
+    head = bob.headers("PATCH", url(target)) if who == "bob" else {}
+    answer = await _send_head_and_half_the_body(client, target, body, head)
+    expected = b"HTTP/1.1 401 " if who == "anonymous" else b"HTTP/1.1 403 "
+    assert answer.startswith(expected), answer[:200]
+    assert await (await client.get(DOC)).read() == before
+    assert (await client.get(NEW)).status == 404
+
+
+class Gate:
+    """A function made to wait, once called, until `release` is set; `released` says, for each
+    call, whether that came before the gate gave up (after GATE_TIMEOUT)."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.released: list[bool] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.started.set()
+        self.released.append(self.release.wait(GATE_TIMEOUT))
+        return self.function(*args, **kwargs)
+
+    async def answer_a_get_meanwhile(self, client: Client, patching: asyncio.Task[Any]) -> None:
+        """Once the gated step has begun, GET a document, then let the step go on."""
+        # Waiting in a thread leaves the event loop free, if the step itself does.
+        assert await asyncio.to_thread(self.started.wait, GATE_TIMEOUT)
+        r = await client.get(DOC)
+        assert r.status == 200
+        self.release.set()
+        r = await patching
+        assert r.status == 204, await r.text()
+        # The step went on only once the GET had been answered: the loop was free meanwhile.
+        assert self.released == [True]
+
+
+async def test_a_patch_is_parsed_while_other_requests_are_answered(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await put_document(client, DOC, 3)
+    gate = Gate(parse_patch)
+    monkeypatch.setattr(ldp_http, "parse_patch", gate)
+    patching = asyncio.create_task(client.patch(DOC, data=insert_data(1600), headers=SPARQL))
+    await gate.answer_a_get_meanwhile(client, patching)
+    assert '"v1599"' in await (await client.get(DOC)).text()
+
+
+async def test_a_patch_is_applied_while_other_requests_are_answered(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await put_document(client, DOC, 3)
+    gate = Gate(Patch.apply)
+    monkeypatch.setattr(Patch, "apply", lambda self, *args, **kwargs: gate(self, *args, **kwargs))
+    update = b'INSERT DATA { <#new> <#p> "small" }'
+    patching = asyncio.create_task(client.patch(DOC, data=update, headers=SPARQL))
+    await gate.answer_a_get_meanwhile(client, patching)
+    assert '"small"' in await (await client.get(DOC)).text()
+
+
+async def test_a_patch_body_above_max_patch_bytes_is_413(
+    client: Client, settings: Settings
+) -> None:
+    before = await put_document(client, DOC, 3)
+    body = insert_data(4000)  # 100 KB: over 64 KiB, under max_rdf_bytes (which bounded patches)
+    assert 64 * 1024 < len(body) < settings.max_rdf_bytes
+    r = await client.patch(DOC, data=body, headers=SPARQL)
+    assert r.status == 413, await r.text()
+    assert (await r.json())["detail"].endswith(f"the limit is {settings.max_patch_bytes}")
+    assert await (await client.get(DOC)).read() == before
+
+
+async def test_n3_where_with_disconnected_variables_is_422_naming_the_budget(
+    client: Client,
+) -> None:
+    before = await put_document(client, DOC, 120)
+    # The issue's patch: three unrelated triple patterns, 120^3 combinations to try.
+    patch = b"""@prefix solid: <http://www.w3.org/ns/solid/terms#>.
+_:p a solid:InsertDeletePatch;
+  solid:where { _:a _:b _:c. _:d _:e _:f. _:g _:h _:i. };
+  solid:inserts { <#x> <#y> <#z>. }."""
+    assert len(patch) < 200
+    r = await client.patch(DOC, data=patch, headers=N3)
+    assert r.status == 422, await r.text()
+    assert "budget" in (await r.json())["detail"]
+    assert await (await client.get(DOC)).read() == before
+
+
+async def test_sparql_where_with_disconnected_variables_is_422_naming_the_budget(
+    client: Client,
+) -> None:
+    before = await put_document(client, DOC, 40)
+    # 40^3 solutions, each filling in the template.
+    update = b"INSERT { <#x> <#y> <#z> } WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+    r = await client.patch(DOC, data=update, headers=SPARQL)
+    assert r.status == 422, await r.text()
+    assert "budget" in (await r.json())["detail"]
+    assert await (await client.get(DOC)).read() == before

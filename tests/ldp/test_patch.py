@@ -1,0 +1,413 @@
+"""The patch model and its matcher (`pod.ldp.patch`), without a server.
+
+SPARQL Update: random small documents and random updates in the supported subset (INSERT DATA,
+DELETE DATA, DELETE WHERE, DELETE/INSERT ... WHERE over triple patterns, several operations in
+one request) must give a graph isomorphic to what a full SPARQL engine gives. The engine is
+pyoxigraph's `Store.update`: rdflib's `Graph.update` deletes and inserts solution by solution,
+which SPARQL 1.1 Update §3.1.3 does not allow (test_rdflib_is_no_oracle_for_delete_insert shows
+where they differ). Then: what the parser refuses and how, what the work budget stops, and that
+no text makes the parser fail other than with a 400 or a 422.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from rdflib.compare import isomorphic
+
+from pod.errors import Conflict, InvalidPatch, InvalidRdf
+from pod.ldp import rdf
+from pod.ldp.patch import (
+    MATCH_BUDGET,
+    SPARQL_UPDATE,
+    Fresh,
+    Operation,
+    Var,
+    parse_patch,
+)
+
+PROPERTY = settings(max_examples=150, deadline=None, database=None)
+BASE = "http://pod.example/pod/doc"
+EX = "http://example.org/"
+SOLID = "@prefix solid: <http://www.w3.org/ns/solid/terms#>.\n"
+
+
+def sparql(text: str) -> tuple[Operation, ...]:
+    return parse_patch(text.encode(), SPARQL_UPDATE, base=BASE).operations
+
+
+def iri(name: str) -> ox.NamedNode:
+    return ox.NamedNode(EX + name)
+
+
+def to_rdflib(triples: Iterable[ox.Triple]) -> rdflib.Graph:
+    graph = rdflib.Graph()
+    for t in triples:
+        graph.add((rdf.to_rdflib(t.subject), rdf.to_rdflib(t.predicate), rdf.to_rdflib(t.object)))
+    return graph
+
+
+def oxigraph_update(doc: Iterable[ox.Triple], update: str) -> list[ox.Triple]:
+    store = ox.Store()
+    for t in doc:
+        store.add(ox.Quad(t.subject, t.predicate, t.object))
+    store.update(update, base_iri=BASE)
+    return [ox.Triple(q.subject, q.predicate, q.object) for q in store]
+
+
+# --- strategies: a few terms, so that patterns match often ---------------------------------------
+
+SUBJECTS = ["s0", "s1", "s2"]
+PREDICATES = ["p0", "p1"]
+LITERALS = ['"a"', '"b"', "1", '"x"@en', "true"]
+VARIABLES = ["?v0", "?v1", "?v2"]
+
+
+def _ox_object(text: str) -> ox.NamedNode | ox.Literal:
+    if text.startswith("ex:"):
+        return iri(text[3:])
+    return {
+        '"a"': ox.Literal("a"),
+        '"b"': ox.Literal("b"),
+        "1": ox.Literal("1", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")),
+        '"x"@en': ox.Literal("x", language="en"),
+        "true": ox.Literal(
+            "true", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#boolean")
+        ),
+    }[text]
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> list[ox.Triple]:
+    blanks = [ox.BlankNode(), ox.BlankNode()]
+    subjects = st.sampled_from([iri(s) for s in SUBJECTS] + blanks)
+    objects = st.sampled_from(
+        [iri(s) for s in SUBJECTS] + blanks + [_ox_object(lit) for lit in LITERALS]
+    )
+    predicates = st.sampled_from([iri(p) for p in PREDICATES])
+    triples = draw(st.lists(st.tuples(subjects, predicates, objects), max_size=10))
+    return [ox.Triple(s, p, o) for s, p, o in triples]
+
+
+Text = tuple[str, str, str]
+
+
+def _ground(draw: st.DrawFn) -> Text:
+    return (
+        "ex:" + draw(st.sampled_from(SUBJECTS)),
+        "ex:" + draw(st.sampled_from(PREDICATES)),
+        draw(st.sampled_from(["ex:" + s for s in SUBJECTS] + LITERALS)),
+    )
+
+
+def _pattern(draw: st.DrawFn, *, blanks: list[str]) -> Text:
+    subject = draw(st.sampled_from(["ex:" + s for s in SUBJECTS] + VARIABLES + blanks))
+    predicate = draw(st.sampled_from(["ex:" + p for p in PREDICATES] + VARIABLES[:1]))
+    obj = draw(st.sampled_from(["ex:" + s for s in SUBJECTS] + LITERALS + VARIABLES + blanks))
+    return subject, predicate, obj
+
+
+def render(triples: list[Text]) -> str:
+    """Triples as SPARQL, sharing subjects with ';' and predicates with ',' where they can."""
+    out: list[str] = []
+    for i, (s, p, o) in enumerate(triples):
+        if i and triples[i - 1][0] == s:
+            out.append((", " if triples[i - 1][1] == p else f" ;\n  {p} ") + o)
+        else:
+            out.append((" .\n" if i else "") + f"{s} {p} {o}")
+    return "".join(out)
+
+
+@st.composite
+def operations(draw: st.DrawFn, index: int) -> str:
+    kind = draw(st.sampled_from(["insert data", "delete data", "delete where", "modify"]))
+    if kind == "insert data":
+        triples = [_ground(draw) for _ in range(draw(st.integers(0, 4)))]
+        if draw(st.booleans()):  # a blank node, new in the document
+            triples.append((f"_:n{index}", "ex:p0", '"a"'))
+        return f"INSERT DATA {{ {render(triples)} }}"
+    if kind == "delete data":
+        triples = [_ground(draw) for _ in range(draw(st.integers(0, 4)))]
+        return f"DELETE DATA {{ {render(triples)} }}"
+    patterns = [_pattern(draw, blanks=[]) for _ in range(draw(st.integers(1, 3)))]
+    if kind == "delete where":
+        return f"DELETE WHERE {{ {render(patterns)} }}"
+    where = [_pattern(draw, blanks=[f"_:w{index}"]) for _ in range(draw(st.integers(0, 3)))]
+    deletes = [_pattern(draw, blanks=[]) for _ in range(draw(st.integers(0, 2)))]
+    inserts = [
+        _pattern(draw, blanks=[f"_:i{index}", "[]"])
+        for _ in range(draw(st.integers(0 if deletes else 1, 2)))
+    ]
+    text = f"DELETE {{ {render(deletes)} }} " if deletes else ""
+    text += f"INSERT {{ {render(inserts)} }} " if inserts else ""
+    return text + f"WHERE {{ {render(where)} }}"
+
+
+@st.composite
+def updates(draw: st.DrawFn) -> str:
+    count = draw(st.integers(1, 3))
+    ops = [draw(operations(i)) for i in range(count)]
+    return f"PREFIX ex: <{EX}>\n" + " ;\n".join(ops)
+
+
+# --- SPARQL Update: the same answers as a full engine --------------------------------------------
+
+
+@PROPERTY
+@given(doc=documents(), update=updates())
+@example(
+    doc=[ox.Triple(iri("s0"), iri("p0"), iri("s1")), ox.Triple(iri("s1"), iri("p0"), iri("s0"))],
+    update=f"PREFIX ex: <{EX}> DELETE {{ ?v0 ex:p0 ?v1 }} INSERT {{ ?v1 ex:p0 ?v0 }} "
+    "WHERE { ?v0 ex:p0 ?v1 }",
+)
+def test_sparql_update_agrees_with_a_full_engine(doc: list[ox.Triple], update: str) -> None:
+    got = parse_patch(update.encode(), SPARQL_UPDATE, base=BASE).apply(doc)
+    expected = oxigraph_update(doc, update)
+    assert isomorphic(to_rdflib(got), to_rdflib(expected)), update
+
+
+def test_rdflib_is_no_oracle_for_delete_insert() -> None:
+    # Two solutions, each deleting what the other inserts: SPARQL 1.1 Update §3.1.3 deletes for
+    # every solution first, then inserts, and both triples remain; rdflib keeps only one.
+    doc = [ox.Triple(iri("s0"), iri("p0"), iri("s1")), ox.Triple(iri("s1"), iri("p0"), iri("s0"))]
+    update = f"DELETE {{ ?a <{EX}p0> ?b }} INSERT {{ ?b <{EX}p0> ?a }} WHERE {{ ?a <{EX}p0> ?b }}"
+    ours = parse_patch(update.encode(), SPARQL_UPDATE, base=BASE).apply(doc)
+    assert set(ours) == set(doc) == set(oxigraph_update(doc, update))
+    theirs = to_rdflib(doc)
+    theirs.update(update)
+    assert len(theirs) == 1
+
+
+def test_blank_nodes_of_insert_templates_are_new_for_each_solution() -> None:
+    doc = [
+        ox.Triple(iri("s0"), iri("p0"), ox.Literal("a")),
+        ox.Triple(iri("s1"), iri("p0"), ox.Literal("a")),
+    ]
+    patch = parse_patch(
+        f'INSERT {{ ?s <{EX}has> [ <{EX}v> 1 ] }} WHERE {{ ?s <{EX}p0> "a" }}'.encode(),
+        SPARQL_UPDATE,
+        base=BASE,
+    )
+    result = patch.apply(doc)
+    made = {t.object for t in result if t.predicate == iri("has")}
+    assert len(made) == 2
+    assert all(isinstance(node, ox.BlankNode) for node in made)
+
+
+def test_operations_apply_in_order() -> None:
+    update = f"""PREFIX ex: <{EX}>
+    INSERT DATA {{ ex:s0 ex:p0 "a" }} ;
+    DELETE {{ ?s ex:p0 "a" }} INSERT {{ ?s ex:p1 "b" }} WHERE {{ ?s ex:p0 "a" }}"""
+    result = parse_patch(update.encode(), SPARQL_UPDATE, base=BASE).apply([])
+    assert result == [ox.Triple(iri("s0"), iri("p1"), ox.Literal("b"))]
+
+
+def test_parse_builds_the_patch_model() -> None:
+    (insert_data, modify, delete_where) = sparql(
+        f"""PREFIX ex: <{EX}> BASE <http://other.example/dir/>
+        INSERT DATA {{ <x> a ex:T ; ex:list (1) }} ;
+        DELETE {{ ?s ex:p0 ?o }} INSERT {{ ?s ex:p1 _:n }} WHERE {{ ?s ex:p0 ?o . _:b ex:p1 ?s }} ;
+        DELETE WHERE {{ ?s ex:p1 ?o }}"""
+    )
+    x = ox.NamedNode("http://other.example/dir/x")
+    rdf_ns = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+    one = ox.Literal("1", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))
+    list_node = Fresh("#1")
+    assert insert_data == Operation(
+        inserts=(
+            (x, ox.NamedNode(rdf_ns + "type"), iri("T")),
+            (list_node, ox.NamedNode(rdf_ns + "first"), one),
+            (list_node, ox.NamedNode(rdf_ns + "rest"), ox.NamedNode(rdf_ns + "nil")),
+            (x, iri("list"), list_node),
+        )
+    )
+    s, o = Var("s"), Var("o")
+    assert modify == Operation(
+        where=((s, iri("p0"), o), (Var("_:b"), iri("p1"), s)),
+        deletes=((s, iri("p0"), o),),
+        inserts=((s, iri("p1"), Fresh("n")),),
+    )
+    assert delete_where == Operation(where=((s, iri("p1"), o),), deletes=((s, iri("p1"), o),))
+
+
+def test_literals_keep_their_lexical_form() -> None:
+    # SPARQL 1.1 Query §4.1.2: a number is a typed literal with the lexical form as written.
+    ((_, _, decimal), (_, _, double), (_, _, escaped)) = sparql(
+        r'INSERT DATA { <a> <b> 1.50 . <a> <b> -1E3 . <a> <b> "tab\there \u00e9" }'
+    )[0].inserts
+    assert [decimal, double, escaped] == [
+        ox.Literal("1.50", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal")),
+        ox.Literal("-1E3", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#double")),
+        ox.Literal("tab\there é"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        ("LOAD <http://example.org/x>", "LOAD is not supported"),
+        ("DELETE DATA { _:b <p> 1 }", "DELETE DATA may not contain blank nodes"),
+        ("DELETE { ?s <p> ( 1 ) } WHERE { ?s <p> ?o }", "a DELETE template may not contain"),
+        ("INSERT DATA { _:b <p> 1 } ; INSERT DATA { _:b <p> 2 }", "_:b is used in two INSERT DATA"),
+        ('INSERT DATA { "lit" <p> 1 }', "a literal cannot be a subject"),
+        ("INSERT { <a> <b> ?o } WHERE { ?s <p>|<q> ?o }", "property paths"),
+        ("INSERT { <a> <b> ?o } WHERE { ?s ?p ?o . { ?s ?q ?o } }", "nested group patterns"),
+    ],
+)
+def test_unsupported_sparql_is_invalid_patch(update: str, message: str) -> None:
+    with pytest.raises(InvalidPatch, match=message):
+        sparql(update)
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        ("INSERT DATA { <a> <b> <c> ", r"line 1, column 27: expected '\}'"),
+        ("INSERT DATA {\n <a> <b> 'no end }", "line 2, column 10: expected a closed string"),
+        ("INSERT DATA { ex:a <b> <c> }", "the prefix ex: is not declared"),
+        ("INSERT DATA { <a b> <b> <c> }", "expected an IRI"),
+        ("INSERT DATA { <a> <b> <c> } GARBAGE", "expected ';' or the end"),
+        ("INSERT DATA { <a> <b> " + "[ <p> " * 40 + "1" + " ]" * 40 + " }", "at most 32 levels"),
+        ("INSERT DATA { <a> <b> " + "( " * 40 + ")" * 40 + " }", "column 87: expected at most 32"),
+        ("UPSERT DATA { <a> <b> <c> }", "expected INSERT or DELETE"),
+        (r'INSERT DATA { <a> <b> "\UFFFFFFFF" }', "not a Unicode scalar value"),
+        (r"INSERT DATA { <a\uD800> <b> 1 }", "not a Unicode scalar value"),
+    ],
+)
+def test_malformed_sparql_is_invalid_rdf_with_its_place(update: str, message: str) -> None:
+    with pytest.raises(InvalidRdf, match=message):
+        sparql(update)
+
+
+TOKENS = [
+    "INSERT", "DELETE", "DATA", "WHERE", "WITH", "USING", "GRAPH", "PREFIX", "BASE", "a", "true",
+    "{", "}", "(", ")", "[", "]", ".", ",", ";", "^^", "@en", "?x", "$y", "_:b", "<a>", "<#b>",
+    "ex:c", ":d", "ex:", '"s"', "'''l'''", "1", "-2.5", "3e4", "FILTER", "OPTIONAL", "|", "/",
+    "*", "^", "!", "#c\n", "\\u0041", "%41", "é",
+]  # fmt: skip
+
+
+@PROPERTY
+@given(
+    text=st.one_of(
+        st.text(max_size=200),
+        st.lists(st.sampled_from(TOKENS), max_size=40).map(" ".join),
+        st.lists(st.sampled_from(TOKENS), max_size=40).map("".join),
+    )
+)
+def test_any_text_parses_or_is_refused_as_400_or_422(text: str) -> None:
+    try:
+        patch = parse_patch(("PREFIX ex: <http://e/> " + text).encode(), SPARQL_UPDATE, base=BASE)
+    except (InvalidRdf, InvalidPatch):
+        return
+    patch.apply([ox.Triple(iri("s0"), iri("p0"), ox.Literal("a"))])
+
+
+# --- the work budget ------------------------------------------------------------------------------
+
+
+def _doc(size: int) -> list[ox.Triple]:
+    return [ox.Triple(iri(f"s{i}"), iri(f"p{i % 7}"), ox.Literal(f"v{i}")) for i in range(size)]
+
+
+def test_n3_where_with_disconnected_blank_nodes_runs_out_of_budget() -> None:
+    # Issue 10: 120^3 combinations of three unrelated blank nodes.
+    patch = parse_patch(
+        (
+            SOLID + "_:p a solid:InsertDeletePatch; solid:where { _:a _:b _:c. _:d _:e _:f. "
+            "_:g _:h _:i. }; solid:inserts { <#x> <#y> <#z>. }."
+        ).encode(),
+        rdf.N3,
+        base=BASE,
+    )
+    with pytest.raises(InvalidPatch, match=f"budget of {MATCH_BUDGET:,} steps"):
+        patch.apply(_doc(120))
+
+
+def test_sparql_where_with_disconnected_variables_runs_out_of_budget() -> None:
+    patch = parse_patch(
+        b"INSERT { <#a> <#b> <#c> } WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }",
+        SPARQL_UPDATE,
+        base=BASE,
+    )
+    with pytest.raises(InvalidPatch, match="more specific"):
+        patch.apply(_doc(40))
+
+
+def test_filling_templates_counts_against_the_budget() -> None:
+    template = " ".join(f"<#s{i}> <#p> ?c ." for i in range(100))
+    patch = parse_patch(
+        f"INSERT {{ {template} }} WHERE {{ ?a ?b ?c }}".encode(), SPARQL_UPDATE, base=BASE
+    )
+    patch.apply(_doc(10), budget=2_000)  # 10 candidates + 10 x 100 template triples
+    with pytest.raises(InvalidPatch, match="budget"):
+        patch.apply(_doc(100), budget=2_000)
+
+
+def test_a_long_where_clause_does_not_exhaust_the_stack() -> None:
+    # 1,500 patterns deep: more than Python's recursion limit.
+    chain = f"<{EX}s0> <{EX}p0> ?v1 . " + " ".join(
+        f"?v{i} <{EX}p0> ?v{i + 1} ." for i in range(1, 1500)
+    )
+    doc = [ox.Triple(iri(f"s{i}"), iri("p0"), iri(f"s{i + 1}")) for i in range(1500)]
+    patch = parse_patch(
+        f"INSERT {{ <{EX}done> <{EX}p1> ?v1500 }} WHERE {{ {chain} }}".encode(),
+        SPARQL_UPDATE,
+        base=BASE,
+    )
+    with pytest.raises(InvalidPatch, match="budget"):  # it weighs every pattern at each step
+        patch.apply(doc)
+    assert ox.Triple(iri("done"), iri("p1"), iri("s1500")) in patch.apply(doc, budget=2_000_000)
+
+
+def test_patches_that_name_a_subject_fit_the_budget_on_a_large_document() -> None:
+    # 5,000 subjects with ten predicates each
+    doc = [
+        ox.Triple(iri(f"s{i % 5000}"), iri(f"p{i // 5000}"), ox.Literal(f"v{i}"))
+        for i in range(50_000)
+    ]
+    n3 = parse_patch(
+        (
+            SOLID + f"_:p a solid:InsertDeletePatch; solid:where {{ <{EX}s42> <{EX}p2> ?v }};"
+            f"solid:deletes {{ <{EX}s42> <{EX}p2> ?v }}; solid:inserts {{ <{EX}s42> <{EX}p2> 0 }}."
+        ).encode(),
+        rdf.N3,
+        base=BASE,
+    )
+    assert len(n3.apply(doc)) == 50_000
+    update = parse_patch(
+        f"""PREFIX ex: <{EX}>
+        DELETE {{ ?s ?p ?o }} INSERT {{ ?s ex:renamed ?o }}
+        WHERE {{ ?s ex:p3 "v15042" . ?s ?p ?o }} ;
+        DELETE {{ ex:s7 ?p ?o }} WHERE {{ ex:s7 ?p ?o }}""".encode(),
+        SPARQL_UPDATE,
+        base=BASE,
+    )
+    result = update.apply(doc)
+    assert len(result) == 50_000 - 10
+    assert sum(1 for t in result if t.predicate == iri("renamed")) == 10
+
+
+def test_n3_semantics_are_kept() -> None:
+    doc = _doc(3)
+    two = (
+        SOLID
+        + "_:p a solid:InsertDeletePatch; solid:where { ?s ?p ?o }; solid:inserts { ?s <#q> 1 }."
+    )
+    with pytest.raises(Conflict, match="more than one"):
+        parse_patch(two.encode(), rdf.N3, base=BASE).apply(doc)
+    one = (
+        SOLID + f'_:p a solid:InsertDeletePatch; solid:where {{ ?s <{EX}p1> "v1" }};'
+        f'solid:deletes {{ ?s <{EX}p1> "v1" }}; solid:inserts {{ ?s <{EX}p1> "w" }}.'
+    )
+    assert ox.Triple(iri("s1"), iri("p1"), ox.Literal("w")) in parse_patch(
+        one.encode(), rdf.N3, base=BASE
+    ).apply(doc)
+    missing = SOLID + f"_:p a solid:InsertDeletePatch; solid:deletes {{ <{EX}s9> <{EX}p0> 1 }}."
+    with pytest.raises(Conflict, match="not in the document"):
+        parse_patch(missing.encode(), rdf.N3, base=BASE).apply(doc)
