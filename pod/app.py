@@ -38,6 +38,7 @@ from pod.http.keys import (
     AUTHORIZER,
     FETCHER,
     IN_FLIGHT,
+    PATCH_WORKER,
     PROVIDER,
     SESSIONS,
     SETTINGS,
@@ -52,6 +53,7 @@ from pod.idp.clients import Clients
 from pod.idp.keys import SigningKeys
 from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, Provider
 from pod.idp.revocations import Revocations
+from pod.ldp.isolation import IsolatedWorker
 from pod.ldp.store import SolidStore
 from pod.model import ANONYMOUS, AccessMode
 from pod.storage.base import Backend
@@ -159,6 +161,7 @@ def create_app(
         loader=PackageLoader("pod", "templates"), autoescape=select_autoescape(["html"])
     )
     app[IN_FLIGHT] = InFlight()
+    app[PATCH_WORKER] = IsolatedWorker(name="kluis-sparql-parser")
     app.cleanup_ctx.append(_lifetime)
     add_idp_routes(app, base_path=settings.base_path)
     add_account_routes(app, base_path=settings.base_path)
@@ -188,6 +191,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     yield
     sweeper.cancel()
     await _save_replay_cache(app[PROVIDER].replay, app[ACCOUNTS].kv)
+    await app[PATCH_WORKER].close()
     await app[FETCHER].close()
     await store.backend.close()
 

@@ -9,13 +9,9 @@ from __future__ import annotations
 from rdflib import URIRef
 from rdflib.namespace import ClosedNamespace, Namespace
 
-RDF = ClosedNamespace(
-    URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#"),
-    ["type", "langString", "first", "rest", "nil"],
-)
+RDF = ClosedNamespace(URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#"), ["type", "langString"])
 XSD = ClosedNamespace(
-    URIRef("http://www.w3.org/2001/XMLSchema#"),
-    ["string", "dateTime", "integer", "decimal", "double", "boolean"],
+    URIRef("http://www.w3.org/2001/XMLSchema#"), ["string", "dateTime", "integer", "boolean"]
 )
 LDP = ClosedNamespace(
     URIRef("http://www.w3.org/ns/ldp#"),

@@ -14,6 +14,7 @@ from pod.config import Settings
 from pod.fetch import Fetcher
 from pod.http.sessions import Sessions
 from pod.idp.provider import Provider
+from pod.ldp.isolation import IsolatedWorker
 from pod.ldp.store import SolidStore
 from pod.model import Credentials
 
@@ -26,6 +27,7 @@ ACCOUNTS = web.AppKey("accounts", AccountService)
 PROVIDER = web.AppKey("provider", Provider)
 SESSIONS = web.AppKey("sessions", Sessions)
 TEMPLATES = web.AppKey("templates", Environment)
+PATCH_WORKER = web.AppKey("patch_worker", IsolatedWorker)
 
 
 class InFlight:

@@ -18,8 +18,10 @@ from pod import paths
 from pod.acl.decide import Allowed
 from pod.acl.modes import needed_modes
 from pod.errors import (
+    BackendUnavailable,
     BadRequest,
     Forbidden,
+    InvalidPatch,
     MethodNotAllowed,
     NotFound,
     RangeNotSatisfiable,
@@ -29,10 +31,17 @@ from pod.errors import (
 from pod.http import headers
 from pod.http.authn import credentials_of, target_path
 from pod.http.bodies import read_body
-from pod.http.keys import AUTHORIZER, SETTINGS, STORE
+from pod.http.keys import AUTHORIZER, PATCH_WORKER, SETTINGS, STORE
 from pod.ldp import rdf
 from pod.ldp.conditions import NO_CONDITIONS, Conditions, Outcome, evaluate
-from pod.ldp.patch import parse_patch, patch_media_type
+from pod.ldp.isolation import Overrun, WorkerCrashed
+from pod.ldp.patch import (
+    SPARQL_PARSE_SECONDS,
+    SPARQL_UPDATE,
+    Patch,
+    parse_patch,
+    patch_media_type,
+)
 from pod.ldp.store import SolidStore, WriteResult
 from pod.model import Metadata
 from pod.vocab import LDP, PIM, SOLID
@@ -230,7 +239,7 @@ async def _patch(request: web.Request, path: str) -> web.StreamResponse:
     content_type = request.headers.get(hdrs.CONTENT_TYPE)
     if content_type is None:
         raise BadRequest("a PATCH body needs a Content-Type header")
-    patch_media_type(content_type)  # 415 for any other type: a fact of the request alone
+    media = patch_media_type(content_type)  # 415 for any other type: a fact of the request
     existing = await _existing(store, path)
     credentials = await credentials_of(request)
     # What every patch needs, checked before the body is read: whoever may not patch here gets
@@ -239,8 +248,7 @@ async def _patch(request: web.Request, path: str) -> web.StreamResponse:
         credentials=credentials, needs=needed_modes("PATCH", path, exists=existing.__contains__)
     )
     data = await read_body(request, limit=min(settings.max_patch_bytes, settings.max_body_bytes))
-    # Parsing takes milliseconds per thousand triples: always in a thread, off the event loop.
-    patch = await asyncio.to_thread(parse_patch, data, content_type, base=store.url(path))
+    patch = await _parse(request, data, content_type, media, store.url(path))
     # Checked again, in full, once the body has arrived (an ACL may have changed meanwhile).
     await authorizer.authorize(
         credentials=credentials,
@@ -255,6 +263,26 @@ async def _patch(request: web.Request, path: str) -> web.StreamResponse:
         )
     result = await store.patch(path, patch, conditions=_conditions(request))
     return await _written(store, result)
+
+
+async def _parse(
+    request: web.Request, data: bytes, content_type: str, media: str, base: str
+) -> Patch:
+    """Parse a patch off the event loop: N3 in a thread (rdflib's N3 parser is linear, a few
+    microseconds per byte at worst), SPARQL Update in the worker process, within its limit."""
+    if media != SPARQL_UPDATE:
+        return await asyncio.to_thread(parse_patch, data, content_type, base=base)
+    try:
+        return await request.app[PATCH_WORKER].run(
+            SPARQL_PARSE_SECONDS, parse_patch, data, content_type, base=base
+        )
+    except Overrun as exc:
+        raise InvalidPatch(
+            f"the SPARQL Update took longer than {SPARQL_PARSE_SECONDS:g} s to parse; send it "
+            "in smaller parts, or as an N3 Patch"
+        ) from exc
+    except WorkerCrashed as exc:
+        raise BackendUnavailable("the SPARQL Update parser stopped; try again") from exc
 
 
 async def _delete(request: web.Request, path: str) -> web.StreamResponse:

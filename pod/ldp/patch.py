@@ -1,29 +1,31 @@
 """PATCH documents: Solid N3 Patch and SPARQL Update, parsed into one model and applied to triples.
 
-Imports errors, vocab, ldp.rdf. rdflib parses N3 (its formulas); SPARQL Update is parsed here, by
-a linear tokenizer and parser for the subset Kluis supports, because rdflib's SPARQL grammar
-costs up to half a millisecond per byte of hostile input (issue 10). Both languages become a
-Patch of Operations (where, deletes, inserts) over pyoxigraph terms, and one matcher applies
-them within a work budget, so that no patch can make the server work without bound.
+Imports errors, vocab, ldp.rdf. rdflib parses both languages (N3 formulas, the SPARQL grammar);
+both become a Patch of Operations (where, deletes, inserts) over pyoxigraph terms, and one
+matcher applies them within a work budget, so that no patch can make the server work without
+bound (issue 10). rdflib's SPARQL grammar is slow on hostile input, so the server parses SPARQL
+Update in a worker process with a time limit (`SPARQL_PARSE_SECONDS`, pod.ldp.isolation).
 """
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Final, TypeAlias, final
-from urllib.parse import urljoin
+from typing import Any, Final, TypeAlias, final
 
 import pyoxigraph as ox
 import rdflib
+from pyparsing import ParseException
 from rdflib.graph import QuotedGraph
 from rdflib.plugins.parsers.notation3 import BadSyntax
+from rdflib.plugins.sparql.algebra import translatePName, translatePrologue, traverse
+from rdflib.plugins.sparql.parser import parseUpdate
 from rdflib.term import BNode, Literal, Node, URIRef, Variable
 
 from pod.errors import Conflict, InvalidPatch, InvalidRdf, UnsupportedMediaType
 from pod.ldp.rdf import N3
-from pod.vocab import RDF, SOLID, XSD
+from pod.vocab import RDF, SOLID
 
 SPARQL_UPDATE: Final = "application/sparql-update"
 PATCH_TYPES: Final = (N3, SPARQL_UPDATE)
@@ -35,8 +37,10 @@ _N3_TYPES: Final = frozenset({N3, "application/n3", "text/rdf+n3"})
 # 10), while a where clause that names a subject or an object takes a few steps per matching
 # triple, even in a document of 50,000 triples.
 MATCH_BUDGET: Final = 100_000
-# Deeper nesting of [ ] and ( ) in SPARQL Update is refused: the parser recurses on them.
-MAX_NESTING: Final = 32
+# The longest a SPARQL Update may take to parse (in its worker process). A body at the default
+# max_patch_bytes (64 KiB) of plain INSERT DATA takes about 0.8 s; hostile shapes of that size
+# take up to half a minute, and are cut off here (422).
+SPARQL_PARSE_SECONDS: Final = 5.0
 
 # Literals must keep their exact lexical form ("01" stays "01") or deletes would not match.
 rdflib.NORMALIZE_LITERALS = False
@@ -138,7 +142,7 @@ def parse_patch(data: bytes, content_type: str, *, base: str) -> Patch:
         raise InvalidRdf(f"patch body is not UTF-8: {exc}") from exc
     if media == N3:
         return _parse_n3_patch(text, base)
-    return Patch("sparql", _SparqlParser(text, base).parse())
+    return Patch("sparql", parse_sparql_update(text, base))
 
 
 # --- N3 Patch (Solid Protocol §n3-patch) -------------------------------------------------
@@ -236,537 +240,204 @@ def _n3_term(term: Node, where: str) -> ox.NamedNode | ox.Literal:
     raise InvalidPatch(f"{where} holds an unsupported term {term!r}")
 
 
-# --- SPARQL Update (https://www.w3.org/TR/sparql11-update/; grammar: SPARQL 1.1 Query §19) ---
+# --- SPARQL Update (https://www.w3.org/TR/sparql11-update/) --------------------------------
 #
-# Supported: INSERT DATA, DELETE DATA, DELETE WHERE and DELETE/INSERT ... WHERE whose where
-# clause is a basic graph pattern (triples), as NSS supports; operations separated by `;`.
-# Everything else is refused with 422, naming it. The tokenizer scans every character a bounded
-# number of times and the parser recurses only into [ ] and ( ), at most MAX_NESTING deep, so
-# parsing is linear in the size of the body.
-
-_PN_CHARS_BASE: Final = (
-    "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d"
-    "\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
-)
-_PN_CHARS_U: Final = _PN_CHARS_BASE + "_"
-_PN_CHARS: Final = _PN_CHARS_U + "\\-0-9\u00b7\u0300-\u036f\u203f-\u2040"
-_PLX: Final = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
-_PN_PREFIX: Final = re.compile(f"[{_PN_CHARS_BASE}](?:[{_PN_CHARS}.]*[{_PN_CHARS}])?")
-_PN_LOCAL: Final = re.compile(
-    f"(?:[{_PN_CHARS_U}:0-9]|{_PLX})(?:(?:[{_PN_CHARS}.:]|{_PLX})*(?:[{_PN_CHARS}:]|{_PLX}))?"
-)
-_LOCAL_ESCAPE: Final = re.compile(r"\\(.)")
-_CODEPOINT_ESCAPE: Final = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-_SKIP: Final = re.compile(r"(?:[ \t\r\n]+|#[^\r\n]*)+")
-_IRIREF: Final = re.compile(r'<([^<>"{}|^`\\\x00-\x20]*)>')
-_ECHAR: Final = r"""\\[tbnrf"'\\]"""
-_STRINGS: Final = (
-    re.compile(f'"""((?:(?:"|"")?(?:[^"\\\\]|{_ECHAR}))*)"""'),
-    re.compile(f"'''((?:(?:'|'')?(?:[^'\\\\]|{_ECHAR}))*)'''"),
-    re.compile(f'"((?:[^"\\\\\\n\\r]|{_ECHAR})*)"'),
-    re.compile(f"'((?:[^'\\\\\\n\\r]|{_ECHAR})*)'"),
-)
-_ECHARS: Final = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f"}
-_ECHAR_RE: Final = re.compile(r"\\(.)")
-_VAR: Final = re.compile(
-    f"[?$]([{_PN_CHARS_U}0-9][{_PN_CHARS_U}0-9\u00b7\u0300-\u036f\u203f-\u2040]*)"
-)
-_BNODE_LABEL: Final = re.compile(f"_:([{_PN_CHARS_U}0-9](?:[{_PN_CHARS}.]*[{_PN_CHARS}])?)")
-_LANGTAG: Final = re.compile(r"@([a-zA-Z]+(?:-[a-zA-Z0-9]+)*)")
-_NUMBER: Final = re.compile(
-    r"[+-]?(?:(?P<double>[0-9]+\.[0-9]*[eE][+-]?[0-9]+|\.[0-9]+[eE][+-]?[0-9]+"
-    r"|[0-9]+[eE][+-]?[0-9]+)|(?P<decimal>[0-9]*\.[0-9]+)|[0-9]+)"
-)
-_NAME_START: Final = re.compile(f"[{_PN_CHARS_BASE}:]")
-_NAME_RUN: Final = re.compile(f"(?:[{_PN_CHARS}.:]|{_PLX})+")
-_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
-_WORD: Final = re.compile(r"[A-Za-z]+")
-
-_RDF_FIRST: Final = ox.NamedNode(str(RDF.first))
-_RDF_REST: Final = ox.NamedNode(str(RDF.rest))
-_RDF_NIL: Final = ox.NamedNode(str(RDF.nil))
-_RDF_TYPE: Final = ox.NamedNode(str(RDF.type))
-_XSD_INTEGER: Final = ox.NamedNode(str(XSD.integer))
-_XSD_DECIMAL: Final = ox.NamedNode(str(XSD.decimal))
-_XSD_DOUBLE: Final = ox.NamedNode(str(XSD.double))
-_XSD_BOOLEAN: Final = ox.NamedNode(str(XSD.boolean))
+# rdflib's grammar parses the update; its parse tree is translated here, in one pass over it,
+# into the patch model. (rdflib's own translateUpdate is quadratic in the number of triples:
+# it concatenates them pairwise and re-sorts the rest after each one.) Supported: INSERT DATA,
+# DELETE DATA, DELETE WHERE and DELETE/INSERT ... WHERE whose where clause is a basic graph
+# pattern (triples), as NSS supports; operations separated by `;`. Everything else is refused
+# with 422, naming it. rdflib's parser is slow on hostile input (up to hundreds of microseconds
+# per byte) and cannot be interrupted, so the server runs this in a worker process with a time
+# limit (pod.ldp.isolation); the body is capped by max_patch_bytes before that.
 
 _ALTERNATIVES: Final = "use INSERT DATA, DELETE DATA, DELETE WHERE or DELETE/INSERT ... WHERE"
-_GRAPH_MANAGEMENT: Final = frozenset({"LOAD", "CLEAR", "DROP", "ADD", "MOVE", "COPY", "CREATE"})
 _NOT_TRIPLES: Final = {
-    "OPTIONAL": "OPTIONAL patterns",
-    "MINUS": "MINUS patterns",
-    "FILTER": "FILTER expressions",
-    "BIND": "BIND expressions",
-    "VALUES": "VALUES blocks",
-    "GRAPH": "GRAPH patterns (a resource is one graph)",
-    "SERVICE": "SERVICE patterns",
-    "SELECT": "subqueries (SELECT)",
+    "Filter": "FILTER expressions",
+    "OptionalGraphPattern": "OPTIONAL patterns",
+    "MinusGraphPattern": "MINUS patterns",
+    "Bind": "BIND expressions",
+    "InlineData": "VALUES blocks",
+    "GraphGraphPattern": "GRAPH patterns (a resource is one graph)",
+    "ServiceGraphPattern": "SERVICE patterns",
+    "SubSelect": "subqueries (SELECT)",
+    "GroupOrUnionGraphPattern": "nested group patterns and UNION",
 }
-_PATH_OPERATORS: Final = frozenset("/|^*+?!")
+_TEMPLATE_NAMES: Final = {
+    "insert-data": "INSERT DATA",
+    "delete-data": "DELETE DATA",
+    "delete-where": "DELETE WHERE",
+    "delete": "a DELETE template",
+    "insert": "an INSERT template",
+    "where": "a WHERE clause",
+}
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: str  # iri, pname, bnode, var, string, lang, number, word, punct, end
-    value: str
-    pos: int
-    extra: str = ""  # pname: the local name; number: its datatype
-
-
-def _tokens(text: str) -> list[_Token]:
-    """SPARQL's terminals (SPARQL 1.1 Query §19.8); each character is looked at a bounded
-    number of times, so this is linear in the length of `text`."""
-    out: list[_Token] = []
-    pos, end = 0, len(text)
-    colon_free_until = 0
-    while True:
-        skipped = _SKIP.match(text, pos)
-        if skipped:
-            pos = skipped.end()
-        if pos >= end:
-            out.append(_Token("end", "", pos))
-            return out
-        char = text[pos]
-        if char == "<":
-            m = _IRIREF.match(text, pos)
-            if m:
-                out.append(_Token("iri", m.group(1), pos))
-                pos = m.end()
-                continue
-        elif char in "\"'":
-            for pattern in _STRINGS:
-                m = pattern.match(text, pos)
-                if m:
-                    out.append(_Token("string", _unescape_string(m.group(1)), pos))
-                    pos = m.end()
-                    break
-            else:
-                raise _syntax_error(text, pos, "a closed string with valid escapes")
-            continue
-        elif char in "?$":
-            m = _VAR.match(text, pos)
-            if m:
-                out.append(_Token("var", m.group(1), pos))
-                pos = m.end()
-                continue
-        elif char == "_" and text.startswith("_:", pos):
-            m = _BNODE_LABEL.match(text, pos)
-            if m is None:
-                raise _syntax_error(text, pos, "a blank node label after _:")
-            out.append(_Token("bnode", m.group(1), pos))
-            pos = m.end()
-            continue
-        elif char == "@":
-            m = _LANGTAG.match(text, pos)
-            if m:
-                out.append(_Token("lang", m.group(1), pos))
-                pos = m.end()
-                continue
-        elif char == "^" and text.startswith("^^", pos):
-            out.append(_Token("punct", "^^", pos))
-            pos += 2
-            continue
-        elif char in "0123456789+-.":
-            m = _NUMBER.match(text, pos)
-            if m:
-                kind = "double" if m["double"] else "decimal" if m["decimal"] else "integer"
-                out.append(_Token("number", m.group(0), pos, kind))
-                pos = m.end()
-                continue
-        elif _NAME_START.match(char):
-            pos, colon_free_until = _name_token(text, pos, out, colon_free_until)
-            continue
-        out.append(_Token("punct", char, pos))
-        pos += 1
-
-
-def _name_token(text: str, pos: int, out: list[_Token], colon_free_until: int) -> tuple[int, int]:
-    """A keyword or a prefixed name at `pos`: where it ends, and up to where the text from here
-    is known to hold no colon (so that no run of name characters is scanned twice, and
-    `a.a.a.a...` stays linear)."""
-    if pos < colon_free_until:
-        return _word_token(text, pos, out), colon_free_until
-    m = _NAME_RUN.match(text, pos)
-    assert m is not None  # the first character is a name character
-    run = m.group(0).rstrip(".")  # neither a prefix nor a local name ends in "."
-    if ":" not in run:
-        return _word_token(text, pos, out), m.end()
-    prefix, local = run.split(":", 1)
-    if prefix and not _PN_PREFIX.fullmatch(prefix):
-        raise _syntax_error(text, pos, f"a valid prefix, not {prefix!r}")
-    if local and not _PN_LOCAL.fullmatch(local):
-        raise _syntax_error(text, pos, f"a valid local name, not {local!r}")
-    out.append(_Token("pname", prefix, pos, _LOCAL_ESCAPE.sub(r"\1", local)))
-    return pos + len(run), colon_free_until
-
-
-def _word_token(text: str, pos: int, out: list[_Token]) -> int:
-    word = _WORD.match(text, pos)
-    end = word.end() if word else pos + 1
-    out.append(_Token("word", text[pos:end], pos))
-    return end
-
-
-def _unescape_string(raw: str) -> str:
-    if "\\" not in raw:
-        return raw
-    return _ECHAR_RE.sub(lambda m: _ECHARS.get(m.group(1), m.group(1)), raw)
-
-
-def _syntax_error(text: str, pos: int, expected: str) -> InvalidRdf:
-    line = text.count("\n", 0, pos) + 1
-    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
-    found = text[pos : pos + 20].split("\n", 1)[0] or "the end"
-    return InvalidRdf(
-        f"invalid SPARQL Update: line {line}, column {column}: expected {expected}, found {found!r}"
-    )
-
-
-class _SparqlParser:
-    """Recursive descent over the tokens of the supported subset, building Operations."""
-
-    def __init__(self, text: str, base: str) -> None:
+def parse_sparql_update(text: str, base: str) -> tuple[Operation, ...]:
+    """The operations of a SPARQL Update. Raises InvalidRdf (400: it does not parse) or
+    InvalidPatch (422: it uses what Kluis does not support, or breaks SPARQL's rules)."""
+    try:
+        tree = parseUpdate(text)
+    except ParseException as exc:
+        raise InvalidRdf(
+            f"invalid SPARQL Update: line {exc.lineno}, column {exc.col}: {exc.msg}"
+        ) from exc
+    except RecursionError as exc:
+        raise InvalidRdf("invalid SPARQL Update: it nests too deeply") from exc
+    except Exception as exc:  # the grammar's parse actions raise assorted errors on odd input
+        raise InvalidRdf(f"invalid SPARQL Update: {exc}") from exc
+    translation = _SparqlTranslation()
+    prologue = None
+    operations: list[Operation] = []
+    # An empty update (no operation) is valid SPARQL; rdflib then gives no request, and a
+    # prologue after the last operation has none either.
+    for declarations, request in zip(tree.prologue or [], tree.request or [], strict=False):
         try:
-            # SPARQL 1.1 Query §19.2: codepoint escapes are replaced before parsing.
-            self.text = _CODEPOINT_ESCAPE.sub(_codepoint, text)
-        except ValueError as exc:
-            raise InvalidRdf(f"invalid SPARQL Update: {exc}") from exc
-        self.tokens = _tokens(self.text)
-        self.at = 0
-        self.base = base
-        self.prefixes: dict[str, str] = {}
-        self.blanks = 0
-        self.context = ""  # where, insert, delete, insert-data, delete-data, delete-where
-        self.triples: list[Pattern] = []
-        self.data_labels: set[str] = set()  # blank node labels of earlier INSERT DATA
-        self.op_labels: set[str] = set()
-
-    def parse(self) -> tuple[Operation, ...]:
-        operations: list[Operation] = []
-        while True:
-            self._prologue()
-            if self._peek().kind == "end":
-                break
-            operations.append(self._operation())
-            if not self._accept(";"):
-                break
-        if self._peek().kind != "end":
-            raise self._error("';' or the end of the update")
-        return tuple(operations)
-
-    # --- tokens
-
-    def _peek(self) -> _Token:
-        return self.tokens[self.at]
-
-    def _next(self) -> _Token:
-        token = self.tokens[self.at]
-        if token.kind != "end":
-            self.at += 1
-        return token
-
-    def _accept(self, punct: str) -> bool:
-        token = self.tokens[self.at]
-        if token.kind == "punct" and token.value == punct:
-            self.at += 1
-            return True
-        return False
-
-    def _expect(self, punct: str) -> None:
-        if not self._accept(punct):
-            raise self._error(f"'{punct}'")
-
-    def _keyword(self) -> str:
-        """The upper-cased keyword at the current token, or ""."""
-        token = self.tokens[self.at]
-        return token.value.upper() if token.kind == "word" else ""
-
-    def _error(self, expected: str) -> InvalidRdf:
-        return _syntax_error(self.text, self._peek().pos, expected)
-
-    # --- prologue and operations
-
-    def _prologue(self) -> None:
-        while True:
-            keyword = self._keyword()
-            if keyword == "BASE":
-                self._next()
-                self.base = self._iri(self._expect_kind("iri", "an IRI in <>").value)
-            elif keyword == "PREFIX":
-                self._next()
-                name = self._expect_kind("pname", "a prefix such as ex:")
-                if name.extra:
-                    raise _syntax_error(self.text, name.pos, "a prefix ending in ':'")
-                iri = self._expect_kind("iri", "an IRI in <>")
-                self.prefixes[name.value] = self._iri(iri.value)
-            else:
-                return
-
-    def _expect_kind(self, kind: str, expected: str) -> _Token:
-        if self._peek().kind != kind:
-            raise self._error(expected)
-        return self._next()
-
-    def _operation(self) -> Operation:
-        keyword = self._keyword()
-        self.op_labels = set()
-        if keyword in _GRAPH_MANAGEMENT:
-            raise InvalidPatch(f"SPARQL {keyword} is not supported; {_ALTERNATIVES}")
-        if keyword == "WITH":
-            raise InvalidPatch("WITH is not supported: a resource is one graph")
-        if keyword == "INSERT":
-            self._next()
-            if self._keyword() == "DATA":
-                self._next()
-                inserts = self._template("insert-data")
-                if self.op_labels & self.data_labels:
-                    # SPARQL 1.1 Query §19.6: a label may not appear in two INSERT DATA.
-                    label = sorted(self.op_labels & self.data_labels)[0]
-                    raise InvalidPatch(f"blank node _:{label} is used in two INSERT DATA")
-                self.data_labels |= self.op_labels
-                return Operation(inserts=inserts)
-            return self._modify((), self._template("insert"))
-        if keyword == "DELETE":
-            self._next()
-            if self._keyword() == "DATA":
-                self._next()
-                return Operation(deletes=self._template("delete-data"))
-            if self._keyword() == "WHERE":
-                self._next()
-                patterns = self._template("delete-where")
-                return Operation(where=patterns, deletes=patterns)
-            deletes = self._template("delete")
-            if self._keyword() != "INSERT":
-                return self._modify(deletes, ())
-            self._next()
-            return self._modify(deletes, self._template("insert"))
-        raise self._error("INSERT or DELETE")
-
-    def _modify(self, deletes: tuple[Pattern, ...], inserts: tuple[Pattern, ...]) -> Operation:
-        keyword = self._keyword()
-        if keyword == "USING":
-            raise InvalidPatch("USING is not supported: a resource is one graph")
-        if keyword != "WHERE":
-            raise self._error("WHERE")
-        self._next()
-        return Operation(self._where(), deletes, inserts)
-
-    # --- triples
-
-    def _template(self, context: str) -> tuple[Pattern, ...]:
-        """QuadData or QuadPattern: triples in { }, without GRAPH blocks."""
-        self._expect("{")
-        self.context, self.triples = context, []
-        while not self._accept("}"):
-            if self._keyword() == "GRAPH":
-                raise InvalidPatch("GRAPH blocks are not supported: a resource is one graph")
-            self._triples_same_subject()
-            if not self._accept("."):
-                self._expect("}")
-                break
-        return tuple(self.triples)
-
-    def _where(self) -> tuple[Pattern, ...]:
-        """A GroupGraphPattern that is a basic graph pattern."""
-        self._expect("{")
-        self.context, self.triples = "where", []
-        while not self._accept("}"):
-            keyword = self._keyword()
-            if keyword in _NOT_TRIPLES:
-                raise InvalidPatch(
-                    f"{_NOT_TRIPLES[keyword]} are not supported: a WHERE clause may hold only "
-                    "triple patterns"
-                )
-            if self._peek().kind == "punct" and self._peek().value == "{":
-                self._next()
-                what = (
-                    _NOT_TRIPLES["SELECT"]
-                    if self._keyword() == "SELECT"
-                    else "nested group patterns and UNION"
-                )
-                raise InvalidPatch(
-                    f"{what} are not supported: a WHERE clause may hold only triple patterns"
-                )
-            self._triples_same_subject()
-            if not self._accept("."):
-                token = self._peek()
-                if self._keyword() in _NOT_TRIPLES or (token.kind, token.value) == ("punct", "{"):
-                    continue  # refused, naming it, at the top of the loop
-                self._expect("}")
-                break
-        return tuple(self.triples)
-
-    def _triples_same_subject(self) -> None:
-        token = self._peek()
-        if token.kind == "punct" and token.value in "[(":
-            subject = self._node(0)
-            if not self._ends_triples():
-                self._property_list(subject, 0)
-            return
-        subject = self._term()
-        if isinstance(subject, ox.Literal):
-            raise InvalidPatch(f"a literal cannot be a subject: {subject}")
-        self._property_list(subject, 0)
-
-    def _ends_triples(self) -> bool:
-        token = self._peek()
-        return token.kind == "end" or (token.kind == "punct" and token.value in ".}")
-
-    def _property_list(self, subject: Term, depth: int) -> None:
-        """PropertyListNotEmpty: verb objects (; verb objects)*."""
-        while True:
-            verb = self._verb()
-            while True:
-                self.triples.append((subject, verb, self._node(depth)))
-                if not self._accept(","):
-                    break
-            if not self._accept(";"):
-                return
-            while self._accept(";"):
-                pass
-            token = self._peek()
-            if token.kind == "end" or (token.kind == "punct" and token.value in ".}]"):
-                return
-
-    def _verb(self) -> Term:
-        token = self._peek()
-        if self.context == "where" and token.kind == "punct" and token.value in "^!(":
-            raise InvalidPatch("property paths are not supported: use one predicate per triple")
-        if token.kind == "word" and token.value == "a":
-            self._next()
-            verb: Term = _RDF_TYPE
-        elif token.kind in ("iri", "pname", "var"):
-            verb = self._term()
-        else:
-            raise self._error("a predicate: an IRI, a prefixed name, a variable or 'a'")
-        after = self._peek()
-        if self.context == "where" and after.kind == "punct" and after.value in _PATH_OPERATORS:
-            raise InvalidPatch("property paths are not supported: use one predicate per triple")
-        return verb
-
-    def _node(self, depth: int) -> Term:
-        """GraphNode: a term, a blank node property list [ ... ] or a collection ( ... )."""
-        token = self._peek()
-        if token.kind != "punct" or token.value not in "[(":
-            return self._term()
-        if depth >= MAX_NESTING:
-            raise self._error(f"at most {MAX_NESTING} levels of nested blank nodes and lists")
-        self._next()
-        if token.value == "[":
-            node = self._blank(None)
-            if not self._accept("]"):
-                self._property_list(node, depth + 1)
-                self._expect("]")
-            return node
-        if self._accept(")"):
-            return _RDF_NIL
-        head = current = self._blank(None)
-        while True:
-            self.triples.append((current, _RDF_FIRST, self._node(depth + 1)))
-            if self._accept(")"):
-                self.triples.append((current, _RDF_REST, _RDF_NIL))
-                return head
-            following = self._blank(None)
-            self.triples.append((current, _RDF_REST, following))
-            current = following
-
-    def _term(self) -> Term:
-        token = self._peek()
-        kind = token.kind
-        if kind == "punct" and token.value == "[":
-            raise InvalidPatch("a blank node property list [ ... ] cannot be a predicate")
-        if kind not in ("iri", "pname", "var", "bnode", "string", "number") and not (
-            kind == "word" and token.value.lower() in ("true", "false")
-        ):
-            raise self._error("an IRI, a prefixed name, a literal, a variable or a blank node")
-        self._next()
-        if kind == "iri":
-            return ox.NamedNode(self._iri(token.value))
-        if kind == "pname":
-            return ox.NamedNode(self._pname(token))
-        if kind == "var":
-            if self.context.endswith("-data"):
-                raise InvalidPatch(f"{self._operation_name()} may not contain variables")
-            return Var(token.value)
-        if kind == "bnode":
-            return self._blank(token.value)
-        if kind == "string":
-            return self._literal(token.value)
-        if kind == "number":
-            return ox.Literal(token.value, datatype=_NUMBER_TYPES[token.extra])
-        return ox.Literal(token.value.lower(), datatype=_XSD_BOOLEAN)
-
-    def _literal(self, lexical: str) -> ox.Literal:
-        token = self._peek()
-        try:
-            if token.kind == "lang":
-                self._next()
-                return ox.Literal(lexical, language=token.value)
-            if self._accept("^^"):
-                datatype = self._next()
-                if datatype.kind == "iri":
-                    return ox.Literal(lexical, datatype=ox.NamedNode(self._iri(datatype.value)))
-                if datatype.kind == "pname":
-                    return ox.Literal(lexical, datatype=ox.NamedNode(self._pname(datatype)))
-                self.at -= 1
-                raise self._error("a datatype IRI after ^^")
-            return ox.Literal(lexical)
-        except ValueError as exc:
-            raise _syntax_error(self.text, token.pos, f"a valid literal ({exc})") from exc
-
-    def _blank(self, label: str | None) -> Var | Fresh:
-        """A blank node: a variable in a where clause, a new node in an insert template."""
-        if self.context.startswith("delete"):
-            # SPARQL 1.1 Update §3.1.2/§3.1.3: no blank nodes in DELETE DATA, DELETE WHERE or a
-            # DELETE template (they could never match anything).
-            raise InvalidPatch(
-                f"{self._operation_name()} may not contain blank nodes; match them with a "
-                "variable in DELETE { ... } WHERE { ... }"
+            prologue = translatePrologue(declarations, base, None, prologue)
+            # Prefixed names and relative IRIs become absolute IRIs (one walk of the tree).
+            request = traverse(
+                request, visitPost=functools.partial(translatePName, prologue=prologue)
             )
-        if label is None:
-            self.blanks += 1
-            label = f"#{self.blanks}"  # "#" cannot appear in a label, so this one is unique
-        else:
-            self.op_labels.add(label)
-        return Var("_:" + label) if self.context == "where" else Fresh(label)
-
-    def _operation_name(self) -> str:
-        return {
-            "insert-data": "INSERT DATA",
-            "delete-data": "DELETE DATA",
-            "delete-where": "DELETE WHERE",
-            "delete": "a DELETE template",
-        }.get(self.context, "the update")
-
-    def _iri(self, value: str) -> str:
-        iri = value if _SCHEME.match(value) else urljoin(self.base, value)
-        try:
-            ox.NamedNode(iri)
-        except ValueError as exc:
-            raise InvalidRdf(f"invalid SPARQL Update: invalid IRI <{value}>: {exc}") from exc
-        return iri
-
-    def _pname(self, token: _Token) -> str:
-        namespace = self.prefixes.get(token.value)
-        if namespace is None:
-            raise InvalidRdf(f"invalid SPARQL Update: the prefix {token.value}: is not declared")
-        iri = namespace + token.extra
-        try:
-            ox.NamedNode(iri)
-        except ValueError as exc:
-            raise InvalidRdf(f"invalid SPARQL Update: invalid IRI <{iri}>: {exc}") from exc
-        return iri
+        except RecursionError as exc:
+            raise InvalidRdf("invalid SPARQL Update: it nests too deeply") from exc
+        except Exception as exc:  # an undeclared prefix, an invalid IRI
+            raise InvalidRdf(f"invalid SPARQL Update: {exc}") from exc
+        operations.append(translation.operation(request))
+    return tuple(operations)
 
 
-_NUMBER_TYPES: Final = {"integer": _XSD_INTEGER, "decimal": _XSD_DECIMAL, "double": _XSD_DOUBLE}
+class _SparqlTranslation:
+    """rdflib's parse tree of one update → Operations, checking what SPARQL and Kluis allow."""
+
+    def __init__(self) -> None:
+        self.data_labels: set[str] = set()  # blank node labels of earlier INSERT DATA
+
+    def operation(self, op: Any) -> Operation:
+        name = str(op.name)
+        if name == "InsertData":
+            labels: set[str] = set()
+            inserts = self._quads(op, "insert-data", labels)
+            reused = labels & self.data_labels
+            if reused:
+                # SPARQL 1.1 Query §19.6: a label may not appear in two INSERT DATA.
+                raise InvalidPatch(f"blank node _:{sorted(reused)[0]} is used in two INSERT DATA")
+            self.data_labels |= labels
+            return Operation(inserts=inserts)
+        if name == "DeleteData":
+            return Operation(deletes=self._quads(op, "delete-data"))
+        if name == "DeleteWhere":
+            patterns = self._quads(op, "delete-where")
+            return Operation(where=patterns, deletes=patterns)
+        if name == "Modify":
+            if _field(op, "withClause") is not None:
+                raise InvalidPatch("WITH is not supported: a resource is one graph")
+            if _field(op, "using"):
+                raise InvalidPatch("USING is not supported: a resource is one graph")
+            delete, insert = _field(op, "delete"), _field(op, "insert")
+            deletes = () if delete is None else self._quads(delete, "delete")
+            inserts = () if insert is None else self._quads(insert, "insert")
+            return Operation(self._where(_field(op, "where")), deletes, inserts)
+        raise InvalidPatch(f"SPARQL {name.upper()} ({name}) is not supported; {_ALTERNATIVES}")
+
+    def _quads(
+        self, node: Any, context: str, labels: set[str] | None = None
+    ) -> tuple[Pattern, ...]:
+        quads = _field(node, "quads")
+        if quads is None:
+            return ()
+        if _field(quads, "quadsNotTriples"):
+            raise InvalidPatch("GRAPH blocks are not supported: a resource is one graph")
+        return self._triples(_field(quads, "triples") or [], context, labels)
+
+    def _where(self, where: Any) -> tuple[Pattern, ...]:
+        if where is None:
+            return ()
+        if where.name != "GroupGraphPatternSub":
+            raise InvalidPatch(_not_triples(where))
+        patterns: list[Pattern] = []
+        for part in _field(where, "part") or []:
+            if part.name != "TriplesBlock":
+                raise InvalidPatch(_not_triples(part))
+            patterns += self._triples(_field(part, "triples") or [], "where", None)
+        return tuple(patterns)
+
+    def _triples(
+        self, blocks: list[list[Any]], context: str, labels: set[str] | None
+    ) -> tuple[Pattern, ...]:
+        """rdflib gives each block of triples as one flat list of terms: s, p, o, s, p, o..."""
+        out: list[Pattern] = []
+        for block in blocks:
+            if len(block) % 3:
+                raise InvalidRdf("invalid SPARQL Update: a triple is incomplete")
+            for i in range(0, len(block), 3):
+                s = self._term(block[i], context, labels)
+                p = self._term(_predicate(block[i + 1]), context, labels)
+                o = self._term(block[i + 2], context, labels)
+                if isinstance(s, ox.Literal):
+                    raise InvalidPatch(f"a literal cannot be a subject: {s}")
+                if isinstance(p, ox.Literal | Fresh) or (isinstance(p, Var) and p.name[:2] == "_:"):
+                    raise InvalidPatch("a predicate must be an IRI or a variable")
+                out.append((s, p, o))
+        return tuple(out)
+
+    @staticmethod
+    def _term(term: Any, context: str, labels: set[str] | None) -> Term:
+        if isinstance(term, Variable):
+            if context.endswith("-data"):
+                raise InvalidPatch(f"{_TEMPLATE_NAMES[context]} may not contain variables")
+            return Var(str(term))
+        if isinstance(term, BNode):
+            if context.startswith("delete"):
+                # SPARQL 1.1 Update §3.1.2/§3.1.3: no blank nodes in DELETE DATA, DELETE
+                # WHERE or a DELETE template (they could never match anything).
+                raise InvalidPatch(
+                    f"{_TEMPLATE_NAMES[context]} may not contain blank nodes; match them with "
+                    "a variable in DELETE { ... } WHERE { ... }"
+                )
+            if labels is not None:
+                labels.add(str(term))
+            # A blank node is a variable in a where clause, a new node in an insert template.
+            return Var("_:" + str(term)) if context == "where" else Fresh(str(term))
+        if isinstance(term, URIRef | Literal):
+            try:
+                return _n3_term(term, _TEMPLATE_NAMES[context])
+            except InvalidPatch as exc:
+                raise InvalidRdf(f"invalid SPARQL Update: {exc.message}") from exc
+        raise InvalidPatch(f"{_TEMPLATE_NAMES[context]} holds an unsupported term {term!r}")
 
 
-def _codepoint(m: re.Match[str]) -> str:
-    code = int(m.group(1) or m.group(2), 16)
-    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-        raise ValueError(f"{m.group(0)} is not a Unicode scalar value")
-    return chr(code)
+def _predicate(term: Any) -> Any:
+    """A where clause's predicate comes as a path: keep it only if it is one IRI (or `a`)."""
+    while getattr(term, "name", None) in ("PathAlternative", "PathSequence", "PathElt"):
+        part = _field(term, "part")
+        if isinstance(part, list):
+            if len(part) != 1:
+                raise InvalidPatch(_PROPERTY_PATHS)
+            part = part[0]
+        if term.name == "PathElt" and _field(term, "mod") is not None:
+            raise InvalidPatch(_PROPERTY_PATHS)
+        term = part
+    if getattr(term, "name", None) is not None:  # ^, !, and the other path forms
+        raise InvalidPatch(_PROPERTY_PATHS)
+    return term
+
+
+_PROPERTY_PATHS: Final = "property paths are not supported: use one predicate per triple"
+
+
+def _not_triples(part: Any) -> str:
+    name = str(part.name)
+    what = _NOT_TRIPLES.get(name, name)
+    if name == "GroupOrUnionGraphPattern":
+        graphs = _field(part, "graph") or []
+        if len(graphs) == 1 and getattr(graphs[0], "name", None) == "SubSelect":
+            what = _NOT_TRIPLES["SubSelect"]
+    return f"{what} are not supported: a WHERE clause may hold only triple patterns"
+
+
+def _field(node: Any, name: str) -> Any:
+    # rdflib's CompValue.get() answers the key itself for a missing key; read the dict directly.
+    return dict.get(node, name)
 
 
 # --- applying: one matcher, with a work budget ---------------------------------------------

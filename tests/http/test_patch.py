@@ -135,7 +135,7 @@ async def test_sparql_delete_insert_where(client: Client, doc: str) -> None:
         ("ADD DEFAULT TO <http://g>", "ADD"),
         ("INSERT DATA { GRAPH <http://g> { <#a> <#b> <#c> } }", "GRAPH"),
         (
-            "INSERT { <#a> <#b> ?o } WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }",
+            "INSERT { <a> <b> ?o } WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }",
             "SERVICE",
         ),
         ("INSERT { <#a> <#b> ?o } WHERE { GRAPH ?g { ?s ?p ?o } }", "GRAPH"),
