@@ -69,6 +69,10 @@ class IsolatedWorker:
             except (EOFError, OSError) as exc:
                 await self._stop(kill=True)
                 raise WorkerCrashed(f"the worker process ended: {exc!r}") from exc
+            except asyncio.CancelledError:
+                # The caller gave up (shutdown): the worker's answer would reach the next call.
+                self._abandon()
+                raise
         if ok:
             result: T = value
             return result
@@ -104,6 +108,15 @@ class IsolatedWorker:
         # The answer is one pickled message; the worker writes it whole as soon as it is ready.
         received: tuple[bool, Any] = await asyncio.to_thread(conn.recv)
         return received
+
+    def _abandon(self) -> None:
+        """Kill the worker without waiting for it (it is reaped by multiprocessing)."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            conn.close()
+        if process is not None:
+            process.kill()
 
     async def _stop(self, *, kill: bool) -> None:
         process, conn = self._process, self._conn
