@@ -6,6 +6,7 @@ path runs in every test; nothing of Kluis is mocked.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -237,6 +238,33 @@ class PodClient:
 
     async def delete(self, path: str | URL, **kwargs: Any) -> ClientResponse:
         return await self.request("DELETE", path, **kwargs)
+
+
+async def send_partly(
+    client: PodClient,
+    method: str,
+    path: str,
+    *,
+    declared: int,
+    sent: bytes,
+    headers: dict[str, str],
+    wait: float,
+) -> bytes:
+    """Send a request announcing a `declared`-byte body, send only `sent` of it, and return the
+    server's whole answer (head and body), waiting at most `wait` seconds for it."""
+    host, port = client.server.host, client.server.port
+    reader, writer = await asyncio.open_connection(host, port)
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {declared}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + sent)
+    await writer.drain()
+    try:
+        async with asyncio.timeout(wait):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            return head + await reader.readexactly(length)
+    finally:
+        writer.close()
 
 
 async def make_public(client: PodClient, owner: Agent, path: str) -> None:

@@ -15,6 +15,7 @@ from pod.config import Settings
 from pod.http.bodies import SMALL_BODY_BYTES, runner_options
 from pod.http.idp import REGISTRATION_BYTES
 from tests.conftest import POD, Client, url
+from tests.support import send_partly
 from tests.test_cli import free_port, server, wait_up
 
 BODY_TIMEOUT = 0.5
@@ -29,18 +30,9 @@ async def _send_head_and_some_body(
     client: Client, path: str, head: dict[str, str], *, method: str = "PUT"
 ) -> bytes:
     """`method` `path` announcing 100 bytes of body, send 10, then stall; the server's answer."""
-    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {client.server.host}", "Content-Length: 100"]
-    lines += [f"{name}: {value}" for name, value in head.items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + b"0123456789")
-    await writer.drain()
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT + 5):
-            head_bytes = await reader.readuntil(b"\r\n\r\n")
-            length = int(head_bytes.split(b"Content-Length: ")[1].split(b"\r\n")[0])
-            return head_bytes + await reader.readexactly(length)
-    finally:
-        writer.close()
+    return await send_partly(
+        client, method, path, declared=100, sent=b"0123456789", headers=head, wait=BODY_TIMEOUT + 5
+    )
 
 
 @pytest.mark.parametrize("existing", [False, True])

@@ -24,7 +24,7 @@ from pod.http import ldp as ldp_http
 from pod.http.keys import PATCH_WORKER
 from pod.ldp.patch import Patch
 from tests.conftest import POD, Client, url
-from tests.support import Agent
+from tests.support import Agent, send_partly
 
 BODY_TIMEOUT = 3.0  # how long the server waits for the rest of a body before 408
 GATE_TIMEOUT = 10.0  # a gated step gives up waiting for its release after this long
@@ -56,20 +56,16 @@ async def _send_head_and_half_the_body(
     client: Client, path: str, body: bytes, head: dict[str, str]
 ) -> bytes:
     """PATCH `path` announcing all of `body`, send half of it, and return the server's answer."""
-    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
-    lines = [f"PATCH {path} HTTP/1.1", f"Host: {client.server.host}"]
-    lines += [f"Content-Length: {len(body)}", "Content-Type: application/sparql-update"]
-    lines += [f"{name}: {value}" for name, value in head.items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body[: len(body) // 2])
-    await writer.drain()
-    try:
+    return await send_partly(
+        client,
+        "PATCH",
+        path,
+        declared=len(body),
+        sent=body[: len(body) // 2],
+        headers={"Content-Type": "application/sparql-update", **head},
         # Only a safety net: the old server answered 408 after BODY_TIMEOUT.
-        async with asyncio.timeout(BODY_TIMEOUT + 10):
-            head_bytes = await reader.readuntil(b"\r\n\r\n")
-            length = int(head_bytes.split(b"Content-Length: ")[1].split(b"\r\n")[0])
-            return head_bytes + await reader.readexactly(length)
-    finally:
-        writer.close()
+        wait=BODY_TIMEOUT + 10,
+    )
 
 
 @pytest.mark.parametrize("target", [DOC, NEW], ids=["existing", "create"])
