@@ -89,6 +89,16 @@ class Credential:
     account: str
     created: float
 
+    @classmethod
+    def from_record(cls, client_id: str, record: dict[str, Any]) -> Credential:
+        return cls(
+            client_id,
+            str(record["name"]),
+            str(record["webid"]),
+            str(record["account"]),
+            float(record["created"]),
+        )
+
 
 @final
 @dataclass(frozen=True, slots=True)
@@ -300,7 +310,7 @@ class AccountService:
     async def credentials(self, account: Account) -> list[Credential]:
         return sorted(
             (
-                Credential(cid, str(r["name"]), str(r["webid"]), str(r["account"]), r["created"])
+                Credential.from_record(cid, r)
                 for cid, r in await self.kv.items("credentials")
                 if r.get("account") == account.id
             ),
@@ -313,9 +323,7 @@ class AccountService:
         if record is None or record.get("account") != account.id:
             raise NotFound("no such credential on this account")
         await self.kv.delete("credentials", client_id)
-        return Credential(
-            client_id, str(record["name"]), str(record["webid"]), account.id, record["created"]
-        )
+        return Credential.from_record(client_id, record)
 
     async def check_client_secret(self, client_id: str, secret: str) -> Credential | None:
         """The credential if `secret` is right (constant-time), else None."""
@@ -324,10 +332,4 @@ class AccountService:
             return None
         if not hmac.compare_digest(_secret_hash(secret), str(record["secret_hash"])):
             return None
-        return Credential(
-            client_id,
-            str(record["name"]),
-            str(record["webid"]),
-            str(record["account"]),
-            record["created"],
-        )
+        return Credential.from_record(client_id, record)
