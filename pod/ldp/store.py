@@ -739,7 +739,7 @@ def _check(conditions: Conditions, etag: str | None, modified: float | None) -> 
     converted representations (`SolidStore._etag`), each compared whole."""
     if conditions is NO_CONDITIONS:
         return
-    aliases = () if etag is None else [f"{etag}-{suffix}" for suffix in _ETAG_SUFFIX.values()]
+    aliases = () if etag is None else [SolidStore._etag(etag, media) for media in _ETAG_SUFFIX]
     evaluate(conditions, etag=etag, modified=modified, safe_method=False, aliases=aliases)
 
 
