@@ -35,12 +35,11 @@ class Membership:
     """A group's members as read just now, and how long that answer holds.
 
     `expires` is a `time.monotonic()` time for a remote group; None for a local one, whose answer
-    holds until its document (`document`, a path in the store) changes.
+    holds until its document (`Groups.local_document`) changes.
     """
 
     members: frozenset[str]
     expires: float | None = None
-    document: str | None = None
 
 
 @final
@@ -62,22 +61,20 @@ class Groups:
     async def membership(self, group: str) -> Membership:
         """The WebIDs listed as members of `group` (none if it cannot be read), and until when
         that holds."""
-        document = group.split("#", 1)[0]
-        path = self.store.path_of(document)
+        path = self.local_document(group)
         if path is not None:
             try:
                 found = await self.store.read_graph(path)
             except PodError as exc:
                 log.warning("group document %s is unreadable: %s", path, exc)
-                return Membership(frozenset(), document=path)
-            members = _members(found[1].triples, group) if found else frozenset()
-            return Membership(members, document=path)
+                return Membership(frozenset())
+            return Membership(_members(found[1].triples, group) if found else frozenset())
         cached = self._remote.get(group)
         if cached is not None:
             return cached
         # The time-to-live counts from before the fetch: the answer may be older than its arrival.
         expires = time.monotonic() + self.ttl
-        fetched = Membership(await self._fetch(group, document), expires=expires)
+        fetched = Membership(await self._fetch(group, group.split("#", 1)[0]), expires=expires)
         self._remote.put(group, fetched, expires=expires)
         return fetched
 
