@@ -12,16 +12,21 @@ may be shared with worker threads (the file backend does its writes in threads).
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar, final, overload
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, final, overload
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 D = TypeVar("D")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 Sizer = Callable[[K, V], int]
 
@@ -153,3 +158,34 @@ class LruCache(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class ShortMemo(Protocol[P, R_co]):
+    """A pure function whose first argument is text a client sends (a header, a URL, a token;
+    or None), memoized for text of at most `max_length` characters only: the memo's bound is then
+    evident (`maxsize` entries of at most that length, with the other arguments and the
+    answers), while longer text is computed each time. Made by `@memoize_short(...)`."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def cache_info(self) -> functools._CacheInfo: ...
+
+
+def memoize_short(*, maxsize: int, max_length: int) -> Callable[[Callable[P, R]], ShortMemo[P, R]]:
+    """Decorate a pure function as a ShortMemo (positional arguments only)."""
+
+    def decorate(fn: Callable[P, R]) -> ShortMemo[P, R]:
+        compute: Callable[..., R] = fn
+        memo = functools.lru_cache(maxsize=maxsize)(compute)
+
+        # A plain function, not a class: this runs several times per request.
+        @functools.wraps(fn)
+        def call(text: str | None, *args: Hashable) -> Any:
+            if text is not None and len(text) > max_length:
+                return compute(text, *args)
+            return memo(text, *args)
+
+        call.cache_info = memo.cache_info  # type: ignore[attr-defined]
+        return cast(ShortMemo[P, R], call)
+
+    return decorate

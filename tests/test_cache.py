@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pod.cache import LruCache, size_of
+from pod.cache import LruCache, memoize_short, size_of
 
 PROPERTY = settings(max_examples=300, deadline=None, database=None)
 
@@ -203,3 +203,18 @@ def test_threads_may_write_while_the_loop_reads() -> None:
             t.join()
     assert len(cache) <= 50
     assert 0 <= cache.bytes <= 2_000
+
+
+def test_memoize_short_keeps_only_short_text() -> None:
+    calls: list[str | None] = []
+
+    @memoize_short(maxsize=8, max_length=5)
+    def upper(text: str | None, suffix: str) -> str:
+        calls.append(text)
+        return (text or "").upper() + suffix
+
+    assert upper("abc", "!") == upper("abc", "!") == "ABC!"
+    assert upper(None, "?") == upper(None, "?") == "?"
+    assert upper("abcdef", "!") == upper("abcdef", "!") == "ABCDEF!"
+    assert calls == ["abc", None, "abcdef", "abcdef"]  # the long text is computed each time
+    assert upper.cache_info().currsize == 2

@@ -7,7 +7,6 @@ the DPoP rules on top: typ, asymmetric alg, public embedded key, htm/htu/iat/jti
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import json
 import time
@@ -21,7 +20,7 @@ from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import JWKRegistry
 from yarl import URL
 
-from pod.cache import LruCache, size_of
+from pod.cache import LruCache, memoize_short, size_of
 from pod.errors import Unauthenticated
 
 # Asymmetric algorithms only: never "none", never HMAC (SPEC.md §10, RFC 9449 §4.3).
@@ -37,8 +36,7 @@ MAX_PROOF_LENGTH: Final = 8192
 _KEY_CACHE_ENTRIES: Final = 4096
 _KEY_CACHE_BYTES: Final = 16 * 1024 * 1024
 _IMPORTED_KEY_BYTES: Final = 2048  # a joserfc key and its `cryptography` object, beside the JWK
-# Memos of pure functions: only for inputs up to this long, so their bound is evident
-# (entries x this length); longer ones are computed each time.
+# Memos of pure functions keep inputs up to this long (pod.cache.memoize_short).
 _MEMO_MAX_LENGTH: Final = 2048
 
 
@@ -56,38 +54,22 @@ def _invalid(message: str) -> Unauthenticated:
     return Unauthenticated(f"invalid DPoP proof: {message}", error="invalid_dpop_proof")
 
 
+# At most 2,048 URLs of up to 2 KB, each with its normalized form: about 9 MB.
+@memoize_short(maxsize=2048, max_length=_MEMO_MAX_LENGTH)
 def normalize_url(url: str) -> str:
     """Scheme and host lower-cased, default port dropped, no query or fragment (RFC 9449 §4.3)."""
-    if len(url) > _MEMO_MAX_LENGTH:
-        return _normalize_url(url)
-    return _normalized_url(url)
-
-
-def _normalize_url(url: str) -> str:
     parsed = URL(url)
     if not parsed.is_absolute():
         raise ValueError("not an absolute URL")
     return str(parsed.with_query(None).with_fragment(None))
 
 
-# At most 2,048 URLs of up to 2 KB, each with its normalized form: about 9 MB.
-_normalized_url = functools.lru_cache(maxsize=2048)(_normalize_url)
-
-
+# At most 2,048 tokens of up to 2 KB, with their 43-character hashes: about 4.5 MB.
+@memoize_short(maxsize=2048, max_length=_MEMO_MAX_LENGTH)
 def access_token_hash(token: str) -> str:
     """The `ath` value for an access token: base64url(SHA-256(token)) without padding."""
-    if len(token) > _MEMO_MAX_LENGTH:
-        return _access_token_hash(token)
-    return _memo_access_token_hash(token)
-
-
-def _access_token_hash(token: str) -> str:
     digest = hashlib.sha256(token.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-# At most 2,048 tokens of up to 2 KB, with their 43-character hashes: about 4.5 MB.
-_memo_access_token_hash = functools.lru_cache(maxsize=2048)(_access_token_hash)
 
 
 def _key_size(cache_key: Any, found: tuple[Any, str]) -> int:

@@ -6,9 +6,10 @@ too many ranges is read up to the bound, never more.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from pod.cache import memoize_short
 
 MAX_ACCEPT_LENGTH = 4096
 MAX_RANGES = 64
@@ -67,18 +68,13 @@ def quality(ranges: Sequence[MediaRange], media_type: str) -> float:
     return best_q if best_specificity >= 0 else 0.0
 
 
+@memoize_short(maxsize=1024, max_length=_MEMO_MAX_LENGTH)
 def choose(accept: str | None, available: tuple[str, ...]) -> str | None:
     """The best of `available` (server preference order) for this Accept header, or None.
 
     No Accept header (or one with nothing parseable) accepts anything: the first type wins.
     Memoized: clients send the same few Accept headers over and over.
     """
-    if accept is not None and len(accept) > _MEMO_MAX_LENGTH:
-        return _choose(accept, available)
-    return _chosen(accept, available)
-
-
-def _choose(accept: str | None, available: tuple[str, ...]) -> str | None:
     if not available:
         return None
     if accept is None or not accept.strip():
@@ -92,6 +88,3 @@ def _choose(accept: str | None, available: tuple[str, ...]) -> str | None:
         if q > best_q:
             best, best_q = media_type, q
     return best
-
-
-_chosen = functools.lru_cache(maxsize=1024)(_choose)

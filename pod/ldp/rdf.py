@@ -9,7 +9,6 @@ JSON-LD output, with a document loader that serves only the bundled contexts.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import re
@@ -22,6 +21,7 @@ import pyoxigraph as ox
 import rdflib
 from pyld import jsonld
 
+from pod.cache import memoize_short
 from pod.errors import InvalidRdf, NotAcceptable, UnsupportedMediaType
 from pod.vocab import COMMON_PREFIXES, RDF, XSD
 
@@ -59,33 +59,21 @@ _PREFIX_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9_\-.]*[A-Za-z0-9_\-])?$|^[A-Za-z
 _XML_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
+# Memos over Content-Type headers up to 256 characters (pod.cache.memoize_short): 512 entries
+# of at most 256 characters (and the answer) each, about 300 KB.
+_MEMO_MAX_LENGTH: Final = 256
+
+
+@memoize_short(maxsize=512, max_length=_MEMO_MAX_LENGTH)
 def canonical_type(content_type: str) -> str:
     """Lower-case media type without parameters, with aliases resolved."""
-    if len(content_type) > _MEMO_MAX_LENGTH:
-        return _canonical_type(content_type)
-    return _canonical_types(content_type)
-
-
-def is_rdf_type(content_type: str) -> bool:
-    if len(content_type) > _MEMO_MAX_LENGTH:
-        return _canonical_type(content_type) in RDF_TYPES
-    return _rdf_types(content_type)
-
-
-def _canonical_type(content_type: str) -> str:
     base = content_type.split(";", 1)[0].strip().lower()
     return _ALIASES.get(base, base)
 
 
-def _is_rdf_type(content_type: str) -> bool:
+@memoize_short(maxsize=512, max_length=_MEMO_MAX_LENGTH)
+def is_rdf_type(content_type: str) -> bool:
     return canonical_type(content_type) in RDF_TYPES
-
-
-# Memos over Content-Type headers up to _MEMO_MAX_LENGTH, so their bound is evident: 512 entries
-# of at most 256 characters (and the answer) each, about 300 KB.
-_MEMO_MAX_LENGTH: Final = 256
-_canonical_types = functools.lru_cache(maxsize=512)(_canonical_type)
-_rdf_types = functools.lru_cache(maxsize=512)(_is_rdf_type)
 
 
 @dataclass(slots=True)

@@ -183,7 +183,7 @@ async def test_anonymous_requests_for_many_long_paths_leave_bounded_state(
 async def test_long_accept_and_content_type_headers_are_not_memoized(client: Client) -> None:
     """The memos of content negotiation took any header up to aiohttp's 8 KB limit, 1,024 and
     512 of them: 8 MB and more. They now keep short headers only, where real ones are."""
-    memos = (negotiation._chosen, rdf._canonical_types, rdf._rdf_types)
+    memos = (negotiation.choose, rdf.canonical_type, rdf.is_rdf_type)
     doc = POD + "memo"
 
     async def write_and_read(content_type: str, accept: str) -> None:
