@@ -149,6 +149,12 @@ async def api_token(kluis: Kluis, email: str) -> str:
         return str((await r.json())["token"])
 
 
+def browser_session() -> aiohttp.ClientSession:
+    """A client that keeps cookies like a browser, also from an IP-address host (the test
+    servers run on 127.0.0.1)."""
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, html

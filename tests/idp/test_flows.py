@@ -27,7 +27,15 @@ from pod.http.keys import PROVIDER
 from pod.idp.clients import REGISTRATIONS_PER_HOUR, Clients
 from pod.idp.revocations import Revocations
 from pod.storage.kv import MemoryKeyValueStore
-from tests.idp.conftest import PASSWORD, ClientApp, Kluis, api_token, csrf_of, sign_up
+from tests.idp.conftest import (
+    PASSWORD,
+    ClientApp,
+    Kluis,
+    api_token,
+    browser_session,
+    csrf_of,
+    sign_up,
+)
 from tests.support import new_ec_key, sign_proof
 
 TURTLE = {"Content-Type": "text/turtle"}
@@ -100,11 +108,6 @@ def return_link(page: str) -> str:
     found = re.search(r'<a href="([^"]+)">Return to', page)
     assert found, page
     return html.unescape(found[1])
-
-
-def browser_session() -> aiohttp.ClientSession:
-    # unsafe=True: keep cookies from an IP-address host (the test server is 127.0.0.1).
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
 def oauth_client(client_app: ClientApp, **kwargs: Any) -> OAuth2Session:

@@ -14,15 +14,10 @@ import pytest
 
 from pod.accounts.service import SIGNUPS_PER_HOUR
 from pod.http.keys import ACCOUNTS
-from tests.idp.conftest import PASSWORD, Kluis, csrf_of, sign_up
+from tests.idp.conftest import PASSWORD, Kluis, browser_session, csrf_of, sign_up
 
 EMAIL = "alice@example.org"
 BEHIND_PROXY = pytest.mark.parametrize("kluis", [{"trusted_proxies": "127.0.0.1"}], indirect=True)
-
-
-def browser() -> aiohttp.ClientSession:
-    # unsafe=True: keep cookies from an IP-address host (the test server is 127.0.0.1).
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
 async def api_login(
@@ -70,7 +65,7 @@ async def test_guessing_from_elsewhere_does_not_lock_the_owner_out(
     kluis: Kluis, alice: None
 ) -> None:
     """Five wrong guesses by anyone used to lock the owner out for 15 minutes everywhere."""
-    async with browser() as owner:
+    async with browser_session() as owner:
         assert await page_login(owner, kluis, PASSWORD) == 303  # this browser is now known
         async with owner.post(
             kluis.url(".account/logout"),
@@ -88,7 +83,7 @@ async def test_guessing_from_elsewhere_does_not_lock_the_owner_out(
         # The owner's browser still gets in ...
         assert await page_login(owner, kluis, PASSWORD) == 303
     # ... while a browser the account has never seen waits, like the attacker.
-    async with browser() as stranger:
+    async with browser_session() as stranger:
         assert await page_login(stranger, kluis, PASSWORD) == 429
 
 
@@ -134,11 +129,11 @@ async def test_a_visitor_who_submits_nothing_leaves_nothing(kluis: Kluis) -> Non
     assert await kv.items("sessions") == []
     # The form still works, with the CSRF secret its cookie carries ...
     await sign_up(kluis, EMAIL, "alice")
-    async with browser() as b:
+    async with browser_session() as b:
         assert await page_login(b, kluis, PASSWORD) == 303
     assert len(await kv.items("sessions")) == 1
     # ... and a form posted with another visitor's token is refused.
-    async with browser() as first, browser() as second:
+    async with browser_session() as first, browser_session() as second:
         token = await _csrf(first, kluis)
         await _csrf(second, kluis)
         async with second.post(

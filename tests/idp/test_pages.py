@@ -6,11 +6,7 @@ import re
 
 import aiohttp
 
-from tests.idp.conftest import PASSWORD, Kluis, csrf_of, sign_up
-
-
-def session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+from tests.idp.conftest import PASSWORD, Kluis, browser_session, csrf_of, sign_up
 
 
 async def logged_in(kluis: Kluis, browser: aiohttp.ClientSession, email: str) -> str:
@@ -26,7 +22,7 @@ async def logged_in(kluis: Kluis, browser: aiohttp.ClientSession, email: str) ->
 
 
 async def test_signup_page_creates_account_and_pod(kluis: Kluis) -> None:
-    async with session() as browser:
+    async with browser_session() as browser:
         async with browser.get(kluis.url(".account/signup")) as r:
             assert r.status == 200
             html = await r.text()
@@ -67,7 +63,7 @@ async def test_signup_page_creates_account_and_pod(kluis: Kluis) -> None:
 
 async def test_account_page_actions(kluis: Kluis) -> None:
     await sign_up(kluis, "fay@example.org", "fay")
-    async with session() as browser:
+    async with browser_session() as browser:
         page = await logged_in(kluis, browser, "fay@example.org")
         # a second pod
         async with browser.post(
@@ -127,7 +123,7 @@ async def test_account_page_actions(kluis: Kluis) -> None:
 
 async def test_forms_need_the_session_csrf_token(kluis: Kluis) -> None:
     await sign_up(kluis, "gus@example.org", "gus")
-    async with session() as browser:
+    async with browser_session() as browser:
         page = await logged_in(kluis, browser, "gus@example.org")
         for action, form in (
             (".account/pods", {"pod": "gus2"}),
@@ -140,7 +136,7 @@ async def test_forms_need_the_session_csrf_token(kluis: Kluis) -> None:
             assert "gus2" not in await r.text()
     # a page of one session does not carry over to another
     async with (
-        session() as other,
+        browser_session() as other,
         other.post(
             kluis.url(".account/pods"),
             data={"csrf": csrf_of(page), "pod": "gus3"},
