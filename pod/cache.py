@@ -30,16 +30,25 @@ R_co = TypeVar("R_co", covariant=True)
 
 Sizer = Callable[[K, V], int]
 
-_FLAT = (str, bytes, bytearray, int, float, type(None))
+_FLAT = (bytes, bytearray, int, float, type(None))
+_ASCII_BASE = sys.getsizeof("")
+_TEXT_BASE = sys.getsizeof("\U0001f600") - 4  # a string stored four bytes a character
 
 
 def size_of(value: object) -> int:
     """An estimate of the memory `value` holds, items included.
 
-    Strings and bytes count by their length (`sys.getsizeof`), tuples, lists, sets and dicts by
+    Strings and bytes count by their length, tuples, lists, sets and dicts by
     their items, and slotted objects (our frozen dataclasses) by their fields; anything else
     counts shallowly, so a cache of such values needs a sizer of its own.
     """
+    if isinstance(value, str):
+        # From the length, not sys.getsizeof: CPython may attach a cached UTF-8 copy to a
+        # string, which would make the estimate depend on what else touched it. Non-ASCII text
+        # counts as four bytes a character, the most CPython stores.
+        if value.isascii():
+            return _ASCII_BASE + len(value)
+        return _TEXT_BASE + 4 * len(value)
     if isinstance(value, _FLAT):
         return sys.getsizeof(value)
     if isinstance(value, tuple | list | set | frozenset):

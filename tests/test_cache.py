@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pod.cache import LruCache, memoize_short, size_of
@@ -164,6 +164,7 @@ class Pair:
 
 @PROPERTY
 @given(short=st.text(max_size=20), extra=st.text(min_size=1, max_size=200))
+@example(short="é", extra="0")  # a cached UTF-8 copy once made 'é' count more than 'é0'
 def test_size_of_grows_with_every_string_a_value_holds(short: str, extra: str) -> None:
     longer = short + extra
     for make in (
