@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import pyoxigraph as ox
 import rdflib
@@ -224,6 +225,66 @@ def serialize(
     if media == RDF_XML:
         return _serialize_xml(ordered, chosen)
     return _bytes(ox.serialize(ordered, format=fmt, prefixes=chosen))
+
+
+# Stored documents name the server's own resources with relative IRIs, so a data directory moved
+# to another scheme, host or port (a new domain, a TLS proxy in front) keeps meaning the same
+# resources. pyoxigraph writes relative IRIs against a `base_iri`, but for any IRI that shares the
+# base's scheme, other hosts included (`<//xmlns.com/foaf/0.1/>`), which a move from http to https
+# would change. So our own IRIs are first moved to a scheme of their own that nothing else uses;
+# only they then come out relative, as `<#me>`, `<card>` or `</alice/inbox/>` (RFC 3986 §4.2).
+_HERE: Final = "x-kluis-here:"
+
+
+def serialize_stored(
+    triples: list[ox.Triple], *, document: str, server: str, prefixes: dict[str, str] | None = None
+) -> bytes:
+    """Turtle for storing document `document`: IRIs under `server` (the base URL, ending in `/`)
+    are written relative to the document, every other IRI in full.
+
+    Read back with `parse(..., base=<the document's URL>)`, the same triples come out, with the
+    document's URL then (a server moved elsewhere) in place of `document`.
+    """
+    if not triples:
+        return b""  # pyoxigraph writes nothing, not even `@base`, for an empty graph
+    origin = len(server) - len(urlsplit(server).path)  # the length of `scheme://host:port`
+    own = prefixes or {}
+    if _mentions(triples, own, _HERE):
+        return serialize(triples, TURTLE, prefixes=own)  # cannot happen by accident; stay exact
+
+    def here(term: Any) -> Any:
+        if isinstance(term, ox.NamedNode) and term.value.startswith(server):
+            return ox.NamedNode(_HERE + term.value[origin:])
+        return term
+
+    moved = [ox.Triple(here(t.subject), here(t.predicate), here(t.object)) for t in triples]
+    chosen = {
+        name: _HERE + iri[origin:] if iri.startswith(server) else iri
+        for name, iri in used_prefixes(triples, own).items()
+    }
+    base = _HERE + document[origin:]
+    out = _bytes(
+        ox.serialize(_sorted(moved), format=ox.RdfFormat.TURTLE, prefixes=chosen, base_iri=base)
+    )
+    # Drop the `@base` line pyoxigraph writes first: without it, the relative IRIs resolve against
+    # wherever the document is read from (RFC 3986 §5.1.3).
+    head = f"@base <{base}> .\n".encode()
+    if not out.startswith(head) or _HERE.encode() in out[len(head) :]:
+        raise RuntimeError("pyoxigraph wrote relative Turtle in a form Kluis does not expect")
+    return out[len(head) :]
+
+
+def _mentions(triples: list[ox.Triple], prefixes: dict[str, str], text: str) -> bool:
+    if any(text in iri for iri in prefixes.values()):
+        return True
+    for t in triples:
+        for term in (t.subject, t.predicate, t.object):
+            if isinstance(term, ox.Literal):
+                if text in term.value or text in term.datatype.value:
+                    return True
+            elif text in str(term):
+                return True
+    return False
 
 
 def _serialize_xml(ordered: list[ox.Triple], prefixes: dict[str, str]) -> bytes:

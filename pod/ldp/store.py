@@ -544,9 +544,9 @@ class SolidStore:
             growth = max(0, len(triples) - len(graph.triples)) * _BYTES_PER_TRIPLE
             body = await self._offload(
                 size + growth,  # about the size of the new document
-                _serialize,
+                self._stored,
+                path,
                 triples,
-                rdf.TURTLE,
                 graph.prefixes,
             )
             if etag is None:
@@ -571,7 +571,7 @@ class SolidStore:
         body = b""
         if new_own:
             body = await self._offload(
-                len(new_own) * _BYTES_PER_TRIPLE, _serialize, new_own, rdf.TURTLE, prefixes
+                len(new_own) * _BYTES_PER_TRIPLE, self._stored, path, new_own, prefixes
             )
         written = await self.backend.write(path, body, content_type=rdf.TURTLE)
         return self._written(path, written, created=False)
@@ -644,7 +644,7 @@ class SolidStore:
         graph = await self._offload(len(data), rdf.parse, data, media, base=self.url(path))
         await self._validate(path, graph.triples)
         return rdf.TURTLE, await self._offload(
-            len(data), _serialize, graph.triples, rdf.TURTLE, graph.prefixes
+            len(data), self._stored, path, graph.triples, graph.prefixes
         )
 
     async def _container_body(self, path: str, data: bytes, content_type: str) -> bytes:
@@ -655,10 +655,12 @@ class SolidStore:
             raise PayloadTooLarge(f"RDF bodies are limited to {self.max_rdf_bytes} bytes")
         graph = await self._offload(len(data), rdf.parse, data, media, base=self.url(path))
         self._check_container_triples(path, graph.triples)
-        return (
-            rdf.serialize(graph.triples, rdf.TURTLE, prefixes=graph.prefixes)
-            if graph.triples
-            else b""
+        return self._stored(path, graph.triples, graph.prefixes) if graph.triples else b""
+
+    def _stored(self, path: str, triples: list[ox.Triple], prefixes: dict[str, str]) -> bytes:
+        """The Turtle stored for `path`: this server's IRIs relative, so a move keeps them."""
+        return rdf.serialize_stored(
+            triples, document=self.url(path), server=self.base_url + "/", prefixes=prefixes
         )
 
     async def _validate(self, path: str, triples: list[ox.Triple]) -> None:

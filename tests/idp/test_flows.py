@@ -875,7 +875,9 @@ async def test_signup_seeds_a_pod(kluis: Kluis) -> None:
         from rdflib import Graph, URIRef
 
         me = URIRef(created["webId"])
-        predicates = {str(p) for p in Graph().parse(data=card, format="turtle").predicates(me)}
+        # As every client does, relative IRIs resolve against the document's URL.
+        graph = Graph().parse(data=card, format="turtle", publicID=kluis.url("carol/profile/card"))
+        predicates = {str(p) for p in graph.predicates(me)}
         for needed in (
             "http://www.w3.org/ns/solid/terms#oidcIssuer",
             "http://www.w3.org/ns/pim/space#storage",

@@ -10,6 +10,8 @@ difference on random documents.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
 
 import pyoxigraph as ox
 import pytest
@@ -402,3 +404,66 @@ def test_patched_documents_serialize_and_parse_back(doc: list[ox.Triple]) -> Non
     result = patch.apply(doc)
     data = rdf.serialize(result, rdf.TURTLE, prefixes=PREFIXES)
     assert_isomorphic(rdf.parse(data, rdf.TURTLE, base=BASE).triples, result, data)
+
+
+# --- stored documents: the server's own IRIs relative -------------------------------------
+
+_SEGMENT = st.text(alphabet="abcxyz09-_.~", min_size=1, max_size=6).filter(
+    lambda s: s not in (".", "..")
+)
+_SERVERS = st.sampled_from(
+    ["http://localhost:3000/", "https://pod.example/", "https://example.org:8443/kluis/"]
+)
+
+
+@st.composite
+def _own_iri(draw: st.DrawFn, server: str) -> str:
+    segments = draw(st.lists(_SEGMENT, max_size=4))
+    tail = draw(st.sampled_from(["", "/", "#me", "#a-b", "?q=1"]))
+    return server + "/".join(segments) + (tail if segments else "")
+
+
+@given(data=st.data(), server=_SERVERS, moved_to=_SERVERS)
+@settings(max_examples=150, deadline=None)
+def test_stored_turtle_keeps_its_meaning_wherever_it_is_read(
+    data: st.DataObject, server: str, moved_to: str
+) -> None:
+    document = data.draw(_own_iri(server))
+    own = st.builds(ox.NamedNode, _own_iri(server))
+    other = st.sampled_from(
+        [
+            ox.NamedNode("http://xmlns.com/foaf/0.1/name"),  # same scheme, another host
+            ox.NamedNode("https://schema.org/about"),
+            ox.NamedNode("http://localhost:3001/other#it"),  # another port
+            ox.NamedNode(server.rstrip("/")),  # the origin without the path
+        ]
+    )
+    term = st.one_of(own, other)
+    objects = st.one_of(term, st.builds(ox.Literal, st.text(max_size=8)))
+    triples = data.draw(st.lists(st.builds(ox.Triple, term, term, objects), min_size=1, max_size=8))
+    prefixes = {"me": document + "#", "foaf": "http://xmlns.com/foaf/0.1/"}
+    stored = rdf.serialize_stored(triples, document=document, server=server, prefixes=prefixes)
+    assert server.encode() not in stored.replace(server.rstrip("/").encode() + b">", b"")
+
+    # Read from another scheme, host and port, the same path (a path change needs a migration).
+    target = "{0.scheme}://{0.netloc}{1.path}".format(urlsplit(moved_to), urlsplit(server))
+
+    def moved(t: Any) -> Any:
+        if isinstance(t, ox.NamedNode) and t.value.startswith(server):
+            return ox.NamedNode(target + t.value[len(server) :])
+        return t
+
+    here = target + document[len(server) :]
+    read = rdf.parse(stored, rdf.TURTLE, base=here).triples
+    assert set(read) == {ox.Triple(*(moved(x) for x in t)) for t in triples}
+
+
+def test_stored_turtle_with_the_placeholder_scheme_stays_absolute() -> None:
+    doc = "http://localhost:3000/a/b"
+    triples = [
+        ox.Triple(ox.NamedNode(doc), ox.NamedNode("http://x/p"), ox.NamedNode("x-kluis-here:/a"))
+    ]
+    stored = rdf.serialize_stored(triples, document=doc, server="http://localhost:3000/")
+    assert set(rdf.parse(stored, rdf.TURTLE, base="https://elsewhere/a/b").triples) == {
+        ox.Triple(ox.NamedNode(doc), ox.NamedNode("http://x/p"), ox.NamedNode("x-kluis-here:/a"))
+    }
