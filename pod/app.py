@@ -55,6 +55,7 @@ from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, Provider
 from pod.idp.revocations import Revocations
 from pod.ldp.isolation import IsolatedWorker
 from pod.ldp.store import SolidStore
+from pod.migrate import check_base_url
 from pod.model import ANONYMOUS, AccessMode
 from pod.storage.base import Backend
 from pod.storage.fs import FileBackend
@@ -180,6 +181,8 @@ def _static_clients(path: str) -> list[dict[str, Any]]:
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
+    # Stored state names the base URL it was made under; another one needs `kluis migrate`.
+    await check_base_url(app[ACCOUNTS].kv, app[SETTINGS].base_url)
     await store.load_storages()
     await ensure_acls(store)
     await app[PROVIDER].keys.load()

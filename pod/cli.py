@@ -27,6 +27,7 @@ from pod.app import run
 from pod.config import ENV_PREFIX, Settings, parse_value, setting_fields
 from pod.idp.keys import SigningKeys
 from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME
+from pod.migrate import BaseUrlChanged, move
 from pod.storage.kv import FileKeyValueStore
 
 log = logging.getLogger("pod")
@@ -43,16 +44,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kluis {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the server")
-    for f in setting_fields():
-        kind = f.type if isinstance(f.type, str) else f.type.__name__
-        serve.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f.name,
-            default=None,
-            type=_converter(kind),
-            metavar=kind.upper() if kind != "bool" else "BOOL",
-            help=f"{f.metadata['help']} [env {ENV_PREFIX}{f.name.upper()}, default {f.default}]",
-        )
+    _setting_options(serve)
+    migrate = commands.add_parser(
+        "migrate",
+        help="move a data directory to the base URL these options give (stop the server first)",
+        description="Rewrite the URLs a file-storage data directory holds (accounts, WebIDs, "
+        "access rules, documents) from the base URL it was served at to the one the same "
+        "options as `kluis serve` give. The directory is copied to <data-dir>.backup-<time> "
+        "first. Prints what changed as JSON.",
+    )
+    _setting_options(migrate)
+    migrate.add_argument(
+        "--dry-run", action="store_true", help="only print what would change; write nothing"
+    )
+    migrate.add_argument(
+        "--from",
+        dest="old_base_url",
+        default=None,
+        metavar="URL",
+        help="the base URL it was served at [default: the one the data directory recorded]",
+    )
 
     account = commands.add_parser("account", help="manage accounts on a running server")
     account_commands = account.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -81,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the server's data directory [env {ENV_PREFIX}DATA_DIR]",
     )
     return parser
+
+
+def _setting_options(parser: argparse.ArgumentParser) -> None:
+    for f in setting_fields():
+        kind = f.type if isinstance(f.type, str) else f.type.__name__
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=None,
+            type=_converter(kind),
+            metavar=kind.upper() if kind != "bool" else "BOOL",
+            help=f"{f.metadata['help']} [env {ENV_PREFIX}{f.name.upper()}, default {f.default}]",
+        )
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:
@@ -121,12 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command == "serve":
-        options = {k: v for k, v in vars(args).items() if k != "command"}
+    if args.command in ("serve", "migrate"):
+        names = {f.name for f in setting_fields()}
+        options = {k: v for k, v in vars(args).items() if k in names}
         try:
             settings = Settings.load(os.environ, **options)
         except ValueError as exc:
             parser.error(str(exc))
+        if args.command == "migrate":
+            return migrate(settings, old=args.old_base_url, dry_run=args.dry_run)
         return serve(settings)
     try:
         result = asyncio.run(_run_command(args))
@@ -142,7 +169,24 @@ def serve(settings: Settings) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    run(settings)
+    try:
+        run(settings)
+    except BaseUrlChanged as exc:
+        print(f"kluis: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def migrate(settings: Settings, *, old: str | None, dry_run: bool) -> int:
+    if settings.storage != "file":
+        print("kluis: only file storage keeps anything to migrate", file=sys.stderr)
+        return 1
+    try:
+        plan = asyncio.run(move(settings.data_dir, settings.base_url, old=old, dry_run=dry_run))
+    except ValueError as exc:
+        print(f"kluis: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"dryRun": dry_run, **plan.summary()}, indent=2))
     return 0
 
 

@@ -206,3 +206,30 @@ class FileKeyValueStore:
             if found is not None:
                 out.append(found)
         return out
+
+    # --- maintenance (`kluis migrate`), with no server running ------------------------------
+
+    def namespaces(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(d.name for d in self.root.iterdir() if d.is_dir() and d.name.isidentifier())
+
+    def records(self, namespace: str) -> list[tuple[str, Record, float | None]]:
+        """Every live record of a namespace with its expiry time (seconds since the epoch)."""
+        out = []
+        for path in sorted((self.root / namespace).glob("*.json")):
+            found = self._load(path)
+            if found is not None:
+                raw = json.loads(path.read_bytes())
+                out.append((found[0], found[1], raw.get("expires")))
+        return out
+
+    def replace(
+        self, namespace: str, old_key: str, key: str, value: Record, expires: float | None
+    ) -> None:
+        """Store `value` under `key` with the same expiry time, then drop `old_key` if different."""
+        ttl = None if expires is None else max(expires - time.time(), 1.0)
+        self._write(self._file(namespace, key), key, value, ttl, new=False)
+        if old_key != key:
+            with contextlib.suppress(FileNotFoundError):
+                self._file(namespace, old_key).unlink()
