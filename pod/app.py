@@ -29,6 +29,7 @@ from pod.auth.tokens import AccessToken, IssuerKeys, TokenVerifier, same_issuer
 from pod.auth.webid import WebIdProfiles
 from pod.config import Settings
 from pod.fetch import Fetcher
+from pod.http.access import AccessLogger
 from pod.http.account import add_account_routes
 from pod.http.bodies import runner_options as runner_options  # for embedders
 from pod.http.idp import add_idp_routes, endpoints
@@ -265,6 +266,7 @@ async def _serve(settings: Settings) -> None:
     runner = web.AppRunner(
         app,
         access_log=logging.getLogger("pod.access") if settings.access_log else None,
+        access_log_class=AccessLogger,
         shutdown_timeout=settings.shutdown_timeout,
         handle_signals=False,
         **runner_options(settings),

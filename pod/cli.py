@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from pod import __version__
+from pod import __version__, logs
 from pod.app import run
 from pod.config import ENV_PREFIX, Settings, parse_value, setting_fields
 from pod.idp.keys import SigningKeys
@@ -165,10 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> int:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level)
     try:
         run(settings)
     except BaseUrlChanged as exc:

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import signal
+import socket
+import subprocess
+import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+import aiohttp
 from aiohttp import web
 from aiohttp.client import ClientResponse
 from aiohttp.test_utils import TestClient
@@ -294,3 +302,60 @@ def seed_open_storage(data_dir: Path, name: str) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / ".kluis~self.json").write_text(json.dumps({"storage": "true"}))
     (root / ".acl").write_text(OPEN_ACL)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def kluis_process(port: int, log: Path, *options: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`kluis serve` on 127.0.0.1:`port` in a process of its own, its log (standard error) going
+    to the file `log`; killed on the way out unless it stopped already."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pod",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *options,
+            ],
+            cwd=Path(__file__).parents[1],
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+async def wait_until_serving(url: str, proc: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited with {proc.returncode}")
+            try:
+                async with session.get(url) as r:
+                    if r.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("server did not start")
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server as an operator does (SIGTERM), so that its log is complete."""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0

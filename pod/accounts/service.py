@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
@@ -24,7 +25,7 @@ from pod.accounts.passwords import (
     verify_password,
 )
 from pod.accounts.pods import Pod, check_pod_name, provision_pod, webid_of
-from pod.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
+from pod.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthenticated
 from pod.ldp.store import SolidStore
 from pod.ratelimit import RateLimiter
 from pod.storage.kv import KeyValueStore
@@ -33,6 +34,9 @@ _EMAIL: Final = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,62}$")
 CREDENTIAL_PREFIX: Final = "kluis-cc-"
 SIGNUPS_PER_HOUR: Final = 20
 _NAME_MAX: Final = 100
+# Audit lines name accounts by id and WebID, never by e-mail address (personal data), and never
+# carry a password or secret.
+log = logging.getLogger(__name__)
 
 
 def normalize_email(email: str) -> str:
@@ -159,7 +163,16 @@ class LoginLimiter:
                 (self.accounts, email),
             ]
         for limiter, key in slots:
-            limiter.check(key)
+            try:
+                limiter.check(key)
+            except TooManyRequests:
+                log.info(
+                    "log-in locked out: too many %s (account %s, address %s)",
+                    limiter.what,
+                    account or "unknown",
+                    attempt.address,
+                )
+                raise
         for limiter, key in slots:
             limiter.take(key)
         return slots
@@ -229,6 +242,7 @@ class AccountService:
                 await self.kv.delete("accounts", account_id)
                 await self.kv.delete("emails", email)
                 raise
+        log.info("signed up: account %s, WebID %s", account.id, ", ".join(account.webids) or "-")
         return account
 
     async def log_in(self, email: str, password: str, *, attempt: LoginAttempt) -> Account:
@@ -305,6 +319,9 @@ class AccountService:
                 "secret_hash": _secret_hash(secret),
             },
         )
+        log.info(
+            "client credentials %s created: WebID %s, account %s", client_id, webid, account.id
+        )
         return credential, secret
 
     async def credentials(self, account: Account) -> list[Credential]:
@@ -323,7 +340,14 @@ class AccountService:
         if record is None or record.get("account") != account.id:
             raise NotFound("no such credential on this account")
         await self.kv.delete("credentials", client_id)
-        return Credential.from_record(client_id, record)
+        credential = Credential.from_record(client_id, record)
+        log.info(
+            "client credentials %s revoked: WebID %s, account %s",
+            client_id,
+            credential.webid,
+            account.id,
+        )
+        return credential
 
     async def check_client_secret(self, client_id: str, secret: str) -> Credential | None:
         """The credential if `secret` is right (constant-time), else None."""

@@ -8,6 +8,7 @@ offered to other origins through CORS.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
@@ -25,6 +26,7 @@ from pod.http.sessions import Session
 from pod.idp.provider import AuthRequest, origin_of
 
 _API_TOKEN_LIFETIME: Final = 24 * 3600
+log = logging.getLogger(__name__)
 
 
 def urls(base: str) -> dict[str, str]:
@@ -460,6 +462,14 @@ async def post_consent(request: web.Request) -> web.StreamResponse:
             title="Cannot allow this",
             message=str(exc.description),
         )
+    log.info(
+        "consent given: account %s lets %s sign in as %s, scope %s%s",
+        account.id,
+        auth.client_id,
+        form.get("webid", ""),
+        " ".join(auth.scope),
+        " (remembered)" if form.get("remember") == "yes" else "",
+    )
     return redirect(location)
 
 

@@ -1,8 +1,9 @@
-"""THE error -> status table, and the rendering of every error response.
+"""THE error -> status table, and the rendering and logging of every error response.
 
 Domain errors (`pod.errors`) become `application/problem+json` (RFC 9457) with the status below and
 the headers the status calls for (Allow, WWW-Authenticate, Accept-*, Content-Range, Retry-After).
-Anything else is a bug: logged with the request id, answered 500 with no internals.
+Anything else is a bug: logged with the request id, answered 500 with no internals. Every 4xx
+answer, whoever chose it, is logged once at debug level with what was wrong (`log_refusal`).
 """
 
 from __future__ import annotations
@@ -120,6 +121,41 @@ def render_http_exception(exc: web.HTTPException, *, request_id: str) -> web.Res
         if name in exc.headers:
             response.headers[name] = exc.headers[name]
     return response
+
+
+def log_refusal(request: web.Request, response: web.StreamResponse, *, detail: str | None) -> None:
+    """One debug line for a 4xx answer: status, method, path and what was wrong.
+
+    `detail` is the error's message; for an answer a handler made itself (an OAuth error, a page
+    saying what was wrong) it is read from a JSON body, else the status's phrase stands. The
+    query string is left out: it can carry a token (`id_token_hint`) or a code.
+    """
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    if detail is None:
+        detail = _detail_of(response)
+    # raw_path keeps the percent-encoding, so a path cannot break the line.
+    path = request.rel_url.raw_path
+    log.debug("%d %s %s: %s", response.status, request.method, path, detail[:_DETAIL_CHARS])
+
+
+_DETAIL_CHARS: Final = 500
+_JSON_TYPES: Final = frozenset({"application/json", "application/problem+json"})
+
+
+def _detail_of(response: web.StreamResponse) -> str:
+    body = response.body if isinstance(response, web.Response) else None
+    if isinstance(body, bytes) and response.content_type in _JSON_TYPES and len(body) < 8192:
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict):
+            # problem+json (RFC 9457 §3.1), or an OAuth error (RFC 6749 §5.2)
+            for key in ("detail", "error_description", "error"):
+                if isinstance(answer.get(key), str):
+                    return str(answer[key])
+    return response.reason
 
 
 def render_unexpected(exc: BaseException, *, request_id: str) -> web.Response:

@@ -1,5 +1,6 @@
-"""Middlewares: request id, CORS (Solid Protocol §cors), content isolation, the same-origin guard
-for the account pages, and the error boundary.
+"""Middlewares: request id (on every log line of the request, in the `X-Request-Id` header and in
+error bodies), CORS (Solid Protocol §cors), content isolation, the same-origin guard for the
+account pages, and the error boundary.
 
 One middleware does them all: the per-request cost matters (benchmarks/) and they are always
 applied together, outermost first: CORS and isolation headers must be on error responses too.
@@ -25,9 +26,9 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from pod import errors
+from pod import errors, logs
 from pod.http import headers
-from pod.http.errors import render, render_http_exception, render_unexpected
+from pod.http.errors import log_refusal, render, render_http_exception, render_unexpected
 from pod.http.keys import IN_FLIGHT, REQUEST_ID, SETTINGS
 from pod.idp.provider import origin_of
 
@@ -46,6 +47,8 @@ _OWN_SITES: Final = frozenset({"same-origin", "none"})
 
 
 def _request_id() -> str:
+    """A new id, ours alone: an `X-Request-Id` a client sends is not used, since it could name
+    another request's lines or forge lines of its own."""
     return f"{_PID}-{next(_counter):x}"
 
 
@@ -53,6 +56,10 @@ def _request_id() -> str:
 async def pod_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = _request_id()
     request[REQUEST_ID] = request_id
+    # aiohttp runs each request in a task of its own, with a copy of the context, so the id is
+    # not reset here: it stays on the lines logged after the handler (the access log line,
+    # aiohttp's own errors) and never reaches another request's.
+    logs.REQUEST_ID.set(request_id)
     in_flight = request.app[IN_FLIGHT]
     in_flight.enter()
     try:
@@ -68,6 +75,7 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
     if is_account:
         origin = None
     response: web.StreamResponse
+    refusal: str | None = None
     if (
         request.method == "OPTIONS"
         and origin is not None
@@ -80,15 +88,20 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
                 _require_same_origin(request, settings.base_url)
             response = await handler(request)
         except errors.PodError as exc:
+            refusal = exc.message
             response = render(
                 exc, method=request.method, realm=settings.base_url, request_id=request_id
             )
         except web.HTTPException as exc:
+            refusal = exc.text or exc.reason
             response = render_http_exception(exc, request_id=request_id)
         except Exception as exc:
             response = render_unexpected(exc, request_id=request_id)
         _cors(response, origin)
     _isolate(response)
+    response.headers["X-Request-Id"] = request_id
+    if 400 <= response.status < 500:
+        log_refusal(request, response, detail=refusal)
     return response
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
 from pod.storage.kv import KeyValueStore
+
+log = logging.getLogger(__name__)
 
 COOKIE: Final = "kluis_session"
 DEVICE_COOKIE: Final = "kluis_device"
@@ -154,6 +157,8 @@ class Sessions:
     async def end(self, session: Session | None, response: web.StreamResponse) -> None:
         if session is not None and session.id is not None:
             await self.kv.delete("sessions", session.id)
+            if session.account is not None:
+                log.info("logged out: account %s", session.account)
         response.del_cookie(COOKIE, path=self.path)
 
     async def device(self, request: web.Request) -> tuple[str, str] | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -55,6 +56,7 @@ REFRESH_TOKEN_LIFETIME: Final = 14 * 24 * 3600
 AUTH_REQUEST_LIFETIME: Final = 900
 SCOPES: Final = ("openid", "webid", "offline_access", "profile")
 PROMPTS: Final = frozenset({"none", "login", "consent", "select_account"})
+log = logging.getLogger(__name__)
 
 
 class CannotRedirect(OAuth2Error):
@@ -548,6 +550,7 @@ class Provider:
         for key, record in await self.kv.items("refresh"):
             if record.get("account") == account.id and record.get("client_id") == client_id:
                 await self.kv.delete("refresh", key)
+        log.info("app %s revoked: account %s", client_id, account.id)
 
     async def revoke_credential(self, account: Account, client_id: str) -> None:
         """Delete client credentials of `account`; their access tokens stop working at once.
