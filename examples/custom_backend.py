@@ -1,14 +1,15 @@
 """Plug your own storage into Kluis: any object with the Backend protocol's methods will do.
 
-Run: python examples/custom_backend.py [PORT]
+Run: .venv/bin/python examples/custom_backend.py [PORT]
+(no server needs to be running; `make serve` makes .venv.)
 This one wraps the in-memory backend and records every write, as a backend that replicates or
 audits writes might; Kluis's Solid rules, access control and HTTP layer stay exactly the same.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 
 import aiohttp
 from aiohttp import web
@@ -75,5 +76,7 @@ async def main(port: int) -> list[str]:
 
 
 if __name__ == "__main__":
-    for line in asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3000)):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("port", type=int, nargs="?", default=3000, help="default 3000")
+    for line in asyncio.run(main(parser.parse_args().port)):
         print(line)

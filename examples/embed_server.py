@@ -1,14 +1,15 @@
 """Embed Kluis in your own asyncio program, with in-memory storage and your own access control.
 
-Run: python examples/embed_server.py [PORT]
+Run: .venv/bin/python examples/embed_server.py [PORT]
+(no server needs to be running; `make serve` makes .venv.)
 It starts a server whose access control is replaced by AllowAll (as a program that guards the
 port itself might do), writes and reads one document through HTTP, prints it, and stops.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 
 import aiohttp
 from aiohttp import web
@@ -39,4 +40,6 @@ async def main(port: int) -> str:
 
 
 if __name__ == "__main__":
-    print(asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3000)))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("port", type=int, nargs="?", default=3000, help="default 3000")
+    print(asyncio.run(main(parser.parse_args().port)))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tests.support import seed_open_storage
+import pytest
+
 from tests.test_cli import free_port, run_cli, server, wait_up
 
 ROOT = Path(__file__).parents[1]
@@ -30,63 +32,71 @@ def test_embed_server() -> None:
     assert "Hello from an embedded Kluis" in out
 
 
-async def test_read_write_turtle(tmp_path: Path) -> None:
-    port = free_port()
-    seed_open_storage(tmp_path, "sandbox")
-    with server("--port", str(port), "--host", "127.0.0.1", "--data-dir", str(tmp_path)) as proc:
-        base = f"http://127.0.0.1:{port}/"
-        await wait_up(base, proc)
-        out = run_example("read_write_turtle.py", base + "sandbox/")
-    assert '"al"' in out  # the patched nickname, as JSON-LD
-    assert "ldp:contains" in out
-    assert "profile" in out
-
-
-async def test_dpop_client(tmp_path: Path) -> None:
+@pytest.fixture
+async def fresh_pod() -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """A server as a fresh `make serve` has it: one account, its pod and client credentials."""
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
     with server(
         "--port", str(port), "--host", "127.0.0.1", "--storage", "memory", "--password-cost", "10"
     ) as proc:
         await wait_up(base, proc)
-        account = json.loads(
-            run_cli(
-                "account",
-                "create",
-                "--server",
-                base,
-                "--email",
-                "eve@example.org",
-                "--password",
-                "long enough",
-                "--pod",
-                "eve",
-            ).stdout
-        )
+        login = ("--server", base, "--email", "eve@example.org", "--password", "long enough")
+        account = json.loads(run_cli("account", "create", *login, "--pod", "eve").stdout)
         client = json.loads(
-            run_cli(
-                "client",
-                "create",
-                "--server",
-                base,
-                "--email",
-                "eve@example.org",
-                "--password",
-                "long enough",
-                "--webid",
-                account["webId"],
-                "--name",
-                "example",
-            ).stdout
+            run_cli("client", "create", *login, "--webid", account["webId"], "--name", "ex").stdout
         )
-        out = run_example(
-            "dpop_client.py",
-            base,
-            client["clientId"],
-            client["clientSecret"],
-            base + "eve/notes/hello",
-        )
+        yield base, client
+
+
+async def test_read_write_turtle(fresh_pod: tuple[str, dict[str, str]]) -> None:
+    base, client = fresh_pod
+    out = run_example(
+        "read_write_turtle.py", base + "eve/", client["clientId"], client["clientSecret"]
+    )
+    assert '"al"' in out  # the patched nickname, as JSON-LD
+    assert "ldp:contains" in out
+    assert "profile" in out
+
+
+async def test_dpop_client(fresh_pod: tuple[str, dict[str, str]]) -> None:
+    base, client = fresh_pod
+    out = run_example(
+        "dpop_client.py", base, client["clientId"], client["clientSecret"], base + "eve/notes/hi"
+    )
     assert "Written with a DPoP-bound token" in out
+
+
+@pytest.mark.parametrize("name", ["read_write_turtle.py", "dpop_client.py"])
+async def test_mistakes_get_one_clear_line(
+    fresh_pod: tuple[str, dict[str, str]], name: str
+) -> None:
+    base, client = fresh_pod
+    missing = failing_example(name)
+    assert missing.returncode == 2
+    assert "usage:" in missing.stderr
+    assert "required" in missing.stderr
+    args = [base + "eve/", client["clientId"], "not the secret"]
+    if name == "dpop_client.py":
+        args = [base, client["clientId"], "not the secret", base + "eve/x"]
+    wrong = failing_example(name, *args)
+    assert wrong.returncode == 1
+    assert "answered 401" in wrong.stderr
+    unreachable = failing_example(name, *[a.replace(base, "http://127.0.0.1:9/") for a in args])
+    assert "is the server running?" in unreachable.stderr
+    for done in (missing, wrong, unreachable):
+        assert "Traceback" not in done.stderr
+
+
+def failing_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
 
 
 def test_custom_backend() -> None:
