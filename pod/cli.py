@@ -18,12 +18,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 
 from pod import __version__
-from pod.app import run
+from pod.app import StartupError, run
 from pod.config import ENV_PREFIX, Settings, parse_value, setting_fields
 from pod.idp.keys import SigningKeys
 from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME
@@ -36,8 +36,16 @@ class CommandError(Exception):
     """A command failed in a way the user can act on; the message says how."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: the usage of `serve` alone is a screenful
+    that hides the mistake."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kluis", description="Kluis, a Solid pod server: the personal data vault you run."
     )
     parser.add_argument("--version", action="version", version=f"kluis {__version__}")
@@ -45,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the server")
     for f in setting_fields():
         kind = f.type if isinstance(f.type, str) else f.type.__name__
+        # A boolean option alone means true (`--allow-bearer`); it also takes a value.
+        flag: dict[str, Any] = {"nargs": "?", "const": True} if kind == "bool" else {}
         serve.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,
@@ -52,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
             type=_converter(kind),
             metavar=kind.upper() if kind != "bool" else "BOOL",
             help=f"{f.metadata['help']} [env {ENV_PREFIX}{f.name.upper()}, default {f.default}]",
+            **flag,
         )
 
     account = commands.add_parser("account", help="manage accounts on a running server")
@@ -126,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             settings = Settings.load(os.environ, **options)
         except ValueError as exc:
-            parser.error(str(exc))
+            print(f"kluis serve: error: {exc}", file=sys.stderr)
+            return 2
         return serve(settings)
     try:
         result = asyncio.run(_run_command(args))
@@ -142,7 +154,13 @@ def serve(settings: Settings) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    run(settings)
+    # Whatever else this process creates (the lock, files of a custom backend) is the owner's too.
+    os.umask(0o077)
+    try:
+        run(settings)
+    except StartupError as exc:
+        print(f"kluis serve: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
