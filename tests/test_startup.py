@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
+import aiohttp
 import pytest
 
 from pod.cli import build_parser, command_parsers
@@ -184,3 +186,28 @@ async def test_two_servers_on_one_data_directory(tmp_path: Path) -> None:
     # The lock goes with its process: the next server starts.
     with server("--port", str(port), "--host", "127.0.0.1", "--data-dir", str(data)) as second:
         await wait_up(f"http://127.0.0.1:{port}/", second)
+
+
+async def test_files_in_the_data_directory_are_the_owners_only(tmp_path: Path) -> None:
+    """Pods, accounts and keys used to be written 0644 in 0755 directories (with umask 022)."""
+    data = tmp_path / "data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    args = ("--port", str(port), "--host", "127.0.0.1", "--data-dir", str(data))
+    with server(*args, "--password-cost", "10") as proc:
+        await wait_up(base, proc)
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(
+                base + ".account/api/accounts",
+                json={"email": "ann@example.org", "password": "a long password", "pod": "ann"},
+            ) as r,
+        ):
+            assert r.status == 201, await r.text()
+    found = {p: stat.S_IMODE(p.lstat().st_mode) for p in [data, *data.rglob("*")]}
+    assert any(p.name == "card" for p in found)  # the pod's profile
+    assert any(p.parent.name == "emails" for p in found)  # the account
+    wrong = {
+        str(p): oct(mode) for p, mode in found.items() if mode != (0o700 if p.is_dir() else 0o600)
+    }
+    assert not wrong
