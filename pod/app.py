@@ -48,7 +48,9 @@ from pod.http.keys import (
     SETTINGS,
     STORE,
     TEMPLATES,
+    WARNED,
     InFlight,
+    Warned,
 )
 from pod.http.middlewares import pod_middleware
 from pod.http.routes import add_routes
@@ -166,6 +168,7 @@ def create_app(
         loader=PackageLoader("pod", "templates"), autoescape=select_autoescape(["html"])
     )
     app[IN_FLIGHT] = InFlight()
+    app[WARNED] = Warned()
     app[PATCH_WORKER] = IsolatedWorker(name="kluis-sparql-parser")
     app.cleanup_ctx.append(_lifetime)
     add_idp_routes(app, base_path=settings.base_path)

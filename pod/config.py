@@ -80,8 +80,9 @@ class Settings:
     )
     trusted_proxies: str = _setting(
         "",
-        "Comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
-        "header names the client, for rate limits. Empty: the connecting address is the client.",
+        "Comma-separated addresses or networks (CIDR) of reverse proxies whose Forwarded or "
+        "X-Forwarded-For header names the client, for rate limits. Empty: the connecting "
+        "address is the client.",
     )
 
     def __post_init__(self) -> None:
