@@ -1,35 +1,46 @@
 # Two commands on a fresh machine: `make serve` and `make test`. Both install what they need
-# (into .venv) and do nothing extra when nothing changed.
+# (into .venv) and do nothing extra when nothing changed. Serving needs only the runtime
+# dependencies; the test and dev tools (pytest, Playwright, ruff, mypy: most of the venv) are
+# installed by the targets that use them.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 
 .PHONY: serve test lint typecheck check bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
-	touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 
-serve: $(STAMP)
+$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	touch $@
+
+# The extras include the runtime, so they make the runtime stamp current too.
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[test,dev]'
+	touch $@ $(RUNTIME_STAMP)
+
+serve: $(RUNTIME_STAMP)
 	$(BIN)/kluis serve
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -n 2 --cov=pod --cov-report=term $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check pod tests examples benchmarks
 	$(BIN)/ruff format --check pod tests examples benchmarks
 	$(BIN)/lint-imports
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:

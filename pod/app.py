@@ -6,9 +6,12 @@ Only this module and the CLI import every layer.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
+import os
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,6 +31,7 @@ from pod.auth.dpop import ProofVerifier, ReplayCache
 from pod.auth.tokens import AccessToken, IssuerKeys, TokenVerifier, same_issuer
 from pod.auth.webid import WebIdProfiles
 from pod.config import Settings
+from pod.errors import BackendUnavailable
 from pod.fetch import Fetcher
 from pod.http.access import AccessLogger
 from pod.http.account import add_account_routes
@@ -45,7 +49,9 @@ from pod.http.keys import (
     SETTINGS,
     STORE,
     TEMPLATES,
+    WARNED,
     InFlight,
+    Warned,
 )
 from pod.http.middlewares import pod_middleware
 from pod.http.routes import add_routes
@@ -59,6 +65,7 @@ from pod.ldp.store import SolidStore
 from pod.migrate import check_base_url
 from pod.model import ANONYMOUS, AccessMode
 from pod.storage.base import Backend
+from pod.storage.claim import claim_data_directory
 from pod.storage.fs import FileBackend
 from pod.storage.kv import FileKeyValueStore, KeyValueStore, MemoryKeyValueStore
 from pod.storage.memory import MemoryBackend
@@ -163,6 +170,7 @@ def create_app(
         loader=PackageLoader("pod", "templates"), autoescape=select_autoescape(["html"])
     )
     app[IN_FLIGHT] = InFlight()
+    app[WARNED] = Warned()
     app[PATCH_WORKER] = IsolatedWorker(name="kluis-sparql-parser")
     app.cleanup_ctx.append(_lifetime)
     add_idp_routes(app, base_path=settings.base_path)
@@ -172,11 +180,17 @@ def create_app(
 
 
 def _static_clients(path: str) -> list[dict[str, Any]]:
+    """Raises ValueError naming the file when it cannot be read or is not a JSON list."""
     if not path:
         return []
-    loaded = json.loads(Path(path).read_text())
+    try:
+        loaded = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ValueError(f"static_clients {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"static_clients {path}: not JSON ({exc})") from exc
     if not isinstance(loaded, list):
-        raise ValueError(f"{path} must hold a JSON list of client metadata objects")
+        raise ValueError(f"static_clients {path} must hold a JSON list of client metadata objects")
     return loaded
 
 
@@ -249,9 +263,26 @@ async def _sweep_expired(kv: KeyValueStore) -> None:
         await asyncio.sleep(_SWEEP_SECONDS)
 
 
+class StartupError(Exception):
+    """The server cannot start; the message says why in one line, for the operator."""
+
+
 def run(settings: Settings) -> None:
-    """Serve until SIGINT/SIGTERM, then shut down gracefully."""
-    asyncio.run(_serve(settings))
+    """Serve until SIGINT/SIGTERM, then shut down gracefully.
+
+    Raises StartupError when the server cannot start (data directory, port, static clients).
+    """
+    claim = None
+    if settings.storage == "file":
+        try:
+            claim = claim_data_directory(settings.data_dir)
+        except BackendUnavailable as exc:
+            raise StartupError(exc.message) from exc
+    try:
+        asyncio.run(_serve(settings))
+    finally:
+        if claim is not None:
+            claim.release()
 
 
 async def _serve(settings: Settings) -> None:
@@ -262,7 +293,10 @@ async def _serve(settings: Settings) -> None:
     we are handling (up to `shutdown_timeout`) before closing connections. Writes are atomic,
     so a request cut short at the timeout leaves nothing half-written.
     """
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # a setting that only reading its file shows is wrong
+        raise StartupError(str(exc)) from exc
     runner = web.AppRunner(
         app,
         access_log=logging.getLogger("pod.access") if settings.access_log else None,
@@ -273,7 +307,19 @@ async def _serve(settings: Settings) -> None:
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        # asyncio's message repeats the address; a resolver error (gaierror) has its own text.
+        if isinstance(exc, socket.gaierror) or not exc.errno:
+            reason = exc.strerror or str(exc)
+        else:
+            reason = os.strerror(exc.errno)
+        raise StartupError(
+            f"cannot listen on {settings.host}:{settings.port}: {reason}"
+            + (" (another server uses that port?)" if exc.errno == errno.EADDRINUSE else "")
+        ) from exc
     where = (
         "memory (lost on exit)"
         if settings.storage == "memory"

@@ -18,16 +18,18 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 
 from pod import __version__, logs
-from pod.app import run
+from pod.app import StartupError, run
 from pod.config import ENV_PREFIX, Settings, parse_value, setting_fields
+from pod.errors import BackendUnavailable
 from pod.idp.keys import SigningKeys
 from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME
 from pod.migrate import BaseUrlChanged, move
+from pod.storage.claim import claim_data_directory
 from pod.storage.kv import FileKeyValueStore
 
 log = logging.getLogger("pod")
@@ -37,8 +39,16 @@ class CommandError(Exception):
     """A command failed in a way the user can act on; the message says how."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: the usage of `serve` alone is a screenful
+    that hides the mistake."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kluis", description="Kluis, a Solid pod server: the personal data vault you run."
     )
     parser.add_argument("--version", action="version", version=f"kluis {__version__}")
@@ -97,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _setting_options(parser: argparse.ArgumentParser) -> None:
     for f in setting_fields():
         kind = f.type if isinstance(f.type, str) else f.type.__name__
+        # A boolean option alone means true (`--allow-bearer`); it also takes a value.
+        flag: dict[str, Any] = {"nargs": "?", "const": True} if kind == "bool" else {}
         parser.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,
@@ -104,6 +116,7 @@ def _setting_options(parser: argparse.ArgumentParser) -> None:
             type=_converter(kind),
             metavar=kind.upper() if kind != "bool" else "BOOL",
             help=f"{f.metadata['help']} [env {ENV_PREFIX}{f.name.upper()}, default {f.default}]",
+            **flag,
         )
 
 
@@ -151,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             settings = Settings.load(os.environ, **options)
         except ValueError as exc:
-            parser.error(str(exc))
+            print(f"kluis {args.command}: error: {exc}", file=sys.stderr)
+            return 2
         if args.command == "migrate":
             return migrate(settings, old=args.old_base_url, dry_run=args.dry_run)
         return serve(settings)
@@ -166,23 +180,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(settings: Settings) -> int:
     logs.configure(settings.log_level)
+    # Whatever else this process creates (the lock, files of a custom backend) is the owner's too.
+    os.umask(0o077)
     try:
         run(settings)
-    except BaseUrlChanged as exc:
-        print(f"kluis: {exc}", file=sys.stderr)
+    except (StartupError, BaseUrlChanged) as exc:
+        print(f"kluis serve: error: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
 def migrate(settings: Settings, *, old: str | None, dry_run: bool) -> int:
     if settings.storage != "file":
-        print("kluis: only file storage keeps anything to migrate", file=sys.stderr)
+        print("kluis migrate: error: only file storage keeps anything to migrate", file=sys.stderr)
+        return 1
+    os.umask(0o077)
+    try:
+        # No server may write meanwhile: the same lock a server holds.
+        claim = claim_data_directory(settings.data_dir)
+    except BackendUnavailable as exc:
+        print(f"kluis migrate: error: {exc.message}", file=sys.stderr)
         return 1
     try:
         plan = asyncio.run(move(settings.data_dir, settings.base_url, old=old, dry_run=dry_run))
     except ValueError as exc:
-        print(f"kluis: {exc}", file=sys.stderr)
+        print(f"kluis migrate: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        claim.release()
     print(json.dumps({"dryRun": dry_run, **plan.summary()}, indent=2))
     return 0
 

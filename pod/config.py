@@ -80,8 +80,9 @@ class Settings:
     )
     trusted_proxies: str = _setting(
         "",
-        "Comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
-        "header names the client, for rate limits. Empty: the connecting address is the client.",
+        "Comma-separated addresses or networks (CIDR) of reverse proxies whose Forwarded or "
+        "X-Forwarded-For header names the client, for rate limits. Empty: the connecting "
+        "address is the client.",
     )
 
     def __post_init__(self) -> None:
@@ -97,12 +98,19 @@ class Settings:
             raise ValueError("base_url may not have a query or fragment")
         if not self.base_url.endswith("/"):
             object.__setattr__(self, "base_url", self.base_url + "/")
-        for name in ("max_body_bytes", "max_rdf_bytes", "max_patch_bytes", "port"):
+        for name in ("max_body_bytes", "max_rdf_bytes", "max_patch_bytes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} may not be negative")
+        # A TCP port is 16 bits; 0 would listen on a random port the base URL does not name.
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"port must be between 1 and 65535, not {self.port}")
         for name in ("idle_timeout", "body_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise ValueError(
+                f"log_level must be debug, info, warning or error, not {self.log_level!r}"
+            )
         if self.remote_cache_seconds < 0:
             raise ValueError("remote_cache_seconds may not be negative")
         self.proxy_networks  # noqa: B018 (refuse a malformed list at start-up, not per request)

@@ -138,7 +138,9 @@ def test_every_shell_block_runs_as_written(session: Session) -> None:
     blocks = shell_blocks()
     skipped: list[str] = []
     for block in blocks:
-        lines = [_without_comment(line) for line in block.splitlines()]
+        # A line ending in a backslash goes on in the next one, as in the shell.
+        joined = re.sub(r"\\\n\s*", "", block)
+        lines = [_without_comment(line) for line in joined.splitlines()]
         if any(_SERVER.match(line) or line in NOT_IN_THE_SUITE for line in lines):
             # A block that starts the server: one command per line, as the quick start has.
             for line in filter(None, lines):

@@ -53,5 +53,16 @@ class InFlight:
 
 
 IN_FLIGHT = web.AppKey("in_flight", InFlight)
+
+
+class Warned:
+    """The kinds of configuration warning already logged: each is logged once, at the first
+    request that shows it (pod.http.proxies.warn_about_origin)."""
+
+    def __init__(self) -> None:
+        self.kinds: set[str] = set()
+
+
+WARNED = web.AppKey("warned", Warned)
 REQUEST_ID = web.RequestKey("request_id", str)
 CREDENTIALS = web.RequestKey("credentials", Credentials)

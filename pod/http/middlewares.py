@@ -30,6 +30,7 @@ from pod import errors, logs
 from pod.http import headers
 from pod.http.errors import log_refusal, render, render_http_exception, render_unexpected
 from pod.http.keys import IN_FLIGHT, REQUEST_ID, SETTINGS
+from pod.http.proxies import warn_about_origin
 from pod.idp.provider import origin_of
 
 _counter = itertools.count(1)
@@ -70,6 +71,7 @@ async def pod_middleware(request: web.Request, handler: Handler) -> web.StreamRe
 
 async def _handle(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
     settings = request.app[SETTINGS]
+    warn_about_origin(request)
     origin = request.headers.get("Origin")
     is_account = request.path.startswith(settings.base_path + ACCOUNT)
     if is_account:

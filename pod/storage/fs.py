@@ -1,4 +1,5 @@
-"""FileBackend: resources as plain files an owner can read and back up. Imports base, model, paths.
+"""FileBackend: resources as plain files an owner can read and back up. Imports base, model, paths,
+claim.
 
 Layout under the data directory (URL path segments, percent-decoded, are file names):
 
@@ -19,6 +20,9 @@ crash leaves the old or the new version. A media-type change writes the sidecar 
 the type that applies from the new file's mtime on (`since`) and the type before it (`prev`); a
 crash between the two renames therefore still reads the old bytes with their old type. We set each
 new file's mtime ourselves, strictly above the old one's, and use it as the resource's version.
+
+Files are created 0600 and directories 0700: a pod is private data, and other users of the machine
+have no business reading it, whatever the umask of the process.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from pod import paths
 from pod.cache import LruCache, size_of
 from pod.errors import BackendUnavailable, Conflict, NotFound
 from pod.model import Metadata
+from pod.storage.claim import DIR_MODE, FILE_MODE, make_dirs
 
 LAYOUT_PREFIX = ".kluis~"
 _META_PREFIX = LAYOUT_PREFIX + "meta~"
@@ -123,7 +128,7 @@ class FileBackend:
             max_entries=_READ_CACHE_ENTRIES, max_bytes=_READ_CACHE_BYTES
         )
         try:
-            self._root.mkdir(parents=True, exist_ok=True)
+            make_dirs(self._root)
         except OSError as exc:
             raise BackendUnavailable(f"cannot create data directory {self._root}: {exc}") from exc
 
@@ -375,7 +380,7 @@ class FileBackend:
         directory = self._fs_path(path)
         if path != paths.ROOT:
             try:
-                os.mkdir(directory)
+                os.mkdir(directory, DIR_MODE)
                 self._sync_dir(directory.parent)
             except FileExistsError:
                 if not directory.is_dir() or directory.is_symlink():
@@ -401,7 +406,7 @@ class FileBackend:
     ) -> None:
         """Write `data` to a temporary file in the target's directory, then rename it into place."""
         tmp = target.parent / f"{_TMP_PREFIX}{secrets.token_hex(8)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
         try:
             try:
                 view = memoryview(data)

@@ -1,9 +1,10 @@
 """KeyValueStore: small JSON records for accounts, the identity provider and sessions.
 
-Imports errors only. Records are JSON objects in namespaces; a record may expire. Two
-implementations: in memory, and on disk under `<data_dir>/.kluis/kv/` (a name no URL can reach),
-one file per record, written atomically. `take` and `put_new` are atomic, so single-use codes
-cannot be redeemed twice and unique names cannot be claimed twice, even across processes.
+Imports storage.claim (file modes) only. Records are JSON objects in namespaces; a record may
+expire. Two implementations: in memory, and on disk under `<data_dir>/.kluis/kv/` (a name no URL
+can reach), one file per record (0600), written atomically. `take` and `put_new` are atomic, so
+single-use codes cannot be redeemed twice and unique names cannot be claimed twice, even across
+processes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import secrets
 import time
 from pathlib import Path
 from typing import Any, Protocol, final
+
+from pod.storage.claim import FILE_MODE, make_dirs
 
 Record = dict[str, Any]
 
@@ -129,10 +132,10 @@ class FileKeyValueStore:
         return str(raw["key"]), dict(raw["value"])
 
     def _write(self, path: Path, key: str, value: Record, ttl: float | None, *, new: bool) -> bool:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         tmp = path.parent / f".tmp-{secrets.token_hex(8)}"
         data = json.dumps({"key": key, "value": value, "expires": _expiry(ttl)}).encode()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
             os.write(fd, data)
             os.fsync(fd)

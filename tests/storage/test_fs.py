@@ -15,6 +15,7 @@ import pytest
 
 from pod.errors import Conflict, NotFound
 from pod.storage.fs import FileBackend, implied_type
+from pod.storage.kv import FileKeyValueStore
 
 
 async def test_layout_is_plain_files(tmp_path: Path) -> None:
@@ -190,3 +191,20 @@ async def test_a_write_into_a_container_deleted_meanwhile_is_not_found(tmp_path:
     for path in ("/c/sub/x", "/c/sub/", "/c/x"):
         with pytest.raises(NotFound):
             await b.write(path, b"<#a> <#b> 1 .", content_type="text/turtle")
+
+
+async def test_files_and_directories_are_the_owners_only(tmp_path: Path) -> None:
+    """Whatever the umask lets through: a pod and the server's state are private data."""
+    old_umask = os.umask(0o022)
+    try:
+        b = FileBackend(tmp_path / "data")
+        await b.write("/alice/", b"<> a <#C> .", content_type="text/turtle")
+        await b.write("/alice/blob", b"\x00", content_type="application/octet-stream")
+        kv = FileKeyValueStore(tmp_path / "data" / ".kluis" / "kv")
+        await kv.put("emails", "alice@example.org", {"account": "a"})
+    finally:
+        os.umask(old_umask)
+    found = [tmp_path / "data", *(tmp_path / "data").rglob("*")]
+    assert len(found) == 9  # data alice .kluis~self.ttl blob .kluis~meta~blob .kluis kv emails x
+    for path in found:
+        assert path.stat().st_mode & 0o777 == (0o700 if path.is_dir() else 0o600), path
