@@ -298,6 +298,16 @@ MALFORMED_RDF: list[tuple[str, str, bytes, tuple[str, ...]]] = [
         ("RDF/XML",),
     ),
     ("rdf-xml-not-xml", RDF_XML, b"{ not xml }", ("RDF/XML",)),
+    (
+        # pyoxigraph reads this as an empty graph: nothing closes the elements
+        "rdf-xml-truncated",
+        RDF_XML,
+        b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        b'xmlns:ex="http://example.org/ns#"><rdf:Description rdf:about="#a"><ex:p>x</ex:p>',
+        ("RDF/XML", "well-formed"),
+    ),
+    ("turtle-truncated", TURTLE, DOC_TTL[:-12], ("Turtle",)),
+    ("json-ld-truncated", JSON_LD, b'{"@id": "#a", "http://example.org/ns#p": "x"', ("JSON-LD",)),
     ("json-ld-not-json", JSON_LD, b'{"@id": "x", ', ("JSON-LD", "line 1 column")),
     ("json-ld-not-utf8", JSON_LD, b'{"@id": "\xff\xfe"}', ("JSON-LD",)),
     ("json-ld-bad-id", JSON_LD, b'{"@id": 3}', ("JSON-LD", "@id")),
