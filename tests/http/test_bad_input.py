@@ -1088,10 +1088,26 @@ class Case:
 
 CONFLICTS = [
     pytest.param(
-        Case("PUT", BOX, 409, ("container",), VALID_TTL, TURTLE), id="put-body-to-container"
+        Case(
+            "PUT",
+            BOX,
+            409,
+            ("ldp:contains", "child"),
+            PREFIXES + b"<> ldp:contains <child> .",
+            TURTLE,
+        ),
+        id="put-containment-to-container",
     ),
     pytest.param(
-        Case("PUT", POD, 409, ("container",), VALID_TTL, TURTLE), id="put-body-to-storage-root"
+        Case(
+            "PUT",
+            POD,
+            409,
+            ("storage types", "Storage"),
+            b"<> a <http://www.w3.org/ns/pim/space#Storage> .",
+            TURTLE,
+        ),
+        id="put-storage-type-to-storage-root",
     ),
     pytest.param(Case("PUT", DOC + "/", 409, ("exists",), b""), id="put-container-twin-of-doc"),
     pytest.param(
