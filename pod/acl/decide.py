@@ -243,9 +243,7 @@ def acl_validator(store: SolidStore) -> Callable[[str, list[ox.Triple]], Awaitab
             return
         subject = paths.subject_of(path)
         subject_url = store.url(subject)
-        rules = validate_acl(
-            triples, subject_url=subject_url, subject_is_container=paths.is_container(subject)
-        )
+        rules = validate_acl(triples, subject_url=subject_url)
         owner = store.storage_owner(subject) if store.is_storage_root(subject) else None
         if owner is None:
             return

@@ -156,10 +156,15 @@ def acl_chain(path: str) -> list[tuple[str, str | None]]:
     return chain
 
 
-def validate_acl(
-    triples: list[ox.Triple], *, subject_url: str, subject_is_container: bool
-) -> list[Rule]:
-    """Check an ACL document before it is stored; raise InvalidAcl saying what is wrong."""
+def validate_acl(triples: list[ox.Triple], *, subject_url: str) -> list[Rule]:
+    """Check an ACL document before it is stored; raise InvalidAcl saying what is wrong.
+
+    Authorizations are read whatever their IRI: WAC evaluates every acl:Authorization in the
+    document, so rules copied with the IRIs of another ACL (`<../.acl#owner>`, as Inrupt's
+    `createAclFromFallbackAcl` keeps them) count like any other. `acl:default` on a resource
+    that is not a container is accepted and has no effect (nothing inherits from it), as in CSS:
+    Inrupt's libraries copy it from the container's ACL when they create a resource's ACL.
+    """
     rules = parse_rules(triples, strict=True)
     for rule in rules:
         stray = (rule.access_to | rule.default) - {subject_url}
@@ -168,6 +173,4 @@ def validate_acl(
             raise InvalidAcl(
                 f"this ACL governs {subject_url} only, but an authorization targets {target}"
             )
-        if rule.default and not subject_is_container:
-            raise InvalidAcl("acl:default only makes sense in the ACL of a container")
     return rules

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Final
 from urllib.parse import urlsplit
+from xml.parsers import expat
 
 import pyoxigraph as ox
 import rdflib
@@ -96,9 +97,8 @@ def parse(data: bytes, content_type: str, *, base: str) -> Graph:
     fmt = _OX_FORMATS.get(media)
     if fmt is None:
         raise UnsupportedMediaType(f"{media} is not an RDF format", accepted=RDF_TYPES)
-    if media == RDF_XML and _XML_DTD.search(data):
-        # No DTDs at all: entity expansion is the road to "billion laughs" and XXE.
-        raise InvalidRdf("RDF/XML with a DOCTYPE or ENTITY declaration is not accepted")
+    if media == RDF_XML:
+        _check_xml(data)
     try:
         parser = ox.parse(data, fmt, base_iri=base, without_named_graphs=True)
         triples = [quad.triple for quad in parser]
@@ -110,6 +110,38 @@ def parse(data: bytes, content_type: str, *, base: str) -> Graph:
     except ValueError as exc:
         raise InvalidRdf(f"invalid {_label(media)}: {exc}") from exc
     return Graph(triples, dict(parser.prefixes))
+
+
+class _DtdFound(Exception):
+    """Raised from expat's handler to stop at the first DOCTYPE."""
+
+
+def _refuse_dtd(*_: object) -> None:
+    raise _DtdFound
+
+
+def _check_xml(data: bytes) -> None:
+    """Refuse RDF/XML that is not well-formed XML, or that has a DTD.
+
+    pyoxigraph's RDF/XML reader does not check well-formedness: a document cut short
+    (`<rdf:RDF ...><rdf:Description rdf:about="#a">`, no end tags) reads as an empty or partial
+    graph. expat checks the whole document first (one root element, every element closed:
+    https://www.w3.org/TR/xml/#sec-well-formed). No DTDs at all: entity expansion is the road
+    to "billion laughs" and XXE; expat reports a DOCTYPE in any encoding (UTF-16 too), before
+    it reads the declarations inside. expat fetches no external entity unless asked, and is
+    never asked here.
+    """
+    if _XML_DTD.search(data):  # also names a lower-case `<!doctype`, which XML does not allow
+        raise InvalidRdf("RDF/XML with a DOCTYPE or ENTITY declaration is not accepted")
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    try:
+        parser.Parse(data, True)
+    except _DtdFound:
+        raise InvalidRdf("RDF/XML with a DOCTYPE or ENTITY declaration is not accepted") from None
+    except expat.ExpatError as exc:
+        raise InvalidRdf(f"invalid RDF/XML: not well-formed XML: {exc}") from exc
 
 
 def _label(media: str) -> str:

@@ -62,6 +62,7 @@ _CONTAINER_TYPES: Final = (
 _RESOURCE: Final = ox.NamedNode(LDP.Resource)
 _STORAGE: Final = ox.NamedNode(PIM.Storage)
 _MANAGED_TYPES: Final = frozenset((*_CONTAINER_TYPES, _STORAGE))
+_MANAGED_PREDICATES: Final = frozenset((_MODIFIED, _MTIME, _SIZE))  # of the container itself
 _OFFLOAD_BYTES: Final = 64 * 1024  # parse bigger bodies in a thread, off the event loop
 # Conversions (one per path and media type) and container listings are kept within byte budgets:
 # a conversion is several times the size of the document it comes from, and a listing holds a
@@ -80,6 +81,7 @@ _TRIPLE_BYTES: Final = 240  # a pyoxigraph triple beside the text of its terms (
 _MANAGED_TRIPLE_BYTES: Final = _TRIPLE_BYTES + 100  # ... and with its predicate and object
 _BYTES_PER_TRIPLE: Final = 64  # about what a triple takes as Turtle, to size work by triples
 _SLUG_MAX: Final = 120
+_SHOWN_MAX: Final = 300  # characters of a refused triple an error message repeats
 _ETAG_SUFFIX: Final = {
     rdf.JSON_LD: "jsonld",
     rdf.N_TRIPLES: "nt",
@@ -453,11 +455,7 @@ class SolidStore:
     ) -> WriteResult:
         """Create or replace `path` (Solid Protocol §5.3), creating missing containers above it."""
         if paths.is_container(path):
-            if data:
-                raise Conflict(
-                    "PUT to a container may not carry a body; use PATCH to change its metadata"
-                )
-            return await self._put_container(path, conditions)
+            return await self._put_container(path, data, content_type, conditions)
         if content_type is None:
             raise BadRequest("a PUT body needs a Content-Type header")
         media, body = await self._prepare_body(path, data, content_type)
@@ -468,15 +466,37 @@ class SolidStore:
             meta = await self._write(path, body, media)
         return self._written(path, meta, created=etag is None)
 
-    async def _put_container(self, path: str, conditions: Conditions) -> WriteResult:
+    async def _put_container(
+        self, path: str, data: bytes, content_type: str | None, conditions: Conditions
+    ) -> WriteResult:
+        """Create a container, or replace its own description: the RDF a PUT carries becomes
+        the container's own triples, served with the server-managed ones, and its children are
+        never touched (Solid Protocol https://solidproject.org/TR/protocol#writing-resources:
+        a container PUT may carry RDF, the server refuses what it manages). An empty body, or
+        RDF with no triples, leaves no description of its own."""
+        body = b""
+        if data:
+            if content_type is None:
+                raise BadRequest("a PUT body needs a Content-Type header")
+            body = await self._container_body(path, data, content_type)
         async with self.locker.hold(path):
             etag, modified = await self.current_etag(path)
             _check(conditions, etag, modified)
-            if etag is not None:
-                return WriteResult(path, False, etag)
-            await self._ensure_parents(path)
-            meta = await self._write(path, b"", rdf.TURTLE)
-        return self._written(path, meta, created=True)
+            if etag is None:
+                await self._ensure_parents(path)
+                meta = await self._write(path, body, rdf.TURTLE)
+                return self._written(path, meta, created=True)
+            current = await self.read_graph(path)
+            if current is not None and await self._same_description(path, current[1], body):
+                return WriteResult(path, False, etag)  # nothing changes: keep the ETag
+            meta = await self._write(path, body, rdf.TURTLE)
+        return self._written(path, meta, created=False)
+
+    async def _same_description(self, path: str, current: rdf.Graph, body: bytes) -> bool:
+        if not body:
+            return not current.triples
+        new = await self._offload(len(body), rdf.parse, body, rdf.TURTLE, base=self.url(path))
+        return set(new.triples) == set(current.triples)
 
     async def post(
         self,
@@ -648,6 +668,7 @@ class SolidStore:
         )
 
     async def _container_body(self, path: str, data: bytes, content_type: str) -> bytes:
+        """The Turtle to store as a container's own description, from the RDF a client sent."""
         media = rdf.canonical_type(content_type)
         if not rdf.is_rdf_type(media):
             raise UnsupportedMediaType("a container's body must be RDF", accepted=rdf.RDF_TYPES)
@@ -655,7 +676,9 @@ class SolidStore:
             raise PayloadTooLarge(f"RDF bodies are limited to {self.max_rdf_bytes} bytes")
         graph = await self._offload(len(data), rdf.parse, data, media, base=self.url(path))
         self._check_container_triples(path, graph.triples)
-        return self._stored(path, graph.triples, graph.prefixes) if graph.triples else b""
+        if not graph.triples:
+            return b""
+        return await self._offload(len(data), self._stored, path, graph.triples, graph.prefixes)
 
     def _stored(self, path: str, triples: list[ox.Triple], prefixes: dict[str, str]) -> bytes:
         """The Turtle stored for `path`: this server's IRIs relative, so a move keeps them."""
@@ -668,16 +691,23 @@ class SolidStore:
             await validator(path, triples)
 
     def _check_container_triples(self, path: str, triples: list[ox.Triple]) -> None:
+        """Refuse, naming it, a triple of a container's description that the server manages
+        (Solid Protocol #server-protect-containment, #server-contained-resource-metadata)."""
         me = ox.NamedNode(self.url(path))
         prefix = self.url(path)
         for t in triples:
-            if t.predicate == _CONTAINS:
-                raise Conflict("ldp:contains triples are managed by the server")
-            if t.subject == me and t.predicate == _TYPE and t.object in _MANAGED_TYPES:
-                raise Conflict("the container's LDP and storage types are managed by the server")
             subject = t.subject.value if isinstance(t.subject, ox.NamedNode) else ""
-            if subject.startswith(prefix) and subject != prefix and "#" not in subject:
-                raise Conflict("metadata of contained resources is managed by the server")
+            if t.predicate == _CONTAINS:
+                managed = "ldp:contains triples are"
+            elif t.subject == me and t.predicate == _TYPE and t.object in _MANAGED_TYPES:
+                managed = "the container's LDP and storage types are"
+            elif t.subject == me and t.predicate in _MANAGED_PREDICATES:
+                managed = "the container's modification time and size are"
+            elif subject.startswith(prefix) and subject != prefix and "#" not in subject:
+                managed = "metadata of contained resources is"
+            else:
+                continue
+            raise Conflict(f"{managed} managed by the server; refused {_shown(t)}")
 
     async def _ensure_parents(self, path: str) -> None:
         """Create the missing containers above `path`, top-down, announcing each."""
@@ -747,6 +777,12 @@ def _check(conditions: Conditions, etag: str | None, modified: float | None) -> 
 
 _ROOT_METHODS: Final = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH")
 _DOC_METHODS: Final = ("GET", "HEAD", "OPTIONS", "PUT", "PATCH")
+
+
+def _shown(triple: ox.Triple) -> str:
+    """A triple for an error message, cut short: it echoes what the client sent."""
+    text = str(triple)
+    return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 3] + "..."
 
 
 @functools.lru_cache(maxsize=16)

@@ -233,9 +233,9 @@ async def test_origin_restriction(client: Client, alice: Agent, bob: Agent, doc:
         ),
         (
             "<#r> a acl:Authorization ; acl:agentClass foaf:Agent ; acl:mode acl:Read ; "
-            "acl:default <doc> .",
+            "acl:accessTo <doc> ; acl:default <other/> .",
             422,
-            "container",
+            "governs",
         ),
     ],
 )
@@ -255,6 +255,33 @@ async def test_invalid_acls_are_refused_and_the_old_one_stays(
     assert says in (await r.json())["detail"]
     assert await (await client.get(doc + ".acl")).read() == before
     assert (await client.get(doc, as_agent=bob)).status == 200
+
+
+async def test_acl_written_like_inrupts_fallback_copy_is_accepted_and_honoured(
+    client: Client, alice: Agent, bob: Agent, issuer: TestIssuer, doc: str
+) -> None:
+    # Inrupt's createAclFromFallbackAcl (behind universalAccess.setAgentAccess) copies the
+    # container's rules with acl:default and with their IRIs in the container's ACL document;
+    # WAC counts every acl:Authorization in the document whatever its IRI, and acl:default on
+    # a document is inert (CSS accepts it too).
+    assert (await client.get(doc, as_agent=bob)).status == 403
+    body = (
+        PREFIXES
+        + f"""<../.acl#owner> a acl:Authorization ; acl:agent <{alice.webid}> ;
+      acl:accessTo <{url(doc)}> ; acl:default <{url(doc)}> ;
+      acl:mode acl:Read, acl:Write, acl:Control .
+    <{url(POD + "elsewhere.acl")}#bob> a acl:Authorization ; acl:agent <{bob.webid}> ;
+      acl:accessTo <{url(doc)}> ; acl:default <{url(doc)}> ; acl:mode acl:Read ."""
+    )
+    r = await client.put(doc + ".acl", data=body, headers=TURTLE)
+    assert r.status == 201, await r.text()
+    assert (await client.get(doc, as_agent=bob)).status == 200
+    assert (await client.put(doc, as_agent=bob, data="<#a> <#b> 2 .", headers=TURTLE)).status == 403
+    carol = Agent(issuer, "carol")
+    assert (await client.get(doc, as_agent=carol)).status == 403
+    # alice's rule, named in the container's ACL document, still gives her Control
+    assert (await client.get(doc + ".acl")).status == 200
+    assert (await client.put(doc, data="<#a> <#b> 3 .", headers=TURTLE)).status == 204
 
 
 async def test_owner_cannot_lock_themselves_out(client: Client, alice: Agent, bob: Agent) -> None:

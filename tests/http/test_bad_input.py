@@ -298,6 +298,16 @@ MALFORMED_RDF: list[tuple[str, str, bytes, tuple[str, ...]]] = [
         ("RDF/XML",),
     ),
     ("rdf-xml-not-xml", RDF_XML, b"{ not xml }", ("RDF/XML",)),
+    (
+        # pyoxigraph reads this as an empty graph: nothing closes the elements
+        "rdf-xml-truncated",
+        RDF_XML,
+        b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        b'xmlns:ex="http://example.org/ns#"><rdf:Description rdf:about="#a"><ex:p>x</ex:p>',
+        ("RDF/XML", "well-formed"),
+    ),
+    ("turtle-truncated", TURTLE, DOC_TTL[:-12], ("Turtle",)),
+    ("json-ld-truncated", JSON_LD, b'{"@id": "#a", "http://example.org/ns#p": "x"', ("JSON-LD",)),
     ("json-ld-not-json", JSON_LD, b'{"@id": "x", ', ("JSON-LD", "line 1 column")),
     ("json-ld-not-utf8", JSON_LD, b'{"@id": "\xff\xfe"}', ("JSON-LD",)),
     ("json-ld-bad-id", JSON_LD, b'{"@id": 3}', ("JSON-LD", "@id")),
@@ -1078,10 +1088,26 @@ class Case:
 
 CONFLICTS = [
     pytest.param(
-        Case("PUT", BOX, 409, ("container",), VALID_TTL, TURTLE), id="put-body-to-container"
+        Case(
+            "PUT",
+            BOX,
+            409,
+            ("ldp:contains", "child"),
+            PREFIXES + b"<> ldp:contains <child> .",
+            TURTLE,
+        ),
+        id="put-containment-to-container",
     ),
     pytest.param(
-        Case("PUT", POD, 409, ("container",), VALID_TTL, TURTLE), id="put-body-to-storage-root"
+        Case(
+            "PUT",
+            POD,
+            409,
+            ("storage types", "Storage"),
+            b"<> a <http://www.w3.org/ns/pim/space#Storage> .",
+            TURTLE,
+        ),
+        id="put-storage-type-to-storage-root",
     ),
     pytest.param(Case("PUT", DOC + "/", 409, ("exists",), b""), id="put-container-twin-of-doc"),
     pytest.param(

@@ -122,6 +122,90 @@ async def test_put_creates_empty_container(client: Client) -> None:
     assert r.status == 204
 
 
+async def test_put_rdf_to_a_container_sets_its_description_and_keeps_its_children(
+    client: Client,
+) -> None:
+    # Solid Protocol §5.3: a container PUT may carry RDF; it becomes the container's own triples
+    box = POD + "described/"
+    me = URIRef(url(box))
+    assert (await client.put(box + "child", data="<#a> <#b> 1 .", headers=TURTLE)).status == 201
+    r = await client.put(box, data='<> <http://purl.org/dc/terms/title> "Box" .', headers=TURTLE)
+    assert r.status == 204, await r.text()
+    g = await listing(client, box)
+    assert (me, DC.title, Literal("Box")) in g
+    assert (me, LDP.contains, URIRef(url(box + "child"))) in g
+    assert (me, RDF.type, LDP.BasicContainer) in g
+    etag = (await client.get(box)).headers["ETag"]
+    # the same description again changes nothing, not even the ETag
+    r = await client.put(box, data='<> <http://purl.org/dc/terms/title> "Box" .', headers=TURTLE)
+    assert r.status == 204
+    assert (await client.get(box)).headers["ETag"] == etag
+    # whitespace-only Turtle: no description of its own, and the child stays
+    r = await client.put(box, data=" \n\t ", headers=TURTLE)
+    assert r.status == 204, await r.text()
+    g = await listing(client, box)
+    assert (me, DC.title, None) not in g
+    assert (me, LDP.contains, URIRef(url(box + "child"))) in g
+    assert (await client.get(box + "child")).status == 200
+    # JSON-LD works too, and a new container is created with its description
+    new = POD + "fresh/"
+    body = '{"@id": "", "http://purl.org/dc/terms/title": "Fresh"}'
+    r = await client.put(new, data=body, headers={"Content-Type": "application/ld+json"})
+    assert r.status == 201, await r.text()
+    assert (URIRef(url(new)), DC.title, Literal("Fresh")) in await listing(client, new)
+    r = await client.put(POD + "blank/", data="\n", headers=TURTLE)
+    assert r.status == 201, await r.text()
+
+
+async def test_put_rdf_to_the_storage_root_keeps_it_a_storage(client: Client) -> None:
+    r = await client.put(POD, data='<> <http://purl.org/dc/terms/title> "Mine" .', headers=TURTLE)
+    assert r.status == 204, await r.text()
+    g = await listing(client, POD)
+    assert (URIRef(url(POD)), DC.title, Literal("Mine")) in g
+    assert (URIRef(url(POD)), RDF.type, PIM.Storage) in g
+    assert (await client.get(POD + ".acl")).status == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ("<> ldp:contains <child> .", "ldp:contains"),
+        ("<> a ldp:BasicContainer .", "LDP and storage types"),
+        ("<> a pim:Storage .", "LDP and storage types"),
+        ('<> dc:modified "2020-01-01T00:00:00Z"^^xsd:dateTime .', "modification time"),
+        ("<> stat:mtime 0 .", "modification time"),
+        ('<child> dc:title "no" .', "contained resources"),
+    ],
+)
+async def test_put_to_a_container_refuses_server_managed_triples(
+    client: Client, body: str, says: str
+) -> None:
+    box = POD + "managed/"
+    await client.put(box + "child", data="<#a> <#b> 1 .", headers=TURTLE)
+    await client.put(box, data='<> <http://purl.org/dc/terms/title> "Kept" .', headers=TURTLE)
+    before = await (await client.get(box, headers={"Accept": "text/turtle"})).read()
+    prefixes = """@prefix ldp: <http://www.w3.org/ns/ldp#> .
+    @prefix pim: <http://www.w3.org/ns/pim/space#> .
+    @prefix dc: <http://purl.org/dc/terms/> .
+    @prefix stat: <http://www.w3.org/ns/posix/stat#> .
+    @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+    """
+    title = '<> <http://purl.org/dc/terms/title> "New" .\n'
+    r = await client.put(box, data=prefixes + title + body, headers=TURTLE)
+    assert r.status == 409
+    detail = (await r.json())["detail"]
+    assert says in detail
+    assert "refused <" in detail  # names the triple
+    assert await (await client.get(box, headers={"Accept": "text/turtle"})).read() == before
+
+
+async def test_put_to_a_container_with_a_body_that_is_not_rdf_is_415(client: Client) -> None:
+    r = await client.put(POD + "box/", data="words", headers={"Content-Type": "text/plain"})
+    assert r.status == 415
+    assert "RDF" in (await r.json())["detail"]
+    assert (await client.get(POD + "box/")).status == 404
+
+
 async def test_delete_container_only_when_empty(client: Client, alice: Agent) -> None:
     await client.put(POD + "e/doc", data="x", headers={"Content-Type": "text/plain"})
     r = await client.delete(POD + "e/")

@@ -239,11 +239,13 @@ def report(done: subprocess.CompletedProcess[str], server: Server, summary: Any 
 async def run_script(
     node: str, script: Path, server: Server, options: dict[str, str]
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Run an interop script (script.mjs's conventions) with `--name value` for each option.
+    """Run an interop script (script.mjs's conventions) with `--name=value` for each option.
 
     Returns its summary and its steps by name, after checking that every step passed.
     """
-    args = [part for name, value in options.items() for part in (f"--{name}", value)]
+    # `--name=value`: a value may start with "-" (a base64url client secret), which node's
+    # parseArgs would take for an option if it came as a separate argument.
+    args = [f"--{name}={value}" for name, value in options.items()]
     done = await asyncio.to_thread(run_node, node, script, args)
     try:
         summary: dict[str, Any] = json.loads(done.stdout)

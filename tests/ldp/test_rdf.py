@@ -20,7 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rdflib.compare import isomorphic
 
-from pod.errors import Conflict, PodError
+from pod.errors import Conflict, InvalidRdf, PodError
 from pod.ldp import rdf
 from pod.ldp.patch import SPARQL_UPDATE, parse_patch
 
@@ -301,6 +301,53 @@ def test_rdf_xml_output_is_well_formed_or_refused(triples: list[ox.Triple]) -> N
     except Exception as exc:
         pytest.fail(f"serialize produced RDF/XML that does not parse: {exc!r}\n{data!r}")
     assert isomorphic(parsed, to_rdflib(triples)), data
+
+
+# RDF/XML has one root element and JSON-LD is one JSON value: no proper prefix of either is a
+# document. A Turtle-like or line-based document may be cut after a complete statement and stay
+# valid, but only there.
+ENCLOSED = {rdf.RDF_XML, rdf.JSON_LD}
+TRUNCATED_XML = (
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+    b'xmlns:ex="http://example.org/ns#">\n<rdf:Description rdf:about="#a"><ex:p>x</ex:p>'
+)
+
+
+@pytest.mark.parametrize("media", FORMATS)
+@settings(max_examples=20, deadline=None, database=None)
+@given(triples=graphs(max_size=4))
+@example(triples=DOUBLE)
+def test_truncated_documents_are_refused(media: str, triples: list[ox.Triple]) -> None:
+    # Every cut of a valid document, whichever parser is underneath: a truncated upload must be
+    # a 400, never stored as the part of the graph that happened to arrive.
+    data = rdf.serialize(triples, media, prefixes=PREFIXES)
+    for cut in range(len(data.rstrip())):
+        prefix = data[:cut]
+        try:
+            parsed = rdf.parse(prefix, media, base=BASE)
+        except InvalidRdf:
+            continue
+        assert media not in ENCLOSED, f"accepted a truncated document ({parsed}):\n{prefix!r}"
+        tail = prefix.rstrip()
+        assert not tail or tail.endswith((b".", b"}")), f"accepted a cut statement:\n{prefix!r}"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        TRUNCATED_XML,
+        TRUNCATED_XML + b"</rdf:Description>",
+        b"",
+        b"   \n",
+        b'<?xml version="1.0"?>',
+        TRUNCATED_XML + b"</rdf:Description></rdf:RDF><more/>",
+    ],
+)
+def test_rdf_xml_that_is_not_well_formed_is_refused(data: bytes) -> None:
+    with pytest.raises(InvalidRdf, match="well-formed"):
+        rdf.parse(data, rdf.RDF_XML, base=BASE)
+    whole = rdf.parse(TRUNCATED_XML + b"</rdf:Description></rdf:RDF>", rdf.RDF_XML, base=BASE)
+    assert len(whole.triples) == 1
 
 
 @settings(max_examples=25, deadline=None, database=None)
