@@ -6,28 +6,21 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
 from pod.cli import build_parser, command_parsers, main
 from pod.config import Settings
-from tests.support import seed_open_storage
+from tests.support import free_port, seed_open_storage
+from tests.support import wait_until_serving as wait_up
 
 ROOT = Path(__file__).parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -47,21 +40,6 @@ def server(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess
         proc.wait()
         assert proc.stderr is not None
         proc.stderr.close()
-
-
-async def wait_up(url: str, proc: subprocess.Popen[Any]) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited with {proc.returncode}")
-            try:
-                async with session.get(url) as r:
-                    if r.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("server did not start")
 
 
 def test_every_setting_is_a_serve_option() -> None:

@@ -10,21 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import free_port, run_cli, server, wait_up
+from tests.support import free_port
+from tests.support import wait_until_serving as wait_up
+from tests.test_cli import run_cli, server
 
 ROOT = Path(__file__).parents[1]
 
 
 def run_example(name: str, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / name), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=ROOT,
-    )
-    return done.stdout
+    return failing_example(name, *args, check=True).stdout
 
 
 def test_embed_server() -> None:
@@ -88,13 +82,13 @@ async def test_mistakes_get_one_clear_line(
         assert "Traceback" not in done.stderr
 
 
-def failing_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+def failing_example(name: str, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(ROOT / "examples" / name), *args],
         capture_output=True,
         text=True,
         timeout=60,
-        check=False,
+        check=check,
         cwd=ROOT,
     )
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,9 @@ import rdflib
 
 from pod.migrate import BaseUrlChanged, check_base_url, served_at
 from pod.storage.kv import FileKeyValueStore
-from tests.test_cli import free_port, run_cli, server, wait_up
+from tests.support import free_port, stop_process
+from tests.support import wait_until_serving as wait_up
+from tests.test_cli import run_cli, server
 
 PASSWORD = "a long password"
 SOLID = rdflib.Namespace("http://www.w3.org/ns/solid/terms#")
@@ -48,11 +48,6 @@ def snapshot(root: Path) -> dict[str, str]:
 
 def private(path: Path) -> bool:
     return path.stat().st_mode & 0o077 == 0
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
 
 
 async def token(s: aiohttp.ClientSession, base: str, client: dict[str, Any]) -> dict[str, str]:
@@ -100,7 +95,7 @@ async def test_pods_made_on_one_base_url_work_on_another(tmp_path: Path) -> None
                 headers={**auth, "Content-Type": "text/turtle"},
             ) as r:
                 assert r.status == 201, await r.text()
-        stop(proc)
+        stop_process(proc)
     # What the server wrote itself names its own resources relatively.
     card_file = (data / "ann" / "profile" / "card").read_text()
     assert "127.0.0.1" not in card_file
@@ -160,7 +155,7 @@ async def test_pods_made_on_one_base_url_work_on_another(tmp_path: Path) -> None
                 assert r.status == 201, await r.text()
             async with s.get(new + "ann/notes/n") as r:
                 assert r.status == 401  # still private to anyone else
-        stop(proc)
+        stop_process(proc)
 
     # A move to another path rewrites the documents too.
     moved = f"http://127.0.0.1:{second}/pods/"

@@ -26,7 +26,9 @@ import pytest
 
 from pod.cli import build_parser, command_parsers
 from pod.config import Settings
-from tests.test_cli import ROOT, free_port, server, wait_up
+from tests.support import free_port
+from tests.support import wait_until_serving as wait_up
+from tests.test_cli import ROOT, server
 
 # What a start-up may log besides the one error line: its INFO records.
 _INFO_RECORD: Final = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO ")

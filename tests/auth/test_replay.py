@@ -16,7 +16,9 @@ import pytest
 from pod.auth.dpop import Proof, ReplayCache
 from pod.errors import Unauthenticated
 from tests.interop.conftest import Server, client_credentials, person
-from tests.test_cli import free_port, server, wait_up
+from tests.support import free_port
+from tests.support import wait_until_serving as wait_up
+from tests.test_cli import server
 
 TURTLE = {"Content-Type": "text/turtle"}
 

@@ -15,8 +15,9 @@ from pod.config import Settings
 from pod.http.bodies import SMALL_BODY_BYTES, runner_options
 from pod.http.idp import REGISTRATION_BYTES
 from tests.conftest import POD, Client, url
-from tests.support import send_partly
-from tests.test_cli import free_port, server, wait_up
+from tests.support import free_port, send_partly
+from tests.support import wait_until_serving as wait_up
+from tests.test_cli import server
 
 BODY_TIMEOUT = 0.5
 

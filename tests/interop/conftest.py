@@ -32,8 +32,8 @@ from playwright.async_api import ConsoleMessage, Request, Response
 from playwright.async_api import Page as PlaywrightPage
 
 from tests.idp.test_browser import SCREENSHOTS, chromium_page
-from tests.support import new_ec_key, sign_proof
-from tests.test_cli import free_port, wait_up
+from tests.support import free_port, new_ec_key, sign_proof
+from tests.support import wait_until_serving as wait_up
 
 HERE: Final = Path(__file__).parent
 ROOT: Final = HERE.parents[1]
