@@ -36,20 +36,21 @@ from tests.idp.conftest import (
     csrf_of,
     sign_up,
 )
-from tests.support import new_ec_key, sign_proof
+from tests.support import new_ec_key, rsa_key, sign_proof
 
 TURTLE = {"Content-Type": "text/turtle"}
 
 
 class DPoPKey:
-    """The app's DPoP key pair (made with `cryptography`) and its proofs."""
+    """The app's DPoP key pair (made with `cryptography`; P-256 unless given) and its proofs."""
 
-    def __init__(self) -> None:
-        self.key = new_ec_key()
+    def __init__(self, key: Any = None, alg: str = "ES256") -> None:
+        self.key = key or new_ec_key()
+        self.alg = alg
         self.jkt = thumbprint(self.key.as_dict(private=False))
 
     def proof(self, method: str, url: str, token: str | None = None) -> str:
-        return sign_proof(self.key, method, url, token=token)
+        return sign_proof(self.key, method, url, token=token, alg=self.alg)
 
 
 def dpop_headers(key: DPoPKey, method: str, url: str, token: str) -> dict[str, str]:
@@ -244,22 +245,9 @@ async def test_refresh_tokens_rotate_and_stay_bound(
     client, callback, verifier = await authorize(kluis, client_app)
     key = DPoPKey()
     first = await fetch_token(client, kluis, callback, verifier, key)
-    token_url = kluis.url(".oidc/token")
 
     async def refresh(refresh_token: str, with_key: DPoPKey) -> tuple[int, dict[str, Any]]:
-        async with (
-            aiohttp.ClientSession() as s,
-            s.post(
-                token_url,
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": refresh_token,
-                    "client_id": client_app.client_id,
-                },
-                headers={"DPoP": with_key.proof("POST", token_url)},
-            ) as r,
-        ):
-            return r.status, await r.json()
+        return await refresh_tokens(kluis, client_app, refresh_token, with_key)
 
     status, second = await refresh(first["refresh_token"], key)
     assert status == 200, second
@@ -272,6 +260,71 @@ async def test_refresh_tokens_rotate_and_stay_bound(
     assert (status, body["error"]) == (400, "invalid_grant")
     status, body = await refresh(second["refresh_token"], key)
     assert (status, body["error"]) == (400, "invalid_grant")
+
+
+async def refresh_tokens(
+    kluis: Kluis, client_app: ClientApp, refresh_token: str, key: DPoPKey
+) -> tuple[int, dict[str, Any]]:
+    """The token endpoint's status and answer to the app's refresh with `key`."""
+    token_url = kluis.url(".oidc/token")
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            token_url,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": client_app.client_id,
+            },
+            headers={"DPoP": key.proof("POST", token_url)},
+        ) as r,
+    ):
+        return r.status, await r.json()
+
+
+RSA_CASES = [
+    pytest.param(bits, alg, id=f"{alg}-{bits}")
+    for bits in (2048, 4096)
+    for alg in ("RS256", "PS256")
+]
+
+
+@pytest.mark.parametrize(("bits", "alg"), RSA_CASES)
+async def test_rsa_dpop_keys_at_the_token_endpoint(
+    kluis: Kluis, client_app: ClientApp, people: None, bits: int, alg: str
+) -> None:
+    """Older clients (solid-auth-fetcher) prove with RSA keys; each grant binds the tokens to
+    them, and the pod takes the tokens with proofs by the same key."""
+    key = DPoPKey(rsa_key(bits), alg)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
+    token = await fetch_token(client, kluis, callback, verifier, key)
+    assert token["token_type"] == "DPoP"
+    await put_private(kluis, key, token["access_token"], "alice/rsa/code")
+    status, refreshed = await refresh_tokens(kluis, client_app, token["refresh_token"], key)
+    assert status == 200, refreshed
+    assert await get_status(kluis, key, refreshed["access_token"], "alice/rsa/code") == 200
+    machine, _, _ = await client_credentials_token(kluis, "alice@example.org", "alice", key)
+    assert await get_status(kluis, key, machine, "alice/rsa/code") == 200
+
+
+async def test_oversized_dpop_header_at_the_token_endpoint(kluis: Kluis, people: None) -> None:
+    """The header bound stays (2 KB): a bigger one is a 400 naming it, not a 500."""
+    key = DPoPKey()
+    token_url = kluis.url(".oidc/token")
+    padded = {**key.key.as_dict(private=False), "padding": "p" * 2_500}
+    proof = sign_proof(key.key, "POST", token_url, jwk=padded)
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            token_url,
+            data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"},
+            headers={"DPoP": proof},
+        ) as r,
+    ):
+        assert r.status == 400
+        body = await r.json()
+    assert body["error"] == "invalid_request"
+    assert "Header size" in body["error_description"]
 
 
 async def client_credentials_token(
@@ -572,7 +625,7 @@ async def test_revoked_client_credentials(kluis: Kluis, people: None) -> None:
 async def test_revoking_an_app_ends_its_access_at_once(
     kluis: Kluis, client_app: ClientApp, people: None
 ) -> None:
-    client, callback, verifier = await authorize(kluis, client_app, remember=True)
+    client, callback, verifier = await authorize(kluis, client_app)
     key = DPoPKey()
     token = await fetch_token(client, kluis, callback, verifier, key)
     await put_private(kluis, key, token["access_token"], "alice/app-doc")
