@@ -45,6 +45,7 @@ from pod.auth.dpop import ProofVerifier, ReplayCache
 from pod.errors import Unauthenticated
 from pod.idp.clients import Client, Clients
 from pod.idp.keys import ALGORITHM, SigningKeys
+from pod.idp.oauth_errors import error_text
 from pod.idp.revocations import Revocations
 from pod.storage.kv import KeyValueStore
 
@@ -54,6 +55,8 @@ CODE_LIFETIME: Final = 60
 REFRESH_TOKEN_LIFETIME: Final = 14 * 24 * 3600
 AUTH_REQUEST_LIFETIME: Final = 900
 SCOPES: Final = ("openid", "webid", "offline_access", "profile")
+# The one response type (a set: OAuth 2.0 Multiple Response Types §2), as discovery says.
+RESPONSE_TYPES: Final = frozenset({"code"})
 PROMPTS: Final = frozenset({"none", "login", "consent", "select_account"})
 
 
@@ -147,7 +150,7 @@ class Provider:
             "userinfo_endpoint": e["userinfo"],
             "end_session_endpoint": e["end_session"],
             "scopes_supported": list(SCOPES),
-            "response_types_supported": ["code"],
+            "response_types_supported": [" ".join(sorted(RESPONSE_TYPES))],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public"],
@@ -192,22 +195,36 @@ class Provider:
         redirect_uri = params.get("redirect_uri", "")
         if redirect_uri not in client.redirect_uris:
             raise CannotRedirect(
-                description=f"the redirect URI {redirect_uri!r} is not registered for this client"
+                description=error_text(
+                    f"the redirect URI {redirect_uri!r} is not registered for this client"
+                )
             )
         state = params.get("state")
 
         def fail(error: type[OAuth2Error], description: str) -> OAuth2Error:
             return error(description=description, state=state, redirect_uri=redirect_uri)
 
-        response_type = params.get("response_type", "")
-        if response_type != "code":
-            # authlib's UnsupportedResponseTypeError takes the response type first.
-            raise UnsupportedResponseTypeError(
-                response_type,
-                description="only response_type=code is supported",
-                state=state,
-                redirect_uri=redirect_uri,
+        # OAuth 2.0 Multiple Response Types §2: the value is a space-separated set, so
+        # "id_token code" and "code id_token" are one request and get one answer.
+        response_types = frozenset(params.get("response_type", "").split())
+        if response_types != RESPONSE_TYPES:
+            # Only the code flow. The hybrid "code id_token" (which CSS advertises and older
+            # clients send) returns an ID token in the redirect URI's fragment: we would have to
+            # answer in response_mode=fragment and sign an ID token with c_hash for a browser
+            # URL (OIDC Core §3.3), while Solid-OIDC needs nothing but the code flow with PKCE
+            # and DPoP (https://solidproject.org/TR/solid-oidc#authorization-code-pkce-flow),
+            # and every maintained Solid client uses it. A client that offers both falls back
+            # to "code" when it reads response_types_supported; one that insists gets this
+            # RFC 6749 §4.1.2.1 error at its redirect URI.
+            # Built, not called with keywords: authlib before 1.6 takes the type only.
+            error = UnsupportedResponseTypeError(" ".join(sorted(response_types)) or "(none)")
+            error.description = (
+                "only response_type=code is supported (no implicit or hybrid flow); "
+                "see response_types_supported in the OpenID configuration"
             )
+            error.state = state
+            error.redirect_uri = redirect_uri
+            raise error
         scope = params.get("scope", "").split()
         if "openid" not in scope:
             raise fail(InvalidScopeError, "the scope must include openid")
@@ -361,7 +378,7 @@ class Provider:
             )
             self.replay.check_and_remember(proof)
         except Unauthenticated as exc:
-            raise InvalidRequestError(description=exc.message) from exc
+            raise InvalidRequestError(description=error_text(exc.message)) from exc
         return proof.jkt
 
     async def _client(self, form: Mapping[str, str], authorization: str | None) -> Client:

@@ -1184,3 +1184,115 @@ async def test_static_client(kluis: Kluis, people: None) -> None:
     assert client.redirect_uris == ("https://static.example/cb",)
     assert client.check_secret("s3cret")
     assert not client.check_secret("wrong")
+
+
+# --- response types ---------------------------------------------------------------------
+
+STATIC_REDIRECT = "https://static.example/cb"
+
+
+def static_request(**params: str) -> dict[str, str]:
+    return {
+        "client_id": "static-app",
+        "redirect_uri": STATIC_REDIRECT,
+        "scope": "openid webid",
+        "state": "st-1",
+        "code_challenge": "x" * 43,
+        "code_challenge_method": "S256",
+        **params,
+    }
+
+
+@pytest.mark.parametrize(
+    "kluis", [{"static_clients": "STATIC"}], indirect=True, ids=["static-clients"]
+)
+@pytest.mark.parametrize(
+    "response_type", ["id_token code", "code id_token", "token", "id_token", "code token", ""]
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_unsupported_response_types_go_back_to_the_app(
+    kluis: Kluis, response_type: str, method: str
+) -> None:
+    """RFC 6749 §4.1.2.1: an unsupported response type (in any order, OAuth 2.0 Multiple
+    Response Types §2) is an error at the client's registered redirect URI; authlib before 1.6
+    made building that error fail (500)."""
+    params = static_request(response_type=response_type)
+    async with aiohttp.ClientSession() as s:
+        if method == "GET":
+            sent = s.get(kluis.url(".oidc/auth"), params=params, allow_redirects=False)
+        else:
+            sent = s.post(kluis.url(".oidc/auth"), data=params, allow_redirects=False)
+        async with sent as r:
+            assert r.status == 303, await r.text()
+            location = r.headers["Location"]
+    assert location.startswith(STATIC_REDIRECT + "?")
+    answer = parse_qs(urlsplit(location).query)
+    assert answer["error"] == ["unsupported_response_type"]
+    assert answer["state"] == ["st-1"]
+    assert answer["iss"] == [kluis.issuer]
+    assert "response_types_supported" in answer["error_description"][0]
+
+
+async def test_discovery_advertises_only_the_code_flow(kluis: Kluis) -> None:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(kluis.url(".well-known/openid-configuration")) as r,
+    ):
+        config = await r.json()
+    assert config["response_types_supported"] == ["code"]
+    assert config["response_modes_supported"] == ["query"]
+
+
+async def test_unsupported_response_type_to_an_unregistered_redirect_is_a_page(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    """Never an error redirect to a redirect URI the client did not register."""
+    params = {
+        "client_id": client_app.client_id,
+        "redirect_uri": "https://elsewhere.example/cb",
+        "response_type": "code id_token",
+        "scope": "openid",
+    }
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(kluis.url(".oidc/auth"), params=params, allow_redirects=False) as r,
+    ):
+        assert r.status == 400
+        assert "Location" not in r.headers
+        assert "not registered" in await r.text()
+
+
+@pytest.mark.parametrize(
+    "redirect_uri", ["https://app.example/it's", "https://app.example/caf\u00e9", 'x"y\\z']
+)
+async def test_values_an_oauth_error_cannot_carry_are_not_a_500(
+    kluis: Kluis, client_app: ClientApp, people: None, redirect_uri: str
+) -> None:
+    """authlib refuses `"`, `\\` and non-ASCII in error_description (RFC 6749 §5.2) by raising;
+    an error naming what the client sent must still be a 400."""
+    params = {
+        "client_id": client_app.client_id,
+        "redirect_uri": redirect_uri,
+        "response_type": "code",
+        "scope": "openid",
+    }
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(kluis.url(".oidc/auth"), params=params, allow_redirects=False) as r,
+    ):
+        assert r.status == 400
+        assert "is not registered for this client" in await r.text()
+    token_url = kluis.url(".oidc/token")
+    key = DPoPKey()
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            token_url,
+            data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"},
+            headers={"DPoP": sign_proof(key.key, "POST", "https://caf\u00e9.example/")},
+        ) as r,
+    ):
+        assert r.status == 400
+        body = await r.json()
+    assert body["error"] == "invalid_request"
+    assert "caf%C3%A9" in body["error_description"]
