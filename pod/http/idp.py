@@ -181,7 +181,7 @@ async def end_session(request: web.Request) -> web.StreamResponse:
         raise Forbidden("the form's CSRF token is missing or wrong; reload the page and try again")
     response: web.Response
     if target is not None:
-        response = redirect(target)
+        response = redirect(request, target)
     else:
         response = await render(
             request, "message.html", title="Logged out", message="You are logged out of Kluis."
