@@ -449,7 +449,8 @@ async def post_consent(request: web.Request) -> web.StreamResponse:
     if form.get("decision") != "allow":
         return redirect(request, await provider.deny(auth))
     try:
-        # GDPR: consent is active; remembering it is a separate, unticked choice.
+        # GDPR: consent is active; keeping the app connected (a refresh token, and no question
+        # next time) is a separate, unticked choice, listed and revocable on the account page.
         location = await provider.approve(
             auth,
             account=account,

@@ -302,6 +302,7 @@ class Provider:
             _redirect_key(account.id, request.client_id, request.redirect_uri),
             {"client_id": request.client_id, "redirect_uri": request.redirect_uri},
         )
+        scope = request.scope
         if remember:
             await self.kv.put(
                 "consents",
@@ -314,6 +315,12 @@ class Provider:
                     "granted": time.time(),
                 },
             )
+        else:
+            # Allowed once: the app may act while its access token lasts (an hour), never
+            # longer unless the person chose to keep it connected, so one-time consent gives no
+            # refresh token whatever the app asked for. RFC 6749 §3.3: the token response then
+            # names the narrower scope it granted.
+            scope = [s for s in request.scope if s != "offline_access"]
         code = secrets.token_urlsafe(32)
         await self.kv.put(
             "codes",
@@ -324,7 +331,8 @@ class Provider:
                 "code_challenge": request.code_challenge,
                 "account": account.id,
                 "webid": webid,
-                "scope": request.scope,
+                "client_name": request.client_name,
+                "scope": scope,
                 "nonce": request.nonce,
                 "auth_time": auth_time,
             },
@@ -422,6 +430,7 @@ class Provider:
             auth_time=record.get("auth_time"),
             family=family,
             bind_refresh=client.is_public,
+            client_name=str(record.get("client_name") or client.display_name),
         )
 
     async def _refresh(
@@ -460,6 +469,7 @@ class Provider:
             auth_time=record.get("auth_time"),
             family=family,
             bind_refresh=bound is not None,
+            client_name=str(record.get("client_name") or client.display_name),
         )
 
     async def _client_credentials(
@@ -495,6 +505,7 @@ class Provider:
         auth_time: Any,
         family: str,
         bind_refresh: bool,
+        client_name: str,
     ) -> dict[str, Any]:
         response: dict[str, Any] = {
             "access_token": await self._access_token(
@@ -514,6 +525,7 @@ class Provider:
                 _hash(refresh),
                 {
                     "client_id": client_id,
+                    "client_name": client_name,
                     "account": account,
                     "webid": webid,
                     "scope": scope,
@@ -573,11 +585,39 @@ class Provider:
         await self.revocations.revoke(webid=credential.webid, client_id=client_id)
 
     async def connected_apps(self, account: Account) -> list[dict[str, Any]]:
+        """Every app that can act for `account` without them present: one holding a live
+        refresh token (`stays_connected`) or a remembered consent (`remembered`), oldest first,
+        with the WebIDs it acts as. `revoke_app` ends all of that for an app."""
+        apps: dict[str, dict[str, Any]] = {}
+
+        def entry(record: dict[str, Any]) -> dict[str, Any]:
+            client_id = str(record["client_id"])
+            if client_id not in apps:
+                apps[client_id] = {
+                    "client_id": client_id,
+                    "client_name": client_id,
+                    "webids": [],
+                    "remembered": False,
+                    "stays_connected": False,
+                    # a refresh token's family began when its person last logged in
+                    "granted": float(record.get("granted") or record.get("auth_time") or 0),
+                }
+            app = apps[client_id]
+            if record.get("client_name"):
+                app["client_name"] = str(record["client_name"])
+            if record.get("webid") and record["webid"] not in app["webids"]:
+                app["webids"].append(str(record["webid"]))
+            return app
+
         prefix = f"{account.id}|"
-        return sorted(
-            (r for k, r in await self.kv.items("consents") if k.startswith(prefix)),
-            key=lambda r: float(r.get("granted", 0)),
-        )
+        for key, record in await self.kv.items("consents"):
+            if key.startswith(prefix):
+                app = entry(record)
+                app["remembered"] = True
+        for _, record in await self.kv.items("refresh"):
+            if record.get("account") == account.id:
+                entry(record)["stays_connected"] = True
+        return sorted(apps.values(), key=lambda app: (app["granted"], app["client_id"]))
 
     async def _access_token(
         self, *, webid: str, client_id: str, jkt: str | None, scope: list[str]

@@ -211,7 +211,7 @@ async def test_discovery(kluis: Kluis) -> None:
 async def test_authorization_code_flow_with_pkce_and_dpop(
     kluis: Kluis, client_app: ClientApp, people: None
 ) -> None:
-    client, callback, verifier = await authorize(kluis, client_app)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
     key = DPoPKey()
     token = await fetch_token(client, kluis, callback, verifier, key)
     assert token["token_type"] == "DPoP"
@@ -242,7 +242,7 @@ async def test_authorization_code_flow_with_pkce_and_dpop(
 async def test_refresh_tokens_rotate_and_stay_bound(
     kluis: Kluis, client_app: ClientApp, people: None
 ) -> None:
-    client, callback, verifier = await authorize(kluis, client_app)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
     key = DPoPKey()
     first = await fetch_token(client, kluis, callback, verifier, key)
 
@@ -535,7 +535,7 @@ async def test_a_thief_without_the_dpop_key_cannot_revoke_the_family(
 ) -> None:
     """A stolen refresh token presented with another DPoP key used to be consumed first, so
     the real client's next refresh looked like a replay and revoked the whole family."""
-    client, callback, verifier = await authorize(kluis, client_app)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
     key = DPoPKey()
     first = await fetch_token(client, kluis, callback, verifier, key)
     token_url = kluis.url(".oidc/token")
@@ -561,7 +561,7 @@ async def test_a_thief_without_the_dpop_key_cannot_revoke_the_family(
 async def test_replayed_authorization_code(
     kluis: Kluis, client_app: ClientApp, people: None
 ) -> None:
-    client, callback, verifier = await authorize(kluis, client_app)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
     key = DPoPKey()
     token = await fetch_token(client, kluis, callback, verifier, key)
     assert token["refresh_token"]
@@ -625,7 +625,7 @@ async def test_revoked_client_credentials(kluis: Kluis, people: None) -> None:
 async def test_revoking_an_app_ends_its_access_at_once(
     kluis: Kluis, client_app: ClientApp, people: None
 ) -> None:
-    client, callback, verifier = await authorize(kluis, client_app)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
     key = DPoPKey()
     token = await fetch_token(client, kluis, callback, verifier, key)
     await put_private(kluis, key, token["access_token"], "alice/app-doc")
@@ -661,7 +661,7 @@ async def test_revocations_outlive_a_restart() -> None:
 
 
 async def test_expired_refresh_token(kluis: Kluis, client_app: ClientApp, people: None) -> None:
-    client, callback, verifier = await authorize(kluis, client_app)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
     key = DPoPKey()
     token = await fetch_token(client, kluis, callback, verifier, key)
     from pod.http.keys import PROVIDER
@@ -1296,3 +1296,94 @@ async def test_values_an_oauth_error_cannot_carry_are_not_a_500(
         body = await r.json()
     assert body["error"] == "invalid_request"
     assert "caf%C3%A9" in body["error_description"]
+
+
+# --- offline access: only for apps the person keeps connected ---------------------------
+
+
+async def account_page(kluis: Kluis, browser: aiohttp.ClientSession) -> str:
+    async with browser.get(kluis.url(".account/")) as r:
+        assert r.status == 200
+        assert str(r.url) == kluis.url(".account/")
+        return await r.text()
+
+
+def listed_apps(page: str) -> str:
+    """The Connected apps section of the account page."""
+    found = re.search(r'<section aria-labelledby="apps">(.*?)</section>', page, re.S)
+    assert found, page
+    return found[1]
+
+
+async def test_allowing_once_gives_no_refresh_token(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    """An app allowed once, without "Keep ... connected", got a rotating 14-day refresh token
+    (it asked for offline_access) that the account page did not list."""
+    async with browser_session() as browser:
+        client, callback, verifier = await authorize(kluis, client_app, browser=browser)
+        key = DPoPKey()
+        token = await fetch_token(client, kluis, callback, verifier, key)
+        assert "refresh_token" not in token
+        assert token["scope"].split() == ["openid", "webid"]  # RFC 6749 §3.3: what it got
+        await put_private(kluis, key, token["access_token"], "alice/once")  # it works meanwhile
+        apps = listed_apps(await account_page(kluis, browser))
+    assert client_app.client_id not in apps
+    assert "No app is connected" in apps
+
+
+async def test_a_connected_app_is_listed_and_disconnecting_ends_its_tokens(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    async with browser_session() as browser:
+        client, callback, verifier = await authorize(
+            kluis, client_app, remember=True, browser=browser
+        )
+        key = DPoPKey()
+        token = await fetch_token(client, kluis, callback, verifier, key)
+        assert "offline_access" in token["scope"].split()
+        await put_private(kluis, key, token["access_token"], "alice/kept")
+        page = await account_page(kluis, browser)
+        apps = listed_apps(page)
+        assert client_app.client_id in apps
+        assert "Uses your data while you are away." in apps
+        assert "Signs you in without asking again." in apps
+        async with browser.post(
+            kluis.url(".account/apps/revoke"),
+            data={"csrf": csrf_of(page), "client_id": client_app.client_id},
+        ) as r:
+            assert r.status == 200
+            assert "No app is connected" in listed_apps(await r.text())
+    assert await get_status(kluis, key, token["access_token"], "alice/kept") == 401
+    status, body = await refresh_tokens(kluis, client_app, token["refresh_token"], key)
+    assert (status, body["error"]) == (400, "invalid_grant")
+
+
+async def test_every_app_holding_a_refresh_token_is_listed(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    """A refresh token without a remembered consent (one issued before one-time consent stopped
+    giving them) is listed too, and disconnecting the app ends it."""
+    async with browser_session() as browser:
+        client, callback, verifier = await authorize(
+            kluis, client_app, remember=True, browser=browser
+        )
+        key = DPoPKey()
+        token = await fetch_token(client, kluis, callback, verifier, key)
+        kv = kluis.app[PROVIDER].kv
+        for consent, record in await kv.items("consents"):
+            if record["client_id"] == client_app.client_id:
+                await kv.delete("consents", consent)
+        page = await account_page(kluis, browser)
+        apps = listed_apps(page)
+        assert client_app.client_id in apps
+        assert "Uses your data while you are away." in apps
+        assert "Signs you in without asking again." not in apps
+        async with browser.post(
+            kluis.url(".account/apps/revoke"),
+            data={"csrf": csrf_of(page), "client_id": client_app.client_id},
+        ) as r:
+            assert r.status == 200
+    status, body = await refresh_tokens(kluis, client_app, token["refresh_token"], key)
+    assert (status, body["error"]) == (400, "invalid_grant")
+    assert await get_status(kluis, key, token["access_token"], "alice/x") == 401
