@@ -25,10 +25,10 @@ import aiohttp
 from aiohttp import web
 from aiohttp.client import ClientResponse
 from aiohttp.test_utils import TestClient
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from joserfc import jws, jwt
 from joserfc.errors import SecurityWarning
-from joserfc.jwk import ECKey, OKPKey, thumbprint
+from joserfc.jwk import ECKey, OKPKey, RSAKey, thumbprint
 from yarl import URL
 
 from pod.auth.dpop import access_token_hash
@@ -46,13 +46,26 @@ def new_ed25519_key() -> OKPKey:
     return OKPKey.import_key(ed25519.Ed25519PrivateKey.generate())
 
 
+_RSA_KEYS: dict[int, RSAKey] = {}
+
+
+def rsa_key(bits: int) -> RSAKey:
+    """An RSA key pair of `bits` bits, made by `cryptography` once per test process (a 4096-bit
+    one takes a second to make)."""
+    if bits not in _RSA_KEYS:
+        _RSA_KEYS[bits] = RSAKey.import_key(rsa.generate_private_key(65537, bits))
+    return _RSA_KEYS[bits]
+
+
 class TestIssuer:
     """An OpenID issuer with discovery, a JWKS and WebID profiles, served over real HTTP."""
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self) -> None:
-        self.key = new_ec_key()
+    def __init__(self, *, key: Any = None, alg: str = "ES256") -> None:
+        """`key` (a P-256 key unless given) signs the tokens, with `alg`."""
+        self.key = key or new_ec_key()
+        self.alg = alg
         self.kid = secrets.token_hex(8)
         self.url = ""  # set once the server runs
         self.profile_extra: dict[str, str] = {}  # name -> extra Turtle for that profile
@@ -83,7 +96,7 @@ class TestIssuer:
         self.requests.append(request.path)
         public = self.key.as_dict(private=False)
         public["kid"] = self.kid
-        public["alg"] = "ES256"
+        public["alg"] = self.alg
         return web.json_response({"keys": [public]})
 
     async def _profile(self, request: web.Request) -> web.Response:
@@ -110,10 +123,11 @@ class TestIssuer:
         audience: Any = None,
         issuer: str | None = None,
         key: Any = None,
-        alg: str = "ES256",
+        alg: str | None = None,
         kid: str | None = None,
         **extra: Any,
     ) -> str:
+        alg = alg or self.alg
         now = time.time() if issued is None else issued
         claims: dict[str, Any] = {
             "iss": issuer or self.url,
@@ -135,12 +149,16 @@ class TestIssuer:
 class Agent:
     """Someone with a WebID, a DPoP key and an access token from an issuer."""
 
-    def __init__(self, issuer: TestIssuer, name: str, *, key: Any = None) -> None:
+    def __init__(
+        self, issuer: TestIssuer, name: str, *, key: Any = None, alg: str | None = None
+    ) -> None:
+        """`key` (a P-256 key unless given) signs the proofs, with `alg` (EdDSA for an OKP key,
+        else ES256, unless given)."""
         self.issuer = issuer
         self.name = name
         self.webid = issuer.webid(name)
         self.dpop_key = key or new_ec_key()
-        self.alg = "EdDSA" if isinstance(self.dpop_key, OKPKey) else "ES256"
+        self.alg = alg or ("EdDSA" if isinstance(self.dpop_key, OKPKey) else "ES256")
         self.jkt = thumbprint(self.dpop_key.as_dict(private=False))
         self.token = issuer.mint(webid=self.webid, jkt=self.jkt)
 

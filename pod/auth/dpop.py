@@ -18,6 +18,7 @@ from typing import Any, Final, final
 from joserfc import jws
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import JWKRegistry
+from joserfc.jws import JWSRegistry
 from yarl import URL
 
 from pod.cache import LruCache, memoize_short, size_of
@@ -32,6 +33,12 @@ ALGORITHMS: Final = frozenset(
 )
 _PRIVATE_KEY_PARAMS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 MAX_PROOF_LENGTH: Final = 8192
+# The longest protected header (base64url, as sent) a proof or an access token may have. A DPoP
+# header embeds the public key: with a 4096-bit RSA key (RS256/PS256, which we advertise) it is
+# about 1,000 bytes, with EC keys about 250. joserfc's default (512 bytes, since 1.3.5) refuses
+# RSA keys of 2048 bits and more, which solid-auth-fetcher and other older clients use; this bound
+# still keeps headers small (an 8192-bit key's signature is refused by joserfc's 1,024-byte limit).
+MAX_HEADER_LENGTH: Final = 2048
 # Anyone can send a proof with a key of their own, so the imported keys are bounded in bytes.
 _KEY_CACHE_ENTRIES: Final = 4096
 _KEY_CACHE_BYTES: Final = 16 * 1024 * 1024
@@ -70,6 +77,31 @@ def access_token_hash(token: str) -> str:
     """The `ath` value for an access token: base64url(SHA-256(token)) without padding."""
     digest = hashlib.sha256(token.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def jws_registry(algorithms: frozenset[str] = ALGORITHMS) -> JWSRegistry:
+    """A joserfc registry for incoming JWS (proofs, access tokens): `algorithms` only, headers
+    up to MAX_HEADER_LENGTH. Pass it to every joserfc call that reads one (extract, validate,
+    decode), or joserfc's default registry applies its own, smaller bound."""
+    registry = JWSRegistry(algorithms=sorted(algorithms))
+    registry.max_header_length = MAX_HEADER_LENGTH
+    return registry
+
+
+# One per algorithm: a verification must allow exactly the algorithm its header names.
+_REGISTRIES: Final = {alg: jws_registry(frozenset({alg})) for alg in ALGORITHMS}
+_EXTRACT_REGISTRY: Final = jws_registry()
+
+
+def registry_for(alg: str) -> JWSRegistry:
+    """The registry that verifies a JWS signed with `alg`, one of ALGORITHMS."""
+    return _REGISTRIES[alg]
+
+
+def extract_compact(value: str) -> jws.CompactSignature:
+    """Split a compact JWS and decode its header, within our size bounds, without verifying.
+    Raises joserfc's JoseError (or ValueError, UnicodeError) for a malformed one."""
+    return jws.extract_compact(value.encode("ascii"), registry=_EXTRACT_REGISTRY)
 
 
 def _key_size(cache_key: Any, found: tuple[Any, str]) -> int:
@@ -115,7 +147,7 @@ class ProofVerifier:
         if len(proof) > MAX_PROOF_LENGTH:
             raise _invalid("too long")
         try:
-            unverified = jws.extract_compact(proof.encode("ascii"))
+            unverified = extract_compact(proof)
             header = unverified.headers()
         except (JoseError, ValueError, UnicodeError, RecursionError) as exc:
             raise _invalid(f"not a compact JWS: {exc}") from exc
@@ -135,9 +167,9 @@ class ProofVerifier:
                 with warnings.catch_warnings():
                     # RFC 9864 renames EdDSA to Ed25519; clients still send the old name.
                     warnings.simplefilter("ignore", SecurityWarning)
-                    valid = jws.validate_compact(unverified, key, algorithms=[alg])
+                    valid = jws.validate_compact(unverified, key, registry=registry_for(alg))
             else:
-                valid = jws.validate_compact(unverified, key, algorithms=[alg])
+                valid = jws.validate_compact(unverified, key, registry=registry_for(alg))
             claims = json.loads(unverified.payload) if valid else None
         except (JoseError, ValueError, TypeError, RecursionError) as exc:
             raise _invalid(f"signature or key check failed: {exc}") from exc

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any, Final, final
 from urllib.parse import urlsplit
 
-from joserfc import jws, jwt
+from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from pod.auth.dpop import ALGORITHMS
+from pod.auth.dpop import ALGORITHMS, extract_compact, registry_for
 from pod.cache import LruCache, size_of
 from pod.errors import FetchError, Unauthenticated
 from pod.fetch import Fetcher
@@ -197,7 +197,7 @@ class TokenVerifier:
         if len(token) > MAX_TOKEN_LENGTH:
             raise _invalid("too long")
         try:
-            unverified = jws.extract_compact(token.encode("ascii"))
+            unverified = extract_compact(token)
             header = unverified.headers()
             payload = json.loads(unverified.payload)
         except (JoseError, ValueError, UnicodeError, RecursionError) as exc:
@@ -211,7 +211,7 @@ class TokenVerifier:
         kid = header.get("kid")
         keys = await self.keys.key_set(issuer, kid=kid if isinstance(kid, str) else None)
         try:
-            verified = jwt.decode(token, keys, algorithms=[alg])
+            verified = jwt.decode(token, keys, registry=registry_for(alg))
         except (JoseError, ValueError, TypeError, RecursionError) as exc:
             raise _invalid(f"signature check failed: {exc}") from exc
         return dict(verified.claims)

@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
+from urllib.parse import urljoin, urlsplit
 
 from aiohttp import hdrs, web
 from authlib.oauth2.rfc6749.errors import OAuth2Error
@@ -80,8 +81,13 @@ async def render(
     return response
 
 
-def redirect(location: str) -> web.Response:
+def redirect(request: web.Request, location: str) -> web.Response:
+    """303 See Other to `location`; a path is made absolute from the configured base URL,
+    because some clients cannot follow a relative Location (RFC 9110 §10.2.2 allows one) and
+    the request's own Host may not be the public one behind a proxy."""
     response = web.Response(status=303)
+    if not urlsplit(location).scheme:
+        location = urljoin(request.app[SETTINGS].base_url, location)
     response.headers[hdrs.LOCATION] = location
     response.headers[hdrs.CACHE_CONTROL] = "no-store"
     return response
@@ -132,15 +138,16 @@ async def continue_authorization(
                 f"{auth.client_name} asked to sign you in without showing you Kluis, "
                 "but you are not logged in here.",
             )
-        return redirect(f"{u['login']}?auth={auth.id}")
+        return redirect(request, f"{u['login']}?auth={auth.id}")
     if not account.webids:
-        return redirect(f"{u['account']}?auth={auth.id}")
+        return redirect(request, f"{u['account']}?auth={auth.id}")
     if len(account.webids) == 1 and await provider.has_consent(auth, account, account.webids[0]):
         assert auth_time is not None
         return redirect(
+            request,
             await provider.approve(
                 auth, account=account, webid=account.webids[0], auth_time=auth_time, remember=True
-            )
+            ),
         )
     if "none" in auth.prompt:
         return await _cannot_without_asking(
@@ -151,7 +158,7 @@ async def continue_authorization(
             f"{auth.client_name} asked to sign you in without asking you, "
             "but you have not allowed it yet.",
         )
-    return redirect(f"{u['consent']}?auth={auth.id}")
+    return redirect(request, f"{u['consent']}?auth={auth.id}")
 
 
 async def _cannot_without_asking(
@@ -182,7 +189,7 @@ async def send_back(
     nobody clicked): straight away only where the provider trusts the redirect for this person
     (`Provider.trusts_redirect`), else through a page that shows where the link goes."""
     if await request.app[PROVIDER].trusts_redirect(account, client_id, redirect_uri):
-        return redirect(location)
+        return redirect(request, location)
     return await render(
         request,
         "message.html",
@@ -254,7 +261,7 @@ async def _logged_in(
 ) -> web.StreamResponse:
     """Start the account's session; go on with the sign-in request that led here, if any."""
     auth = await _pending(request, auth_id)
-    response = redirect(_urls(request)["account"])
+    response = redirect(request, _urls(request)["account"])
     new_session = await request.app[SESSIONS].log_in(session, response, account.id)
     if auth is None:
         return response
@@ -300,7 +307,7 @@ async def post_logout(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     session = await request.app[SESSIONS].load(request)
     _checked(request, session, form)
-    response = redirect(_urls(request)["login"])
+    response = redirect(request, _urls(request)["login"])
     await request.app[SESSIONS].end(session, response)
     return response
 
@@ -308,7 +315,7 @@ async def post_logout(request: web.Request) -> web.StreamResponse:
 async def _require_page_account(request: web.Request) -> tuple[Session, Account] | web.Response:
     session, account = await session_account(request)
     if session is None or account is None:
-        return redirect(_urls(request)["login"])
+        return redirect(request, _urls(request)["login"])
     return session, account
 
 
@@ -358,7 +365,7 @@ async def _page_action(
     except PodError as exc:
         account = await request.app[ACCOUNTS].require(account.id)
         return await _account_page(request, session, account, status=400, error=exc.message)
-    return done if done is not None else redirect(_urls(request)["account"])
+    return done if done is not None else redirect(request, _urls(request)["account"])
 
 
 async def post_pod(request: web.Request) -> web.StreamResponse:
@@ -417,7 +424,7 @@ async def get_consent(request: web.Request) -> web.StreamResponse:
         or account is None
         or request.app[PROVIDER].needs_login(auth, session.auth_time)
     ):
-        return redirect(f"{_urls(request)['login']}?auth={auth.id}")
+        return redirect(request, f"{_urls(request)['login']}?auth={auth.id}")
     return await render(
         request,
         "consent.html",
@@ -439,12 +446,13 @@ async def post_consent(request: web.Request) -> web.StreamResponse:
     provider = request.app[PROVIDER]
     # prompt=login and max_age hold here too, not only on the way to this page.
     if session is None or account is None or provider.needs_login(auth, session.auth_time):
-        return redirect(f"{_urls(request)['login']}?auth={auth.id}")
+        return redirect(request, f"{_urls(request)['login']}?auth={auth.id}")
     assert session.auth_time is not None  # needs_login is true without one
     if form.get("decision") != "allow":
-        return redirect(await provider.deny(auth))
+        return redirect(request, await provider.deny(auth))
     try:
-        # GDPR: consent is active; remembering it is a separate, unticked choice.
+        # GDPR: consent is active; keeping the app connected (a refresh token, and no question
+        # next time) is a separate, unticked choice, listed and revocable on the account page.
         location = await provider.approve(
             auth,
             account=account,
@@ -468,9 +476,9 @@ async def post_consent(request: web.Request) -> web.StreamResponse:
         auth.client_id,
         form.get("webid", ""),
         " ".join(auth.scope),
-        " (remembered)" if form.get("remember") == "yes" else "",
+        " (kept connected)" if form.get("remember") == "yes" else "",
     )
-    return redirect(location)
+    return redirect(request, location)
 
 
 # --- JSON API ------------------------------------------------------------------------

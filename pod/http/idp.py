@@ -31,6 +31,7 @@ from pod.http.authn import credentials_of
 from pod.http.bodies import read_form, read_json
 from pod.http.keys import PROVIDER, SESSIONS
 from pod.http.proxies import client_address
+from pod.idp.oauth_errors import error_text
 from pod.idp.provider import CannotRedirect, origin_of
 
 # RFC 7591 client metadata is a handful of short fields; anyone may register, so keep it small.
@@ -118,7 +119,7 @@ async def post_token(request: web.Request) -> web.StreamResponse:
     try:
         form = await read_form(request)
     except _BAD_BODY as exc:  # RFC 6749 §5.2: token endpoint errors are OAuth JSON
-        return oauth_error(InvalidRequestError(description=exc.message))
+        return oauth_error(InvalidRequestError(description=error_text(exc.message)))
     try:
         tokens = await request.app[PROVIDER].token(
             form,
@@ -180,7 +181,7 @@ async def end_session(request: web.Request) -> web.StreamResponse:
         raise Forbidden("the form's CSRF token is missing or wrong; reload the page and try again")
     response: web.Response
     if target is not None:
-        response = redirect(target)
+        response = redirect(request, target)
     else:
         response = await render(
             request, "message.html", title="Logged out", message="You are logged out of Kluis."
@@ -196,7 +197,7 @@ async def post_registration(request: web.Request) -> web.StreamResponse:
     try:
         metadata: Any = await read_json(request, limit=REGISTRATION_BYTES)
     except _BAD_BODY as exc:  # RFC 7591 §3.2.2: errors are OAuth JSON
-        error = InvalidRequestError(description=exc.message)
+        error = InvalidRequestError(description=error_text(exc.message))
         error.error = "invalid_client_metadata"
         return oauth_error(error)
     try:

@@ -22,6 +22,7 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestErro
 from pod.cache import LruCache
 from pod.errors import FetchError
 from pod.fetch import Fetcher
+from pod.idp.oauth_errors import error_text
 from pod.ratelimit import RateLimiter
 from pod.storage.kv import KeyValueStore
 
@@ -91,9 +92,13 @@ def check_redirect_uri(uri: Any) -> str:
         or parts.fragment
         or (parts.scheme in ("http", "https") and not parts.netloc)
     ):
-        raise InvalidRequestError(description=f"{uri!r} is not an absolute URI without a fragment")
+        raise InvalidRequestError(
+            description=error_text(f"{uri!r} is not an absolute URI without a fragment")
+        )
     if parts.scheme in ("javascript", "data", "file", "vbscript"):
-        raise InvalidRequestError(description=f"redirect URIs may not use {parts.scheme}:")
+        raise InvalidRequestError(
+            description=error_text(f"redirect URIs may not use {parts.scheme}:")
+        )
     return uri
 
 
@@ -162,7 +167,7 @@ class Clients:
             return await self._document(client_id)
         record = await self.kv.get("clients", client_id)
         if record is None:
-            raise InvalidClientError(description=f"unknown client {client_id!r}")
+            raise InvalidClientError(description=error_text(f"unknown client {client_id!r}"))
         return self._from_metadata(record, "registered")
 
     async def _document(self, client_id: str) -> Client:
@@ -175,7 +180,7 @@ class Clients:
             )
         except FetchError as exc:
             raise InvalidClientError(
-                description=f"cannot read the client document: {exc.message}"
+                description=error_text(f"cannot read the client document: {exc.message}")
             ) from exc
         if fetched.status != 200:
             raise InvalidClientError(description=f"the client document answered {fetched.status}")
@@ -204,7 +209,9 @@ class Clients:
         )
         if auth_method not in AUTH_METHODS:
             raise InvalidRequestError(
-                description=f"token_endpoint_auth_method {auth_method!r} is not supported"
+                description=error_text(
+                    f"token_endpoint_auth_method {auth_method!r} is not supported"
+                )
             )
         grant_types = _strings(meta.get("grant_types"), "grant_types") or (
             "authorization_code",

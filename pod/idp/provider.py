@@ -46,6 +46,7 @@ from pod.auth.dpop import ProofVerifier, ReplayCache
 from pod.errors import Unauthenticated
 from pod.idp.clients import Client, Clients
 from pod.idp.keys import ALGORITHM, SigningKeys
+from pod.idp.oauth_errors import error_text
 from pod.idp.revocations import Revocations
 from pod.storage.kv import KeyValueStore
 
@@ -55,6 +56,8 @@ CODE_LIFETIME: Final = 60
 REFRESH_TOKEN_LIFETIME: Final = 14 * 24 * 3600
 AUTH_REQUEST_LIFETIME: Final = 900
 SCOPES: Final = ("openid", "webid", "offline_access", "profile")
+# The one response type (a set: OAuth 2.0 Multiple Response Types §2), as discovery says.
+RESPONSE_TYPES: Final = frozenset({"code"})
 PROMPTS: Final = frozenset({"none", "login", "consent", "select_account"})
 log = logging.getLogger(__name__)
 
@@ -149,7 +152,7 @@ class Provider:
             "userinfo_endpoint": e["userinfo"],
             "end_session_endpoint": e["end_session"],
             "scopes_supported": list(SCOPES),
-            "response_types_supported": ["code"],
+            "response_types_supported": [" ".join(sorted(RESPONSE_TYPES))],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public"],
@@ -194,22 +197,36 @@ class Provider:
         redirect_uri = params.get("redirect_uri", "")
         if redirect_uri not in client.redirect_uris:
             raise CannotRedirect(
-                description=f"the redirect URI {redirect_uri!r} is not registered for this client"
+                description=error_text(
+                    f"the redirect URI {redirect_uri!r} is not registered for this client"
+                )
             )
         state = params.get("state")
 
         def fail(error: type[OAuth2Error], description: str) -> OAuth2Error:
             return error(description=description, state=state, redirect_uri=redirect_uri)
 
-        response_type = params.get("response_type", "")
-        if response_type != "code":
-            # authlib's UnsupportedResponseTypeError takes the response type first.
-            raise UnsupportedResponseTypeError(
-                response_type,
-                description="only response_type=code is supported",
-                state=state,
-                redirect_uri=redirect_uri,
+        # OAuth 2.0 Multiple Response Types §2: the value is a space-separated set, so
+        # "id_token code" and "code id_token" are one request and get one answer.
+        response_types = frozenset(params.get("response_type", "").split())
+        if response_types != RESPONSE_TYPES:
+            # Only the code flow. The hybrid "code id_token" (which CSS advertises and older
+            # clients send) returns an ID token in the redirect URI's fragment: we would have to
+            # answer in response_mode=fragment and sign an ID token with c_hash for a browser
+            # URL (OIDC Core §3.3), while Solid-OIDC needs nothing but the code flow with PKCE
+            # and DPoP (https://solidproject.org/TR/solid-oidc#authorization-code-pkce-flow),
+            # and every maintained Solid client uses it. A client that offers both falls back
+            # to "code" when it reads response_types_supported; one that insists gets this
+            # RFC 6749 §4.1.2.1 error at its redirect URI.
+            # Built, not called with keywords: authlib before 1.6 takes the type only.
+            error = UnsupportedResponseTypeError(" ".join(sorted(response_types)) or "(none)")
+            error.description = (
+                "only response_type=code is supported (no implicit or hybrid flow); "
+                "see response_types_supported in the OpenID configuration"
             )
+            error.state = state
+            error.redirect_uri = redirect_uri
+            raise error
         scope = params.get("scope", "").split()
         if "openid" not in scope:
             raise fail(InvalidScopeError, "the scope must include openid")
@@ -287,6 +304,7 @@ class Provider:
             _redirect_key(account.id, request.client_id, request.redirect_uri),
             {"client_id": request.client_id, "redirect_uri": request.redirect_uri},
         )
+        scope = request.scope
         if remember:
             await self.kv.put(
                 "consents",
@@ -299,6 +317,12 @@ class Provider:
                     "granted": time.time(),
                 },
             )
+        else:
+            # Allowed once: the app may act while its access token lasts (an hour), never
+            # longer unless the person chose to keep it connected, so one-time consent gives no
+            # refresh token whatever the app asked for. RFC 6749 §3.3: the token response then
+            # names the narrower scope it granted.
+            scope = [s for s in request.scope if s != "offline_access"]
         code = secrets.token_urlsafe(32)
         await self.kv.put(
             "codes",
@@ -309,7 +333,8 @@ class Provider:
                 "code_challenge": request.code_challenge,
                 "account": account.id,
                 "webid": webid,
-                "scope": request.scope,
+                "client_name": request.client_name,
+                "scope": scope,
                 "nonce": request.nonce,
                 "auth_time": auth_time,
             },
@@ -363,7 +388,7 @@ class Provider:
             )
             self.replay.check_and_remember(proof)
         except Unauthenticated as exc:
-            raise InvalidRequestError(description=exc.message) from exc
+            raise InvalidRequestError(description=error_text(exc.message)) from exc
         return proof.jkt
 
     async def _client(self, form: Mapping[str, str], authorization: str | None) -> Client:
@@ -407,6 +432,7 @@ class Provider:
             auth_time=record.get("auth_time"),
             family=family,
             bind_refresh=client.is_public,
+            client_name=str(record.get("client_name") or client.display_name),
         )
 
     async def _refresh(
@@ -445,6 +471,7 @@ class Provider:
             auth_time=record.get("auth_time"),
             family=family,
             bind_refresh=bound is not None,
+            client_name=str(record.get("client_name") or client.display_name),
         )
 
     async def _client_credentials(
@@ -480,6 +507,7 @@ class Provider:
         auth_time: Any,
         family: str,
         bind_refresh: bool,
+        client_name: str,
     ) -> dict[str, Any]:
         response: dict[str, Any] = {
             "access_token": await self._access_token(
@@ -499,6 +527,7 @@ class Provider:
                 _hash(refresh),
                 {
                     "client_id": client_id,
+                    "client_name": client_name,
                     "account": account,
                     "webid": webid,
                     "scope": scope,
@@ -559,11 +588,39 @@ class Provider:
         await self.revocations.revoke(webid=credential.webid, client_id=client_id)
 
     async def connected_apps(self, account: Account) -> list[dict[str, Any]]:
+        """Every app that can act for `account` without them present: one holding a live
+        refresh token (`stays_connected`) or a remembered consent (`remembered`), oldest first,
+        with the WebIDs it acts as. `revoke_app` ends all of that for an app."""
+        apps: dict[str, dict[str, Any]] = {}
+
+        def entry(record: dict[str, Any]) -> dict[str, Any]:
+            client_id = str(record["client_id"])
+            if client_id not in apps:
+                apps[client_id] = {
+                    "client_id": client_id,
+                    "client_name": client_id,
+                    "webids": [],
+                    "remembered": False,
+                    "stays_connected": False,
+                    # a refresh token's family began when its person last logged in
+                    "granted": float(record.get("granted") or record.get("auth_time") or 0),
+                }
+            app = apps[client_id]
+            if record.get("client_name"):
+                app["client_name"] = str(record["client_name"])
+            if record.get("webid") and record["webid"] not in app["webids"]:
+                app["webids"].append(str(record["webid"]))
+            return app
+
         prefix = f"{account.id}|"
-        return sorted(
-            (r for k, r in await self.kv.items("consents") if k.startswith(prefix)),
-            key=lambda r: float(r.get("granted", 0)),
-        )
+        for key, record in await self.kv.items("consents"):
+            if key.startswith(prefix):
+                app = entry(record)
+                app["remembered"] = True
+        for _, record in await self.kv.items("refresh"):
+            if record.get("account") == account.id:
+                entry(record)["stays_connected"] = True
+        return sorted(apps.values(), key=lambda app: (app["granted"], app["client_id"]))
 
     async def _access_token(
         self, *, webid: str, client_id: str, jkt: str | None, scope: list[str]

@@ -17,12 +17,14 @@ from joserfc.jwk import OctKey, thumbprint
 
 from tests.conftest import POD, Client
 from tests.support import (
+    BASE_URL,
     Agent,
     TestIssuer,
     absolute,
     make_public,
     new_ec_key,
     new_ed25519_key,
+    rsa_key,
 )
 
 SECRET = POD + "secret"
@@ -67,6 +69,58 @@ async def test_eddsa_proofs_work(client: Client, secret: str, issuer: TestIssuer
     eve = Agent(issuer, "alice", key=new_ed25519_key())
     r = await client.get(secret, as_agent=eve)
     assert r.status == 200
+
+
+RSA_CASES = [
+    pytest.param(bits, alg, id=f"{alg}-{bits}")
+    for bits in (2048, 4096)
+    for alg in ("RS256", "PS256")
+]
+
+
+@pytest.mark.parametrize(("bits", "alg"), RSA_CASES)
+async def test_rsa_proofs_work(
+    client: Client, secret: str, issuer: TestIssuer, bits: int, alg: str
+) -> None:
+    """Older clients (solid-auth-fetcher) prove with RSA keys: their header, which embeds the
+    key, is 550-1,000 bytes, past joserfc's default bound of 512."""
+    rsa_alice = Agent(issuer, "alice", key=rsa_key(bits), alg=alg)
+    r = await client.get(secret, as_agent=rsa_alice)
+    assert r.status == 200, await r.text()
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256"])
+async def test_token_from_an_issuer_signing_with_a_4096_bit_rsa_key(
+    client: Client, secret: str, alice: Agent, aiohttp_server: Any, alg: str
+) -> None:
+    other = TestIssuer(key=rsa_key(4096), alg=alg)
+    server = await aiohttp_server(other.app())
+    other.url = str(server.make_url("")).rstrip("/")
+    carol = Agent(other, "carol", key=rsa_key(4096), alg=alg)
+    target = BASE_URL.rstrip("/") + secret
+    acl = f"""@prefix acl: <http://www.w3.org/ns/auth/acl#> .
+<#owner> a acl:Authorization; acl:agent <{alice.webid}>; acl:accessTo <{target}>;
+  acl:mode acl:Read, acl:Write, acl:Control .
+<#carol> a acl:Authorization; acl:agent <{carol.webid}>; acl:accessTo <{target}>;
+  acl:mode acl:Read ."""
+    r = await client.put(secret + ".acl", data=acl, headers={"Content-Type": "text/turtle"})
+    assert r.status in (201, 204), await r.text()
+    r = await client.get(secret, as_agent=carol)
+    assert r.status == 200, await r.text()
+    assert r.headers["WAC-Allow"].startswith('user="read"')
+
+
+async def test_oversized_jose_headers_are_refused(
+    client: Client, secret: str, alice: Agent, issuer: TestIssuer
+) -> None:
+    """Headers stay bounded (2 KB, twice a 4096-bit RSA key's) below the 8 KB proof limit."""
+    padded = {**alice.dpop_key.as_dict(private=False), "padding": "p" * 2_500}
+    proof = alice.proof("GET", absolute(secret), jwk=padded)
+    assert len(proof) < 8192
+    await refused(client, auth(alice.token, proof), "invalid_dpop_proof", "Header size")
+    token = issuer.mint(webid=alice.webid, jkt=alice.jkt, kid="k" * 2_500)
+    proof = alice.proof("GET", absolute(secret), token=token)
+    await refused(client, auth(token, proof), "invalid_token", "Header size")
 
 
 async def test_expired_token(client: Client, secret: str, alice: Agent, issuer: TestIssuer) -> None:

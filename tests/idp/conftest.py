@@ -38,6 +38,10 @@ class Kluis:
         return self.base
 
     def url(self, path: str) -> str:
+        """The URL of `path` on this server; an absolute URL (a Location) must already be one."""
+        if path.startswith(("http://", "https://")):
+            assert path.startswith(self.base), path
+            return path
         return self.base + path.lstrip("/")
 
 

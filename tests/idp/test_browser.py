@@ -349,10 +349,11 @@ async def check_consent_page(kluis: Kluis, app: BrowserApp, b: Browser, webid: s
     await expect(page.get_by_text("your browser then goes to")).to_contain_text(origin)
     await expect(page.get_by_text(app.client_id)).to_be_visible()
     await expect(page.get_by_role("radio", name=webid)).to_be_checked()
-    # GDPR: remembering the choice is opt-in, never pre-ticked.
-    await expect(
-        page.get_by_role("checkbox", name="Remember this choice for Test App")
-    ).not_to_be_checked()
+    # GDPR: keeping the app connected (no question next time, a refresh token) is opt-in,
+    # never pre-ticked, and says what it means.
+    stay = page.get_by_role("checkbox", name="Keep Test App connected")
+    await expect(stay).not_to_be_checked()
+    await expect(stay).to_have_accessible_description(re.compile("while you are away"))
     await b.shot("04-consent")
 
 
@@ -389,10 +390,10 @@ async def test_sign_up_log_in_and_allow_once(
     webid = await reach_consent(kluis, browser_app, browser)
     await browser.page.get_by_role("button", name="Allow").click()
     await check_app_result(browser_app, browser, webid, "05-app")
-    # Allowed once, not remembered: the account lists no connected app.
+    # Allowed once, not kept connected: the app got no refresh token, and none is listed.
     await browser.page.goto(kluis.url(".account/"))
     apps = connected_apps(browser.page)
-    await expect(apps).to_contain_text("No app remembers your consent.")
+    await expect(apps).to_contain_text("No app is connected")
     await expect(apps.get_by_role("table")).to_have_count(0)
     await browser.shot("06-account-no-apps")
     # so the next visit asks again
@@ -405,24 +406,27 @@ async def test_remember_then_revoke(
     kluis: Kluis, browser_app: BrowserApp, browser: Browser
 ) -> None:
     webid = await reach_consent(kluis, browser_app, browser)
-    await browser.page.get_by_role("checkbox", name="Remember this choice for Test App").check()
+    await browser.page.get_by_role("checkbox", name="Keep Test App connected").check()
     await browser.page.get_by_role("button", name="Allow").click()
     await check_app_result(browser_app, browser, webid, "05-app")
-    # Remembered: the app is listed, and a second visit goes straight through.
+    # Kept connected: the app is listed with what it can do, and a second visit goes straight
+    # through.
     page = browser.page
     await page.goto(kluis.url(".account/"))
     apps = connected_apps(page)
     await expect(apps.get_by_role("cell", name=re.compile("^Test App"))).to_be_visible()
     await expect(apps.get_by_text(browser_app.client_id)).to_be_visible()
     await expect(apps.get_by_role("cell", name=webid)).to_be_visible()
+    await expect(apps).to_contain_text("Uses your data while you are away.")
+    await expect(apps).to_contain_text("Signs you in without asking again.")
     await browser.shot("06-account-app-listed")
     await page.goto(browser_app.base + "/")
     await check_app_result(browser_app, browser, webid, "07-app-again")
-    # Revoked: gone from the list, and the next visit asks for consent again.
+    # Disconnected: gone from the list, and the next visit asks for consent again.
     await page.goto(kluis.url(".account/"))
-    await connected_apps(page).get_by_role("button", name="Revoke Test App").click()
+    await connected_apps(page).get_by_role("button", name="Disconnect Test App").click()
     await expect(page).to_have_url(kluis.url(".account/"))
-    await expect(connected_apps(page)).to_contain_text("No app remembers your consent.")
+    await expect(connected_apps(page)).to_contain_text("No app is connected")
     await browser.shot("08-account-revoked")
     await page.goto(browser_app.base + "/")
     await expect(page.get_by_role("heading", name="Allow Test App?")).to_be_visible()

@@ -36,20 +36,21 @@ from tests.idp.conftest import (
     csrf_of,
     sign_up,
 )
-from tests.support import new_ec_key, sign_proof
+from tests.support import new_ec_key, rsa_key, sign_proof
 
 TURTLE = {"Content-Type": "text/turtle"}
 
 
 class DPoPKey:
-    """The app's DPoP key pair (made with `cryptography`) and its proofs."""
+    """The app's DPoP key pair (made with `cryptography`; P-256 unless given) and its proofs."""
 
-    def __init__(self) -> None:
-        self.key = new_ec_key()
+    def __init__(self, key: Any = None, alg: str = "ES256") -> None:
+        self.key = key or new_ec_key()
+        self.alg = alg
         self.jkt = thumbprint(self.key.as_dict(private=False))
 
     def proof(self, method: str, url: str, token: str | None = None) -> str:
-        return sign_proof(self.key, method, url, token=token)
+        return sign_proof(self.key, method, url, token=token, alg=self.alg)
 
 
 def dpop_headers(key: DPoPKey, method: str, url: str, token: str) -> dict[str, str]:
@@ -210,7 +211,7 @@ async def test_discovery(kluis: Kluis) -> None:
 async def test_authorization_code_flow_with_pkce_and_dpop(
     kluis: Kluis, client_app: ClientApp, people: None
 ) -> None:
-    client, callback, verifier = await authorize(kluis, client_app)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
     key = DPoPKey()
     token = await fetch_token(client, kluis, callback, verifier, key)
     assert token["token_type"] == "DPoP"
@@ -241,25 +242,12 @@ async def test_authorization_code_flow_with_pkce_and_dpop(
 async def test_refresh_tokens_rotate_and_stay_bound(
     kluis: Kluis, client_app: ClientApp, people: None
 ) -> None:
-    client, callback, verifier = await authorize(kluis, client_app)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
     key = DPoPKey()
     first = await fetch_token(client, kluis, callback, verifier, key)
-    token_url = kluis.url(".oidc/token")
 
     async def refresh(refresh_token: str, with_key: DPoPKey) -> tuple[int, dict[str, Any]]:
-        async with (
-            aiohttp.ClientSession() as s,
-            s.post(
-                token_url,
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": refresh_token,
-                    "client_id": client_app.client_id,
-                },
-                headers={"DPoP": with_key.proof("POST", token_url)},
-            ) as r,
-        ):
-            return r.status, await r.json()
+        return await refresh_tokens(kluis, client_app, refresh_token, with_key)
 
     status, second = await refresh(first["refresh_token"], key)
     assert status == 200, second
@@ -272,6 +260,71 @@ async def test_refresh_tokens_rotate_and_stay_bound(
     assert (status, body["error"]) == (400, "invalid_grant")
     status, body = await refresh(second["refresh_token"], key)
     assert (status, body["error"]) == (400, "invalid_grant")
+
+
+async def refresh_tokens(
+    kluis: Kluis, client_app: ClientApp, refresh_token: str, key: DPoPKey
+) -> tuple[int, dict[str, Any]]:
+    """The token endpoint's status and answer to the app's refresh with `key`."""
+    token_url = kluis.url(".oidc/token")
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            token_url,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": client_app.client_id,
+            },
+            headers={"DPoP": key.proof("POST", token_url)},
+        ) as r,
+    ):
+        return r.status, await r.json()
+
+
+RSA_CASES = [
+    pytest.param(bits, alg, id=f"{alg}-{bits}")
+    for bits in (2048, 4096)
+    for alg in ("RS256", "PS256")
+]
+
+
+@pytest.mark.parametrize(("bits", "alg"), RSA_CASES)
+async def test_rsa_dpop_keys_at_the_token_endpoint(
+    kluis: Kluis, client_app: ClientApp, people: None, bits: int, alg: str
+) -> None:
+    """Older clients (solid-auth-fetcher) prove with RSA keys; each grant binds the tokens to
+    them, and the pod takes the tokens with proofs by the same key."""
+    key = DPoPKey(rsa_key(bits), alg)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
+    token = await fetch_token(client, kluis, callback, verifier, key)
+    assert token["token_type"] == "DPoP"
+    await put_private(kluis, key, token["access_token"], "alice/rsa/code")
+    status, refreshed = await refresh_tokens(kluis, client_app, token["refresh_token"], key)
+    assert status == 200, refreshed
+    assert await get_status(kluis, key, refreshed["access_token"], "alice/rsa/code") == 200
+    machine, _, _ = await client_credentials_token(kluis, "alice@example.org", "alice", key)
+    assert await get_status(kluis, key, machine, "alice/rsa/code") == 200
+
+
+async def test_oversized_dpop_header_at_the_token_endpoint(kluis: Kluis, people: None) -> None:
+    """The header bound stays (2 KB): a bigger one is a 400 naming it, not a 500."""
+    key = DPoPKey()
+    token_url = kluis.url(".oidc/token")
+    padded = {**key.key.as_dict(private=False), "padding": "p" * 2_500}
+    proof = sign_proof(key.key, "POST", token_url, jwk=padded)
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            token_url,
+            data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"},
+            headers={"DPoP": proof},
+        ) as r,
+    ):
+        assert r.status == 400
+        body = await r.json()
+    assert body["error"] == "invalid_request"
+    assert "Header size" in body["error_description"]
 
 
 async def client_credentials_token(
@@ -482,7 +535,7 @@ async def test_a_thief_without_the_dpop_key_cannot_revoke_the_family(
 ) -> None:
     """A stolen refresh token presented with another DPoP key used to be consumed first, so
     the real client's next refresh looked like a replay and revoked the whole family."""
-    client, callback, verifier = await authorize(kluis, client_app)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
     key = DPoPKey()
     first = await fetch_token(client, kluis, callback, verifier, key)
     token_url = kluis.url(".oidc/token")
@@ -508,7 +561,7 @@ async def test_a_thief_without_the_dpop_key_cannot_revoke_the_family(
 async def test_replayed_authorization_code(
     kluis: Kluis, client_app: ClientApp, people: None
 ) -> None:
-    client, callback, verifier = await authorize(kluis, client_app)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
     key = DPoPKey()
     token = await fetch_token(client, kluis, callback, verifier, key)
     assert token["refresh_token"]
@@ -608,7 +661,7 @@ async def test_revocations_outlive_a_restart() -> None:
 
 
 async def test_expired_refresh_token(kluis: Kluis, client_app: ClientApp, people: None) -> None:
-    client, callback, verifier = await authorize(kluis, client_app)
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
     key = DPoPKey()
     token = await fetch_token(client, kluis, callback, verifier, key)
     from pod.http.keys import PROVIDER
@@ -1133,3 +1186,206 @@ async def test_static_client(kluis: Kluis, people: None) -> None:
     assert client.redirect_uris == ("https://static.example/cb",)
     assert client.check_secret("s3cret")
     assert not client.check_secret("wrong")
+
+
+# --- response types ---------------------------------------------------------------------
+
+STATIC_REDIRECT = "https://static.example/cb"
+
+
+def static_request(**params: str) -> dict[str, str]:
+    return {
+        "client_id": "static-app",
+        "redirect_uri": STATIC_REDIRECT,
+        "scope": "openid webid",
+        "state": "st-1",
+        "code_challenge": "x" * 43,
+        "code_challenge_method": "S256",
+        **params,
+    }
+
+
+@pytest.mark.parametrize(
+    "kluis", [{"static_clients": "STATIC"}], indirect=True, ids=["static-clients"]
+)
+@pytest.mark.parametrize(
+    "response_type", ["id_token code", "code id_token", "token", "id_token", "code token", ""]
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_unsupported_response_types_go_back_to_the_app(
+    kluis: Kluis, response_type: str, method: str
+) -> None:
+    """RFC 6749 §4.1.2.1: an unsupported response type (in any order, OAuth 2.0 Multiple
+    Response Types §2) is an error at the client's registered redirect URI; authlib before 1.6
+    made building that error fail (500)."""
+    params = static_request(response_type=response_type)
+    async with aiohttp.ClientSession() as s:
+        if method == "GET":
+            sent = s.get(kluis.url(".oidc/auth"), params=params, allow_redirects=False)
+        else:
+            sent = s.post(kluis.url(".oidc/auth"), data=params, allow_redirects=False)
+        async with sent as r:
+            assert r.status == 303, await r.text()
+            location = r.headers["Location"]
+    assert location.startswith(STATIC_REDIRECT + "?")
+    answer = parse_qs(urlsplit(location).query)
+    assert answer["error"] == ["unsupported_response_type"]
+    assert answer["state"] == ["st-1"]
+    assert answer["iss"] == [kluis.issuer]
+    assert "response_types_supported" in answer["error_description"][0]
+
+
+async def test_discovery_advertises_only_the_code_flow(kluis: Kluis) -> None:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(kluis.url(".well-known/openid-configuration")) as r,
+    ):
+        config = await r.json()
+    assert config["response_types_supported"] == ["code"]
+    assert config["response_modes_supported"] == ["query"]
+
+
+async def test_unsupported_response_type_to_an_unregistered_redirect_is_a_page(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    """Never an error redirect to a redirect URI the client did not register."""
+    params = {
+        "client_id": client_app.client_id,
+        "redirect_uri": "https://elsewhere.example/cb",
+        "response_type": "code id_token",
+        "scope": "openid",
+    }
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(kluis.url(".oidc/auth"), params=params, allow_redirects=False) as r,
+    ):
+        assert r.status == 400
+        assert "Location" not in r.headers
+        assert "not registered" in await r.text()
+
+
+@pytest.mark.parametrize(
+    "redirect_uri", ["https://app.example/it's", "https://app.example/caf\u00e9", 'x"y\\z']
+)
+async def test_values_an_oauth_error_cannot_carry_are_not_a_500(
+    kluis: Kluis, client_app: ClientApp, people: None, redirect_uri: str
+) -> None:
+    """authlib refuses `"`, `\\` and non-ASCII in error_description (RFC 6749 §5.2) by raising;
+    an error naming what the client sent must still be a 400."""
+    params = {
+        "client_id": client_app.client_id,
+        "redirect_uri": redirect_uri,
+        "response_type": "code",
+        "scope": "openid",
+    }
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(kluis.url(".oidc/auth"), params=params, allow_redirects=False) as r,
+    ):
+        assert r.status == 400
+        assert "is not registered for this client" in await r.text()
+    token_url = kluis.url(".oidc/token")
+    key = DPoPKey()
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            token_url,
+            data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"},
+            headers={"DPoP": sign_proof(key.key, "POST", "https://caf\u00e9.example/")},
+        ) as r,
+    ):
+        assert r.status == 400
+        body = await r.json()
+    assert body["error"] == "invalid_request"
+    assert "caf%C3%A9" in body["error_description"]
+
+
+# --- offline access: only for apps the person keeps connected ---------------------------
+
+
+async def account_page(kluis: Kluis, browser: aiohttp.ClientSession) -> str:
+    async with browser.get(kluis.url(".account/")) as r:
+        assert r.status == 200
+        assert str(r.url) == kluis.url(".account/")
+        return await r.text()
+
+
+def listed_apps(page: str) -> str:
+    """The Connected apps section of the account page."""
+    found = re.search(r'<section aria-labelledby="apps">(.*?)</section>', page, re.S)
+    assert found, page
+    return found[1]
+
+
+async def test_allowing_once_gives_no_refresh_token(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    """An app allowed once, without "Keep ... connected", got a rotating 14-day refresh token
+    (it asked for offline_access) that the account page did not list."""
+    async with browser_session() as browser:
+        client, callback, verifier = await authorize(kluis, client_app, browser=browser)
+        key = DPoPKey()
+        token = await fetch_token(client, kluis, callback, verifier, key)
+        assert "refresh_token" not in token
+        assert token["scope"].split() == ["openid", "webid"]  # RFC 6749 §3.3: what it got
+        await put_private(kluis, key, token["access_token"], "alice/once")  # it works meanwhile
+        apps = listed_apps(await account_page(kluis, browser))
+    assert client_app.client_id not in apps
+    assert "No app is connected" in apps
+
+
+async def test_a_connected_app_is_listed_and_disconnecting_ends_its_tokens(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    async with browser_session() as browser:
+        client, callback, verifier = await authorize(
+            kluis, client_app, remember=True, browser=browser
+        )
+        key = DPoPKey()
+        token = await fetch_token(client, kluis, callback, verifier, key)
+        assert "offline_access" in token["scope"].split()
+        await put_private(kluis, key, token["access_token"], "alice/kept")
+        page = await account_page(kluis, browser)
+        apps = listed_apps(page)
+        assert client_app.client_id in apps
+        assert "Uses your data while you are away." in apps
+        assert "Signs you in without asking again." in apps
+        async with browser.post(
+            kluis.url(".account/apps/revoke"),
+            data={"csrf": csrf_of(page), "client_id": client_app.client_id},
+        ) as r:
+            assert r.status == 200
+            assert "No app is connected" in listed_apps(await r.text())
+    assert await get_status(kluis, key, token["access_token"], "alice/kept") == 401
+    status, body = await refresh_tokens(kluis, client_app, token["refresh_token"], key)
+    assert (status, body["error"]) == (400, "invalid_grant")
+
+
+async def test_every_app_holding_a_refresh_token_is_listed(
+    kluis: Kluis, client_app: ClientApp, people: None
+) -> None:
+    """A refresh token without a remembered consent (one issued before one-time consent stopped
+    giving them) is listed too, and disconnecting the app ends it."""
+    async with browser_session() as browser:
+        client, callback, verifier = await authorize(
+            kluis, client_app, remember=True, browser=browser
+        )
+        key = DPoPKey()
+        token = await fetch_token(client, kluis, callback, verifier, key)
+        kv = kluis.app[PROVIDER].kv
+        for consent, record in await kv.items("consents"):
+            if record["client_id"] == client_app.client_id:
+                await kv.delete("consents", consent)
+        page = await account_page(kluis, browser)
+        apps = listed_apps(page)
+        assert client_app.client_id in apps
+        assert "Uses your data while you are away." in apps
+        assert "Signs you in without asking again." not in apps
+        async with browser.post(
+            kluis.url(".account/apps/revoke"),
+            data={"csrf": csrf_of(page), "client_id": client_app.client_id},
+        ) as r:
+            assert r.status == 200
+    status, body = await refresh_tokens(kluis, client_app, token["refresh_token"], key)
+    assert (status, body["error"]) == (400, "invalid_grant")
+    assert await get_status(kluis, key, token["access_token"], "alice/x") == 401

@@ -100,7 +100,7 @@ async def test_audit_lines_and_no_secrets(served: Served, client_app: ClientApp)
     [consent] = served.lines("INFO", "pod.http.account")
     assert (
         f"consent given: account {account['accountId']} lets {client_app.client_id} sign in as "
-        f"{webid}, scope openid webid offline_access (remembered)"
+        f"{webid}, scope openid webid offline_access (kept connected)"
     ) in consent
     [logout] = served.lines("INFO", "pod.http.sessions")
     assert f"logged out: account {account['accountId']}" in logout

@@ -265,7 +265,7 @@ async def test_inrupt_browser_app_logs_in_and_uses_the_pod(
     await expect(page.get_by_role("radio", name=alice.webid)).to_be_checked()
     if client == "client-id-document":
         await expect(page.get_by_text(app.client_id, exact=True)).to_be_visible()
-    await page.get_by_role("checkbox", name=f"Remember this choice for {CLIENT_NAME}").check()
+    await page.get_by_role("checkbox", name=f"Keep {CLIENT_NAME} connected").check()
     await browser.shot("03-consent")
     await page.get_by_role("button", name="Allow").click()
 
