@@ -33,6 +33,10 @@ T = TypeVar("T")
 _CONTEXT: Final = multiprocessing.get_context("spawn")
 
 
+_STARTED: Final = "started"
+_START_SECONDS: Final = 60.0
+
+
 class Overrun(Exception):
     """The work did not finish within the time limit; its process was killed."""
 
@@ -60,11 +64,22 @@ class IsolatedWorker:
         async with self._lock:
             conn = await self._connection()
             conn.send((fn, args, kwargs))
+            # The limit is on the work: a fresh worker first starts an interpreter and imports
+            # the function's modules, which a loaded machine can take seconds over.
+            started = False
             try:
+                async with asyncio.timeout(_START_SECONDS):
+                    started = await self._receive(conn) == _STARTED
+                if not started:
+                    raise EOFError("the worker did not acknowledge the call")
                 async with asyncio.timeout(seconds):
                     ok, value = await self._receive(conn)
             except TimeoutError:
                 await self._stop(kill=True)
+                if not started:
+                    raise WorkerCrashed(
+                        f"the worker process did not start within {_START_SECONDS:g} s"
+                    ) from None
                 raise Overrun(f"the work took longer than {seconds:g} s") from None
             except (EOFError, OSError) as exc:
                 await self._stop(kill=True)
@@ -91,7 +106,7 @@ class IsolatedWorker:
         return parent
 
     @staticmethod
-    async def _receive(conn: Connection) -> tuple[bool, Any]:
+    async def _receive(conn: Connection) -> Any:
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
         fd = conn.fileno()
@@ -105,9 +120,8 @@ class IsolatedWorker:
             await ready
         finally:
             loop.remove_reader(fd)
-        # The answer is one pickled message; the worker writes it whole as soon as it is ready.
-        received: tuple[bool, Any] = await asyncio.to_thread(conn.recv)
-        return received
+        # Each message is one pickle; the worker writes it whole as soon as it is ready.
+        return await asyncio.to_thread(conn.recv)
 
     def _abandon(self) -> None:
         """Kill the worker without waiting for it (it is reaped by multiprocessing)."""
@@ -171,6 +185,7 @@ def _answer(conn: Connection) -> None:
             return
         if call is None:
             return
+        conn.send(_STARTED)  # unpickling the call imported what it needs: the work starts now
         fn, args, kwargs = call
         try:
             answer: tuple[bool, Any] = (True, fn(*args, **kwargs))

@@ -68,3 +68,16 @@ async def test_a_worker_that_dies_is_reported_and_replaced(worker: IsolatedWorke
         assert await worker.run(30, operator.add, 1, 1) == 2
     finally:
         await worker.close()
+
+
+async def test_starting_the_worker_does_not_count_against_the_limit(
+    worker: IsolatedWorker,
+) -> None:
+    # A fresh worker imports the function's module first (1.5 s here): only the work itself,
+    # which is instant, has to fit in the second it is given.
+    from tests.ldp import slow_import
+
+    try:
+        assert await worker.run(1.0, slow_import.answer) == 42
+    finally:
+        await worker.close()
