@@ -10,6 +10,7 @@ Update in a worker process with a time limit (`SPARQL_PARSE_SECONDS`, pod.ldp.is
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias, final
@@ -273,9 +274,47 @@ _TEMPLATE_NAMES: Final = {
 }
 
 
+# Brackets, and the tokens in which a bracket is not one: strings (long and short), IRIs and
+# comments (SPARQL 1.1 §19.8: STRING_LITERAL*, IRIREF; §19.4: comments).
+_NESTING_TOKENS: Final = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
+    r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
+    r'|"(?:[^"\\\n\r]|\\.)*"'
+    r"|'(?:[^'\\\n\r]|\\.)*'"
+    r'|<[^<>"{}|^`\\\x00-\x20]*>'
+    r"|#[^\n\r]*"
+    r"|[()\[\]{}]",
+    re.DOTALL,
+)
+MAX_SPARQL_NESTING: Final = 100
+
+
+def check_sparql_nesting(text: str) -> None:
+    """Refuse an update nesting brackets more than MAX_SPARQL_NESTING deep, before parsing.
+
+    rdflib's grammar takes seconds over a few thousand nested brackets (and more under a
+    tracer), holding the one parser process; no update Kluis can apply nests anywhere near this
+    deep. Counting brackets outside strings, IRIs and comments is a bound, not a parse: input it
+    lets through still meets the real parser.
+    """
+    depth = 0
+    for match in _NESTING_TOKENS.finditer(text):
+        token = match.group()
+        if token in ("(", "[", "{"):
+            depth += 1
+            if depth > MAX_SPARQL_NESTING:
+                raise InvalidRdf(
+                    "invalid SPARQL Update: it nests too deeply "
+                    f"(more than {MAX_SPARQL_NESTING} levels of brackets)"
+                )
+        elif token in (")", "]", "}"):
+            depth = max(depth - 1, 0)
+
+
 def parse_sparql_update(text: str, base: str) -> tuple[Operation, ...]:
     """The operations of a SPARQL Update. Raises InvalidRdf (400: it does not parse) or
     InvalidPatch (422: it uses what Kluis does not support, or breaks SPARQL's rules)."""
+    check_sparql_nesting(text)
     try:
         tree = parseUpdate(text)
     except ParseException as exc:

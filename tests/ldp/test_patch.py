@@ -25,10 +25,12 @@ from pod.ldp import rdf
 from pod.ldp.isolation import IsolatedWorker
 from pod.ldp.patch import (
     MATCH_BUDGET,
+    MAX_SPARQL_NESTING,
     SPARQL_UPDATE,
     Fresh,
     Operation,
     Var,
+    check_sparql_nesting,
     parse_patch,
 )
 
@@ -416,3 +418,32 @@ def test_n3_semantics_are_kept() -> None:
     missing = SOLID + f"_:p a solid:InsertDeletePatch; solid:deletes {{ <{EX}s9> <{EX}p0> 1 }}."
     with pytest.raises(Conflict, match="not in the document"):
         parse_patch(missing.encode(), rdf.N3, base=BASE).apply(doc)
+
+
+# --- the nesting bound, before rdflib's grammar ---------------------------------------------
+
+
+@pytest.mark.parametrize("opening", ["{ ", "( ", "[ <#p> "])
+def test_sparql_nesting_beyond_the_bound_is_refused_before_parsing(opening: str) -> None:
+    closing = {"{ ": "}", "( ": ")", "[ <#p> ": "]"}[opening]
+    depth = MAX_SPARQL_NESTING + 1
+    text = "INSERT DATA { <#s> <#p> " + opening * depth + "1" + closing * depth + " }"
+    with pytest.raises(InvalidRdf, match="nests too deeply"):
+        check_sparql_nesting(text)
+
+
+@given(
+    st.lists(
+        st.sampled_from(["(", ")", "[", "]", "{", "}", "<", ">", "#", '"', "'", "\\", "\n", "x"]),
+        max_size=300,
+    )
+)
+def test_brackets_in_strings_iris_and_comments_do_not_count(chars: list[str]) -> None:
+    noise = "".join(chars).replace("\n", " ")
+    quoted = noise.replace("\\", "\\\\").replace('"', '\\"')
+    text = (
+        f'INSERT DATA {{ <#s> <#p> "{quoted}" . <#s> <#p> """{quoted}""" .'
+        f" <#s> <#{'(' * 150}> 1 . # {noise}\n"
+        f"<#s> <#p> ( ( 1 ) ) }}"
+    )
+    check_sparql_nesting(text)  # nests 3 deep, whatever the strings and comment hold
