@@ -101,7 +101,10 @@ async def provision_pod(store: SolidStore, name: str, *, issuer: str, title: str
     }
     for path, triples in documents.items():
         await store.put(
-            root + path, data=rdf.serialize(triples, rdf.TURTLE), content_type=rdf.TURTLE
+            root + path,
+            data=rdf.serialize(triples, rdf.TURTLE),
+            content_type=rdf.TURTLE,
+            relative=True,
         )
     await store.put(root + "inbox/", data=b"", content_type=None)
     # The profile and the public type index are public; the inbox takes appends from anyone.
@@ -113,5 +116,5 @@ async def provision_pod(store: SolidStore, name: str, *, issuer: str, title: str
         ("inbox/", ("Append",)),
     ):
         acl = owner_acl(url(path), webid, public_modes=public_modes)
-        await store.put(paths.acl_of(root + path), data=acl, content_type=rdf.TURTLE)
+        await store.put(paths.acl_of(root + path), data=acl, content_type=rdf.TURTLE, relative=True)
     return Pod(name=name, root=store.url(root), webid=webid)

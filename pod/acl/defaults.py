@@ -81,7 +81,9 @@ async def create_owned_storage(store: SolidStore, path: str, *, owner: str) -> N
     await store.create_storage(path, owner=owner)
     acl = paths.acl_of(path)
     if await store.stat(acl) is None:
-        await store.put(acl, data=owner_acl(store.url(path), owner), content_type=rdf.TURTLE)
+        await store.put(
+            acl, data=owner_acl(store.url(path), owner), content_type=rdf.TURTLE, relative=True
+        )
 
 
 async def ensure_acls(store: SolidStore) -> None:
@@ -99,5 +101,5 @@ async def ensure_acls(store: SolidStore) -> None:
         else:
             log.warning("storage %s has no owner and no ACL: nobody can use it", root)
             continue
-        await store.put(acl, data=body, content_type=rdf.TURTLE)
+        await store.put(acl, data=body, content_type=rdf.TURTLE, relative=True)
         log.info("wrote the default ACL %s", acl)

@@ -277,19 +277,31 @@ def serialize_stored(
     Read back with `parse(..., base=<the document's URL>)`, the same triples come out, with the
     document's URL then (a server moved elsewhere) in place of `document`.
     """
+    own = prefixes or {}
     if not triples:
         return b""  # pyoxigraph writes nothing, not even `@base`, for an empty graph
     origin = len(server) - len(urlsplit(server).path)  # the length of `scheme://host:port`
-    own = prefixes or {}
-    if _mentions(triples, own, _HERE):
-        return serialize(triples, TURTLE, prefixes=own)  # cannot happen by accident; stay exact
+    moved_nodes: dict[Any, Any] = {}  # a document repeats its subjects and predicates
 
     def here(term: Any) -> Any:
-        if isinstance(term, ox.NamedNode) and term.value.startswith(server):
-            return ox.NamedNode(_HERE + term.value[origin:])
-        return term
+        found = moved_nodes.get(term)
+        if found is None:
+            found = term
+            if type(term) is ox.NamedNode:
+                value = term.value
+                if value.startswith(server):
+                    found = ox.NamedNode(_HERE + value[origin:])
+                elif value.startswith(_HERE):
+                    raise _Unmovable
+            elif type(term) is ox.Literal and term.datatype.value.startswith(_HERE):
+                raise _Unmovable
+            moved_nodes[term] = found
+        return found
 
-    moved = [ox.Triple(here(t.subject), here(t.predicate), here(t.object)) for t in triples]
+    try:
+        moved = [ox.Triple(here(t.subject), here(t.predicate), here(t.object)) for t in triples]
+    except _Unmovable:  # cannot happen by accident: stay exact, in absolute IRIs
+        return serialize(triples, TURTLE, prefixes=own)
     chosen = {
         name: _HERE + iri[origin:] if iri.startswith(server) else iri
         for name, iri in used_prefixes(triples, own).items()
@@ -302,21 +314,14 @@ def serialize_stored(
     # wherever the document is read from (RFC 3986 §5.1.3).
     head = f"@base <{base}> .\n".encode()
     if not out.startswith(head) or _HERE.encode() in out[len(head) :]:
-        raise RuntimeError("pyoxigraph wrote relative Turtle in a form Kluis does not expect")
+        # A literal holding the placeholder's text, or pyoxigraph writing in a form not
+        # expected: absolute IRIs are always right.
+        return serialize(triples, TURTLE, prefixes=own)
     return out[len(head) :]
 
 
-def _mentions(triples: list[ox.Triple], prefixes: dict[str, str], text: str) -> bool:
-    if any(text in iri for iri in prefixes.values()):
-        return True
-    for t in triples:
-        for term in (t.subject, t.predicate, t.object):
-            if isinstance(term, ox.Literal):
-                if text in term.value or text in term.datatype.value:
-                    return True
-            elif text in str(term):
-                return True
-    return False
+class _Unmovable(Exception):
+    """An IRI already uses the placeholder scheme (see serialize_stored)."""
 
 
 def _serialize_xml(ordered: list[ox.Triple], prefixes: dict[str, str]) -> bytes:
