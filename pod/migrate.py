@@ -1,12 +1,12 @@
 """Moving a data directory to another base URL (`kluis migrate`). Imports ldp, storage.
 
-Stored RDF names the server's own resources with relative IRIs (`pod.ldp.rdf.serialize_stored`),
-so a server moved to another scheme, host or port reads its documents right away. What still
-holds absolute URLs is the server's own state: accounts and their WebIDs, client credentials,
-remembered consents, storage owners; documents written before relative storage, and any server
-moved to another path, hold them too. So the data directory remembers the base URL it is served
-at; a server started with another one refuses to start (`check_base_url`) until `kluis migrate`
-has rewritten every URL under the old base to the new one, after a backup.
+The documents the server writes itself name its resources with relative IRIs
+(`pod.ldp.rdf.serialize_stored`), but the server's own state holds absolute URLs (accounts and
+their WebIDs, client credentials, remembered consents, storage owners), and so do the documents
+clients write (stored as parsed, in absolute IRIs: three times cheaper to write). So the data
+directory remembers the base URL it is served at; a server started with another one refuses to
+start (`check_base_url`) until `kluis migrate` has rewritten every URL under the old base to the
+new one, after a backup. Rewritten documents are stored relative.
 
 URLs inside literals (a "homepage" typed as text) and inside non-RDF files stay as they are: they
 are data, not links the server resolves.

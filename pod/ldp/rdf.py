@@ -259,12 +259,13 @@ def serialize(
     return _bytes(ox.serialize(ordered, format=fmt, prefixes=chosen))
 
 
-# Stored documents name the server's own resources with relative IRIs, so a data directory moved
-# to another scheme, host or port (a new domain, a TLS proxy in front) keeps meaning the same
-# resources. pyoxigraph writes relative IRIs against a `base_iri`, but for any IRI that shares the
-# base's scheme, other hosts included (`<//xmlns.com/foaf/0.1/>`), which a move from http to https
-# would change. So our own IRIs are first moved to a scheme of their own that nothing else uses;
-# only they then come out relative, as `<#me>`, `<card>` or `</alice/inbox/>` (RFC 3986 §4.2).
+# The documents the server writes itself name its resources with relative IRIs, so a data
+# directory moved to another scheme, host or port (a new domain, a TLS proxy in front) keeps them
+# meaning the same resources. pyoxigraph writes relative IRIs against a `base_iri`, but for any IRI
+# that shares the base's scheme, other hosts included (`<//xmlns.com/foaf/0.1/>`), which a move
+# from http to https would change. So our own IRIs are first moved to a scheme of their own that
+# nothing else uses; only they then come out relative, as `<#me>`, `<card>` or `</alice/inbox/>`
+# (RFC 3986 §4.2).
 _HERE: Final = "x-kluis-here:"
 
 
