@@ -147,6 +147,16 @@ class Person:
     client_id: str
     client_secret: str
 
+    def script_options(self, server: Server) -> dict[str, str]:
+        """The options a node script signs in with as this person (client credentials)."""
+        return {
+            "issuer": server.base,
+            "client-id": self.client_id,
+            "client-secret": self.client_secret,
+            "webid": self.webid,
+            "pod-root": self.pod_root,
+        }
+
 
 async def _json(response: aiohttp.ClientResponse, status: int) -> dict[str, Any]:
     assert response.status == status, await response.text()

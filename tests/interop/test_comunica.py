@@ -92,11 +92,7 @@ async def test_comunica_queries_and_updates_a_pod(node: str, kluis: Server) -> N
         SCRIPT,
         kluis,
         {
-            "issuer": kluis.base,
-            "client-id": alice.client_id,
-            "client-secret": alice.client_secret,
-            "webid": alice.webid,
-            "pod-root": alice.pod_root,
+            **alice.script_options(kluis),
             "people": people,
             "ages": ages,
             "notes": notes,

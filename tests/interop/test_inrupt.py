@@ -44,11 +44,7 @@ async def test_inrupt_clients_log_in_read_and_write(node: str, kluis: Server) ->
         SCRIPT,
         kluis,
         {
-            "issuer": kluis.base,
-            "client-id": alice.client_id,
-            "client-secret": alice.client_secret,
-            "webid": alice.webid,
-            "pod-root": alice.pod_root,
+            **alice.script_options(kluis),
             "forbidden": secret,
         },
     )

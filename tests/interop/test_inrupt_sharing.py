@@ -43,11 +43,7 @@ async def test_inrupt_universal_access_shares_and_revokes(node: str, kluis: Serv
         SCRIPT,
         kluis,
         {
-            "issuer": kluis.base,
-            "client-id": alice.client_id,
-            "client-secret": alice.client_secret,
-            "webid": alice.webid,
-            "pod-root": alice.pod_root,
+            **alice.script_options(kluis),
             "agent-client-id": bob.client_id,
             "agent-client-secret": bob.client_secret,
             "agent-webid": bob.webid,
