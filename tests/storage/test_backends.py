@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pod.errors import Conflict, NotFound
@@ -103,18 +101,3 @@ async def test_content_type_changes(backend: Backend) -> None:
     await backend.write("/p.png", b"png2", content_type="image/png")
     meta, data = await backend.read("/p.png")
     assert (meta.content_type, data) == ("image/png", b"png2")
-
-
-async def test_expired_records_are_dropped_when_a_namespace_is_read(tmp_path: Path) -> None:
-    from pod.storage.kv import FileKeyValueStore
-
-    kv = FileKeyValueStore(tmp_path)
-    await kv.put("codes", "old", {"x": 1}, ttl=-1)
-    await kv.put("codes", "new", {"x": 2}, ttl=60)
-    assert len(list((tmp_path / "codes").glob("*.json"))) == 2
-    assert [k for k, _ in await kv.items("codes")] == ["new"]
-    assert len(list((tmp_path / "codes").glob("*.json"))) == 1
-    assert await kv.take("codes", "new") == {"x": 2}
-    assert await kv.take("codes", "new") is None
-    assert await kv.put_new("codes", "once", {})
-    assert not await kv.put_new("codes", "once", {})
