@@ -1,6 +1,6 @@
 """Property tests for `pod.paths`: URL paths round-trip, and nothing hostile gets through.
 
-SPEC.md §13: a path or an encoded separator (`%2F`, `%00`, `..` in any encoding) can never address
+A path or an encoded separator (`%2F`, `%00`, `..` in any encoding) can never address
 anything outside its storage. These properties check the one function every request path goes
 through (`parse_url_path`), the file backend's mapping of its results onto the disk, and the Slug
 hint that POST turns into a child name.

@@ -1,4 +1,6 @@
-"""The access modes each operation needs, per resource (WAC §server-*-operation, SPEC.md §9).
+"""The access modes each operation needs, per resource.
+
+WAC https://solidproject.org/TR/wac#server-read-operation and the operations after it.
 
 Pure: imports model, paths and the parsed Patch. The caller says what exists; the answer maps each
 path whose ACL must be consulted to the modes needed there. Auxiliary resources are mapped to
@@ -87,7 +89,8 @@ def needed_modes(
             needs.add(path, writing)
         else:
             # A create: Append on the nearest existing container, Append on each container to
-            # be created in between, and the write itself on the new resource (SPEC.md §9).
+            # be created in between, and the write itself on the new resource (as NSS and the
+            # WAC test suite ask).
             for container in _missing_then_existing(path, exists):
                 needs.add(container, APPEND)
             needs.add(path, writing)

@@ -24,7 +24,7 @@ from yarl import URL
 from pod.cache import LruCache, memoize_short, size_of
 from pod.errors import Unauthenticated
 
-# Asymmetric algorithms only: never "none", never HMAC (SPEC.md §10, RFC 9449 §4.3).
+# Asymmetric algorithms only: never "none", never HMAC (RFC 9449 §4.3, check 5).
 ALGORITHMS: Final = frozenset(
     {
         *("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),

@@ -43,7 +43,8 @@ def _invalid(message: str) -> Unauthenticated:
 
 
 def same_issuer(a: str, b: str) -> bool:
-    """Issuer URLs compare equal apart from a trailing slash (SPEC.md §10)."""
+    """Issuer URLs compare equal apart from a trailing slash: issuers are written both ways,
+    and CSS and NSS compare them so too."""
     return a.rstrip("/") == b.rstrip("/")
 
 

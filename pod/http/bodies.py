@@ -1,6 +1,6 @@
 """Reading request bodies with a size limit and a deadline, so a client that stops sending
-cannot hold a handler (and its locks) forever. SPEC.md §13: idle or slow connections must not
-exhaust the server; the request head has its deadline in the runner (`runner_options`)."""
+cannot hold a handler (and its locks) forever. Idle or slow connections must
+not exhaust the server; the request head has its deadline in the runner (`runner_options`)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """RDF parsing and serialization for every format Kluis speaks. Imports errors, vocab.
 
-pyoxigraph does the work (PERF.md: 30-160x faster than rdflib), JSON-LD input included: it keeps
+pyoxigraph does the work (measured 30-160x faster than rdflib), JSON-LD input included: it keeps
 literals exactly as written, where PyLD rewrites typed values such as doubles. The contexts
 bundled in `pod/contexts/` are inlined before parsing and any other remote context is refused,
-so parsing a client's JSON-LD never makes the server fetch a URL (SPEC.md §13). PyLD compacts
+so parsing a client's JSON-LD never makes the server fetch a URL. PyLD compacts
 JSON-LD output, with a document loader that serves only the bundled contexts.
 """
 

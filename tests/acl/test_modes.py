@@ -1,4 +1,7 @@
-"""The modes each operation needs (pure), per WAC §server-*-operation and SPEC.md §9."""
+"""The modes each operation needs (pure).
+
+WAC https://solidproject.org/TR/wac#server-read-operation and the operations after it.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Slow clients (SPEC.md §13): a stalled request body gets 408 and changes nothing, a request
+"""Slow clients: a stalled request body gets 408 and changes nothing, a request
 head that never completes is dropped at `idle_timeout`, and either frees the handler."""
 
 from __future__ import annotations

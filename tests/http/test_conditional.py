@@ -1,4 +1,4 @@
-"""Conditional requests and ETags (RFC 9110 §13; SPEC.md §6)."""
+"""Conditional requests and ETags (RFC 9110 §13)."""
 
 from __future__ import annotations
 

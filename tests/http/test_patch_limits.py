@@ -1,4 +1,4 @@
-"""PATCH cannot be used to stall the server (issue 10, SPEC.md §13).
+"""PATCH cannot be used to stall the server (issue 10).
 
 The attacks, over real HTTP: a large SPARQL Update sent by someone who may not patch is refused
 before its body is read; a SPARQL Update is parsed in a worker process and cut off at its time
