@@ -34,6 +34,13 @@ _EMAIL: Final = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,62}$")
 CREDENTIAL_PREFIX: Final = "kluis-cc-"
 SIGNUPS_PER_HOUR: Final = 20
 _NAME_MAX: Final = 100
+API_TOKEN_LIFETIME: Final = 24 * 3600
+
+
+def _token_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 # Audit lines name accounts by id and WebID, never by e-mail address (personal data), and never
 # carry a password or secret.
 log = logging.getLogger(__name__)
@@ -271,6 +278,25 @@ class AccountService:
         if account is None:
             raise Unauthenticated("the account no longer exists; log in again")
         return account
+
+    # --- API tokens (the JSON account API, `kluis account` and `kluis client`) --------------
+
+    async def issue_api_token(self, account: Account) -> str:
+        """A bearer token for the account API, valid API_TOKEN_LIFETIME seconds.
+
+        Kept under its SHA-256 only, so reading the data directory yields no usable token.
+        """
+        token = secrets.token_urlsafe(32)
+        await self.kv.put(
+            "api_tokens", _token_key(token), {"account": account.id}, ttl=API_TOKEN_LIFETIME
+        )
+        return token
+
+    async def account_of_api_token(self, token: str) -> Account:
+        record = await self.kv.get("api_tokens", _token_key(token))
+        if record is None:
+            raise Unauthenticated("the API token is invalid or expired; log in again")
+        return await self.require(str(record["account"]))
 
     # --- pods -------------------------------------------------------------------------
 

@@ -9,16 +9,15 @@ offered to other origins through CORS.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from aiohttp import hdrs, web
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from jinja2 import Environment
 
-from pod.accounts.service import Account, AccountService, LoginAttempt
+from pod.accounts.service import API_TOKEN_LIFETIME, Account, AccountService, LoginAttempt
 from pod.errors import BadRequest, Forbidden, PodError, Unauthenticated
 from pod.http.bodies import read_form, read_json
 from pod.http.keys import ACCOUNTS, PROVIDER, SESSIONS, SETTINGS, TEMPLATES
@@ -26,7 +25,6 @@ from pod.http.proxies import client_address
 from pod.http.sessions import Session
 from pod.idp.provider import AuthRequest, origin_of
 
-_API_TOKEN_LIFETIME: Final = 24 * 3600
 log = logging.getLogger(__name__)
 
 
@@ -505,10 +503,7 @@ async def _api_account(request: web.Request) -> Account:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("log in with POST /.account/api/login and send the token as Bearer")
-    record = await request.app[ACCOUNTS].kv.get("api_tokens", token.strip())
-    if record is None:
-        raise Unauthenticated("the API token is invalid or expired; log in again")
-    return await request.app[ACCOUNTS].require(str(record["account"]))
+    return await request.app[ACCOUNTS].account_of_api_token(token.strip())
 
 
 def _pods_json(service: AccountService, account: Account) -> list[dict[str, str]]:
@@ -543,9 +538,8 @@ async def api_login(request: web.Request) -> web.StreamResponse:
         _str(body, "password") or "",
         attempt=LoginAttempt(address=client_address(request)),
     )
-    token = secrets.token_urlsafe(32)
-    await service.kv.put("api_tokens", token, {"account": account.id}, ttl=_API_TOKEN_LIFETIME)
-    return web.json_response({"token": token, "expiresIn": _API_TOKEN_LIFETIME})
+    token = await service.issue_api_token(account)
+    return web.json_response({"token": token, "expiresIn": API_TOKEN_LIFETIME})
 
 
 async def api_me(request: web.Request) -> web.StreamResponse:

@@ -408,6 +408,21 @@ async def test_wrong_password(kluis: Kluis, people: None) -> None:
             assert "Wrong e-mail address or password" in await r.text()
 
 
+@pytest.mark.parametrize("kluis", [{"storage": "file"}], indirect=True, ids=["file"])
+async def test_api_tokens_are_kept_only_as_hashes(kluis: Kluis, people: None) -> None:
+    token = await api_token(kluis, "alice@example.org")
+    state = kluis.settings.data_dir / ".kluis"
+    kept = [f.read_bytes() for f in sorted(state.rglob("*")) if f.is_file()]
+    assert kept
+    assert not any(token.encode() in data for data in kept)  # a copy of the disk signs no one in
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(kluis.url(".account/api/me"), headers={"Authorization": f"Bearer {token}"}) as r,
+    ):
+        assert r.status == 200, await r.text()
+        assert (await r.json())["email"] == "alice@example.org"
+
+
 async def test_login_attempts_are_rate_limited(kluis: Kluis, people: None) -> None:
     async with aiohttp.ClientSession() as s:
         statuses = []
