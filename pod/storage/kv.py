@@ -120,21 +120,25 @@ class FileKeyValueStore:
         return self.root / namespace / f"{digest}.json"
 
     @staticmethod
-    def _load(path: Path) -> tuple[str, Record] | None:
+    def _load(path: Path) -> tuple[str, Record, float | None] | None:
+        """The record's key, value and expiry time, or None if it is absent or expired."""
         try:
             raw = json.loads(path.read_bytes())
         except (FileNotFoundError, ValueError):
             return None
-        if not _alive(raw.get("expires")):
+        expires = raw.get("expires")
+        if not _alive(expires):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             return None
-        return str(raw["key"]), dict(raw["value"])
+        return str(raw["key"]), dict(raw["value"]), expires
 
-    def _write(self, path: Path, key: str, value: Record, ttl: float | None, *, new: bool) -> bool:
+    def _write(
+        self, path: Path, key: str, value: Record, expires: float | None, *, new: bool
+    ) -> bool:
         make_dirs(path.parent)
         tmp = path.parent / f".tmp-{secrets.token_hex(8)}"
-        data = json.dumps({"key": key, "value": value, "expires": _expiry(ttl)}).encode()
+        data = json.dumps({"key": key, "value": value, "expires": expires}).encode()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
             os.write(fd, data)
@@ -164,13 +168,14 @@ class FileKeyValueStore:
     async def put(
         self, namespace: str, key: str, value: Record, *, ttl: float | None = None
     ) -> None:
-        await asyncio.to_thread(self._write, self._file(namespace, key), key, value, ttl, new=False)
+        path, expires = self._file(namespace, key), _expiry(ttl)
+        await asyncio.to_thread(self._write, path, key, value, expires, new=False)
 
     async def put_new(
         self, namespace: str, key: str, value: Record, *, ttl: float | None = None
     ) -> bool:
         path = self._file(namespace, key)
-        return await asyncio.to_thread(self._write, path, key, value, ttl, new=True)
+        return await asyncio.to_thread(self._write, path, key, value, _expiry(ttl), new=True)
 
     async def take(self, namespace: str, key: str) -> Record | None:
         return await asyncio.to_thread(self._take, self._file(namespace, key))
@@ -207,7 +212,7 @@ class FileKeyValueStore:
         for path in folder.glob("*.json"):
             found = self._load(path)
             if found is not None:
-                out.append(found)
+                out.append(found[:2])
         return out
 
     # --- maintenance (`kluis migrate`), with no server running ------------------------------
@@ -219,20 +224,14 @@ class FileKeyValueStore:
 
     def records(self, namespace: str) -> list[tuple[str, Record, float | None]]:
         """Every live record of a namespace with its expiry time (seconds since the epoch)."""
-        out = []
-        for path in sorted((self.root / namespace).glob("*.json")):
-            found = self._load(path)
-            if found is not None:
-                raw = json.loads(path.read_bytes())
-                out.append((found[0], found[1], raw.get("expires")))
-        return out
+        loaded = (self._load(path) for path in sorted((self.root / namespace).glob("*.json")))
+        return [found for found in loaded if found is not None]
 
     def replace(
         self, namespace: str, old_key: str, key: str, value: Record, expires: float | None
     ) -> None:
         """Store `value` under `key` with the same expiry time, then drop `old_key` if different."""
-        ttl = None if expires is None else max(expires - time.time(), 1.0)
-        self._write(self._file(namespace, key), key, value, ttl, new=False)
+        self._write(self._file(namespace, key), key, value, expires, new=False)
         if old_key != key:
             with contextlib.suppress(FileNotFoundError):
                 self._file(namespace, old_key).unlink()
