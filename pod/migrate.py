@@ -138,33 +138,32 @@ def _renamer(old: str, new: str) -> Callable[[str], str]:
 
 async def _move_resources(backend: FileBackend, plan: Plan, *, write: bool) -> None:
     rename = _renamer(plan.old, plan.new)
-    pending = [paths.ROOT]
+    root = await backend.stat(paths.ROOT)
+    pending = [] if root is None else [root]
     while pending:
         container = pending.pop()
-        meta = await backend.stat(container)
-        if meta is None:
-            continue
-        owner = meta.attrs.get("owner")
+        owner = container.attrs.get("owner")
         if owner and rename(owner) != owner:
-            plan.containers.append(container)
+            plan.containers.append(container.path)
             if write:
-                await backend.set_attrs(container, {**meta.attrs, "owner": rename(owner)})
-        await _move_document(backend, container, plan, write=write)
-        for child in await backend.children(container):
+                await backend.set_attrs(container.path, {**container.attrs, "owner": rename(owner)})
+        await _move_document(backend, container.path, plan, rename, write=write)
+        for child in await backend.children(container.path):
             if child.is_container:
-                pending.append(child.path)
+                pending.append(child)
             elif rdf.is_rdf_type(child.content_type):
-                await _move_document(backend, child.path, plan, write=write)
+                await _move_document(backend, child.path, plan, rename, write=write)
 
 
-async def _move_document(backend: FileBackend, path: str, plan: Plan, *, write: bool) -> None:
+async def _move_document(
+    backend: FileBackend, path: str, plan: Plan, rename: Callable[[str], str], *, write: bool
+) -> None:
     try:
         meta, data = await backend.read(path)
     except NotFound:
         return  # deleted while we walked: a server is running; the lock should have said so
     if not data:
         return
-    rename = _renamer(plan.old, plan.new)
     url_path = paths.to_url_path(path)
     try:
         graph = rdf.parse(data, meta.content_type, base=plan.old.rstrip("/") + url_path)
