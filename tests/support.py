@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.client import ClientResponse
 from aiohttp.test_utils import TestClient
@@ -47,6 +48,14 @@ def new_ed25519_key() -> OKPKey:
 
 
 _RSA_KEYS: dict[int, RSAKey] = {}
+
+
+# The RSA keys and algorithms Kluis takes in DPoP proofs and access tokens: (bits, alg).
+RSA_CASES = [
+    pytest.param(bits, alg, id=f"{alg}-{bits}")
+    for bits in (2048, 4096)
+    for alg in ("RS256", "PS256")
+]
 
 
 def rsa_key(bits: int) -> RSAKey:
@@ -377,3 +386,13 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
     """Stop a server as an operator does (SIGTERM), so that its log is complete."""
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
+
+
+def end_process(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a helper process (nginx, a server under test): SIGTERM, then SIGKILL after 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

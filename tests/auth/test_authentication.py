@@ -18,6 +18,7 @@ from joserfc.jwk import OctKey, thumbprint
 from tests.conftest import POD, Client
 from tests.support import (
     BASE_URL,
+    RSA_CASES,
     Agent,
     TestIssuer,
     absolute,
@@ -69,13 +70,6 @@ async def test_eddsa_proofs_work(client: Client, secret: str, issuer: TestIssuer
     eve = Agent(issuer, "alice", key=new_ed25519_key())
     r = await client.get(secret, as_agent=eve)
     assert r.status == 200
-
-
-RSA_CASES = [
-    pytest.param(bits, alg, id=f"{alg}-{bits}")
-    for bits in (2048, 4096)
-    for alg in ("RS256", "PS256")
-]
 
 
 @pytest.mark.parametrize(("bits", "alg"), RSA_CASES)

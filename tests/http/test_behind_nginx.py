@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from rdflib import Graph, URIRef
 
-from tests.support import new_ec_key, sign_proof
+from tests.support import end_process, new_ec_key, sign_proof
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 PASSWORD: Final = "a long password for alice"
@@ -142,12 +142,7 @@ def running(command: list[str], log: Path, port: int, what: str) -> Iterator[Non
             wait_for_port(port, proc, what, log)
             yield
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            end_process(proc)
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from tests.idp.conftest import (
     csrf_of,
     sign_up,
 )
-from tests.support import new_ec_key, rsa_key, sign_proof
+from tests.support import RSA_CASES, new_ec_key, rsa_key, sign_proof
 
 TURTLE = {"Content-Type": "text/turtle"}
 
@@ -280,13 +280,6 @@ async def refresh_tokens(
         ) as r,
     ):
         return r.status, await r.json()
-
-
-RSA_CASES = [
-    pytest.param(bits, alg, id=f"{alg}-{bits}")
-    for bits in (2048, 4096)
-    for alg in ("RS256", "PS256")
-]
 
 
 @pytest.mark.parametrize(("bits", "alg"), RSA_CASES)

@@ -32,7 +32,7 @@ from playwright.async_api import ConsoleMessage, Request, Response
 from playwright.async_api import Page as PlaywrightPage
 
 from tests.idp.test_browser import SCREENSHOTS, chromium_page
-from tests.support import free_port, new_ec_key, sign_proof
+from tests.support import end_process, free_port, new_ec_key, sign_proof
 from tests.support import wait_until_serving as wait_up
 
 HERE: Final = Path(__file__).parent
@@ -121,12 +121,7 @@ def _serve(port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end_process(proc)
 
 
 @pytest.fixture
