@@ -674,7 +674,9 @@ class SolidStore:
         graph = await self._offload(len(data), rdf.parse, data, media, base=self.url(path))
         await self._validate(path, graph.triples)
         if relative:
-            return rdf.TURTLE, rdf.serialize_stored(
+            return rdf.TURTLE, await self._offload(
+                len(data),
+                rdf.serialize_stored,
                 graph.triples,
                 document=self.url(path),
                 server=self.base_url + "/",
