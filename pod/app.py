@@ -32,6 +32,7 @@ from pod.auth.tokens import AccessToken, IssuerKeys, TokenVerifier, same_issuer
 from pod.auth.webid import WebIdProfiles
 from pod.config import Settings
 from pod.errors import BackendUnavailable
+from pod.feed import ChangeFeed, LocalFeed
 from pod.fetch import Fetcher
 from pod.http.access import AccessLogger
 from pod.http.account import add_account_routes
@@ -41,6 +42,7 @@ from pod.http.keys import (
     ACCOUNTS,
     AUTHENTICATOR,
     AUTHORIZER,
+    FEED,
     FETCHER,
     IN_FLIGHT,
     PATCH_WORKER,
@@ -93,12 +95,15 @@ def create_app(
     backend: Backend | None = None,
     kv: KeyValueStore | None = None,
     authorizer: Authorizer | None = None,
+    feed: ChangeFeed | None = None,
 ) -> web.Application:
     """Build the Kluis aiohttp application for `settings`.
 
     `backend` and `kv` override the storage the settings name (tests pass their own);
-    `authorizer` overrides Web Access Control (an embedding that does its own access control).
+    `authorizer` overrides Web Access Control (an embedding that does its own access control);
+    `feed` the change feed (one process's own by default).
     """
+    feed = feed or LocalFeed()
     store = SolidStore(
         backend or make_backend(settings),
         base_url=settings.base_url,
@@ -161,6 +166,7 @@ def create_app(
     app[SETTINGS] = settings
     app[STORE] = store
     app[FETCHER] = fetcher
+    app[FEED] = feed
     app[AUTHORIZER] = access_control
     app[AUTHENTICATOR] = authenticator
     app[ACCOUNTS] = accounts
@@ -209,6 +215,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     yield
     sweeper.cancel()
     await _save_replay_cache(app[PROVIDER].replay, app[ACCOUNTS].kv)
+    await app[FEED].close()
     await app[PATCH_WORKER].close()
     await app[FETCHER].close()
     await store.backend.close()

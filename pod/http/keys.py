@@ -11,6 +11,7 @@ from pod.accounts.service import AccountService
 from pod.acl.decide import Authorizer
 from pod.auth.authenticate import Authenticator
 from pod.config import Settings
+from pod.feed import ChangeFeed
 from pod.fetch import Fetcher
 from pod.http.sessions import Sessions
 from pod.idp.provider import Provider
@@ -23,6 +24,7 @@ STORE = web.AppKey("store", SolidStore)
 AUTHORIZER = web.AppKey("authorizer", Authorizer)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 FETCHER = web.AppKey("fetcher", Fetcher)
+FEED = web.AppKey("feed", ChangeFeed)
 ACCOUNTS = web.AppKey("accounts", AccountService)
 PROVIDER = web.AppKey("provider", Provider)
 SESSIONS = web.AppKey("sessions", Sessions)
