@@ -14,7 +14,7 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from pod.acl.decide import AllowAll
+from pod.acl.authorizer import GrantAll
 from pod.app import create_app
 from pod.config import Settings
 from pod.model import Metadata
@@ -61,7 +61,7 @@ class RecordingBackend:
 async def main(port: int) -> list[str]:
     backend = RecordingBackend()
     settings = Settings(host="127.0.0.1", port=port, storage="memory", access_log=False)
-    app = create_app(settings, backend=backend, authorizer=AllowAll())
+    app = create_app(settings, backend=backend, readers=[GrantAll()])
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

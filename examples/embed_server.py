@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python examples/embed_server.py [PORT]
 (no server needs to be running; `make serve` makes .venv.)
-It starts a server whose access control is replaced by AllowAll (as a program that guards the
+It starts a server whose access control is replaced by GrantAll (as a program that guards the
 port itself might do), writes and reads one document through HTTP, prints it, and stops.
 """
 
@@ -14,7 +14,7 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from pod.acl.decide import AllowAll
+from pod.acl.authorizer import GrantAll
 from pod.app import create_app, runner_options
 from pod.config import Settings
 
@@ -22,7 +22,7 @@ from pod.config import Settings
 async def main(port: int) -> str:
     settings = Settings(host="127.0.0.1", port=port, storage="memory", access_log=False)
     # runner_options: the idle and slow-header deadline (idle_timeout) from the settings.
-    runner = web.AppRunner(create_app(settings, authorizer=AllowAll()), **runner_options(settings))
+    runner = web.AppRunner(create_app(settings, readers=[GrantAll()]), **runner_options(settings))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:

@@ -13,7 +13,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,9 +23,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pod import __version__
 from pod.accounts.service import AccountService
-from pod.acl.decide import Authorizer, WacAuthorizer, acl_validator
+from pod.acl.authorizer import Authorizer, PermissionReader
 from pod.acl.defaults import ensure_acls
 from pod.acl.groups import Groups
+from pod.acl.wac_reader import WacReader, acl_validator
 from pod.auth.authenticate import Authenticator
 from pod.auth.dpop import ProofVerifier, ReplayCache
 from pod.auth.tokens import AccessToken, IssuerKeys, TokenVerifier, same_issuer
@@ -44,6 +45,7 @@ from pod.http.keys import (
     AUTHORIZER,
     FEED,
     FETCHER,
+    HEADERS,
     IN_FLIGHT,
     PATCH_WORKER,
     PROVIDER,
@@ -55,6 +57,7 @@ from pod.http.keys import (
     InFlight,
     Warned,
 )
+from pod.http.ldp import header_cache
 from pod.http.middlewares import pod_middleware
 from pod.http.routes import add_routes
 from pod.http.sessions import Sessions
@@ -62,8 +65,13 @@ from pod.idp.clients import Clients
 from pod.idp.keys import SigningKeys
 from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, Provider
 from pod.idp.revocations import Revocations
+from pod.ldp.announcing import AnnouncingStore
+from pod.ldp.converting import ConvertingStore
 from pod.ldp.isolation import IsolatedWorker
-from pod.ldp.store import SolidStore
+from pod.ldp.listings import CachedListings
+from pod.ldp.locks import LockingStore
+from pod.ldp.resources import ResourceStore
+from pod.ldp.rules import SolidRules
 from pod.migrate import check_base_url
 from pod.model import ANONYMOUS, AccessMode
 from pod.storage.base import Backend
@@ -94,22 +102,32 @@ def create_app(
     *,
     backend: Backend | None = None,
     kv: KeyValueStore | None = None,
-    authorizer: Authorizer | None = None,
+    readers: Sequence[PermissionReader] | None = None,
+    more_readers: Sequence[PermissionReader] = (),
     feed: ChangeFeed | None = None,
+    consumers: Sequence[Callable[[ChangeFeed], object]] = (),
 ) -> web.Application:
     """Build the Kluis aiohttp application for `settings`.
 
     `backend` and `kv` override the storage the settings name (tests pass their own);
-    `authorizer` overrides Web Access Control (an embedding that does its own access control);
-    `feed` the change feed (one process's own by default).
+    `readers` replace Web Access Control as the source of permissions (an embedding that does
+    its own access control) and `more_readers` add sources beside it; `feed` is the change feed
+    (one process's own by default), and each of `consumers` is called with it to subscribe.
     """
     feed = feed or LocalFeed()
-    store = SolidStore(
+    # The store stack, bottom up: the Solid rules over the backend, then one layer per concern.
+    # Every layer that keeps state follows the change feed; the top one announces each write.
+    rules = SolidRules(
         backend or make_backend(settings),
         base_url=settings.base_url,
         max_rdf_bytes=settings.max_rdf_bytes,
     )
-    store.validators.append(acl_validator(store))
+    feed.subscribe(rules.storages.follow)
+    store: ResourceStore = LockingStore(rules)  # one write at a time per resource
+    store = CachedListings(store, feed)  # container listings
+    store = ConvertingStore(store, feed)  # content negotiation, cached conversions
+    store = AnnouncingStore(store, feed)  # every change on the feed, with who made it
+    rules.validators.append(acl_validator(store))
     kv = kv or make_kv(settings)
     fetcher = Fetcher(
         timeout=settings.fetch_timeout, allow_private_networks=settings.fetch_private_networks
@@ -122,13 +140,14 @@ def create_app(
     issuer_keys = IssuerKeys(fetcher)
     issuer_keys.register_local(issuer, signing_keys.key_set)
     revocations = Revocations(kv, keep=ACCESS_TOKEN_LIFETIME + 60)
-    access_control: Authorizer = authorizer or WacAuthorizer(
-        store, Groups(store, fetcher, ttl=settings.remote_cache_seconds), trusted_origins=own_origin
-    )
+    # The sources of permissions; the authorizer grants the union of what they grant.
+    if readers is None:
+        groups = Groups(store, fetcher, ttl=settings.remote_cache_seconds)
+        readers = [WacReader(store, groups, feed, trusted_origins=own_origin)]
+    access_control = Authorizer([*readers, *more_readers], store)
 
     async def public_can_read(path: str) -> bool:
-        allowed = await access_control.allowed(credentials=ANONYMOUS, path=path)
-        return AccessMode.READ in allowed.public
+        return AccessMode.READ in await access_control.granted(ANONYMOUS, path)
 
     def revoked(access: AccessToken) -> bool:
         return same_issuer(access.issuer, issuer) and revocations.is_revoked(
@@ -139,7 +158,7 @@ def create_app(
         tokens=TokenVerifier(issuer_keys),
         proofs=proofs,
         replay=replay,
-        profiles=WebIdProfiles(fetcher, store, readable=public_can_read),
+        profiles=WebIdProfiles(fetcher, store, feed, readable=public_can_read),
         allow_bearer=settings.allow_bearer,
         revoked=revoked,
     )
@@ -167,6 +186,7 @@ def create_app(
     app[STORE] = store
     app[FETCHER] = fetcher
     app[FEED] = feed
+    app[HEADERS] = header_cache()
     app[AUTHORIZER] = access_control
     app[AUTHENTICATOR] = authenticator
     app[ACCOUNTS] = accounts
@@ -182,6 +202,8 @@ def create_app(
     add_idp_routes(app, base_path=settings.base_path)
     add_account_routes(app, base_path=settings.base_path)
     add_routes(app, base_path=settings.base_path)
+    for consumer in consumers:
+        consumer(feed)
     return app
 
 
@@ -204,7 +226,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
     # Stored state names the base URL it was made under; another one needs `kluis migrate`.
     await check_base_url(app[ACCOUNTS].kv, app[SETTINGS].base_url)
-    await store.load_storages()
+    await store.open()
     await ensure_acls(store)
     await app[PROVIDER].keys.load()
     await app[PROVIDER].revocations.load()
@@ -218,7 +240,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await app[FEED].close()
     await app[PATCH_WORKER].close()
     await app[FETCHER].close()
-    await store.backend.close()
+    await store.close()
 
 
 async def _resume_replay_cache(replay: ReplayCache, kv: KeyValueStore) -> None:

@@ -16,7 +16,7 @@ from pod.acl.defaults import create_owned_storage
 from pod.app import create_app
 from pod.config import Settings
 from pod.http.keys import STORE
-from pod.ldp.store import SolidStore
+from pod.ldp.resources import ResourceStore
 from pod.storage.base import Backend
 from pod.storage.fs import FileBackend
 from pod.storage.memory import MemoryBackend
@@ -128,7 +128,7 @@ async def client(aiohttp_client: ClientFactory, app: Application, alice: Agent) 
 
 
 @pytest.fixture
-def store(app: Application) -> SolidStore:
+def store(app: Application) -> ResourceStore:
     return app[STORE]
 
 

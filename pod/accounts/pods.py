@@ -1,6 +1,6 @@
 """Pod provisioning: a new storage with its WebID profile, settings, inbox and ACLs.
 
-Imports acl (default ACLs), ldp. Everything is written through the SolidStore, so it is
+Imports acl (default ACLs), ldp. Everything is written through the ResourceStore, so it is
 validated, locked and announced like any other write. Documents are built as triples.
 """
 
@@ -16,7 +16,7 @@ from pod import paths
 from pod.acl.defaults import create_owned_storage, owner_acl
 from pod.errors import BadRequest, Conflict
 from pod.ldp import rdf
-from pod.ldp.store import SolidStore
+from pod.ldp.resources import ResourceStore
 from pod.vocab import DCTERMS, FOAF, LDP, PIM, RDF, SOLID
 
 POD_NAME: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -44,15 +44,15 @@ def check_pod_name(name: str) -> str:
     return name
 
 
-def webid_of(store: SolidStore, name: str) -> str:
+def webid_of(store: ResourceStore, name: str) -> str:
     return store.url(f"/{name}/profile/card") + "#me"
 
 
-async def provision_pod(store: SolidStore, name: str, *, issuer: str, title: str = "") -> Pod:
+async def provision_pod(store: ResourceStore, name: str, *, issuer: str, title: str = "") -> Pod:
     """Create pod `name` for a new WebID whose identity provider is `issuer`."""
     check_pod_name(name)
     root = f"/{name}/"
-    if await store.stat(root) is not None or await store.stat(paths.twin(root)) is not None:
+    if await store.head(root) is not None or await store.head(paths.twin(root)) is not None:
         raise Conflict(f"the pod name {name!r} is taken")
     webid = webid_of(store, name)
     await create_owned_storage(store, root, owner=webid)

@@ -26,7 +26,7 @@ from pod.accounts.passwords import (
 )
 from pod.accounts.pods import Pod, check_pod_name, provision_pod, webid_of
 from pod.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthenticated
-from pod.ldp.store import SolidStore
+from pod.ldp.resources import ResourceStore
 from pod.ratelimit import RateLimiter
 from pod.storage.kv import KeyValueStore
 
@@ -199,7 +199,7 @@ class AccountService:
     def __init__(
         self,
         kv: KeyValueStore,
-        store: SolidStore,
+        store: ResourceStore,
         *,
         issuer: str,
         password_cost: int = 15,

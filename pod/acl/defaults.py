@@ -12,7 +12,7 @@ import pyoxigraph as ox
 
 from pod import paths
 from pod.ldp import rdf
-from pod.ldp.store import SolidStore
+from pod.ldp.resources import ResourceStore
 from pod.vocab import ACL, FOAF, RDF
 
 log = logging.getLogger(__name__)
@@ -76,24 +76,24 @@ def server_root_acl(root_url: str) -> bytes:
     return rdf.serialize(triples, rdf.TURTLE)
 
 
-async def create_owned_storage(store: SolidStore, path: str, *, owner: str) -> None:
+async def create_owned_storage(store: ResourceStore, path: str, *, owner: str) -> None:
     """Make container `path` a storage root owned by `owner`, with the owner's ACL."""
     await store.create_storage(path, owner=owner)
     acl = paths.acl_of(path)
-    if await store.stat(acl) is None:
+    if await store.head(acl) is None:
         await store.put(
             acl, data=owner_acl(store.url(path), owner), content_type=rdf.TURTLE, relative=True
         )
 
 
-async def ensure_acls(store: SolidStore) -> None:
+async def ensure_acls(store: ResourceStore) -> None:
     """WAC #server-root-container-acl: the server root and every owned storage have an ACL."""
-    roots = {paths.ROOT} | store.storage_roots()
+    roots = {paths.ROOT} | store.storages.roots()
     for root in sorted(roots):
         acl = paths.acl_of(root)
-        if await store.stat(acl) is not None:
+        if await store.head(acl) is not None:
             continue
-        owner = store.storage_owner(root)
+        owner = store.storages.owner(root)
         if owner is not None:
             body = owner_acl(store.url(root), owner)
         elif root == paths.ROOT:

@@ -18,7 +18,7 @@ from pod.cache import LruCache
 from pod.errors import FetchError, PodError
 from pod.fetch import Fetcher
 from pod.ldp.remote import fetch_graph
-from pod.ldp.store import SolidStore
+from pod.ldp.resources import ResourceStore
 from pod.vocab import VCARD
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class Membership:
 
 @final
 class Groups:
-    def __init__(self, store: SolidStore, fetcher: Fetcher, *, ttl: float = 60.0) -> None:
+    def __init__(self, store: ResourceStore, fetcher: Fetcher, *, ttl: float = 60.0) -> None:
         self.store = store
         self.fetcher = fetcher
         self.ttl = ttl

@@ -18,10 +18,10 @@ import pyoxigraph as ox
 
 from pod.cache import LruCache
 from pod.errors import FetchError, PodError
+from pod.feed import ChangeFeed, Event, ResourceChanged
 from pod.fetch import Fetcher
-from pod.ldp.events import ResourceEvent
 from pod.ldp.remote import fetch_graph
-from pod.ldp.store import SolidStore
+from pod.ldp.resources import ResourceStore
 from pod.vocab import SOLID
 
 _OIDC_ISSUER: Final = ox.NamedNode(SOLID.oidcIssuer)
@@ -38,7 +38,8 @@ class WebIdProfiles:
     def __init__(
         self,
         fetcher: Fetcher,
-        store: SolidStore | None = None,
+        store: ResourceStore | None = None,
+        feed: ChangeFeed | None = None,
         *,
         ttl: float = 300.0,
         failure_ttl: float = 30.0,
@@ -64,8 +65,8 @@ class WebIdProfiles:
             max_entries=_LOCAL_ENTRIES, max_bytes=_LOCAL_BYTES
         )
         self._epoch = 0
-        if store is not None:
-            store.events.subscribe(self._forget_local)
+        if feed is not None:
+            feed.subscribe(self._forget_local)
 
     async def issuers(self, webid: str) -> frozenset[str]:
         document = webid.split("#", 1)[0]
@@ -109,7 +110,9 @@ class WebIdProfiles:
             self._local.put(path, by_webid)
         return by_webid.get(webid, frozenset())
 
-    def _forget_local(self, event: ResourceEvent) -> None:
+    def _forget_local(self, event: Event) -> None:
+        if not isinstance(event, ResourceChanged):
+            return
         self._epoch += 1  # any write: a profile being read right now may be stale
         self._local.pop(event.path)
 

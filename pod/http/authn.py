@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
 
+from pod.feed import act_as
 from pod.http.keys import AUTHENTICATOR, CREDENTIALS, SETTINGS
 from pod.model import ANONYMOUS, Credentials
 
@@ -30,6 +31,8 @@ async def credentials_of(request: web.Request) -> Credentials:
     else:
         credentials = ANONYMOUS
     request[CREDENTIALS] = credentials
+    if credentials.agent is not None:
+        act_as(credentials.agent, credentials.client_id)  # who the change feed names
     return credentials
 
 

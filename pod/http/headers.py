@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
-from pod.acl.decide import Allowed
+from pod.acl.authorizer import Allowed
 from pod.ldp import rdf
 from pod.ldp.patch import PATCH_TYPES
 

@@ -8,19 +8,20 @@ from aiohttp import web
 from jinja2 import Environment
 
 from pod.accounts.service import AccountService
-from pod.acl.decide import Authorizer
+from pod.acl.authorizer import Authorizer
 from pod.auth.authenticate import Authenticator
+from pod.cache import LruCache
 from pod.config import Settings
 from pod.feed import ChangeFeed
 from pod.fetch import Fetcher
 from pod.http.sessions import Sessions
 from pod.idp.provider import Provider
 from pod.ldp.isolation import IsolatedWorker
-from pod.ldp.store import SolidStore
+from pod.ldp.resources import ResourceStore
 from pod.model import Credentials
 
 SETTINGS = web.AppKey("settings", Settings)
-STORE = web.AppKey("store", SolidStore)
+STORE = web.AppKey("store", ResourceStore)
 AUTHORIZER = web.AppKey("authorizer", Authorizer)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 FETCHER = web.AppKey("fetcher", Fetcher)
@@ -30,6 +31,10 @@ PROVIDER = web.AppKey("provider", Provider)
 SESSIONS = web.AppKey("sessions", Sessions)
 TEMPLATES = web.AppKey("templates", Environment)
 PATCH_WORKER = web.AppKey("patch_worker", IsolatedWorker)
+# Response headers of resources, by what they depend on (see `pod.http.ldp._resource_headers`).
+HEADERS: web.AppKey[
+    LruCache[tuple[str, str, str | None, str | None], tuple[tuple[str, str], ...]]
+] = web.AppKey("headers")
 
 
 class InFlight:

@@ -1,8 +1,8 @@
 """The Solid resource handler: GET/HEAD/OPTIONS/PUT/POST/PATCH/DELETE on any pod path.
 
-Each request is parsed once (path, conditions, body), checked by the Authorizer with the modes the
-operation needs (`pod.acl.modes`), then handed to the SolidStore; the answer gets the Solid headers
-(Link, Allow, Accept-*, ETag, WAC-Allow).
+Each request is parsed once into an Operation (`operation_of`), checked by the Authorizer, then
+handed to the ResourceStore; the answer gets the Solid headers (Link, Allow, Accept-*, ETag,
+WAC-Allow). Domain rules live in the store and the authorizer, not here.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import functools
 from email.utils import formatdate
 from typing import Final
 
+import pyoxigraph as ox
 from aiohttp import hdrs, web
 
 from pod import paths
-from pod.acl.decide import Allowed
-from pod.acl.modes import needed_modes
+from pod.acl.authorizer import Allowed
+from pod.cache import LruCache
 from pod.errors import (
     BackendUnavailable,
     BadRequest,
@@ -26,15 +27,16 @@ from pod.errors import (
     NotFound,
     RangeNotSatisfiable,
     Unauthenticated,
-    UnsupportedMediaType,
 )
 from pod.http import headers
 from pod.http.authn import credentials_of, target_path
 from pod.http.bodies import read_body
-from pod.http.keys import AUTHORIZER, PATCH_WORKER, SETTINGS, STORE
+from pod.http.keys import AUTHORIZER, HEADERS, PATCH_WORKER, SETTINGS, STORE
 from pod.ldp import rdf
 from pod.ldp.conditions import NO_CONDITIONS, Conditions, Outcome, evaluate
 from pod.ldp.isolation import Overrun, WorkerCrashed
+from pod.ldp.methods import allowed_methods, check_deletable
+from pod.ldp.operation import Operation
 from pod.ldp.patch import (
     SPARQL_PARSE_SECONDS,
     SPARQL_UPDATE,
@@ -42,9 +44,9 @@ from pod.ldp.patch import (
     parse_patch,
     patch_media_type,
 )
-from pod.ldp.store import SolidStore, WriteResult
+from pod.ldp.resources import ResourceStore, WriteResult
 from pod.model import Metadata
-from pod.vocab import LDP, PIM, SOLID
+from pod.vocab import LDP, PIM, RDF, SOLID
 
 STORAGE_DESCRIPTION: Final = ".well-known/solid"
 _STORAGE_DESCRIPTION_SUFFIX: Final = "/" + STORAGE_DESCRIPTION
@@ -57,57 +59,86 @@ _TYPE_NON_RDF: Final = headers.link(str(LDP.NonRDFSource), "type")
 _TYPE_STORAGE: Final = headers.link(str(PIM.Storage), "type")
 _CONTAINER_TYPES: Final = frozenset({str(LDP.BasicContainer), str(LDP.Container)})
 _VARY: Final = "Accept, Authorization, Origin"
+# Response headers by (path, kind of resource, storage root, owner); see `_resource_headers`.
+HEADER_ENTRIES: Final = 20_000
+HEADER_BYTES: Final = 32 * 1024 * 1024
+HeaderCache = LruCache[tuple[str, str, str | None, str | None], tuple[tuple[str, str], ...]]
+
+
+def header_cache() -> HeaderCache:
+    return LruCache(max_entries=HEADER_ENTRIES, max_bytes=HEADER_BYTES)
 
 
 async def handle_resource(request: web.Request) -> web.StreamResponse:
     """Entry point for every path that is not a server endpoint."""
-    settings = request.app[SETTINGS]
     raw = target_path(request)
     if raw.endswith(_STORAGE_DESCRIPTION_SUFFIX):
         return await _storage_description(request, raw[: -len(STORAGE_DESCRIPTION)])
-    path = paths.parse_url_path(raw, settings.base_path)
+    operation = operation_of(request, paths.parse_url_path(raw, request.app[SETTINGS].base_path))
+    handler = _HANDLERS.get(operation.method)
+    if handler is None:
+        store = request.app[STORE]
+        raise MethodNotAllowed(
+            f"{operation.method} is not supported",
+            allowed=allowed_methods(operation.target, None, store.storages),
+        )
+    return await handler(request, operation)
+
+
+def operation_of(request: web.Request, path: str) -> Operation:
+    """The request's operation, from its method, target and headers (the body comes later).
+
+    A PATCH's Content-Type is checked here, whoever asks: 400 without one, 415 for a type that
+    is not a patch format."""
     method = request.method
-    if method in (hdrs.METH_GET, hdrs.METH_HEAD):
-        return await _get(request, path)
-    if method == hdrs.METH_OPTIONS:
-        return await _options(request, path)
-    if method == hdrs.METH_PUT:
-        return await _put(request, path)
-    if method == hdrs.METH_POST:
-        return await _post(request, path)
+    h = request.headers
+    content_type = h.get(hdrs.CONTENT_TYPE)
     if method == hdrs.METH_PATCH:
-        return await _patch(request, path)
-    if method == hdrs.METH_DELETE:
-        return await _delete(request, path)
-    raise MethodNotAllowed(
-        f"{method} is not supported", allowed=_allowed_methods(path, None, request.app[STORE])
+        if content_type is None:
+            raise BadRequest("a PATCH body needs a Content-Type header")
+        patch_media_type(content_type)
+    byte_range = None
+    if hdrs.RANGE in h and method in (hdrs.METH_GET, hdrs.METH_HEAD):
+        try:
+            byte_range = request.http_range
+        except ValueError:
+            byte_range = None  # RFC 9110 §14.2: a server may ignore a Range it cannot parse
+    return Operation(
+        method=method,
+        target=path,
+        accept=h.get(hdrs.ACCEPT),
+        conditions=_conditions(request),
+        content_type=content_type,
+        byte_range=byte_range,
+        if_range=h.get(hdrs.IF_RANGE),
+        slug=h.get("Slug") if method == hdrs.METH_POST else None,
+        as_container=method == hdrs.METH_POST
+        and bool(headers.link_types(h.get(hdrs.LINK)) & _CONTAINER_TYPES),
     )
 
 
 # --- reading ----------------------------------------------------------------------------
 
 
-async def _get(request: web.Request, path: str) -> web.StreamResponse:
+async def _get(request: web.Request, op: Operation) -> web.StreamResponse:
     store = request.app[STORE]
     credentials = await credentials_of(request)
     authorizer = request.app[AUTHORIZER]
-    await authorizer.authorize(
-        credentials=credentials, needs=needed_modes("GET", path, exists=_never)
-    )
-    accept = request.headers.get(hdrs.ACCEPT)
-    byte_range = await _byte_range(request, store, path)
+    await authorizer.authorize(credentials, op)
+    path = op.target
+    byte_range = await _byte_range(op, store)
     try:
-        rep = await store.get(path, accept=accept, byte_range=byte_range)
+        rep = await store.get(path, accept=op.accept, byte_range=byte_range)
     except NotFound as exc:
         # Only readers get this far, so the methods tell nothing OPTIONS would not.
-        raise NotFound(exc.message, allowed=_allowed_methods(path, None, store)) from exc
-    allowed = await authorizer.allowed(credentials=credentials, path=path)
+        raise NotFound(exc.message, allowed=allowed_methods(path, None, store.storages)) from exc
+    allowed = await authorizer.allowed(credentials, path)
     outcome = evaluate(
-        _conditions(request), etag=rep.etag, modified=rep.metadata.modified, safe_method=True
+        op.conditions, etag=rep.etag, modified=rep.metadata.modified, safe_method=True
     )
     if outcome is Outcome.NOT_MODIFIED:
         response = web.Response(status=304)
-        _resource_headers(response, store, path, rep.metadata, allowed=allowed)
+        _resource_headers(request, response, path, rep.metadata, allowed=allowed)
         _validators(response, rep.etag, rep.metadata.modified)
         return response
     status = 206 if rep.byte_range is not None else 200
@@ -118,29 +149,25 @@ async def _get(request: web.Request, path: str) -> web.StreamResponse:
         response.headers[hdrs.CONTENT_RANGE] = f"bytes {start}-{end - 1}/{rep.metadata.size}"
     if not rep.is_rdf:
         response.headers[hdrs.ACCEPT_RANGES] = "bytes"
-    _resource_headers(response, store, path, rep.metadata, allowed=allowed)
+    _resource_headers(request, response, path, rep.metadata, allowed=allowed)
     _validators(response, rep.etag, rep.metadata.modified)
     return response
 
 
-async def _byte_range(request: web.Request, store: SolidStore, path: str) -> slice | None:
+async def _byte_range(op: Operation, store: ResourceStore) -> slice | None:
     """The absolute byte range requested of a non-RDF resource, or None for the whole body."""
-    if hdrs.RANGE not in request.headers or paths.is_container(path):
+    requested = op.byte_range
+    if requested is None or paths.is_container(op.target):
         return None
-    try:
-        requested = request.http_range
-    except ValueError:
-        return None  # RFC 9110 §14.2: a server may ignore a Range it cannot parse
-    meta = await store.stat(path)
-    if meta is None or rdf.is_rdf_type(meta.content_type):
-        return None
-    if_range = request.headers.get(hdrs.IF_RANGE)
-    if if_range is not None and if_range.strip().strip('"') != meta.version:
-        return None
-    size = meta.size
     start, stop = requested.start, requested.stop
     if start is None and stop is None:
         return None
+    meta = await store.head(op.target)
+    if meta is None or rdf.is_rdf_type(meta.content_type):
+        return None
+    if op.if_range is not None and op.if_range.strip().strip('"') != meta.version:
+        return None
+    size = meta.size
     if start is not None and start < 0:  # suffix range: the last -start bytes
         start, stop = max(0, size + start), size
     start = start or 0
@@ -150,37 +177,41 @@ async def _byte_range(request: web.Request, store: SolidStore, path: str) -> sli
     return slice(start, stop)
 
 
-async def _options(request: web.Request, path: str) -> web.StreamResponse:
+async def _options(request: web.Request, op: Operation) -> web.StreamResponse:
     """What the target supports. Only someone who may read it learns whether it exists and
     what kind it is; to anyone else it answers as a resource that could be created would
     (Solid Protocol #server-unauthenticated: missing and forbidden look alike)."""
     store = request.app[STORE]
     try:
         await request.app[AUTHORIZER].authorize(
-            credentials=await credentials_of(request),
-            needs=needed_modes("GET", path, exists=_never),
+            await credentials_of(request), Operation("GET", op.target)
         )
     except (Unauthenticated, Forbidden):
         meta = None
     else:
-        meta = await store.stat(path)
+        meta = await store.head(op.target)
     response = web.Response(status=204)
-    _resource_headers(response, store, path, meta)
+    _resource_headers(request, response, op.target, meta)
     return response
 
 
 async def _storage_description(request: web.Request, root_raw: str) -> web.StreamResponse:
+    """Solid Protocol #server-storage-description: Turtle describing the storage."""
     settings = request.app[SETTINGS]
     store = request.app[STORE]
     root = paths.parse_url_path(root_raw, settings.base_path)
-    if not store.is_storage_root(root):
+    if not store.storages.is_root(root):
         raise BadRequest("no storage here: .well-known is a reserved name")
     if request.method not in (hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS):
         raise MethodNotAllowed(
             "the storage description is read-only", allowed=("GET", "HEAD", "OPTIONS")
         )
-    body = await store.storage_description(root)
-    response = web.Response(body=body, content_type=None)
+    me = ox.NamedNode(store.url(root))
+    triples = [ox.Triple(me, ox.NamedNode(RDF.type), ox.NamedNode(PIM.Storage))]
+    owner = store.storages.owner(root)
+    if owner:
+        triples.append(ox.Triple(me, ox.NamedNode(SOLID.owner), ox.NamedNode(owner)))
+    response = web.Response(body=rdf.serialize(triples, rdf.TURTLE), content_type=None)
     response.headers[hdrs.CONTENT_TYPE] = rdf.TURTLE
     response.headers[hdrs.ALLOW] = "GET, HEAD, OPTIONS"
     response.headers[hdrs.VARY] = _VARY
@@ -190,87 +221,68 @@ async def _storage_description(request: web.Request, root_raw: str) -> web.Strea
 # --- writing ----------------------------------------------------------------------------
 
 
-async def _put(request: web.Request, path: str) -> web.StreamResponse:
+async def _put(request: web.Request, op: Operation) -> web.StreamResponse:
     store = request.app[STORE]
-    existing = await _existing(store, path)
-    await request.app[AUTHORIZER].authorize(
-        credentials=await credentials_of(request),
-        needs=needed_modes("PUT", path, exists=existing.__contains__),
-    )
+    await request.app[AUTHORIZER].authorize(await credentials_of(request), op)
     data = await read_body(request)
     result = await store.put(
-        path, data=data, content_type=_content_type(request, data), conditions=_conditions(request)
+        op.target,
+        data=data,
+        content_type=_content_type(op, data),
+        conditions=op.conditions,
     )
-    return await _written(store, result)
+    return _written(request, result)
 
 
-async def _written(store: SolidStore, result: WriteResult) -> web.Response:
+def _written(request: web.Request, result: WriteResult) -> web.Response:
     """201 with Location for a create, 204 for a replace; the new ETag and the resource's
     Link headers either way (clients such as Inrupt's read the ACL link from a write's answer)."""
     response = web.Response(status=201 if result.created else 204)
     if result.created:
-        response.headers[hdrs.LOCATION] = store.url(result.path)
-    _resource_headers(response, store, result.path, await store.stat(result.path))
+        response.headers[hdrs.LOCATION] = request.app[STORE].url(result.path)
+    _resource_headers(request, response, result.path, result.metadata)
     response.headers[hdrs.ETAG] = f'"{result.etag}"'
     return response
 
 
-async def _post(request: web.Request, path: str) -> web.StreamResponse:
+async def _post(request: web.Request, op: Operation) -> web.StreamResponse:
     store = request.app[STORE]
-    await request.app[AUTHORIZER].authorize(
-        credentials=await credentials_of(request), needs=needed_modes("POST", path, exists=_never)
-    )
+    await request.app[AUTHORIZER].authorize(await credentials_of(request), op)
     data = await read_body(request)
-    as_container = bool(headers.link_types(request.headers.get(hdrs.LINK)) & _CONTAINER_TYPES)
     result = await store.post(
-        path,
+        op.target,
         data=data,
-        content_type=_content_type(request, data),
-        slug=request.headers.get("Slug"),
-        as_container=as_container,
+        content_type=_content_type(op, data),
+        slug=op.slug,
+        as_container=op.as_container,
     )
-    return await _written(store, result)
+    return _written(request, result)
 
 
-async def _patch(request: web.Request, path: str) -> web.StreamResponse:
+async def _patch(request: web.Request, op: Operation) -> web.StreamResponse:
+    """One look at the target on the way in (by the authorizer), one read and one write in the
+    store; the rules (what may be patched, conditions) are the store's."""
     store = request.app[STORE]
     settings = request.app[SETTINGS]
     authorizer = request.app[AUTHORIZER]
-    content_type = request.headers.get(hdrs.CONTENT_TYPE)
-    if content_type is None:
-        raise BadRequest("a PATCH body needs a Content-Type header")
-    media = patch_media_type(content_type)  # 415 for any other type: a fact of the request
-    existing = await _existing(store, path)
     credentials = await credentials_of(request)
     # What every patch needs, checked before the body is read: whoever may not patch here gets
-    # 401/403 without making the server read, parse or match anything (issue 10).
-    await authorizer.authorize(
-        credentials=credentials, needs=needed_modes("PATCH", path, exists=existing.__contains__)
-    )
+    # 401/403 without making the server read, parse or match anything.
+    checked = await authorizer.authorize(credentials, op)
     data = await read_body(request, limit=min(settings.max_patch_bytes, settings.max_body_bytes))
-    patch = await _parse(request, data, content_type, media, store.url(path))
+    assert op.content_type is not None  # operation_of requires it
+    patch = await _parse(request, data, op.content_type, store.url(op.target))
     # Checked again, in full, once the body has arrived (an ACL may have changed meanwhile).
-    await authorizer.authorize(
-        credentials=credentials,
-        needs=needed_modes("PATCH", path, exists=existing.__contains__, patch=patch),
-    )
-    # Only now, so that the answer tells nothing about a resource one may not touch.
-    meta = await store.stat(path)
-    if meta is not None and not meta.is_container and not rdf.is_rdf_type(meta.content_type):
-        raise UnsupportedMediaType(
-            f"{path} is not an RDF document, so it cannot be patched; replace it with PUT",
-            accepted=(),
-        )
-    result = await store.patch(path, patch, conditions=_conditions(request))
-    return await _written(store, result)
+    op = op.with_patch(patch)
+    await authorizer.authorize(credentials, op, known=checked)
+    result = await store.patch(op.target, patch, conditions=op.conditions, seen=checked.target)
+    return _written(request, result)
 
 
-async def _parse(
-    request: web.Request, data: bytes, content_type: str, media: str, base: str
-) -> Patch:
+async def _parse(request: web.Request, data: bytes, content_type: str, base: str) -> Patch:
     """Parse a patch off the event loop: N3 in a thread (rdflib's N3 parser is linear, a few
     microseconds per byte at worst), SPARQL Update in the worker process, within its limit."""
-    if media != SPARQL_UPDATE:
+    if patch_media_type(content_type) != SPARQL_UPDATE:
         return await asyncio.to_thread(parse_patch, data, content_type, base=base)
     try:
         return await request.app[PATCH_WORKER].run(
@@ -285,44 +297,33 @@ async def _parse(
         raise BackendUnavailable("the SPARQL Update parser stopped; try again") from exc
 
 
-async def _delete(request: web.Request, path: str) -> web.StreamResponse:
+async def _delete(request: web.Request, op: Operation) -> web.StreamResponse:
     store = request.app[STORE]
-    store.check_deletable(path)  # 405 whoever asks: it is a property of the target
-    await request.app[AUTHORIZER].authorize(
-        credentials=await credentials_of(request), needs=needed_modes("DELETE", path, exists=_never)
-    )
-    await store.delete(path, conditions=_conditions(request))
+    check_deletable(op.target, store.storages)  # 405 whoever asks: a property of the target
+    await request.app[AUTHORIZER].authorize(await credentials_of(request), op)
+    await store.delete(op.target, conditions=op.conditions)
     return web.Response(status=204)
+
+
+_HANDLERS: Final = {
+    hdrs.METH_GET: _get,
+    hdrs.METH_HEAD: _get,
+    hdrs.METH_OPTIONS: _options,
+    hdrs.METH_PUT: _put,
+    hdrs.METH_POST: _post,
+    hdrs.METH_PATCH: _patch,
+    hdrs.METH_DELETE: _delete,
+}
 
 
 # --- request parsing ----------------------------------------------------------------------
 
 
-def _never(_: str) -> bool:
-    return False
-
-
-async def _existing(store: SolidStore, path: str) -> set[str]:
-    """Which of `path` and its ancestors exist, up to the nearest existing ancestor."""
-    found: set[str] = set()
-    if await store.stat(path) is not None:
-        found.add(path)
-        return found
-    for ancestor in paths.ancestors(path):
-        if await store.stat(ancestor) is not None:
-            found.add(ancestor)
-            break
-    return found
-
-
-def _content_type(request: web.Request, data: bytes) -> str | None:
-    value = request.headers.get(hdrs.CONTENT_TYPE)
-    if value is None:
-        if data:
-            # Solid Protocol #server-content-type-missing
-            raise BadRequest("a request with a body needs a Content-Type header")
-        return None
-    return value
+def _content_type(op: Operation, data: bytes) -> str | None:
+    if op.content_type is None and data:
+        # Solid Protocol #server-content-type-missing
+        raise BadRequest("a request with a body needs a Content-Type header")
+    return op.content_type
 
 
 def _conditions(request: web.Request) -> Conditions:
@@ -352,24 +353,6 @@ def _conditions(request: web.Request) -> Conditions:
 # --- response headers ---------------------------------------------------------------------
 
 
-def _allowed_methods(path: str, meta: Metadata | None, store: SolidStore) -> list[str]:
-    """Solid Protocol #server-allow-methods: what this target supports now."""
-    methods = ["OPTIONS", "HEAD", "GET"]
-    if paths.is_container(path):
-        if meta is not None:
-            methods.append("POST")
-        methods += ["PUT", "PATCH"]
-        if meta is not None and store.is_deletable(path):
-            methods.append("DELETE")
-        return methods
-    methods.append("PUT")
-    if meta is None or rdf.is_rdf_type(meta.content_type):
-        methods.append("PATCH")
-    if meta is not None and store.is_deletable(path):
-        methods.append("DELETE")
-    return methods
-
-
 def _kind(path: str, meta: Metadata | None) -> str:
     if paths.is_container(path):
         return "container" if meta is not None else "new-container"
@@ -379,8 +362,8 @@ def _kind(path: str, meta: Metadata | None) -> str:
 
 
 def _resource_headers(
+    request: web.Request,
     response: web.StreamResponse,
-    store: SolidStore,
     path: str,
     meta: Metadata | None,
     *,
@@ -389,16 +372,20 @@ def _resource_headers(
     """Link, Allow, Accept-* and Vary; WAC-Allow when `allowed` is given.
 
     All but WAC-Allow depend only on the store's URLs, the path, the kind of resource and its
-    storage, so they are built once per combination and kept in the store's `header_cache`
-    (each app has its own store): this runs on every request.
+    storage, so they are built once per combination and kept in the app's header cache (per
+    app, so two apps in one process never answer with each other's): this runs on every
+    request.
     """
-    root = store.storage_root(path)
-    owner = store.storage_owner(root) if root == path else None
+    store = request.app[STORE]
+    storages = store.storages
+    root = storages.root_of(path)
+    owner = storages.owner(root) if root == path else None
     key = (path, _kind(path, meta), root, owner)
-    built = store.header_cache.get(key)
+    cache = request.app[HEADERS]
+    built = cache.get(key)
     if built is None:
         built = _build_headers(store, path, meta, root, owner)
-        store.header_cache.put(key, built)
+        cache.put(key, built)
     h = response.headers
     for name, value in built:
         h[name] = value
@@ -407,7 +394,7 @@ def _resource_headers(
 
 
 def _build_headers(
-    store: SolidStore, path: str, meta: Metadata | None, root: str | None, owner: str | None
+    store: ResourceStore, path: str, meta: Metadata | None, root: str | None, owner: str | None
 ) -> tuple[tuple[str, str], ...]:
     links = [_TYPE_RESOURCE]
     if paths.is_container(path):
@@ -426,7 +413,7 @@ def _build_headers(
             links.append(_TYPE_STORAGE)
             if owner:
                 links.append(headers.link(owner, str(SOLID.owner)))
-    methods = _allowed_methods(path, meta, store)
+    methods = allowed_methods(path, meta, store.storages)
     out: list[tuple[str, str]] = [(hdrs.LINK, ", ".join(links)), (hdrs.ALLOW, ", ".join(methods))]
     if "PATCH" in methods:
         out.append(("Accept-Patch", headers.ACCEPT_PATCH))

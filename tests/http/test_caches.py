@@ -12,14 +12,17 @@ import pytest
 from aiohttp.web import Application
 
 from pod import paths
-from pod.acl.decide import WacAuthorizer
 from pod.acl.defaults import create_owned_storage
+from pod.acl.wac_reader import WacReader
 from pod.app import create_app
 from pod.cache import LruCache
 from pod.config import Settings
-from pod.http.keys import AUTHORIZER, STORE
+from pod.http.keys import AUTHORIZER, HEADERS, STORE
 from pod.ldp import negotiation, rdf
-from pod.ldp.store import SolidStore
+from pod.ldp.converting import ConvertingStore
+from pod.ldp.listings import CachedListings
+from pod.ldp.resources import ResourceStore, layer
+from pod.ldp.rules import SolidRules
 from pod.storage.fs import FileBackend
 from pod.storage.memory import MemoryBackend
 from tests.conftest import POD, Client, url
@@ -60,7 +63,7 @@ def big_document(version: int) -> str:
 
 
 async def test_conversions_of_old_versions_do_not_linger(
-    client: Client, store: SolidStore, alice: Agent
+    client: Client, store: ResourceStore, alice: Agent
 ) -> None:
     """Reading each new version of a big public document in several formats kept every
     conversion of every version (about 7 MB per version of a 1 MB document, 4,096 entries
@@ -80,15 +83,16 @@ async def test_conversions_of_old_versions_do_not_linger(
                 assert r.status == 200, await r.text()
                 assert r.headers["Content-Type"] == media
             served += len(await r.read())
-        conversions = store.conversions
+        conversions = layer(store, ConvertingStore).conversions
         assert served <= conversions.bytes <= served + 4096  # this version's, and only those
         assert conversions.bytes <= conversions.max_bytes
 
 
 async def test_listings_count_every_serialization_they_keep(
-    client: Client, store: SolidStore
+    client: Client, store: ResourceStore
 ) -> None:
-    """A listing is kept with each format it was served in: the cache counts them all."""
+    """A listing is kept, and with it each format it was served in: the caches count them
+    all."""
     for i in range(50):
         r = await client.put(f"{POD}list/doc-{i}", data="<#a> <#b> 1 .", headers=TURTLE)
         assert r.status == 201
@@ -97,23 +101,27 @@ async def test_listings_count_every_serialization_they_keep(
         r = await client.get(POD + "list/", headers={"Accept": media})
         assert r.status == 200
         served += len(await r.read())
-    assert served < store.listings.bytes <= store.listings.max_bytes
-    assert len(store.listings) == 1
+    listings = layer(store, CachedListings).listings
+    conversions = layer(store, ConvertingStore).conversions
+    assert len(listings) == 1
+    assert listings.bytes <= listings.max_bytes
+    assert served <= conversions.bytes <= conversions.max_bytes
 
 
-async def test_headers_of_many_long_paths_are_bounded(client: Client, store: SolidStore) -> None:
+async def test_headers_of_many_long_paths_are_bounded(client: Client, app: Application) -> None:
     """Anyone may ask OPTIONS of any path: each answer's headers are kept, counted by size."""
+    header_cache = app[HEADERS]
     names = [f"{i:04d}-" + "n" * 190 for i in range(100)]
-    before = store.header_cache.bytes
+    before = header_cache.bytes
     for name in names:
         path = f"{POD}{name}/{name}/{name}/{name}"
         r = await client.options(path, as_agent=None)
         assert r.status == 204
         assert url(path) + ".acl" in r.headers["Link"]
-    kept = store.header_cache.bytes - before
+    kept = header_cache.bytes - before
     # the key's path, the acl and the describedby link: three copies of each path at least
     assert kept >= 3 * 100 * len(f"{POD}{names[0]}/" * 4)
-    assert store.header_cache.bytes <= store.header_cache.max_bytes
+    assert header_cache.bytes <= header_cache.max_bytes
 
 
 async def test_two_apps_in_one_process_advertise_their_own_urls(
@@ -145,16 +153,17 @@ async def test_anonymous_requests_for_many_long_paths_leave_bounded_state(
     of every ACL above it, the effective rules, the ACL documents looked for, and a decision
     keyed by path and Origin: all kept by count only. Each is now counted by its size too."""
     store = app[STORE]
-    authorizer = app[AUTHORIZER]
-    assert isinstance(authorizer, WacAuthorizer)
+    authorizer = app[AUTHORIZER].readers[0]
+    assert isinstance(authorizer, WacReader)
     caches: dict[str, LruCache[Any, Any]] = {
         "parsed paths": paths._parsed,
         "decisions": authorizer._decisions,
         "rules": authorizer._rules,
         "ACL documents": authorizer._documents,
     }
-    if isinstance(store.backend, FileBackend):
-        caches["file paths"] = store.backend._fs_paths
+    backend = layer(store, SolidRules).backend
+    if isinstance(backend, FileBackend):
+        caches["file paths"] = backend._fs_paths
     before = {name: cache.bytes for name, cache in caches.items()}
     requests = 60
     run = secrets.token_hex(4)  # the parsed-path memo is the process's: new paths every run

@@ -10,7 +10,8 @@ from rdflib.namespace import RDF
 
 from pod.acl.defaults import owner_acl
 from pod.errors import MethodNotAllowed
-from pod.ldp.store import SolidStore
+from pod.ldp.methods import check_deletable, is_deletable
+from pod.ldp.resources import ResourceStore
 from tests.conftest import POD, Client, url
 from tests.support import Agent
 
@@ -227,13 +228,15 @@ async def test_storage_root_cannot_be_deleted(client: Client) -> None:
     assert "DELETE" not in r.headers["Allow"]
 
 
-async def test_server_root_and_its_acl_are_never_deleted(client: Client, store: SolidStore) -> None:
+async def test_server_root_and_its_acl_are_never_deleted(
+    client: Client, store: ResourceStore
+) -> None:
     # The server's root container holds the pods, and its ACL is the last word on access there.
     for path in ("/", "/.acl", POD + ".acl"):
-        assert not store.is_deletable(path), path
+        assert not is_deletable(path, store.storages), path
         with pytest.raises(MethodNotAllowed):
-            store.check_deletable(path)
-    assert store.is_deletable(POD + "doc")
+            check_deletable(path, store.storages)
+    assert is_deletable(POD + "doc", store.storages)
     r = await client.options("/")
     assert r.status == 204, await r.text()
     assert "DELETE" not in r.headers["Allow"]

@@ -1,65 +1,31 @@
-"""The access decision: compare needed modes with granted ones. Independent of HTTP.
+"""The Web Access Control permission reader: the modes the ACL documents in the store grant.
 
-`Authorizer` is the seam every operation passes through before it acts. `AllowAll` is what a
-server without access control uses; `pod.acl.wac` provides the Web Access Control one.
+WAC https://solidproject.org/TR/wac. Decisions, effective ACLs and parsed ACL documents are
+cached under a generation number, which the change feed moves on every change of an ACL document
+or of a local group document an ACL refers to, whichever process made it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Final, Protocol, final
+from typing import Final, final
 
 import pyoxigraph as ox
 
 from pod import paths
 from pod.acl.groups import Groups
-from pod.acl.modes import Needs
 from pod.acl.wac import Rule, acl_chain, applicable, parse_rules, validate_acl
 from pod.cache import LruCache
-from pod.errors import Forbidden, InvalidAcl, PodError, Unauthenticated
-from pod.ldp.events import ResourceEvent
-from pod.ldp.store import SolidStore
-from pod.model import ANONYMOUS, AccessMode, Credentials
+from pod.errors import InvalidAcl, PodError
+from pod.feed import ChangeFeed, Event, ResourceChanged
+from pod.ldp.resources import ResourceStore
+from pod.model import AccessMode, Credentials
 
 log = logging.getLogger(__name__)
 
 
-@final
-@dataclass(frozen=True, slots=True)
-class Allowed:
-    """The modes an agent holds on one resource, and those everyone holds (for WAC-Allow)."""
-
-    user: AccessMode
-    public: AccessMode
-
-
-class Authorizer(Protocol):
-    async def authorize(self, *, credentials: Credentials, needs: Needs) -> None:
-        """Return if every needed mode is granted; else raise Unauthenticated or Forbidden."""
-        ...
-
-    async def allowed(self, *, credentials: Credentials, path: str) -> Allowed:
-        """The modes `credentials` and the public hold on `path`."""
-        ...
-
-
-_EVERYTHING = AccessMode.READ | AccessMode.APPEND | AccessMode.WRITE | AccessMode.CONTROL
-
-
-@final
-class AllowAll:
-    """Grants everything to everyone: a server with access control switched off."""
-
-    async def authorize(self, *, credentials: Credentials, needs: Needs) -> None:
-        return None
-
-    async def allowed(self, *, credentials: Credentials, path: str) -> Allowed:
-        return Allowed(_EVERYTHING, _EVERYTHING)
-
-
-# Byte budgets of the authorizer's caches. Their keys hold what a request controls (the path,
+# Byte budgets of the reader's caches. Their keys hold what a request controls (the path,
 # the WebID of a verified token, the Origin header), so entries alone would not bound them.
 _DECISION_BYTES: Final = 32 * 1024 * 1024
 _RULE_BYTES: Final = 32 * 1024 * 1024
@@ -71,22 +37,24 @@ _WATCHED_BYTES: Final = 4 * 1024 * 1024
 
 
 @final
-class WacAuthorizer:
+class WacReader:
     """Web Access Control decisions over the ACL documents in the store.
 
     Decisions and effective ACLs are cached under a generation number, which goes up on every
-    change of an ACL document or of a local group document an ACL refers to (write events are
-    emitted before the write's response is sent). A decision computed under an older generation
-    is never reused, so no revoked access survives a revoking write that has returned. A decision
-    that used a remote group also expires with that group's members (`Groups.ttl`), so the group
-    is fetched again and a member removed there loses access on the next request after that.
+    change of an ACL document or of a local group document an ACL refers to (the change feed
+    delivers each before the write's response is sent). A decision computed under an older
+    generation is never reused, so no revoked access survives a revoking write that has returned.
+    A decision that used a remote group also expires with that group's members (`Groups.ttl`),
+    so the group is fetched again and a member removed there loses access on the next request
+    after that.
     Every cache is bounded in entries (`cache_size`) and in bytes.
     """
 
     def __init__(
         self,
-        store: SolidStore,
+        store: ResourceStore,
         groups: Groups,
+        feed: ChangeFeed,
         *,
         trusted_origins: frozenset[str] = frozenset(),
         cache_size: int = 50_000,
@@ -104,9 +72,11 @@ class WacAuthorizer:
         self._documents = LruCache(max_entries=cache_size, max_bytes=_DOCUMENT_BYTES)
         self._watched: set[str] = set()  # local group documents
         self._watched_bytes = 0
-        store.events.subscribe(self._on_event)
+        feed.subscribe(self._follow)
 
-    def _on_event(self, event: ResourceEvent) -> None:
+    def _follow(self, event: Event) -> None:
+        if not isinstance(event, ResourceChanged):
+            return
         if paths.is_acl(event.path) or event.path in self._watched:
             self._new_generation()
 
@@ -128,19 +98,8 @@ class WacAuthorizer:
         self._watched.add(path)
         self._watched_bytes += len(path)
 
-    async def authorize(self, *, credentials: Credentials, needs: Needs) -> None:
-        for path, modes in needs.modes.items():
-            granted = await self.granted(credentials, path)
-            if modes & ~granted:
-                raise _refusal(credentials, needs, self.store.url(needs.target or path))
-
-    async def allowed(self, *, credentials: Credentials, path: str) -> Allowed:
-        user = await self.granted(credentials, path)
-        public = await self.granted(ANONYMOUS, path)
-        return Allowed(user, public)
-
-    async def granted(self, credentials: Credentials, path: str) -> AccessMode:
-        """The modes `credentials` hold on `path`."""
+    async def modes(self, credentials: Credentials, path: str) -> AccessMode:
+        """The modes the effective ACL of `path` grants `credentials`."""
         origin = credentials.origin.rstrip("/") if credentials.origin else None
         key = (path, credentials.agent, origin)
         generation = self._generation
@@ -225,17 +184,7 @@ class WacAuthorizer:
         return rules
 
 
-def _refusal(credentials: Credentials, needs: Needs, url: str) -> PodError:
-    """401 or 403 naming the request, never the path or mode that was missing: those depend on
-    what exists (a create needs Append on the nearest existing container), and missing and
-    forbidden must look alike (Solid Protocol #server-unauthenticated)."""
-    action = needs.method or "access"
-    if not credentials.is_authenticated:
-        return Unauthenticated(f"authentication is required to {action} {url}")
-    return Forbidden(f"{credentials.agent} may not {action} {url}")
-
-
-def acl_validator(store: SolidStore) -> Callable[[str, list[ox.Triple]], Awaitable[None]]:
+def acl_validator(store: ResourceStore) -> Callable[[str, list[ox.Triple]], Awaitable[None]]:
     """A store validator refusing ACL documents that are invalid or lock a storage owner out."""
 
     async def validate(path: str, triples: list[ox.Triple]) -> None:
@@ -244,7 +193,7 @@ def acl_validator(store: SolidStore) -> Callable[[str, list[ox.Triple]], Awaitab
         subject = paths.subject_of(path)
         subject_url = store.url(subject)
         rules = validate_acl(triples, subject_url=subject_url)
-        owner = store.storage_owner(subject) if store.is_storage_root(subject) else None
+        owner = store.storages.owner(subject) if store.storages.is_root(subject) else None
         if owner is None:
             return
         owner_only = Credentials(agent=owner)

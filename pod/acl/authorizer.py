@@ -1,0 +1,128 @@
+"""One authorizer over any number of permission readers. Independent of HTTP.
+
+A permission reader says which modes one source grants (agent, client, origin) on a resource:
+Web Access Control is the first (`pod.acl.wac_reader`); purpose-bound grants will be another.
+The authorizer asks every reader and takes the union, works out which modes the operation needs
+where (`pod.acl.modes`; it finds out itself what exists), refuses with 401 or 403 without
+revealing what exists, and gives what WAC-Allow reports. Each reader owns its caches and keeps
+them in step with the change feed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, final
+
+from pod import paths
+from pod.acl.modes import Needs, needed_modes
+from pod.errors import Forbidden, PodError, Unauthenticated
+from pod.ldp.operation import Operation
+from pod.ldp.resources import ResourceStore
+from pod.model import ANONYMOUS, AccessMode, Credentials, Metadata
+
+EVERYTHING = AccessMode.READ | AccessMode.APPEND | AccessMode.WRITE | AccessMode.CONTROL
+
+
+class PermissionReader(Protocol):
+    async def modes(self, credentials: Credentials, path: str) -> AccessMode:
+        """The modes this source grants `credentials` (agent, client, origin) on `path`, an
+        existing resource or one that would be created."""
+        ...
+
+
+@final
+class GrantAll:
+    """Grants everything to everyone: for a server whose access control is done elsewhere."""
+
+    async def modes(self, credentials: Credentials, path: str) -> AccessMode:
+        return EVERYTHING
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Allowed:
+    """The modes an agent holds on one resource, and those everyone holds (for WAC-Allow)."""
+
+    user: AccessMode
+    public: AccessMode
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What an authorization looked up: the target's metadata (None: missing, or not looked
+    up because the operation's needs do not depend on it) and which paths exist."""
+
+    target: Metadata | None
+    existing: frozenset[str]
+    looked: bool
+
+
+_NOT_LOOKED = Checked(None, frozenset(), False)
+_DEPENDS_ON_EXISTENCE = frozenset({"PUT", "PATCH"})
+
+
+@final
+class Authorizer:
+    def __init__(self, readers: Sequence[PermissionReader], store: ResourceStore) -> None:
+        if not readers:
+            raise ValueError("an authorizer needs at least one permission reader")
+        self.readers = tuple(readers)
+        self.store = store
+
+    async def granted(self, credentials: Credentials, path: str) -> AccessMode:
+        """The union of what every reader grants."""
+        if len(self.readers) == 1:
+            return await self.readers[0].modes(credentials, path)
+        modes = AccessMode.NONE
+        for reader in self.readers:
+            modes |= await reader.modes(credentials, path)
+            if modes == EVERYTHING:
+                break
+        return modes
+
+    async def authorize(
+        self, credentials: Credentials, operation: Operation, *, known: Checked | None = None
+    ) -> Checked:
+        """Return if every mode `operation` needs is granted; else raise Unauthenticated or
+        Forbidden. `known` is an earlier check of the same request (a PATCH is checked before
+        and after its body is read), whose look-ups are reused."""
+        checked = known or await self._look(operation)
+        needs = needed_modes(
+            operation.method,
+            operation.target,
+            exists=checked.existing.__contains__,
+            patch=operation.patch,
+        )
+        for path, modes in needs.modes.items():
+            if modes & ~await self.granted(credentials, path):
+                raise _refusal(credentials, needs, self.store.url(needs.target or path))
+        return checked
+
+    async def _look(self, operation: Operation) -> Checked:
+        """Which of the target and its ancestors exist, up to the nearest existing ancestor,
+        for the operations whose needs depend on it (a create needs Append above)."""
+        if operation.method not in _DEPENDS_ON_EXISTENCE or paths.is_auxiliary(operation.target):
+            return _NOT_LOOKED
+        target = await self.store.head(operation.target)
+        if target is not None:
+            return Checked(target, frozenset({operation.target}), True)
+        for ancestor in paths.ancestors(operation.target):
+            if await self.store.head(ancestor) is not None:
+                return Checked(None, frozenset({ancestor}), True)
+        return Checked(None, frozenset(), True)
+
+    async def allowed(self, credentials: Credentials, path: str) -> Allowed:
+        """The modes `credentials` and the public hold on `path`."""
+        return Allowed(await self.granted(credentials, path), await self.granted(ANONYMOUS, path))
+
+
+def _refusal(credentials: Credentials, needs: Needs, url: str) -> PodError:
+    """401 or 403 naming the request, never the path or mode that was missing: those depend on
+    what exists (a create needs Append on the nearest existing container), and missing and
+    forbidden must look alike (Solid Protocol #server-unauthenticated)."""
+    action = needs.method or "access"
+    if not credentials.is_authenticated:
+        return Unauthenticated(f"authentication is required to {action} {url}")
+    return Forbidden(f"{credentials.agent} may not {action} {url}")

@@ -1,0 +1,225 @@
+"""The ResourceStore protocol: what every layer above `pod.ldp` knows of resources.
+
+One method per operation, as CSS's ResourceStore (https://github.com/CommunitySolidServer/
+CommunitySolidServer, `src/storage/ResourceStore.ts`): head, get, read_graph, put, post, patch,
+delete. The store is a stack, built in `pod.app.create_app`: the Solid rules over a Backend at the
+bottom (`pod.ldp.rules`), and wrappers above it (`pod.ldp.stack`), each a `Passthrough` that
+overrides what it adds. A write answers with the changes it made; the top of the stack announces
+them on the change feed, which every cache follows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, TypeVar, final
+
+from pod.feed import ResourceChanged
+from pod.ldp import rdf
+from pod.ldp.conditions import NO_CONDITIONS, Conditions
+from pod.ldp.patch import Patch
+from pod.ldp.storages import Storages
+from pod.model import Metadata
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Representation:
+    """One representation of a resource, as GET returns it.
+
+    `data` is the whole body, or the requested byte range of it (`byte_range`, end exclusive).
+    Below the converting layer a container's representation is its listing as triples
+    (`graph`, with `data` empty); above it every representation has bytes.
+    """
+
+    metadata: Metadata
+    content_type: str
+    data: bytes
+    etag: str
+    is_rdf: bool
+    total_size: int
+    byte_range: tuple[int, int] | None = None
+    graph: rdf.Graph | None = None
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a write did: the resource it wrote (`metadata`, None after a delete) and every change
+    it made, the target's and those of containers it created or emptied, in order."""
+
+    path: str
+    created: bool
+    metadata: Metadata | None
+    changes: tuple[ResourceChanged, ...]
+
+    @property
+    def etag(self) -> str:
+        return "" if self.metadata is None else self.metadata.version
+
+
+class ResourceStore(Protocol):
+    """Solid resource operations. Paths are validated resource paths (see `pod.paths`).
+
+    Errors are `pod.errors` PodErrors (NotFound, Conflict, PreconditionFailed, ...)."""
+
+    base_url: str
+    storages: Storages
+
+    def url(self, path: str) -> str:
+        """The absolute URL of a resource path."""
+        ...
+
+    def path_of(self, url: str) -> str | None:
+        """The resource path of an absolute URL on this server, or None if it is elsewhere."""
+        ...
+
+    async def open(self) -> None:
+        """Get ready to serve (find the storage roots)."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def head(self, path: str) -> Metadata | None:
+        """The metadata of `path`, or None if it does not exist."""
+        ...
+
+    async def get(
+        self, path: str, *, accept: str | None = None, byte_range: slice | None = None
+    ) -> Representation:
+        """The representation of `path` that best fits `accept`."""
+        ...
+
+    async def read_graph(self, path: str) -> tuple[Metadata, rdf.Graph] | None:
+        """The parsed triples of RDF resource (or container description) `path`; None if
+        missing; UnsupportedMediaType if it is not RDF."""
+        ...
+
+    async def put(
+        self,
+        path: str,
+        *,
+        data: bytes,
+        content_type: str | None,
+        conditions: Conditions = NO_CONDITIONS,
+        relative: bool = False,
+    ) -> WriteResult:
+        """Create or replace `path`, creating missing containers above it."""
+        ...
+
+    async def post(
+        self,
+        container: str,
+        *,
+        data: bytes,
+        content_type: str | None,
+        slug: str | None = None,
+        as_container: bool = False,
+    ) -> WriteResult:
+        """Create a new child of `container`."""
+        ...
+
+    async def patch(
+        self,
+        path: str,
+        patch: Patch,
+        *,
+        conditions: Conditions = NO_CONDITIONS,
+        seen: Metadata | None = None,
+    ) -> WriteResult:
+        """Apply a parsed patch; a missing resource starts as an empty document. `seen` is the
+        target's metadata as the caller found it on the way in, if it looked."""
+        ...
+
+    async def delete(self, path: str, *, conditions: Conditions = NO_CONDITIONS) -> WriteResult:
+        """Delete a resource with its auxiliary resources, or an empty container."""
+        ...
+
+    async def create_storage(self, path: str, *, owner: str | None = None) -> WriteResult:
+        """Make container `path` (created if missing) a storage root owned by WebID `owner`."""
+        ...
+
+
+class Passthrough:
+    """A store wrapper that hands every operation to the store below; wrappers override the
+    operations they add to. `url`, `path_of`, `base_url` and `storages` are the bottom's own."""
+
+    def __init__(self, inner: ResourceStore) -> None:
+        self.inner = inner
+        self.base_url = inner.base_url
+        self.storages = inner.storages
+        self.url = inner.url
+        self.path_of = inner.path_of
+
+    async def open(self) -> None:
+        await self.inner.open()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def head(self, path: str) -> Metadata | None:
+        return await self.inner.head(path)
+
+    async def get(
+        self, path: str, *, accept: str | None = None, byte_range: slice | None = None
+    ) -> Representation:
+        return await self.inner.get(path, accept=accept, byte_range=byte_range)
+
+    async def read_graph(self, path: str) -> tuple[Metadata, rdf.Graph] | None:
+        return await self.inner.read_graph(path)
+
+    async def put(
+        self,
+        path: str,
+        *,
+        data: bytes,
+        content_type: str | None,
+        conditions: Conditions = NO_CONDITIONS,
+        relative: bool = False,
+    ) -> WriteResult:
+        return await self.inner.put(
+            path, data=data, content_type=content_type, conditions=conditions, relative=relative
+        )
+
+    async def post(
+        self,
+        container: str,
+        *,
+        data: bytes,
+        content_type: str | None,
+        slug: str | None = None,
+        as_container: bool = False,
+    ) -> WriteResult:
+        return await self.inner.post(
+            container, data=data, content_type=content_type, slug=slug, as_container=as_container
+        )
+
+    async def patch(
+        self,
+        path: str,
+        patch: Patch,
+        *,
+        conditions: Conditions = NO_CONDITIONS,
+        seen: Metadata | None = None,
+    ) -> WriteResult:
+        return await self.inner.patch(path, patch, conditions=conditions, seen=seen)
+
+    async def delete(self, path: str, *, conditions: Conditions = NO_CONDITIONS) -> WriteResult:
+        return await self.inner.delete(path, conditions=conditions)
+
+    async def create_storage(self, path: str, *, owner: str | None = None) -> WriteResult:
+        return await self.inner.create_storage(path, owner=owner)
+
+
+L = TypeVar("L")
+
+
+def layer(store: ResourceStore, kind: type[L]) -> L:
+    """The layer of type `kind` in the stack under `store` (itself included): to look at one
+    layer's state, as tests and diagnostics do. Raises LookupError if there is none."""
+    current: object = store
+    while True:
+        if isinstance(current, kind):
+            return current
+        current = getattr(current, "inner", None)
+        if current is None:
+            raise LookupError(f"no {kind.__name__} in this store stack")

@@ -1,0 +1,665 @@
+"""SolidRules: the Solid Protocol's resource rules over a dumb Backend; the bottom of the store
+stack (see `pod.ldp.resources`). Imports storage, model.
+
+The rules live here once, above every backend: containment, intermediate containers, slash twins,
+auxiliary resources, server-managed triples, RDF validation and conditional writes. What the other
+layers add (locking, conversion, caching, announcing) they add as wrappers: this class keeps no
+cache, holds no lock and announces nothing; each write answers with the changes it made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar, final
+from urllib.parse import unquote
+
+import pyoxigraph as ox
+
+from pod import paths
+from pod.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from pod.feed import Change, ResourceChanged
+from pod.ldp import rdf
+from pod.ldp.conditions import NO_CONDITIONS, Conditions, evaluate
+from pod.ldp.methods import check_deletable, check_postable
+from pod.ldp.patch import Patch
+from pod.ldp.resources import Representation, WriteResult
+from pod.ldp.storages import Storages
+from pod.model import Metadata
+from pod.storage.base import Backend
+from pod.vocab import DCTERMS, LDP, PIM, RDF, STAT, XSD, media_type_class
+
+T = TypeVar("T")
+Validator = Callable[[str, list[ox.Triple]], Awaitable[None]]
+
+_TYPE: Final = ox.NamedNode(RDF.type)
+_CONTAINS: Final = ox.NamedNode(LDP.contains)
+_MODIFIED: Final = ox.NamedNode(DCTERMS.modified)
+_MTIME: Final = ox.NamedNode(STAT.mtime)
+_SIZE: Final = ox.NamedNode(STAT.size)
+_DATETIME: Final = ox.NamedNode(XSD.dateTime)
+_INTEGER: Final = ox.NamedNode(XSD.integer)
+_CONTAINER_TYPES: Final = (
+    ox.NamedNode(LDP.Container),
+    ox.NamedNode(LDP.BasicContainer),
+    ox.NamedNode(LDP.Resource),
+)
+_RESOURCE: Final = ox.NamedNode(LDP.Resource)
+_STORAGE: Final = ox.NamedNode(PIM.Storage)
+_MANAGED_TYPES: Final = frozenset((*_CONTAINER_TYPES, _STORAGE))
+_MANAGED_PREDICATES: Final = frozenset((_MODIFIED, _MTIME, _SIZE))  # of the container itself
+_OFFLOAD_BYTES: Final = 64 * 1024  # parse bigger bodies in a thread, off the event loop
+TRIPLE_BYTES: Final = 240  # a pyoxigraph triple beside the text of its terms (measured)
+_MANAGED_TRIPLE_BYTES: Final = TRIPLE_BYTES + 100  # ... and with its predicate and object
+BYTES_PER_TRIPLE: Final = 64  # about what a triple takes as Turtle, to size work by triples
+_SLUG_MAX: Final = 120
+_SHOWN_MAX: Final = 300  # characters of a refused triple an error message repeats
+ETAG_SUFFIX: Final = {
+    rdf.JSON_LD: "jsonld",
+    rdf.N_TRIPLES: "nt",
+    rdf.RDF_XML: "rdfxml",
+    rdf.N3: "n3",
+    rdf.N_QUADS: "nq",
+    rdf.TRIG: "trig",
+}
+
+
+def etag_of(version: str, media: str) -> str:
+    """The ETag of the representation of version `version` in `media`: the version itself for
+    the stored type, a suffixed one for each conversion (RFC 9110 §8.8.3: each representation
+    has its own)."""
+    suffix = ETAG_SUFFIX.get(media)
+    return version if suffix is None else f"{version}-{suffix}"
+
+
+@final
+class SolidRules:
+    """Solid resource operations over `backend`. Paths are validated (see `pod.paths`)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        base_url: str,
+        storages: Storages | None = None,
+        max_rdf_bytes: int = 8 * 1024 * 1024,
+    ) -> None:
+        self.backend = backend
+        self.base_url = base_url.rstrip("/")
+        self.storages = storages or Storages()
+        self.max_rdf_bytes = max_rdf_bytes
+        # Checks RDF documents must pass before they are stored (e.g. ACL validation, which
+        # lives above this layer): each gets the path and the new triples, and raises PodError.
+        self.validators: list[Validator] = []
+
+    def url(self, path: str) -> str:
+        return self.base_url + paths.to_url_path(path)
+
+    def path_of(self, url: str) -> str | None:
+        if not url.startswith(self.base_url + "/"):
+            return None
+        try:
+            return paths.parse_url_path(url[len(self.base_url) :].split("#", 1)[0].split("?", 1)[0])
+        except BadRequest:
+            return None
+
+    async def open(self) -> None:
+        await self.storages.load(self.backend)
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+    # --- reading --------------------------------------------------------------------------
+
+    async def head(self, path: str) -> Metadata | None:
+        return await self.backend.stat(path)
+
+    async def get(
+        self, path: str, *, accept: str | None = None, byte_range: slice | None = None
+    ) -> Representation:
+        """The stored representation of `path` (`accept` is the converting layer's): a
+        document's bytes, or a container's listing as triples. Raises NotFound."""
+        if paths.is_container(path):
+            return await self._listing(path)
+        if byte_range is None:
+            # One read gives the bytes and the metadata of the same version.
+            meta, data = await self.backend.read(path)
+            partial = None
+        else:
+            start = byte_range.start or 0
+            meta, data = await self.backend.read(path, start=start, end=byte_range.stop)
+            partial = (start, start + len(data))
+        if rdf.is_rdf_type(meta.content_type):
+            return Representation(
+                meta, rdf.canonical_type(meta.content_type), data, meta.version, True, len(data)
+            )
+        return Representation(
+            meta, meta.content_type, data, meta.version, False, meta.size, partial
+        )
+
+    async def read_graph(self, path: str) -> tuple[Metadata, rdf.Graph] | None:
+        try:
+            meta, data = await self.backend.read(path)
+        except NotFound:
+            return None
+        return meta, await self._parse_stored(path, meta, data)
+
+    async def _parse_stored(self, path: str, meta: Metadata, data: bytes) -> rdf.Graph:
+        if not paths.is_container(path) and not rdf.is_rdf_type(meta.content_type):
+            raise UnsupportedMediaType(f"{path} is not an RDF document", accepted=rdf.RDF_TYPES)
+        if not data:
+            return rdf.Graph([])
+        return await _offload(len(data), rdf.parse, data, meta.content_type, base=self.url(path))
+
+    async def _listing(self, path: str) -> Representation:
+        """A container's listing: its own triples and the server-managed ones
+        (#server-contained-resource-metadata), with an ETag over every child's version.
+        `total_size` estimates the memory the triples hold, for caches above."""
+        own = await self.read_graph(path)
+        if own is None:
+            raise NotFound(f"{path} does not exist")
+        meta, graph = own
+        children = [c for c in await self.backend.children(path) if not paths.is_auxiliary(c.path)]
+        children.sort(key=lambda c: c.path)
+        managed, managed_bytes = self._managed_triples(meta, children)
+        digest = hashlib.blake2b(meta.version.encode(), digest_size=10)
+        for c in children:
+            digest.update(
+                f"\0{c.path}\0{c.version}\0{c.modified}\0{c.size}\0{c.content_type}".encode()
+            )
+        size = managed_bytes + sum(TRIPLE_BYTES + len(str(t)) for t in graph.triples)
+        size += sum(len(k) + len(v) for k, v in graph.prefixes.items())
+        return Representation(
+            meta,
+            rdf.TURTLE,
+            b"",
+            digest.hexdigest(),
+            True,
+            size,
+            graph=rdf.Graph(graph.triples + managed, graph.prefixes),
+        )
+
+    def _managed_triples(
+        self, meta: Metadata, children: list[Metadata]
+    ) -> tuple[list[ox.Triple], int]:
+        """Containment and per-child metadata, and an estimate of their size in bytes.
+
+        The container's own triples come first, then each child's, so that the serializers can
+        group subjects without sorting.
+        """
+        base = self.url(meta.path)
+        me = ox.NamedNode(base)
+        head = [ox.Triple(me, _TYPE, t) for t in _CONTAINER_TYPES]
+        if self.storages.is_root(meta.path):
+            head.append(ox.Triple(me, _TYPE, _STORAGE))
+        head += _time_triples(me, meta.modified)
+        body: list[ox.Triple] = []
+        # Each triple holds its own copy of its terms: count the container's URL, the child's
+        # (the longest terms) and the rest of each triple as _MANAGED_TRIPLE_BYTES.
+        size = len(head) * (_MANAGED_TRIPLE_BYTES + len(base))
+        for child in children:
+            name = paths.name_of(child.path)
+            url = base + paths.quote_name(name) + ("/" if child.is_container else "")
+            node = ox.NamedNode(url)
+            head.append(ox.Triple(me, _CONTAINS, node))
+            count = len(body)
+            if child.is_container:
+                body += [ox.Triple(node, _TYPE, t) for t in _CONTAINER_TYPES]
+            else:
+                body.append(ox.Triple(node, _TYPE, _RESOURCE))
+                body.append(ox.Triple(node, _TYPE, _media_class(child.content_type)))
+                body.append(ox.Triple(node, _SIZE, ox.Literal(str(child.size), datatype=_INTEGER)))
+            body += _time_triples(node, child.modified)
+            size += (len(body) - count) * (_MANAGED_TRIPLE_BYTES + len(url))
+            size += _MANAGED_TRIPLE_BYTES + len(base) + len(url)  # its ldp:contains
+        return head + body, size
+
+    async def _check_conditions(
+        self, path: str, meta: Metadata | None, conditions: Conditions
+    ) -> None:
+        """Evaluate a write's preconditions against the current state: a document's stored
+        version, a container's listing ETag (computed only when there are conditions)."""
+        if conditions is NO_CONDITIONS:
+            return
+        etag = None if meta is None else meta.version
+        modified = None if meta is None else meta.modified
+        if meta is not None and paths.is_container(path):
+            listing = await self._listing(path)
+            etag, modified = listing.etag, listing.metadata.modified
+        _check(conditions, etag, modified)
+
+    # --- writing --------------------------------------------------------------------------
+
+    async def put(
+        self,
+        path: str,
+        *,
+        data: bytes,
+        content_type: str | None,
+        conditions: Conditions = NO_CONDITIONS,
+        relative: bool = False,
+    ) -> WriteResult:
+        """Create or replace `path` (Solid Protocol §5.3), creating missing containers above it.
+
+        `relative`: RDF is stored naming this server's resources with relative IRIs, as the
+        server stores the documents it writes itself (profiles, ACLs), so that they keep their
+        meaning when the server moves (`rdf.serialize_stored`). Clients' documents are stored
+        with absolute IRIs, which is about three times cheaper to write; `kluis migrate` moves
+        them.
+        """
+        if paths.is_container(path):
+            return await self._put_container(path, data, content_type, conditions)
+        if content_type is None:
+            raise BadRequest("a PUT body needs a Content-Type header")
+        media, body = await self._prepare_body(path, data, content_type, relative=relative)
+        current = await self.backend.stat(path)
+        await self._check_conditions(path, current, conditions)
+        changes: list[ResourceChanged] = []
+        if current is None:
+            await self._ensure_parents(path, changes)
+        meta = await self._write(path, body, media)
+        return _written(path, meta, created=current is None, changes=changes)
+
+    async def _put_container(
+        self, path: str, data: bytes, content_type: str | None, conditions: Conditions
+    ) -> WriteResult:
+        """Create a container, or replace its own description: the RDF a PUT carries becomes
+        the container's own triples, served with the server-managed ones, and its children are
+        never touched (Solid Protocol https://solidproject.org/TR/protocol#writing-resources:
+        a container PUT may carry RDF, the server refuses what it manages). An empty body, or
+        RDF with no triples, leaves no description of its own."""
+        body = b""
+        if data:
+            if content_type is None:
+                raise BadRequest("a PUT body needs a Content-Type header")
+            body = await self._container_body(path, data, content_type)
+        current = await self.backend.stat(path)
+        await self._check_conditions(path, current, conditions)
+        changes: list[ResourceChanged] = []
+        if current is None:
+            await self._ensure_parents(path, changes)
+            meta = await self._write(path, body, rdf.TURTLE)
+            return _written(path, meta, created=True, changes=changes)
+        own = await self.read_graph(path)
+        if own is not None and await self._same_description(path, own[1], body):
+            return WriteResult(path, False, own[0], ())  # nothing changes: keep the ETag
+        meta = await self._write(path, body, rdf.TURTLE)
+        return _written(path, meta, created=False, changes=changes)
+
+    async def _same_description(self, path: str, current: rdf.Graph, body: bytes) -> bool:
+        if not body:
+            return not current.triples
+        new = await _offload(len(body), rdf.parse, body, rdf.TURTLE, base=self.url(path))
+        return set(new.triples) == set(current.triples)
+
+    async def post(
+        self,
+        container: str,
+        *,
+        data: bytes,
+        content_type: str | None,
+        slug: str | None = None,
+        as_container: bool = False,
+    ) -> WriteResult:
+        """Create a new child of `container` (Solid Protocol #server-post-uri-assignment)."""
+        meta = await self.backend.stat(container)
+        if meta is None:
+            # Solid Protocol #server-post-target-not-found
+            raise NotFound(f"{container} does not exist")
+        check_postable(container, meta, self.storages)
+        if data and content_type is None:
+            raise BadRequest("a POST body needs a Content-Type header")
+        name = _slug_name(slug)
+        for attempt in range(4):
+            if name is None or attempt > 0:
+                name = _fresh_name(name)
+            child = container + name + ("/" if as_container else "")
+            if await self.backend.stat(paths.twin(child)) is not None:
+                continue
+            if as_container:
+                body = b""
+                if data:
+                    assert content_type is not None
+                    body = await self._container_body(child, data, content_type)
+                media = rdf.TURTLE
+            else:
+                media, body = await self._prepare_body(
+                    child, data, content_type or "application/octet-stream"
+                )
+            try:
+                # Create-only: a name someone else took meanwhile is refused, never replaced.
+                written = await self.backend.write(
+                    child, body, content_type=media, create_only=True
+                )
+            except Conflict:
+                continue
+            return _written(child, written, created=True, changes=[])
+        raise Conflict("could not find a free name for the new resource; try again")
+
+    async def patch(
+        self,
+        path: str,
+        patch: Patch,
+        *,
+        conditions: Conditions = NO_CONDITIONS,
+        seen: Metadata | None = None,
+    ) -> WriteResult:
+        """Apply an N3 Patch or SPARQL Update; a missing resource starts as an empty document.
+
+        The target is read once; a non-RDF one is refused (415) from `seen`, its metadata found
+        on the way in, before any byte of it is read."""
+        if paths.is_container(path):
+            return await self._patch_container(path, patch, conditions)
+        if seen is not None:
+            _check_patchable(seen)
+        try:
+            meta: Metadata | None
+            meta, data = await self.backend.read(path)
+        except NotFound:
+            meta, data = None, b""
+        if meta is not None and (seen is None or meta.version != seen.version):
+            _check_patchable(meta)  # not seen, or replaced since
+        graph = rdf.Graph([]) if meta is None else await self._parse_stored(path, meta, data)
+        await self._check_conditions(path, meta, conditions)
+        # Always in a thread: matching is bounded by a work budget, not by the body's size.
+        triples = await asyncio.to_thread(patch.apply, graph.triples)
+        await self._validate(path, triples)
+        growth = max(0, len(triples) - len(graph.triples)) * BYTES_PER_TRIPLE
+        body = await _offload(
+            len(data) + growth,  # about the size of the new document
+            _serialize,
+            triples,
+            rdf.TURTLE,
+            graph.prefixes,
+        )
+        changes: list[ResourceChanged] = []
+        if meta is None:
+            await self._ensure_parents(path, changes)
+        written = await self._write(path, body, rdf.TURTLE)
+        return _written(path, written, created=meta is None, changes=changes)
+
+    async def _patch_container(
+        self, path: str, patch: Patch, conditions: Conditions
+    ) -> WriteResult:
+        listing = await self._listing(path)
+        _check(conditions, listing.etag, listing.metadata.modified)
+        assert listing.graph is not None
+        own = await self.read_graph(path)
+        own_triples = set() if own is None else set(own[1].triples)
+        managed = set(listing.graph.triples) - own_triples
+        result = set(await asyncio.to_thread(patch.apply, listing.graph.triples))
+        if not managed <= result:
+            # Solid Protocol #server-protect-containment
+            raise Conflict("the patch would remove containment or other server-managed triples")
+        new_own = [t for t in result if t not in managed]
+        self._check_container_triples(path, new_own)
+        body = b""
+        if new_own:
+            body = await _offload(
+                len(new_own) * BYTES_PER_TRIPLE,
+                _serialize,
+                new_own,
+                rdf.TURTLE,
+                listing.graph.prefixes,
+            )
+        written = await self.backend.write(path, body, content_type=rdf.TURTLE)
+        return _written(path, written, created=False, changes=[])
+
+    async def delete(self, path: str, *, conditions: Conditions = NO_CONDITIONS) -> WriteResult:
+        """Delete a resource with its auxiliary resources, or an empty container."""
+        check_deletable(path, self.storages)
+        meta = await self.backend.stat(path)
+        if meta is None:
+            raise NotFound(f"{path} does not exist")
+        await self._check_conditions(path, meta, conditions)
+        changes: list[ResourceChanged] = []
+        if paths.is_container(path):
+            children = await self.backend.children(path)
+            if any(not paths.is_auxiliary(c.path) for c in children):
+                # Solid Protocol #server-delete-protect-nonempty-container
+                raise Conflict(f"container {path} is not empty; delete what it contains first")
+            for aux in children:  # its own .acl/.meta, and strays of deleted children
+                await self.backend.delete(aux.path)
+                changes.append(ResourceChanged(Change.DELETE, aux.path))
+        elif not paths.is_auxiliary(path):
+            # Solid Protocol #server-delete-remove-auxiliary-resource
+            for aux_path in (paths.acl_of(path), paths.meta_of(path)):
+                try:
+                    await self.backend.delete(aux_path)
+                except NotFound:
+                    continue
+                changes.append(ResourceChanged(Change.DELETE, aux_path))
+        await self.backend.delete(path)
+        changes.append(ResourceChanged(Change.DELETE, path))
+        parent = paths.parent(path)
+        if parent is not None:
+            changes.append(ResourceChanged(Change.REMOVE, parent, child=path))
+        return WriteResult(path, False, None, tuple(changes))
+
+    async def create_storage(self, path: str, *, owner: str | None = None) -> WriteResult:
+        if not paths.is_container(path):
+            raise BadRequest("a storage root must be a container")
+        changes: list[ResourceChanged] = []
+        if await self.backend.stat(path) is None:
+            await self._ensure_parents(path, changes)
+            created = await self.backend.write(path, b"", content_type=rdf.TURTLE)
+            _announce_created(path, created, changes)
+        attrs = {"storage": "true"}
+        if owner:
+            attrs["owner"] = owner
+        meta = await self.backend.set_attrs(path, attrs)
+        changes.append(ResourceChanged(Change.UPDATE, path, meta))
+        return WriteResult(path, False, meta, tuple(changes))
+
+    # --- helpers --------------------------------------------------------------------------
+
+    async def _prepare_body(
+        self, path: str, data: bytes, content_type: str, *, relative: bool = False
+    ) -> tuple[str, bytes]:
+        """Validate a resource body: RDF is parsed and stored as Turtle; other bytes stay exact."""
+        media = rdf.canonical_type(content_type)
+        if not _MEDIA_TYPE.match(media):
+            raise BadRequest(f"invalid Content-Type {content_type!r}: expected type/subtype")
+        if paths.is_auxiliary(path):
+            paths.subject_of(path)  # refuses auxiliaries of auxiliaries
+            if not rdf.is_rdf_type(media):
+                raise UnsupportedMediaType(
+                    f"{paths.name_of(path)} is an auxiliary resource and must be RDF",
+                    accepted=rdf.RDF_TYPES,
+                )
+        if not rdf.is_rdf_type(media):
+            return media, data
+        if len(data) > self.max_rdf_bytes:
+            raise PayloadTooLarge(f"RDF bodies are limited to {self.max_rdf_bytes} bytes")
+        graph = await _offload(len(data), rdf.parse, data, media, base=self.url(path))
+        await self._validate(path, graph.triples)
+        if relative:
+            return rdf.TURTLE, await _offload(
+                len(data),
+                rdf.serialize_stored,
+                graph.triples,
+                document=self.url(path),
+                server=self.base_url + "/",
+                prefixes=graph.prefixes,
+            )
+        return rdf.TURTLE, await _offload(
+            len(data), _serialize, graph.triples, rdf.TURTLE, graph.prefixes
+        )
+
+    async def _container_body(self, path: str, data: bytes, content_type: str) -> bytes:
+        """The Turtle to store as a container's own description, from the RDF a client sent."""
+        media = rdf.canonical_type(content_type)
+        if not rdf.is_rdf_type(media):
+            raise UnsupportedMediaType("a container's body must be RDF", accepted=rdf.RDF_TYPES)
+        if len(data) > self.max_rdf_bytes:
+            raise PayloadTooLarge(f"RDF bodies are limited to {self.max_rdf_bytes} bytes")
+        graph = await _offload(len(data), rdf.parse, data, media, base=self.url(path))
+        self._check_container_triples(path, graph.triples)
+        if not graph.triples:
+            return b""
+        return await _offload(len(data), _serialize, graph.triples, rdf.TURTLE, graph.prefixes)
+
+    async def _validate(self, path: str, triples: list[ox.Triple]) -> None:
+        for validator in self.validators:
+            await validator(path, triples)
+
+    def _check_container_triples(self, path: str, triples: list[ox.Triple]) -> None:
+        """Refuse, naming it, a triple of a container's description that the server manages
+        (Solid Protocol #server-protect-containment, #server-contained-resource-metadata)."""
+        me = ox.NamedNode(self.url(path))
+        prefix = self.url(path)
+        for t in triples:
+            subject = t.subject.value if isinstance(t.subject, ox.NamedNode) else ""
+            if t.predicate == _CONTAINS:
+                managed = "ldp:contains triples are"
+            elif t.subject == me and t.predicate == _TYPE and t.object in _MANAGED_TYPES:
+                managed = "the container's LDP and storage types are"
+            elif t.subject == me and t.predicate in _MANAGED_PREDICATES:
+                managed = "the container's modification time and size are"
+            elif subject.startswith(prefix) and subject != prefix and "#" not in subject:
+                managed = "metadata of contained resources is"
+            else:
+                continue
+            raise Conflict(f"{managed} managed by the server; refused {_shown(t)}")
+
+    async def _ensure_parents(self, path: str, changes: list[ResourceChanged]) -> None:
+        """Create the missing containers above `path`, top-down, noting each in `changes`."""
+        missing: list[str] = []
+        for ancestor in paths.ancestors(path):
+            meta = await self.backend.stat(ancestor)
+            if meta is not None:
+                break
+            if await self.backend.stat(paths.twin(ancestor)) is not None:
+                raise Conflict(f"{paths.twin(ancestor)} is not a container")
+            missing.append(ancestor)
+        for container in reversed(missing):
+            try:
+                created = await self.backend.write(
+                    container, b"", content_type=rdf.TURTLE, create_only=True
+                )
+            except Conflict:
+                if await self.backend.stat(container) is None:
+                    raise
+                continue  # created concurrently: fine
+            except NotFound as exc:  # an ancestor was deleted meanwhile
+                raise Conflict(
+                    f"a container above {path} was deleted during the write; try again"
+                ) from exc
+            _announce_created(container, created, changes)
+
+    async def _write(self, path: str, body: bytes, media: str) -> Metadata:
+        try:
+            return await self.backend.write(path, body, content_type=media)
+        except NotFound as exc:
+            raise Conflict(f"the container of {path} disappeared during the write") from exc
+
+
+def _check_patchable(meta: Metadata) -> None:
+    if not rdf.is_rdf_type(meta.content_type):
+        raise UnsupportedMediaType(
+            f"{meta.path} is not an RDF document, so it cannot be patched; replace it with PUT",
+            accepted=(),
+        )
+
+
+def _announce_created(path: str, meta: Metadata, changes: list[ResourceChanged]) -> None:
+    changes.append(ResourceChanged(Change.CREATE, path, meta))
+    parent = paths.parent(path)
+    if parent is not None:
+        changes.append(ResourceChanged(Change.ADD, parent, child=path))
+
+
+def _written(
+    path: str, meta: Metadata, *, created: bool, changes: list[ResourceChanged]
+) -> WriteResult:
+    if created:
+        _announce_created(path, meta, changes)
+    else:
+        changes.append(ResourceChanged(Change.UPDATE, path, meta))
+    return WriteResult(path, created, meta, tuple(changes))
+
+
+async def _offload(size: int, fn: Callable[..., T], /, *args: object, **kwargs: object) -> T:
+    """Run CPU-heavy work for big inputs in a thread, so one request cannot stall the rest."""
+    if size > _OFFLOAD_BYTES:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
+
+
+offload = _offload  # for the converting layer, which sizes its work the same way
+
+
+def _check(conditions: Conditions, etag: str | None, modified: float | None) -> None:
+    """Evaluate a write's preconditions against the stored version `etag` and the ETags of its
+    converted representations (`etag_of`), each compared whole."""
+    if conditions is NO_CONDITIONS:
+        return
+    aliases = () if etag is None else [etag_of(etag, media) for media in ETAG_SUFFIX]
+    evaluate(conditions, etag=etag, modified=modified, safe_method=False, aliases=aliases)
+
+
+def _shown(triple: ox.Triple) -> str:
+    """A triple for an error message, cut short: it echoes what the client sent."""
+    text = str(triple)
+    return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 3] + "..."
+
+
+def _serialize(triples: list[ox.Triple], media: str, prefixes: dict[str, str]) -> bytes:
+    return rdf.serialize(triples, media, prefixes=prefixes)
+
+
+@functools.lru_cache(maxsize=256)
+def _media_class(content_type: str) -> ox.NamedNode:
+    return ox.NamedNode(media_type_class(content_type))
+
+
+def _time_triples(node: ox.NamedNode, modified: float) -> list[ox.Triple]:
+    seconds = int(modified)
+    millis = int((modified - seconds) * 1000)
+    stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
+    return [
+        ox.Triple(node, _MODIFIED, ox.Literal(stamp, datatype=_DATETIME)),
+        ox.Triple(node, _MTIME, ox.Literal(str(int(modified)), datatype=_INTEGER)),
+    ]
+
+
+_TCHARS = r"[!#$%&'*+.^_`|~0-9a-z-]+"
+_MEDIA_TYPE = re.compile(rf"^{_TCHARS}/{_TCHARS}$")  # RFC 9110 §8.3.1
+_UNSAFE_SLUG = re.compile(r"[\x00-\x1f\x7f/\\?#]+")
+
+
+def _slug_name(slug: str | None) -> str | None:
+    """A safe child name from a Slug hint (RFC 5023 §9.7), or None to mint one."""
+    if not slug:
+        return None
+    try:
+        text = unquote(slug, errors="strict")
+    except UnicodeDecodeError:
+        return None
+    name = _UNSAFE_SLUG.sub("-", text).strip()[:_SLUG_MAX].strip()
+    # Never let a Slug create an auxiliary resource: POST needs only Append, an ACL needs Control.
+    if not paths.is_valid_name(name) or paths.has_auxiliary_suffix(name):
+        return None
+    return name
+
+
+def _fresh_name(taken: str | None) -> str:
+    """A new name: the Slug with a random suffix before its extension, or a UUID."""
+    if taken is None:
+        return str(uuid.uuid4())
+    stem, dot, ext = taken.rpartition(".")
+    if dot and stem:
+        return f"{stem}-{secrets.token_hex(3)}.{ext}"
+    return f"{taken}-{secrets.token_hex(3)}"
