@@ -1,0 +1,133 @@
+"""What one request costs the backend: the calls a PATCH makes, traced over real HTTP.
+
+Issue 12: a PATCH stat-ed its target five times and checked "non-RDF cannot be patched" twice.
+Now the authorizer looks at the target once on the way in, the store reads it once (under its
+lock) and writes it once; the response's headers come from the write's own metadata.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.web import Application
+
+from pod.acl.defaults import create_owned_storage
+from pod.app import create_app
+from pod.config import Settings
+from pod.http.keys import STORE
+from pod.model import Metadata
+from pod.storage.base import Backend
+from tests.conftest import POD, ClientFactory
+from tests.support import Agent, PodClient
+
+TURTLE = {"Content-Type": "text/turtle"}
+N3 = {"Content-Type": "text/n3"}
+INSERT = (
+    "@prefix solid: <http://www.w3.org/ns/solid/terms#>. "
+    '_:p a solid:InsertDeletePatch; solid:inserts {{ <#s> <#p> "{value}" }}.'
+)
+
+
+class Traced:
+    """A real backend, with every call it gets written down as (method, path)."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.calls: list[tuple[str, str]] = []
+
+    async def stat(self, path: str) -> Metadata | None:
+        self.calls.append(("stat", path))
+        return await self.inner.stat(path)
+
+    async def read(
+        self, path: str, *, start: int = 0, end: int | None = None
+    ) -> tuple[Metadata, bytes]:
+        self.calls.append(("read", path))
+        return await self.inner.read(path, start=start, end=end)
+
+    async def write(
+        self, path: str, data: bytes, *, content_type: str, create_only: bool = False
+    ) -> Metadata:
+        self.calls.append(("write", path))
+        return await self.inner.write(
+            path, data, content_type=content_type, create_only=create_only
+        )
+
+    async def delete(self, path: str) -> None:
+        self.calls.append(("delete", path))
+        await self.inner.delete(path)
+
+    async def children(self, path: str) -> list[Metadata]:
+        self.calls.append(("children", path))
+        return await self.inner.children(path)
+
+    async def set_attrs(self, path: str, attrs: dict[str, str]) -> Metadata:
+        self.calls.append(("set_attrs", path))
+        return await self.inner.set_attrs(path, attrs)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+@pytest.fixture
+def traced(backend: Backend) -> Traced:
+    return Traced(backend)
+
+
+@pytest.fixture
+def app(settings: Settings, traced: Traced) -> Application:
+    return create_app(settings, backend=traced)
+
+
+async def _client(aiohttp_client: ClientFactory, app: Application, alice: Agent) -> PodClient:
+    test_client = await aiohttp_client(app)
+    await create_owned_storage(app[STORE], POD, owner=alice.webid)
+    return PodClient(test_client, alice)
+
+
+async def test_a_patch_looks_once_reads_once_writes_once(
+    aiohttp_client: ClientFactory, app: Application, alice: Agent, traced: Traced
+) -> None:
+    client = await _client(aiohttp_client, app, alice)
+    doc = POD + "notes/doc"
+    assert (await client.put(doc, data="<#a> <#b> <#c> .", headers=TURTLE)).status == 201
+    # The first PATCH warms the access decision; the second is the steady state traced here.
+    r = await client.patch(doc, data=INSERT.format(value="one"), headers=N3)
+    assert r.status == 204, await r.text()
+    traced.calls.clear()
+    r = await client.patch(doc, data=INSERT.format(value="two"), headers=N3)
+    assert r.status == 204, await r.text()
+    assert traced.calls == [("stat", doc), ("read", doc), ("write", doc)]
+    assert r.headers["ETag"]
+    assert 'rel="acl"' in r.headers["Link"]
+    assert '"two"' in await (await client.get(doc)).text()
+
+
+async def test_a_patch_of_a_file_is_refused_without_reading_it(
+    aiohttp_client: ClientFactory, app: Application, alice: Agent, traced: Traced
+) -> None:
+    client = await _client(aiohttp_client, app, alice)
+    photo = POD + "photo.png"
+    data = b"\x89PNG" + bytes(4096)
+    r = await client.put(photo, data=data, headers={"Content-Type": "image/png"})
+    assert r.status == 201
+    await client.patch(photo, data=INSERT.format(value="x"), headers=N3)  # warms the decision
+    traced.calls.clear()
+    r = await client.patch(photo, data=INSERT.format(value="x"), headers=N3)
+    assert r.status == 415
+    assert "cannot be patched" in await r.text()
+    assert traced.calls == [("stat", photo)]
+
+
+async def test_a_patch_creating_a_document_looks_up_to_the_nearest_container(
+    aiohttp_client: ClientFactory, app: Application, alice: Agent, traced: Traced
+) -> None:
+    client = await _client(aiohttp_client, app, alice)
+    doc = POD + "new/doc"
+    traced.calls.clear()
+    r = await client.patch(doc, data=INSERT.format(value="x"), headers=N3)
+    assert r.status == 201, await r.text()
+    writes: list[Any] = [c for c in traced.calls if c[0] == "write"]
+    assert writes == [("write", POD + "new/"), ("write", doc)]
+    assert traced.calls.count(("read", doc)) == 1
