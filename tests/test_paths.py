@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from pod import paths
 from pod.errors import InvalidPath
-from pod.ldp.rules import _slug_name
+from pod.ldp.naming import slug_name as _slug_name
 from pod.storage.fs import FileBackend
 
 PROPERTY = settings(max_examples=200, deadline=None, database=None)

@@ -20,8 +20,14 @@ from pod.errors import NotAcceptable
 from pod.feed import ChangeFeed, Event, ResourceChanged
 from pod.ldp import rdf
 from pod.ldp.negotiation import choose
-from pod.ldp.resources import Passthrough, Representation, ResourceStore
-from pod.ldp.rules import BYTES_PER_TRIPLE, etag_of, offload
+from pod.ldp.resources import (
+    BYTES_PER_TRIPLE,
+    Passthrough,
+    Representation,
+    ResourceStore,
+    etag_of,
+    offload,
+)
 
 # A conversion is several times the size of the document it comes from: a 3.7 MB Turtle document
 # typically converts to 5-8 MB in each format, and is kept; one over a quarter of the budget is

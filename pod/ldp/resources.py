@@ -10,8 +10,10 @@ them on the change feed, which every cache follows.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, final
+from typing import Final, Protocol, TypeVar, final
 
 from pod.feed import ResourceChanged
 from pod.ldp import rdf
@@ -19,6 +21,33 @@ from pod.ldp.conditions import NO_CONDITIONS, Conditions
 from pod.ldp.patch import Patch
 from pod.ldp.storages import Storages
 from pod.model import Metadata
+
+T = TypeVar("T")
+_OFFLOAD_BYTES: Final = 64 * 1024  # parse bigger bodies in a thread, off the event loop
+BYTES_PER_TRIPLE: Final = 64  # about what a triple takes as Turtle, to size work by triples
+ETAG_SUFFIX: Final = {
+    rdf.JSON_LD: "jsonld",
+    rdf.N_TRIPLES: "nt",
+    rdf.RDF_XML: "rdfxml",
+    rdf.N3: "n3",
+    rdf.N_QUADS: "nq",
+    rdf.TRIG: "trig",
+}
+
+
+def etag_of(version: str, media: str) -> str:
+    """The ETag of the representation of version `version` in `media`: the version itself for
+    the stored type, a suffixed one for each conversion (RFC 9110 §8.8.3: each representation
+    has its own)."""
+    suffix = ETAG_SUFFIX.get(media)
+    return version if suffix is None else f"{version}-{suffix}"
+
+
+async def offload(size: int, fn: Callable[..., T], /, *args: object, **kwargs: object) -> T:
+    """Run CPU-heavy work for big inputs in a thread, so one request cannot stall the rest."""
+    if size > _OFFLOAD_BYTES:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
 
 
 @final

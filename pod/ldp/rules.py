@@ -10,15 +10,9 @@ cache, holds no lock and announces nothing; each write answers with the changes 
 from __future__ import annotations
 
 import asyncio
-import functools
-import hashlib
 import re
-import secrets
-import time
-import uuid
 from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar, final
-from urllib.parse import unquote
+from typing import final
 
 import pyoxigraph as ox
 
@@ -33,55 +27,28 @@ from pod.errors import (
 from pod.feed import Change, ResourceChanged
 from pod.ldp import rdf
 from pod.ldp.conditions import NO_CONDITIONS, Conditions, evaluate
+from pod.ldp.containers import (
+    TRIPLE_BYTES,
+    check_container_triples,
+    listing_etag,
+    managed_triples,
+)
 from pod.ldp.methods import check_deletable, check_postable
+from pod.ldp.naming import fresh_name, slug_name
 from pod.ldp.patch import Patch
-from pod.ldp.resources import Representation, WriteResult
+from pod.ldp.resources import (
+    BYTES_PER_TRIPLE,
+    ETAG_SUFFIX,
+    Representation,
+    WriteResult,
+    etag_of,
+    offload,
+)
 from pod.ldp.storages import Storages
 from pod.model import Metadata
 from pod.storage.base import Backend
-from pod.vocab import DCTERMS, LDP, PIM, RDF, STAT, XSD, media_type_class
 
-T = TypeVar("T")
 Validator = Callable[[str, list[ox.Triple]], Awaitable[None]]
-
-_TYPE: Final = ox.NamedNode(RDF.type)
-_CONTAINS: Final = ox.NamedNode(LDP.contains)
-_MODIFIED: Final = ox.NamedNode(DCTERMS.modified)
-_MTIME: Final = ox.NamedNode(STAT.mtime)
-_SIZE: Final = ox.NamedNode(STAT.size)
-_DATETIME: Final = ox.NamedNode(XSD.dateTime)
-_INTEGER: Final = ox.NamedNode(XSD.integer)
-_CONTAINER_TYPES: Final = (
-    ox.NamedNode(LDP.Container),
-    ox.NamedNode(LDP.BasicContainer),
-    ox.NamedNode(LDP.Resource),
-)
-_RESOURCE: Final = ox.NamedNode(LDP.Resource)
-_STORAGE: Final = ox.NamedNode(PIM.Storage)
-_MANAGED_TYPES: Final = frozenset((*_CONTAINER_TYPES, _STORAGE))
-_MANAGED_PREDICATES: Final = frozenset((_MODIFIED, _MTIME, _SIZE))  # of the container itself
-_OFFLOAD_BYTES: Final = 64 * 1024  # parse bigger bodies in a thread, off the event loop
-TRIPLE_BYTES: Final = 240  # a pyoxigraph triple beside the text of its terms (measured)
-_MANAGED_TRIPLE_BYTES: Final = TRIPLE_BYTES + 100  # ... and with its predicate and object
-BYTES_PER_TRIPLE: Final = 64  # about what a triple takes as Turtle, to size work by triples
-_SLUG_MAX: Final = 120
-_SHOWN_MAX: Final = 300  # characters of a refused triple an error message repeats
-ETAG_SUFFIX: Final = {
-    rdf.JSON_LD: "jsonld",
-    rdf.N_TRIPLES: "nt",
-    rdf.RDF_XML: "rdfxml",
-    rdf.N3: "n3",
-    rdf.N_QUADS: "nq",
-    rdf.TRIG: "trig",
-}
-
-
-def etag_of(version: str, media: str) -> str:
-    """The ETag of the representation of version `version` in `media`: the version itself for
-    the stored type, a suffixed one for each conversion (RFC 9110 §8.8.3: each representation
-    has its own)."""
-    suffix = ETAG_SUFFIX.get(media)
-    return version if suffix is None else f"{version}-{suffix}"
 
 
 @final
@@ -161,7 +128,7 @@ class SolidRules:
             raise UnsupportedMediaType(f"{path} is not an RDF document", accepted=rdf.RDF_TYPES)
         if not data:
             return rdf.Graph([])
-        return await _offload(len(data), rdf.parse, data, meta.content_type, base=self.url(path))
+        return await offload(len(data), rdf.parse, data, meta.content_type, base=self.url(path))
 
     async def _listing(self, path: str) -> Representation:
         """A container's listing: its own triples and the server-managed ones
@@ -173,58 +140,20 @@ class SolidRules:
         meta, graph = own
         children = [c for c in await self.backend.children(path) if not paths.is_auxiliary(c.path)]
         children.sort(key=lambda c: c.path)
-        managed, managed_bytes = self._managed_triples(meta, children)
-        digest = hashlib.blake2b(meta.version.encode(), digest_size=10)
-        for c in children:
-            digest.update(
-                f"\0{c.path}\0{c.version}\0{c.modified}\0{c.size}\0{c.content_type}".encode()
-            )
+        managed, managed_bytes = managed_triples(
+            self.url(meta.path), meta, children, is_storage=self.storages.is_root(meta.path)
+        )
         size = managed_bytes + sum(TRIPLE_BYTES + len(str(t)) for t in graph.triples)
         size += sum(len(k) + len(v) for k, v in graph.prefixes.items())
         return Representation(
             meta,
             rdf.TURTLE,
             b"",
-            digest.hexdigest(),
+            listing_etag(meta, children),
             True,
             size,
             graph=rdf.Graph(graph.triples + managed, graph.prefixes),
         )
-
-    def _managed_triples(
-        self, meta: Metadata, children: list[Metadata]
-    ) -> tuple[list[ox.Triple], int]:
-        """Containment and per-child metadata, and an estimate of their size in bytes.
-
-        The container's own triples come first, then each child's, so that the serializers can
-        group subjects without sorting.
-        """
-        base = self.url(meta.path)
-        me = ox.NamedNode(base)
-        head = [ox.Triple(me, _TYPE, t) for t in _CONTAINER_TYPES]
-        if self.storages.is_root(meta.path):
-            head.append(ox.Triple(me, _TYPE, _STORAGE))
-        head += _time_triples(me, meta.modified)
-        body: list[ox.Triple] = []
-        # Each triple holds its own copy of its terms: count the container's URL, the child's
-        # (the longest terms) and the rest of each triple as _MANAGED_TRIPLE_BYTES.
-        size = len(head) * (_MANAGED_TRIPLE_BYTES + len(base))
-        for child in children:
-            name = paths.name_of(child.path)
-            url = base + paths.quote_name(name) + ("/" if child.is_container else "")
-            node = ox.NamedNode(url)
-            head.append(ox.Triple(me, _CONTAINS, node))
-            count = len(body)
-            if child.is_container:
-                body += [ox.Triple(node, _TYPE, t) for t in _CONTAINER_TYPES]
-            else:
-                body.append(ox.Triple(node, _TYPE, _RESOURCE))
-                body.append(ox.Triple(node, _TYPE, _media_class(child.content_type)))
-                body.append(ox.Triple(node, _SIZE, ox.Literal(str(child.size), datatype=_INTEGER)))
-            body += _time_triples(node, child.modified)
-            size += (len(body) - count) * (_MANAGED_TRIPLE_BYTES + len(url))
-            size += _MANAGED_TRIPLE_BYTES + len(base) + len(url)  # its ldp:contains
-        return head + body, size
 
     async def _check_conditions(
         self, path: str, meta: Metadata | None, conditions: Conditions
@@ -301,7 +230,7 @@ class SolidRules:
     async def _same_description(self, path: str, current: rdf.Graph, body: bytes) -> bool:
         if not body:
             return not current.triples
-        new = await _offload(len(body), rdf.parse, body, rdf.TURTLE, base=self.url(path))
+        new = await offload(len(body), rdf.parse, body, rdf.TURTLE, base=self.url(path))
         return set(new.triples) == set(current.triples)
 
     async def post(
@@ -321,10 +250,10 @@ class SolidRules:
         check_postable(container, meta, self.storages)
         if data and content_type is None:
             raise BadRequest("a POST body needs a Content-Type header")
-        name = _slug_name(slug)
+        name = slug_name(slug)
         for attempt in range(4):
             if name is None or attempt > 0:
-                name = _fresh_name(name)
+                name = fresh_name(name)
             child = container + name + ("/" if as_container else "")
             if await self.backend.stat(paths.twin(child)) is not None:
                 continue
@@ -377,7 +306,7 @@ class SolidRules:
         triples = await asyncio.to_thread(patch.apply, graph.triples)
         await self._validate(path, triples)
         growth = max(0, len(triples) - len(graph.triples)) * BYTES_PER_TRIPLE
-        body = await _offload(
+        body = await offload(
             len(data) + growth,  # about the size of the new document
             _serialize,
             triples,
@@ -404,10 +333,10 @@ class SolidRules:
             # Solid Protocol #server-protect-containment
             raise Conflict("the patch would remove containment or other server-managed triples")
         new_own = [t for t in result if t not in managed]
-        self._check_container_triples(path, new_own)
+        check_container_triples(self.url(path), new_own)
         body = b""
         if new_own:
-            body = await _offload(
+            body = await offload(
                 len(new_own) * BYTES_PER_TRIPLE,
                 _serialize,
                 new_own,
@@ -483,10 +412,10 @@ class SolidRules:
             return media, data
         if len(data) > self.max_rdf_bytes:
             raise PayloadTooLarge(f"RDF bodies are limited to {self.max_rdf_bytes} bytes")
-        graph = await _offload(len(data), rdf.parse, data, media, base=self.url(path))
+        graph = await offload(len(data), rdf.parse, data, media, base=self.url(path))
         await self._validate(path, graph.triples)
         if relative:
-            return rdf.TURTLE, await _offload(
+            return rdf.TURTLE, await offload(
                 len(data),
                 rdf.serialize_stored,
                 graph.triples,
@@ -494,7 +423,7 @@ class SolidRules:
                 server=self.base_url + "/",
                 prefixes=graph.prefixes,
             )
-        return rdf.TURTLE, await _offload(
+        return rdf.TURTLE, await offload(
             len(data), _serialize, graph.triples, rdf.TURTLE, graph.prefixes
         )
 
@@ -505,34 +434,15 @@ class SolidRules:
             raise UnsupportedMediaType("a container's body must be RDF", accepted=rdf.RDF_TYPES)
         if len(data) > self.max_rdf_bytes:
             raise PayloadTooLarge(f"RDF bodies are limited to {self.max_rdf_bytes} bytes")
-        graph = await _offload(len(data), rdf.parse, data, media, base=self.url(path))
-        self._check_container_triples(path, graph.triples)
+        graph = await offload(len(data), rdf.parse, data, media, base=self.url(path))
+        check_container_triples(self.url(path), graph.triples)
         if not graph.triples:
             return b""
-        return await _offload(len(data), _serialize, graph.triples, rdf.TURTLE, graph.prefixes)
+        return await offload(len(data), _serialize, graph.triples, rdf.TURTLE, graph.prefixes)
 
     async def _validate(self, path: str, triples: list[ox.Triple]) -> None:
         for validator in self.validators:
             await validator(path, triples)
-
-    def _check_container_triples(self, path: str, triples: list[ox.Triple]) -> None:
-        """Refuse, naming it, a triple of a container's description that the server manages
-        (Solid Protocol #server-protect-containment, #server-contained-resource-metadata)."""
-        me = ox.NamedNode(self.url(path))
-        prefix = self.url(path)
-        for t in triples:
-            subject = t.subject.value if isinstance(t.subject, ox.NamedNode) else ""
-            if t.predicate == _CONTAINS:
-                managed = "ldp:contains triples are"
-            elif t.subject == me and t.predicate == _TYPE and t.object in _MANAGED_TYPES:
-                managed = "the container's LDP and storage types are"
-            elif t.subject == me and t.predicate in _MANAGED_PREDICATES:
-                managed = "the container's modification time and size are"
-            elif subject.startswith(prefix) and subject != prefix and "#" not in subject:
-                managed = "metadata of contained resources is"
-            else:
-                continue
-            raise Conflict(f"{managed} managed by the server; refused {_shown(t)}")
 
     async def _ensure_parents(self, path: str, changes: list[ResourceChanged]) -> None:
         """Create the missing containers above `path`, top-down, noting each in `changes`."""
@@ -591,16 +501,6 @@ def _written(
     return WriteResult(path, created, meta, tuple(changes))
 
 
-async def _offload(size: int, fn: Callable[..., T], /, *args: object, **kwargs: object) -> T:
-    """Run CPU-heavy work for big inputs in a thread, so one request cannot stall the rest."""
-    if size > _OFFLOAD_BYTES:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-    return fn(*args, **kwargs)
-
-
-offload = _offload  # for the converting layer, which sizes its work the same way
-
-
 def _check(conditions: Conditions, etag: str | None, modified: float | None) -> None:
     """Evaluate a write's preconditions against the stored version `etag` and the ETags of its
     converted representations (`etag_of`), each compared whole."""
@@ -610,56 +510,9 @@ def _check(conditions: Conditions, etag: str | None, modified: float | None) -> 
     evaluate(conditions, etag=etag, modified=modified, safe_method=False, aliases=aliases)
 
 
-def _shown(triple: ox.Triple) -> str:
-    """A triple for an error message, cut short: it echoes what the client sent."""
-    text = str(triple)
-    return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 3] + "..."
-
-
 def _serialize(triples: list[ox.Triple], media: str, prefixes: dict[str, str]) -> bytes:
     return rdf.serialize(triples, media, prefixes=prefixes)
 
 
-@functools.lru_cache(maxsize=256)
-def _media_class(content_type: str) -> ox.NamedNode:
-    return ox.NamedNode(media_type_class(content_type))
-
-
-def _time_triples(node: ox.NamedNode, modified: float) -> list[ox.Triple]:
-    seconds = int(modified)
-    millis = int((modified - seconds) * 1000)
-    stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
-    return [
-        ox.Triple(node, _MODIFIED, ox.Literal(stamp, datatype=_DATETIME)),
-        ox.Triple(node, _MTIME, ox.Literal(str(int(modified)), datatype=_INTEGER)),
-    ]
-
-
 _TCHARS = r"[!#$%&'*+.^_`|~0-9a-z-]+"
 _MEDIA_TYPE = re.compile(rf"^{_TCHARS}/{_TCHARS}$")  # RFC 9110 §8.3.1
-_UNSAFE_SLUG = re.compile(r"[\x00-\x1f\x7f/\\?#]+")
-
-
-def _slug_name(slug: str | None) -> str | None:
-    """A safe child name from a Slug hint (RFC 5023 §9.7), or None to mint one."""
-    if not slug:
-        return None
-    try:
-        text = unquote(slug, errors="strict")
-    except UnicodeDecodeError:
-        return None
-    name = _UNSAFE_SLUG.sub("-", text).strip()[:_SLUG_MAX].strip()
-    # Never let a Slug create an auxiliary resource: POST needs only Append, an ACL needs Control.
-    if not paths.is_valid_name(name) or paths.has_auxiliary_suffix(name):
-        return None
-    return name
-
-
-def _fresh_name(taken: str | None) -> str:
-    """A new name: the Slug with a random suffix before its extension, or a UUID."""
-    if taken is None:
-        return str(uuid.uuid4())
-    stem, dot, ext = taken.rpartition(".")
-    if dot and stem:
-        return f"{stem}-{secrets.token_hex(3)}.{ext}"
-    return f"{taken}-{secrets.token_hex(3)}"
