@@ -35,7 +35,7 @@ from pod.http.keys import AUTHORIZER, HEADERS, PATCH_WORKER, SETTINGS, STORE
 from pod.ldp import rdf
 from pod.ldp.conditions import NO_CONDITIONS, Conditions, Outcome, evaluate
 from pod.ldp.isolation import Overrun, WorkerCrashed
-from pod.ldp.methods import allowed_methods, check_deletable
+from pod.ldp.methods import READ_ONLY, allowed_methods, check_deletable
 from pod.ldp.operation import Operation
 from pod.ldp.patch import (
     SPARQL_PARSE_SECONDS,
@@ -203,9 +203,7 @@ async def _storage_description(request: web.Request, root_raw: str) -> web.Strea
     if not store.storages.is_root(root):
         raise BadRequest("no storage here: .well-known is a reserved name")
     if request.method not in (hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS):
-        raise MethodNotAllowed(
-            "the storage description is read-only", allowed=("GET", "HEAD", "OPTIONS")
-        )
+        raise MethodNotAllowed("the storage description is read-only", allowed=READ_ONLY)
     me = ox.NamedNode(store.url(root))
     triples = [ox.Triple(me, ox.NamedNode(RDF.type), ox.NamedNode(PIM.Storage))]
     owner = store.storages.owner(root)
@@ -213,7 +211,7 @@ async def _storage_description(request: web.Request, root_raw: str) -> web.Strea
         triples.append(ox.Triple(me, ox.NamedNode(SOLID.owner), ox.NamedNode(owner)))
     response = web.Response(body=rdf.serialize(triples, rdf.TURTLE), content_type=None)
     response.headers[hdrs.CONTENT_TYPE] = rdf.TURTLE
-    response.headers[hdrs.ALLOW] = "GET, HEAD, OPTIONS"
+    response.headers[hdrs.ALLOW] = ", ".join(READ_ONLY)
     response.headers[hdrs.VARY] = _VARY
     return response
 

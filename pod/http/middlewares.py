@@ -32,11 +32,12 @@ from pod.http.errors import log_refusal, render, render_http_exception, render_u
 from pod.http.keys import IN_FLIGHT, REQUEST_ID, SETTINGS
 from pod.http.proxies import warn_about_origin
 from pod.idp.provider import origin_of
+from pod.ldp import methods
 
 _counter = itertools.count(1)
 _PID: Final = f"{os.getpid():x}"
-ALL_METHODS: Final = "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
-SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+ALL_METHODS: Final = ", ".join(methods.ALL_METHODS)  # what CORS preflights may ask for
+SAFE_METHODS: Final = frozenset(methods.READ_ONLY)
 ISOLATION: Final = "sandbox"
 # Under the base path: the account pages (session cookie + CSRF token) and the account JSON API.
 # They are for this server's own pages only: no CORS, and no unsafe request from another origin.

@@ -7,11 +7,18 @@ Allow header and every 405's list of allowed methods come from `allowed_methods`
 
 from __future__ import annotations
 
+from typing import Final
+
 from pod import paths
 from pod.errors import MethodNotAllowed
 from pod.ldp import rdf
 from pod.ldp.storages import Storages
 from pod.model import Metadata
+
+# Every method a resource handler knows; the read-only resources (the storage description) take
+# the first three.
+ALL_METHODS: Final = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
+READ_ONLY: Final = ALL_METHODS[:3]
 
 
 def allowed_methods(
