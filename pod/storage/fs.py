@@ -109,7 +109,11 @@ def implied_type(name: str) -> str:
 
 @final
 class FileBackend:
-    """Backend on a directory tree. See the module docstring for the layout and crash safety."""
+    """Backend on a directory tree. See the module docstring for the layout and crash safety.
+
+    Its caches (sidecars, container attributes, small reads) are kept by its own writes, not by
+    the change feed: one process holds a data directory (`pod.storage.claim`), so this backend
+    sees every write made to it, and its read cache checks each file's identity anyway."""
 
     def __init__(self, root: Path, *, fsync: bool = True) -> None:
         self._root = root.absolute()
