@@ -222,12 +222,9 @@ async def _storage_description(request: web.Request, root_raw: str) -> web.Strea
 async def _put(request: web.Request, op: Operation) -> web.StreamResponse:
     store = request.app[STORE]
     await request.app[AUTHORIZER].authorize(await credentials_of(request), op)
-    data = await read_body(request)
+    op = op.with_body(await read_body(request))
     result = await store.put(
-        op.target,
-        data=data,
-        content_type=_content_type(op, data),
-        conditions=op.conditions,
+        op.target, data=op.body, content_type=_content_type(op), conditions=op.conditions
     )
     return _written(request, result)
 
@@ -246,11 +243,11 @@ def _written(request: web.Request, result: WriteResult) -> web.Response:
 async def _post(request: web.Request, op: Operation) -> web.StreamResponse:
     store = request.app[STORE]
     await request.app[AUTHORIZER].authorize(await credentials_of(request), op)
-    data = await read_body(request)
+    op = op.with_body(await read_body(request))
     result = await store.post(
         op.target,
-        data=data,
-        content_type=_content_type(op, data),
+        data=op.body,
+        content_type=_content_type(op),
         slug=op.slug,
         as_container=op.as_container,
     )
@@ -317,8 +314,8 @@ _HANDLERS: Final = {
 # --- request parsing ----------------------------------------------------------------------
 
 
-def _content_type(op: Operation, data: bytes) -> str | None:
-    if op.content_type is None and data:
+def _content_type(op: Operation) -> str | None:
+    if op.content_type is None and op.body:
         # Solid Protocol #server-content-type-missing
         raise BadRequest("a request with a body needs a Content-Type header")
     return op.content_type
