@@ -72,7 +72,7 @@ from pod.storage.claim import claim_data_directory
 from pod.storage.fs import FileBackend
 from pod.storage.kv import FileKeyValueStore, KeyValueStore, MemoryKeyValueStore
 from pod.storage.memory import MemoryBackend
-from pod.storage.records import declared
+from pod.storage.records import AnnouncingKeyValueStore, declared
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def create_app(
         max_rdf_bytes=settings.max_rdf_bytes,
     )
     store.validators.append(acl_validator(store))
-    kv = kv or make_kv(settings)
+    kv = AnnouncingKeyValueStore(kv or make_kv(settings), feed)
     fetcher = Fetcher(
         timeout=settings.fetch_timeout, allow_private_networks=settings.fetch_private_networks
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import html
 import re
 import secrets
@@ -22,8 +23,9 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from joserfc.jwk import thumbprint
 
+from pod.feed import Change, RecordChanged, encode
 from pod.fetch import Fetcher
-from pod.http.keys import PROVIDER
+from pod.http.keys import FEED, PROVIDER
 from pod.idp.clients import REGISTRATIONS_PER_HOUR, Clients
 from pod.idp.revocations import Revocations
 from pod.storage.kv import MemoryKeyValueStore
@@ -653,6 +655,28 @@ async def test_revoking_an_app_ends_its_access_at_once(
     client, callback, verifier = await authorize(kluis, client_app)
     fresh = await fetch_token(client, kluis, callback, verifier, key)
     assert await get_status(kluis, key, fresh["access_token"], "alice/app-doc") == 200
+
+
+async def test_account_records_are_announced_with_the_request_and_no_secrets(
+    kluis: Kluis,
+) -> None:
+    heard: list[RecordChanged] = []
+    kluis.app[FEED].subscribe(lambda e: heard.append(e) if isinstance(e, RecordChanged) else None)
+    created = await sign_up(kluis, "dora@example.org", "dora")
+    api = await api_token(kluis, "dora@example.org")
+    by_namespace = {e.namespace: e for e in heard}
+    assert by_namespace["accounts"].key == created["accountId"]
+    assert by_namespace["pod_names"].key == "dora"
+    # an e-mail address is personal data, an API token a secret: neither goes on the feed
+    assert by_namespace["emails"].change == Change.CREATE
+    assert by_namespace["emails"].key == hashlib.sha256(b"dora@example.org").hexdigest()
+    assert by_namespace["api_tokens"].key == hashlib.sha256(api.encode()).hexdigest()
+    wire = "\n".join(encode(e) for e in heard)
+    assert "dora@example.org" not in wire
+    assert api not in wire
+    assert "scrypt$" not in wire  # nor the password hash
+    # every write names the request it was made in
+    assert all(e.actor.request_id for e in heard)
 
 
 async def test_revocations_outlive_a_restart() -> None:
