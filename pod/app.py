@@ -124,6 +124,7 @@ def create_app(
     issuer_keys = IssuerKeys(fetcher)
     issuer_keys.register_local(issuer, signing_keys.key_set)
     revocations = Revocations(kv, keep=ACCESS_TOKEN_LIFETIME + 60)
+    revocations.follow(feed)
     access_control: Authorizer = authorizer or WacAuthorizer(
         store, Groups(store, fetcher, ttl=settings.remote_cache_seconds), trusted_origins=own_origin
     )
@@ -132,8 +133,8 @@ def create_app(
         allowed = await access_control.allowed(credentials=ANONYMOUS, path=path)
         return AccessMode.READ in allowed.public
 
-    def revoked(access: AccessToken) -> bool:
-        return same_issuer(access.issuer, issuer) and revocations.is_revoked(
+    async def revoked(access: AccessToken) -> bool:
+        return same_issuer(access.issuer, issuer) and await revocations.is_revoked(
             webid=access.webid, client_id=access.client_id, issued_at=access.issued_at
         )
 

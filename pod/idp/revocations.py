@@ -1,5 +1,5 @@
 """Revoked token grants: a revoked app or client credential loses access on the next request, not
-when its tokens expire. Imports storage.
+when its tokens expire. Imports storage and feed.
 
 Access tokens are self-contained JWTs that stay valid until they expire (an hour), so revoking
 what they were issued for must be checked on every request. A record per (WebID, client id) says
@@ -7,15 +7,20 @@ that tokens issued up to its time no longer count; it lives in the KeyValueStore
 `revocations`, owned here) for as long as such a token could still be valid (so a restart
 forgets nothing), and in memory for the check, which is a dictionary look-up.
 
+The memory copy follows the change feed: a revocation written by any process (another worker,
+a maintenance command) marks its key stale, and the next check re-reads that record before it
+answers. With nothing stale a check does no I/O.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from dataclasses import dataclass
 from typing import Final, final
 
+from pod.feed import ChangeFeed, Event, RecordChanged
 from pod.storage.kv import KeyValueStore, Record
 from pod.storage.records import Expiry, Records, declare
 
@@ -56,6 +61,18 @@ class Revocations:
         self._records = Records(kv, REVOCATIONS)
         self.keep = keep
         self._before: dict[str, float] = {}
+        # Keys a change was announced for and not yet re-read, with how many announcements
+        # came: a re-read clears a key only if no newer one came while it waited for storage.
+        self._stale: dict[str, int] = {}
+        self._refreshing = asyncio.Lock()
+
+    def follow(self, feed: ChangeFeed) -> None:
+        """Keep the memory copy current with the revocations `feed` announces."""
+        feed.subscribe(self._heard)
+
+    def _heard(self, event: Event) -> None:
+        if isinstance(event, RecordChanged) and event.namespace == REVOCATIONS.name:
+            self._stale[event.key] = self._stale.get(event.key, 0) + 1
 
     async def load(self) -> None:
         """Read the records still needed (call at start-up)."""
@@ -69,8 +86,24 @@ class Revocations:
         self._before = {k: t for k, t in self._before.items() if t > now - self.keep}
         self._before[key] = now
 
-    def is_revoked(self, *, webid: str, client_id: str, issued_at: float) -> bool:
+    async def is_revoked(self, *, webid: str, client_id: str, issued_at: float) -> bool:
         """Whether a token issued at `issued_at` (its `iat`, whole seconds) was revoked. A token
         issued in the second of a revocation counts as revoked: `iat` cannot tell it apart."""
+        if self._stale:
+            await self._refresh()
         before = self._before.get(record_key(webid, client_id))
         return before is not None and issued_at <= before
+
+    async def _refresh(self) -> None:
+        """Re-read every stale record. One refresh at a time, so reads land in order; a check
+        that found keys stale waits for the refresh under way rather than answer from the copy
+        meanwhile (a key leaves `_stale` only once read)."""
+        async with self._refreshing:
+            for key, heard in list(self._stale.items()):
+                found = await self._records.get(key)
+                if found is None:
+                    self._before.pop(key, None)
+                else:
+                    self._before[key] = found.before
+                if self._stale.get(key) == heard:
+                    del self._stale[key]
