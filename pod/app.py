@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import socket
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pod import __version__
 from pod.accounts.service import AccountService
+from pod.accounts.sessions import LoginSessions
 from pod.acl.authorizer import Authorizer, PermissionReader
 from pod.acl.defaults import ensure_acls
 from pod.acl.groups import Groups
 from pod.acl.wac_reader import WacReader, acl_validator
+from pod.auth import replay_state
 from pod.auth.authenticate import Authenticator
 from pod.auth.dpop import ProofVerifier, ReplayCache
 from pod.auth.tokens import AccessToken, IssuerKeys, TokenVerifier, same_issuer
@@ -62,7 +63,7 @@ from pod.http.middlewares import pod_middleware
 from pod.http.routes import add_routes
 from pod.http.sessions import Sessions
 from pod.idp.clients import Clients
-from pod.idp.keys import SigningKeys
+from pod.idp.keys import CookieKeys, SigningKeys
 from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, Provider
 from pod.idp.revocations import Revocations
 from pod.ldp.announcing import AnnouncingStore
@@ -79,6 +80,7 @@ from pod.storage.claim import claim_data_directory
 from pod.storage.fs import FileBackend
 from pod.storage.kv import FileKeyValueStore, KeyValueStore, MemoryKeyValueStore
 from pod.storage.memory import MemoryBackend
+from pod.storage.records import AnnouncingKeyValueStore, declared
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,8 @@ def create_app(
     store = ConvertingStore(store, feed)  # content negotiation, cached conversions
     store = AnnouncingStore(store, feed)  # every change on the feed, with who made it
     rules.validators.append(acl_validator(store))
-    kv = kv or make_kv(settings)
+    # Key-value records: every write announced on the feed too.
+    kv = AnnouncingKeyValueStore(kv or make_kv(settings), feed)
     fetcher = Fetcher(
         timeout=settings.fetch_timeout, allow_private_networks=settings.fetch_private_networks
     )
@@ -140,6 +143,7 @@ def create_app(
     issuer_keys = IssuerKeys(fetcher)
     issuer_keys.register_local(issuer, signing_keys.key_set)
     revocations = Revocations(kv, keep=ACCESS_TOKEN_LIFETIME + 60)
+    revocations.follow(feed)
     # The sources of permissions; the authorizer grants the union of what they grant.
     if readers is None:
         groups = Groups(store, fetcher, ttl=settings.remote_cache_seconds)
@@ -149,8 +153,8 @@ def create_app(
     async def public_can_read(path: str) -> bool:
         return AccessMode.READ in await access_control.granted(ANONYMOUS, path)
 
-    def revoked(access: AccessToken) -> bool:
-        return same_issuer(access.issuer, issuer) and revocations.is_revoked(
+    async def revoked(access: AccessToken) -> bool:
+        return same_issuer(access.issuer, issuer) and await revocations.is_revoked(
             webid=access.webid, client_id=access.client_id, issued_at=access.issued_at
         )
 
@@ -191,7 +195,9 @@ def create_app(
     app[AUTHENTICATOR] = authenticator
     app[ACCOUNTS] = accounts
     app[PROVIDER] = provider
-    app[SESSIONS] = Sessions(kv, secure=base.scheme == "https", path=settings.base_path)
+    app[SESSIONS] = Sessions(
+        LoginSessions(kv), CookieKeys(kv), secure=base.scheme == "https", path=settings.base_path
+    )
     app[TEMPLATES] = Environment(
         loader=PackageLoader("pod", "templates"), autoescape=select_autoescape(["html"])
     )
@@ -230,61 +236,29 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await ensure_acls(store)
     await app[PROVIDER].keys.load()
     await app[PROVIDER].revocations.load()
-    await _resume_replay_cache(app[PROVIDER].replay, app[ACCOUNTS].kv)
-    if not await app[ACCOUNTS].kv.items("emails"):
+    await replay_state.resume(app[PROVIDER].replay, app[ACCOUNTS].kv)
+    if not await app[ACCOUNTS].has_accounts():
         log.info("no accounts yet: sign up at %s.account/signup", app[SETTINGS].base_url)
     sweeper = asyncio.create_task(_sweep_expired(app[ACCOUNTS].kv))
     yield
     sweeper.cancel()
-    await _save_replay_cache(app[PROVIDER].replay, app[ACCOUNTS].kv)
+    await replay_state.save(app[PROVIDER].replay, app[ACCOUNTS].kv)
     await app[FEED].close()
     await app[PATCH_WORKER].close()
     await app[FETCHER].close()
     await store.close()
 
 
-async def _resume_replay_cache(replay: ReplayCache, kv: KeyValueStore) -> None:
-    """RFC 9449 §11.1: a DPoP proof is single-use, across restarts too. Take back the proof ids
-    the previous process saved when it stopped; after a crash there are none, so proofs made
-    before this start are refused. A proof's iat is in whole seconds, so those of the second this
-    process started in still count: they were made while no server was running, unless the
-    crash and the restart fell within that same second."""
-    saved = await kv.take("dpop", "replay")
-    seen = saved.get("seen") if saved is not None else None
-    if isinstance(seen, dict):
-        replay.restore({str(k): float(v) for k, v in seen.items()})
-    else:
-        replay.refuse_before(int(time.time()))
-
-
-async def _save_replay_cache(replay: ReplayCache, kv: KeyValueStore) -> None:
-    try:
-        await kv.put("dpop", "replay", {"seen": replay.snapshot()}, ttl=replay.window)
-    except OSError:
-        log.exception(
-            "could not save the DPoP replay cache; proofs older than the restart will be refused"
-        )
-
-
-# Namespaces of short-lived records. Expired records are dropped when read, but codes and
-# sign-in requests nobody comes back for would otherwise stay on disk for good.
-_EXPIRING = (
-    "auth_requests",
-    "clients",  # dynamic registrations nobody signed in with
-    "codes",
-    "codes_used",
-    "sessions",
-    "api_tokens",
-    "refresh",
-    "refresh_used",
-    "revocations",
-)
 _SWEEP_SECONDS = 1800.0
 
 
 async def _sweep_expired(kv: KeyValueStore) -> None:
+    """Expired records are dropped when read, but codes and sign-in requests nobody comes back
+    for would otherwise stay on disk for good: read every namespace whose records expire, as
+    their owners declared them."""
     while True:
-        for namespace in _EXPIRING:
+        expiring = sorted(name for name, ns in declared().items() if ns.expires)
+        for namespace in expiring:
             try:
                 await kv.items(namespace)  # reading a namespace drops its expired records
             except OSError:

@@ -1,4 +1,4 @@
-"""Moving a data directory to another base URL (`kluis migrate`). Imports ldp, storage.
+"""Moving a data directory to another base URL (`kluis migrate`). Imports accounts, ldp, storage.
 
 The documents the server writes itself name its resources with relative IRIs
 (`pod.ldp.rdf.serialize_stored`), but the server's own state holds absolute URLs (accounts and
@@ -6,7 +6,8 @@ their WebIDs, client credentials, remembered consents, storage owners), and so d
 clients write (stored as parsed, in absolute IRIs: three times cheaper to write). So the data
 directory remembers the base URL it is served at; a server started with another one refuses to
 start (`check_base_url`) until `kluis migrate` has rewritten every URL under the old base to the
-new one, after a backup. Rewritten documents are stored relative.
+new one, after a backup. Rewritten documents are stored relative. The base URL is the one
+record of the KeyValueStore namespace `server`, owned here.
 
 URLs inside literals (a "homepage" typed as text) and inside non-RDF files stay as they are: they
 are data, not links the server resolves.
@@ -19,18 +20,37 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, final
 
 import pyoxigraph as ox
 
 from pod import paths
+from pod.accounts.service import all_accounts
 from pod.errors import InvalidRdf, NotFound
 from pod.ldp import rdf
 from pod.storage.fs import FileBackend
-from pod.storage.kv import FileKeyValueStore, KeyValueStore
+from pod.storage.kv import FileKeyValueStore, KeyValueStore, Record
+from pod.storage.records import Expiry, Records, declare
 
-NAMESPACE: Final = "server"
 _KEY: Final = "base_url"
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class ServedAt:
+    """The base URL a data directory is served at."""
+
+    url: str
+
+    def to_json(self) -> Record:
+        return {"url": self.url}
+
+    @classmethod
+    def from_json(cls, key: str, data: Record) -> ServedAt:
+        return cls(str(data["url"]))
+
+
+SERVER: Final = declare("server", ServedAt, ttl=Expiry.NEVER)
 
 
 class BaseUrlChanged(Exception):
@@ -51,7 +71,7 @@ async def check_base_url(kv: KeyValueStore, base_url: str) -> None:
     """Refuse a base URL other than the one the state was made under; remember it if new."""
     recorded = await served_at(kv)
     if recorded is None:
-        await kv.put(NAMESPACE, _KEY, {"url": base_url})
+        await Records(kv, SERVER).put(_KEY, ServedAt(base_url))
     elif recorded != base_url:
         raise BaseUrlChanged(recorded, base_url)
 
@@ -59,13 +79,13 @@ async def check_base_url(kv: KeyValueStore, base_url: str) -> None:
 async def served_at(kv: KeyValueStore) -> str | None:
     """The base URL the state was made under: as recorded, or (for a data directory from before
     the record) as the first account's WebID shows."""
-    found = await kv.get(NAMESPACE, _KEY)
+    found = await Records(kv, SERVER).get(_KEY)
     if found is not None:
-        return str(found["url"])
-    for _, account in sorted(await kv.items("accounts")):
-        for name, webid in zip(account.get("pods", []), account.get("webids", []), strict=False):
+        return found.url
+    for account in await all_accounts(kv):
+        for name, webid in zip(account.pods, account.webids, strict=False):
             tail = f"{name}/profile/card#me"
-            if isinstance(webid, str) and webid.endswith(tail):
+            if webid.endswith(tail):
                 return webid[: -len(tail)]
     return None
 
@@ -115,7 +135,7 @@ async def move(data_dir: Path, new: str, *, old: str | None = None, dry_run: boo
         await _move_resources(backend, plan, write=not dry_run)
         _move_records(kv, plan, write=not dry_run)
         if not dry_run:
-            await kv.put(NAMESPACE, _KEY, {"url": new})
+            await Records(kv, SERVER).put(_KEY, ServedAt(new))
     finally:
         await backend.close()
     return plan
@@ -193,7 +213,7 @@ def _renamed(term: Any, rename: Callable[[str], str]) -> Any:
 def _move_records(kv: FileKeyValueStore, plan: Plan, *, write: bool) -> None:
     rename = _renamer(plan.old, plan.new)
     for namespace in kv.namespaces():
-        if namespace == NAMESPACE:
+        if namespace == SERVER.name:
             continue
         for key, value, expires in kv.records(namespace):
             # Keys join parts with `|` ("account|client id"), and any part may be a URL.

@@ -188,7 +188,13 @@ async def test_a_data_directory_from_before_the_record_is_known_by_its_webids(
     await kv.put(
         "accounts",
         "a1",
-        {"pods": ["ann"], "webids": ["https://old.example/ann/profile/card#me"]},
+        {
+            "email": "ann@example.org",
+            "password_hash": "scrypt$15$8$1$AA$AA",
+            "created": 1.0,
+            "pods": ["ann"],
+            "webids": ["https://old.example/ann/profile/card#me"],
+        },
     )
     assert await served_at(kv) == "https://old.example/"
     with pytest.raises(BaseUrlChanged, match="kluis migrate"):

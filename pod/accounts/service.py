@@ -1,9 +1,10 @@
 """The account service: sign-up, log-in, pods, WebIDs and client credentials.
 
 One code path for the JSON account API, the HTML pages and (through the API) the CLI. Imports
-accounts.passwords, accounts.pods, storage.kv, ldp. Records live in the KeyValueStore:
-`accounts` (by id), `emails` (email -> account id, claimed atomically), `pod_names`,
-`credentials` (client id -> WebID binding and the secret's hash).
+accounts.passwords, accounts.pods, storage, ldp. This module owns these KeyValueStore
+namespaces: `accounts` (by id), `emails` (email -> account id, claimed atomically), `pod_names`,
+`credentials` (client id -> WebID binding and the secret's hash) and `api_tokens` (a token's
+SHA-256 -> account id).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Final, final
+from typing import Final, final
 
 from pod.accounts.passwords import (
     MAX_PASSWORD_LENGTH,
@@ -28,7 +29,8 @@ from pod.accounts.pods import Pod, check_pod_name, provision_pod, webid_of
 from pod.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthenticated
 from pod.ldp.resources import ResourceStore
 from pod.ratelimit import RateLimiter
-from pod.storage.kv import KeyValueStore
+from pod.storage.kv import KeyValueStore, Record
+from pod.storage.records import Expiry, Records, declare
 
 _EMAIL: Final = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,62}$")
 CREDENTIAL_PREFIX: Final = "kluis-cc-"
@@ -61,6 +63,8 @@ def _secret_hash(secret: str) -> str:
 @final
 @dataclass(slots=True)
 class Account:
+    """An account, stored under its id. Not frozen: `add_pod` extends the caller's copy."""
+
     id: str
     email: str
     password_hash: str
@@ -68,7 +72,7 @@ class Account:
     pods: list[str] = field(default_factory=list)
     webids: list[str] = field(default_factory=list)
 
-    def record(self) -> dict[str, Any]:
+    def to_json(self) -> Record:
         return {
             "email": self.email,
             "password_hash": self.password_hash,
@@ -78,15 +82,30 @@ class Account:
         }
 
     @classmethod
-    def from_record(cls, account_id: str, record: dict[str, Any]) -> Account:
+    def from_json(cls, key: str, data: Record) -> Account:
         return cls(
-            id=account_id,
-            email=str(record["email"]),
-            password_hash=str(record["password_hash"]),
-            created=float(record["created"]),
-            pods=list(record.get("pods", [])),
-            webids=list(record.get("webids", [])),
+            id=key,
+            email=str(data["email"]),
+            password_hash=str(data["password_hash"]),
+            created=float(data["created"]),
+            pods=list(data.get("pods", [])),
+            webids=list(data.get("webids", [])),
         )
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose something is: the account an e-mail address, a pod name or an API token names."""
+
+    account: str
+
+    def to_json(self) -> Record:
+        return {"account": self.account}
+
+    @classmethod
+    def from_json(cls, key: str, data: Record) -> Owner:
+        return cls(str(data["account"]))
 
 
 @final
@@ -100,15 +119,52 @@ class Credential:
     account: str
     created: float
 
+
+@final
+@dataclass(frozen=True, slots=True)
+class _StoredCredential:
+    """A credential as stored under its client id: with its secret's hash."""
+
+    credential: Credential
+    secret_hash: str
+
+    def to_json(self) -> Record:
+        c = self.credential
+        return {
+            "name": c.name,
+            "webid": c.webid,
+            "account": c.account,
+            "created": c.created,
+            "secret_hash": self.secret_hash,
+        }
+
     @classmethod
-    def from_record(cls, client_id: str, record: dict[str, Any]) -> Credential:
-        return cls(
-            client_id,
-            str(record["name"]),
-            str(record["webid"]),
-            str(record["account"]),
-            float(record["created"]),
+    def from_json(cls, key: str, data: Record) -> _StoredCredential:
+        credential = Credential(
+            key,
+            str(data["name"]),
+            str(data["webid"]),
+            str(data["account"]),
+            float(data["created"]),
         )
+        return cls(credential, str(data["secret_hash"]))
+
+
+ACCOUNTS: Final = declare("accounts", Account, ttl=Expiry.NEVER)
+# E-mail addresses are personal data: the change feed names them by hash.
+EMAILS: Final = declare("emails", Owner, ttl=Expiry.NEVER, secret_keys=True)
+POD_NAMES: Final = declare("pod_names", Owner, ttl=Expiry.NEVER)
+CREDENTIALS: Final = declare("credentials", _StoredCredential, ttl=Expiry.NEVER)
+API_TOKENS: Final = declare("api_tokens", Owner, ttl=API_TOKEN_LIFETIME)  # keyed by hash
+
+
+async def all_accounts(kv: KeyValueStore) -> list[Account]:
+    """Every account, by id (for maintenance, with no server running)."""
+    return [account for _, account in sorted(await Records(kv, ACCOUNTS).items(), key=_first)]
+
+
+def _first(item: tuple[str, Account]) -> str:
+    return item[0]
 
 
 @final
@@ -207,6 +263,11 @@ class AccountService:
         limiter: LoginLimiter | None = None,
     ) -> None:
         self.kv = kv
+        self._accounts = Records(kv, ACCOUNTS)
+        self._emails = Records(kv, EMAILS)
+        self._pod_names = Records(kv, POD_NAMES)
+        self._credentials = Records(kv, CREDENTIALS)
+        self._api_tokens = Records(kv, API_TOKENS)
         self.store = store
         self.issuer = issuer
         self.password_cost = password_cost
@@ -233,7 +294,7 @@ class AccountService:
         context = [email, email.split("@", 1)[0], pod or "", "kluis", "solid"]
         await asyncio.to_thread(check_new_password, password, context=context)
         account_id = secrets.token_hex(12)
-        if not await self.kv.put_new("emails", email, {"account": account_id}):
+        if not await self._emails.put_new(email, Owner(account_id)):
             raise Conflict("there is already an account with that e-mail address")
         account = Account(
             id=account_id,
@@ -241,13 +302,13 @@ class AccountService:
             password_hash=await hash_password(password, cost=self.password_cost),
             created=time.time(),
         )
-        await self.kv.put("accounts", account_id, account.record())
+        await self._accounts.put(account_id, account)
         if pod is not None:
             try:
                 await self.add_pod(account, pod)
             except (BadRequest, Conflict):
-                await self.kv.delete("accounts", account_id)
-                await self.kv.delete("emails", email)
+                await self._accounts.delete(account_id)
+                await self._emails.delete(email)
                 raise
         log.info("signed up: account %s, WebID %s", account.id, ", ".join(account.webids) or "-")
         return account
@@ -258,8 +319,8 @@ class AccountService:
             email = normalize_email(email)
         except BadRequest as exc:
             raise Unauthenticated("wrong e-mail address or password") from exc
-        found = await self.kv.get("emails", email)
-        account_id = str(found["account"]) if found else None
+        found = await self._emails.get(email)
+        account_id = found.account if found else None
         slots = self.limiter.begin(email, attempt, account=account_id)
         account = await self.get(account_id) if account_id else None
         # Hash even for unknown e-mail addresses, so timing does not reveal which exist.
@@ -270,8 +331,10 @@ class AccountService:
         return account
 
     async def get(self, account_id: str) -> Account | None:
-        record = await self.kv.get("accounts", account_id)
-        return None if record is None else Account.from_record(account_id, record)
+        return await self._accounts.get(account_id)
+
+    async def has_accounts(self) -> bool:
+        return bool(await self._emails.items())
 
     async def require(self, account_id: str) -> Account:
         account = await self.get(account_id)
@@ -287,31 +350,29 @@ class AccountService:
         Kept under its SHA-256 only, so reading the data directory yields no usable token.
         """
         token = secrets.token_urlsafe(32)
-        await self.kv.put(
-            "api_tokens", _token_key(token), {"account": account.id}, ttl=API_TOKEN_LIFETIME
-        )
+        await self._api_tokens.put(_token_key(token), Owner(account.id))
         return token
 
     async def account_of_api_token(self, token: str) -> Account:
-        record = await self.kv.get("api_tokens", _token_key(token))
-        if record is None:
+        found = await self._api_tokens.get(_token_key(token))
+        if found is None:
             raise Unauthenticated("the API token is invalid or expired; log in again")
-        return await self.require(str(record["account"]))
+        return await self.require(found.account)
 
     # --- pods -------------------------------------------------------------------------
 
     async def add_pod(self, account: Account, name: str, *, title: str = "") -> Pod:
         check_pod_name(name)
-        if not await self.kv.put_new("pod_names", name, {"account": account.id}):
+        if not await self._pod_names.put_new(name, Owner(account.id)):
             raise Conflict(f"the pod name {name!r} is taken")
         try:
             pod = await provision_pod(self.store, name, issuer=self.issuer, title=title)
         except Exception:
-            await self.kv.delete("pod_names", name)
+            await self._pod_names.delete(name)
             raise
         account.pods.append(name)
         account.webids.append(pod.webid)
-        await self.kv.put("accounts", account.id, account.record())
+        await self._accounts.put(account.id, account)
         return pod
 
     def pods(self, account: Account) -> list[Pod]:
@@ -334,17 +395,7 @@ class AccountService:
         client_id = CREDENTIAL_PREFIX + secrets.token_hex(12)
         secret = secrets.token_urlsafe(32)
         credential = Credential(client_id, name, webid, account.id, time.time())
-        await self.kv.put(
-            "credentials",
-            client_id,
-            {
-                "name": name,
-                "webid": webid,
-                "account": account.id,
-                "created": credential.created,
-                "secret_hash": _secret_hash(secret),
-            },
-        )
+        await self._credentials.put(client_id, _StoredCredential(credential, _secret_hash(secret)))
         log.info(
             "client credentials %s created: WebID %s, account %s", client_id, webid, account.id
         )
@@ -353,20 +404,20 @@ class AccountService:
     async def credentials(self, account: Account) -> list[Credential]:
         return sorted(
             (
-                Credential.from_record(cid, r)
-                for cid, r in await self.kv.items("credentials")
-                if r.get("account") == account.id
+                stored.credential
+                for _, stored in await self._credentials.items()
+                if stored.credential.account == account.id
             ),
             key=lambda c: c.created,
         )
 
     async def revoke_credential(self, account: Account, client_id: str) -> Credential:
         """Delete credentials of `account`; return what they were. Raises NotFound."""
-        record = await self.kv.get("credentials", client_id)
-        if record is None or record.get("account") != account.id:
+        stored = await self._credentials.get(client_id)
+        if stored is None or stored.credential.account != account.id:
             raise NotFound("no such credential on this account")
-        await self.kv.delete("credentials", client_id)
-        credential = Credential.from_record(client_id, record)
+        await self._credentials.delete(client_id)
+        credential = stored.credential
         log.info(
             "client credentials %s revoked: WebID %s, account %s",
             client_id,
@@ -377,9 +428,9 @@ class AccountService:
 
     async def check_client_secret(self, client_id: str, secret: str) -> Credential | None:
         """The credential if `secret` is right (constant-time), else None."""
-        record = await self.kv.get("credentials", client_id)
-        if record is None:
+        stored = await self._credentials.get(client_id)
+        if stored is None:
             return None
-        if not hmac.compare_digest(_secret_hash(secret), str(record["secret_hash"])):
+        if not hmac.compare_digest(_secret_hash(secret), stored.secret_hash):
             return None
-        return Credential.from_record(client_id, record)
+        return stored.credential

@@ -6,7 +6,7 @@ an OAuth error code (`invalid_token`, `invalid_dpop_proof`, `invalid_request`) a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import final
 
 from pod.auth.dpop import ProofVerifier, ReplayCache
@@ -28,7 +28,7 @@ class Authenticator:
         replay: ReplayCache,
         profiles: WebIdProfiles,
         allow_bearer: bool = False,
-        revoked: Callable[[AccessToken], bool] | None = None,
+        revoked: Callable[[AccessToken], Awaitable[bool]] | None = None,
     ) -> None:
         """`revoked` tells whether a verified token's grant was revoked since it was issued
         (the identity provider's own tokens; a revocation applies to the next request)."""
@@ -83,7 +83,7 @@ class Authenticator:
             raise Unauthenticated(
                 f"unsupported authorization scheme {scheme!r}; use DPoP", error="invalid_request"
             )
-        if self.revoked is not None and self.revoked(access):
+        if self.revoked is not None and await self.revoked(access):
             raise Unauthenticated(
                 "the access to this account was revoked; sign in again", error="invalid_token"
             )

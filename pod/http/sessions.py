@@ -1,12 +1,13 @@
 """Browser sessions for the account pages: a signed, HttpOnly, SameSite cookie, plus a CSRF token
 for every form.
 
-The cookie is a compact JWS (HS256, joserfc), so a forged or altered cookie is ignored. Before
-log-in it carries only a random CSRF secret and nothing is stored server-side: a visitor who has
-not submitted a form leaves no state behind (pages are cheap to request, so anything they stored
-would be a disk-filling lever). At log-in it is replaced by one naming a session record kept
-server-side (the account and the log-in time), so logging out ends the session for good; the new
-session id also rules out session fixation.
+The cookie is a compact JWS (HS256, joserfc; the key is the identity provider's
+`pod.idp.keys.CookieKeys`), so a forged or altered cookie is ignored. Before log-in it carries
+only a random CSRF secret and nothing is stored server-side: a visitor who has not submitted a
+form leaves no state behind (pages are cheap to request, so anything they stored would be a
+disk-filling lever). At log-in it is replaced by one naming a session record kept server-side
+(`pod.accounts.sessions`: the account and the log-in time), so logging out ends the session for
+good; the new session id also rules out session fixation.
 
 A second cookie, the device cookie, marks a browser that has logged in to an account before; the
 log-in limits (`pod.accounts.service.LoginLimiter`) count its attempts apart from strangers'.
@@ -18,7 +19,6 @@ import hmac
 import json
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Final, final
 
@@ -27,13 +27,13 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from pod.storage.kv import KeyValueStore
+from pod.accounts.sessions import LIFETIME, LoginSessions
+from pod.idp.keys import CookieKeys
 
 log = logging.getLogger(__name__)
 
 COOKIE: Final = "kluis_session"
 DEVICE_COOKIE: Final = "kluis_device"
-LIFETIME: Final = 14 * 24 * 3600
 DEVICE_LIFETIME: Final = 365 * 24 * 3600
 _MAX_COOKIE: Final = 1024
 
@@ -51,20 +51,18 @@ class Session:
 
 @final
 class Sessions:
-    def __init__(self, kv: KeyValueStore, *, secure: bool, path: str = "/") -> None:
-        self.kv = kv
+    def __init__(
+        self, logins: LoginSessions, keys: CookieKeys, *, secure: bool, path: str = "/"
+    ) -> None:
+        self.logins = logins
+        self.keys = keys
         self.secure = secure
         self.path = path
         self._key: OctKey | None = None
 
     async def _signing_key(self) -> OctKey:
         if self._key is None:
-            record = await self.kv.get("idp", "cookie_key")
-            if record is None:
-                await self.kv.put_new("idp", "cookie_key", {"k": secrets.token_urlsafe(32)})
-                record = await self.kv.get("idp", "cookie_key")
-            assert record is not None
-            self._key = OctKey.import_key(str(record["k"]))
+            self._key = OctKey.import_key(await self.keys.current())
         return self._key
 
     async def _read(self, request: web.Request, name: str) -> dict[str, object] | None:
@@ -110,14 +108,11 @@ class Sessions:
         session_id = payload.get("sid")
         if not isinstance(session_id, str):
             return None
-        record = await self.kv.get("sessions", session_id)
-        if record is None:
+        found = await self.logins.find(session_id)
+        if found is None:
             return None
         return Session(
-            id=session_id,
-            csrf=str(record["csrf"]),
-            account=record.get("account"),
-            auth_time=record.get("auth_time"),
+            id=found.id, csrf=found.csrf, account=found.account, auth_time=found.auth_time
         )
 
     async def ensure(self, request: web.Request, response: web.StreamResponse) -> Session:
@@ -133,19 +128,13 @@ class Sessions:
         self, previous: Session | None, response: web.StreamResponse, account: str
     ) -> Session:
         """A fresh session for `account`, replacing the previous one."""
-        if previous is not None and previous.id is not None:
-            await self.kv.delete("sessions", previous.id)
-        session_id = secrets.token_urlsafe(24)
+        started = await self.logins.start(
+            account, replacing=None if previous is None else previous.id
+        )
         session = Session(
-            id=session_id, csrf=secrets.token_urlsafe(24), account=account, auth_time=time.time()
+            id=started.id, csrf=started.csrf, account=account, auth_time=started.auth_time
         )
-        await self.kv.put(
-            "sessions",
-            session_id,
-            {"csrf": session.csrf, "account": account, "auth_time": session.auth_time},
-            ttl=LIFETIME,
-        )
-        await self._write(response, COOKIE, {"sid": session_id}, LIFETIME)
+        await self._write(response, COOKIE, {"sid": started.id}, LIFETIME)
         await self._write(
             response,
             DEVICE_COOKIE,
@@ -156,7 +145,7 @@ class Sessions:
 
     async def end(self, session: Session | None, response: web.StreamResponse) -> None:
         if session is not None and session.id is not None:
-            await self.kv.delete("sessions", session.id)
+            await self.logins.end(session.id)
             if session.account is not None:
                 log.info("logged out: account %s", session.account)
         response.del_cookie(COOKIE, path=self.path)

@@ -1,5 +1,6 @@
 """OAuth clients: Client ID Documents, dynamically registered clients, static clients, and the
-client-credentials pairs of accounts. Imports fetch, storage.kv.
+client-credentials pairs of accounts. Imports fetch, storage. Owns the KeyValueStore namespace
+`clients`: dynamic registrations, by client id.
 
 Solid-OIDC §clientids-document: a `client_id` that is a URL is dereferenced; the document's
 `client_id` must equal that URL and the request's redirect URI must be among its
@@ -13,7 +14,7 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, final
 from urllib.parse import urlsplit
 
@@ -24,7 +25,8 @@ from pod.errors import FetchError
 from pod.fetch import Fetcher
 from pod.idp.oauth_errors import error_text
 from pod.ratelimit import RateLimiter
-from pod.storage.kv import KeyValueStore
+from pod.storage.kv import KeyValueStore, Record
+from pod.storage.records import Records, declare
 
 _DOCUMENT_TTL: Final = 300.0
 # Anyone can name a Client ID Document (up to the Fetcher's 512 KB cap) at the authorization
@@ -69,6 +71,65 @@ class Client:
         if self.secret_hash is None or secret is None:
             return False
         return hmac.compare_digest(_hash(secret), self.secret_hash)
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A dynamically registered client (RFC 7591 §2): the metadata Kluis keeps, as stored, and
+    whether anyone signed in with it yet (an unused one expires)."""
+
+    client_id: str
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    token_endpoint_auth_method: str
+    grant_types: tuple[str, ...] | None = None
+    client_name: str | None = None
+    client_uri: str | None = None
+    logo_uri: str | None = None
+    secret_hash: str | None = None
+    used: bool = False
+
+    def to_json(self) -> Record:
+        out: Record = {
+            "client_id": self.client_id,
+            "redirect_uris": list(self.redirect_uris),
+            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+        }
+        if self.grant_types is not None:
+            out["grant_types"] = list(self.grant_types)
+        for name in ("client_name", "client_uri", "logo_uri", "secret_hash"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if self.used:
+            out["used"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, key: str, data: Record) -> Registration:
+        def optional(name: str) -> str | None:
+            value = data.get(name)
+            return None if value is None else str(value)
+
+        grant_types = data.get("grant_types")
+        return cls(
+            client_id=str(data["client_id"]),
+            redirect_uris=tuple(data.get("redirect_uris") or ()),
+            post_logout_redirect_uris=tuple(data.get("post_logout_redirect_uris") or ()),
+            token_endpoint_auth_method=str(data["token_endpoint_auth_method"]),
+            grant_types=None if grant_types is None else tuple(grant_types),
+            client_name=optional("client_name"),
+            client_uri=optional("client_uri"),
+            logo_uri=optional("logo_uri"),
+            secret_hash=optional("secret_hash"),
+            used=bool(data.get("used")),
+        )
+
+
+# Anyone may register, so a registration nobody signs in with goes after a day; `mark_used`
+# keeps it for good.
+CLIENTS: Final = declare("clients", Registration, ttl=UNUSED_REGISTRATION_LIFETIME)
 
 
 def _hash(secret: str) -> str:
@@ -141,6 +202,7 @@ class Clients:
         registration_lifetime: float = UNUSED_REGISTRATION_LIFETIME,
     ) -> None:
         self.kv = kv
+        self._registrations = Records(kv, CLIENTS)
         self.fetcher = fetcher
         self.registration_lifetime = registration_lifetime
         self.registrations = RateLimiter(
@@ -165,10 +227,10 @@ class Clients:
             return self._static[client_id]
         if is_url_client_id(client_id):
             return await self._document(client_id)
-        record = await self.kv.get("clients", client_id)
-        if record is None:
+        found = await self._registrations.get(client_id)
+        if found is None:
             raise InvalidClientError(description=error_text(f"unknown client {client_id!r}"))
-        return self._from_metadata(record, "registered")
+        return self._from_metadata(found.to_json(), "registered")
 
     async def _document(self, client_id: str) -> Client:
         cached = self._documents.get(client_id)
@@ -260,31 +322,23 @@ class Clients:
             )
         client_id = secrets.token_hex(16)
         secret = None if auth_method == "none" else secrets.token_urlsafe(32)
-        record: dict[str, Any] = {
-            "client_id": client_id,
-            "redirect_uris": uris,
-            "post_logout_redirect_uris": _uris(metadata, "post_logout_redirect_uris"),
-            "token_endpoint_auth_method": auth_method,
-        }
-        if grants:
-            record["grant_types"] = grants
-        for name, limit, url in (
-            ("client_name", MAX_NAME_LENGTH, False),
-            ("client_uri", MAX_URI_LENGTH, True),
-            ("logo_uri", MAX_URI_LENGTH, True),
-        ):
-            value = _text(metadata, name, limit=limit, url=url)
-            if value is not None:
-                record[name] = value
-        if secret is not None:
-            record["secret_hash"] = _hash(secret)
-        client = self._from_metadata(record, "registered")
-        await self.kv.put("clients", client_id, record, ttl=self.registration_lifetime)
+        registration = Registration(
+            client_id=client_id,
+            redirect_uris=tuple(uris),
+            post_logout_redirect_uris=tuple(_uris(metadata, "post_logout_redirect_uris")),
+            token_endpoint_auth_method=str(auth_method),
+            grant_types=tuple(grants) if grants else None,
+            client_name=_text(metadata, "client_name", limit=MAX_NAME_LENGTH),
+            client_uri=_text(metadata, "client_uri", limit=MAX_URI_LENGTH, url=True),
+            logo_uri=_text(metadata, "logo_uri", limit=MAX_URI_LENGTH, url=True),
+            secret_hash=None if secret is None else _hash(secret),
+        )
+        client = self._from_metadata(registration.to_json(), "registered")
+        await self._registrations.put(client_id, registration, ttl=self.registration_lifetime)
         return client, secret
 
     async def mark_used(self, client_id: str) -> None:
         """Someone signed in with registered client `client_id`: keep it from now on."""
-        record = await self.kv.get("clients", client_id)
-        if record is not None and not record.get("used"):
-            record["used"] = True
-            await self.kv.put("clients", client_id, record)
+        found = await self._registrations.get(client_id)
+        if found is not None and not found.used:
+            await self._registrations.put(client_id, replace(found, used=True), ttl=None)

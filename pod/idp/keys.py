@@ -1,56 +1,123 @@
-"""The provider's signing keys: made with `cryptography`, kept in the KeyValueStore, rotatable.
+"""The provider's signing keys: made with `cryptography`, kept in the KeyValueStore, rotatable;
+and the key that signs its browser cookies. Imports storage.
 
 The newest key signs; older keys stay in the JWKS until every token they signed has expired, so
 rotation never invalidates a token still in flight. The key list is re-read from storage now and
 then, so a rotation done by another process (`kluis idp rotate-keys`) is picked up.
+
+Owns the KeyValueStore namespace `idp`: the signing keys under `signing_keys`, the cookie key
+under `cookie_key`.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any, Final, final
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey, KeySet
 
-from pod.storage.kv import KeyValueStore
+from pod.storage.kv import KeyValueStore, Record
+from pod.storage.records import Expiry, Records, declare
 
 ALGORITHM: Final = "ES256"
-_NAMESPACE: Final = "idp"
-_RECORD: Final = "signing_keys"
+_SIGNING_KEYS: Final = "signing_keys"
+_COOKIE_KEY: Final = "cookie_key"
 _RELOAD_SECONDS: Final = 60.0
 
 
-def _new_key() -> dict[str, Any]:
+class IdpRecord:
+    """A record of the `idp` namespace: a `KeyRing` or a `CookieKey`, as its key says."""
+
+    __slots__ = ()
+
+    def to_json(self) -> Record:
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, key: str, data: Record) -> IdpRecord:
+        if key == _SIGNING_KEYS:
+            return KeyRing.from_json(key, data)
+        return CookieKey.from_json(key, data)
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    kid: str
+    pem: str  # PKCS #8
+    created: float
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class KeyRing(IdpRecord):
+    """The signing keys, oldest first: the last one signs."""
+
+    keys: tuple[SigningKey, ...]
+
+    def to_json(self) -> Record:
+        return {"keys": [{"kid": k.kid, "pem": k.pem, "created": k.created} for k in self.keys]}
+
+    @classmethod
+    def from_json(cls, key: str, data: Record) -> KeyRing:
+        return cls(
+            tuple(
+                SigningKey(str(k["kid"]), str(k["pem"]), float(k["created"]))
+                for k in data.get("keys") or ()
+            )
+        )
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class CookieKey(IdpRecord):
+    """The HMAC key of the account pages' cookies."""
+
+    k: str
+
+    def to_json(self) -> Record:
+        return {"k": self.k}
+
+    @classmethod
+    def from_json(cls, key: str, data: Record) -> CookieKey:
+        return cls(str(data["k"]))
+
+
+IDP: Final = declare("idp", IdpRecord, ttl=Expiry.NEVER)
+
+
+def _new_key() -> SigningKey:
     private = ec.generate_private_key(ec.SECP256R1())
     pem = private.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    return {"kid": secrets.token_hex(8), "pem": pem, "created": time.time()}
+    return SigningKey(secrets.token_hex(8), pem, time.time())
 
 
 @final
 class SigningKeys:
     def __init__(self, kv: KeyValueStore, *, retire_after: float) -> None:
         """`retire_after`: how long a replaced key stays published (the longest token lifetime)."""
-        self.kv = kv
+        self._records = Records(kv, IDP)
         self.retire_after = retire_after
-        self._keys: list[dict[str, Any]] = []
+        self._keys: tuple[SigningKey, ...] = ()
         self._loaded = 0.0
         self._imported: dict[str, ECKey] = {}
 
     async def load(self) -> None:
         """Read the keys, creating the first one on a fresh server."""
-        record = await self.kv.get(_NAMESPACE, _RECORD)
-        if record is None or not record.get("keys"):
-            record = {"keys": [_new_key()]}
-            if not await self.kv.put_new(_NAMESPACE, _RECORD, record):
-                record = await self.kv.get(_NAMESPACE, _RECORD) or record
-        self._keys = list(record["keys"])
+        ring = await self._ring()
+        if ring is None or not ring.keys:
+            ring = KeyRing((_new_key(),))
+            if not await self._records.put_new(_SIGNING_KEYS, ring):
+                ring = await self._ring() or ring
+        self._keys = ring.keys
         self._loaded = time.monotonic()
 
     async def _fresh(self) -> None:
@@ -63,23 +130,25 @@ class SigningKeys:
         now = time.time()
         keys = [*self._keys, _new_key()]
         # A key is retired once its successor has signed for longer than any token lives.
-        kept = [
+        kept = tuple(
             k
             for i, k in enumerate(keys)
-            if i == len(keys) - 1 or now - keys[i + 1]["created"] < self.retire_after
-        ]
-        await self.kv.put(_NAMESPACE, _RECORD, {"keys": kept})
+            if i == len(keys) - 1 or now - keys[i + 1].created < self.retire_after
+        )
+        await self._records.put(_SIGNING_KEYS, KeyRing(kept))
         self._keys = kept
         self._loaded = time.monotonic()
-        return str(kept[-1]["kid"])
+        return kept[-1].kid
 
-    def _import(self, key: dict[str, Any]) -> ECKey:
-        found = self._imported.get(key["kid"])
+    async def _ring(self) -> KeyRing | None:
+        found = await self._records.get(_SIGNING_KEYS)
+        return found if isinstance(found, KeyRing) else None
+
+    def _import(self, key: SigningKey) -> ECKey:
+        found = self._imported.get(key.kid)
         if found is None:
-            found = ECKey.import_key(
-                key["pem"], {"kid": key["kid"], "alg": ALGORITHM, "use": "sig"}
-            )
-            self._imported[key["kid"]] = found
+            found = ECKey.import_key(key.pem, {"kid": key.kid, "alg": ALGORITHM, "use": "sig"})
+            self._imported[key.kid] = found
         return found
 
     async def current(self) -> ECKey:
@@ -93,3 +162,24 @@ class SigningKeys:
     def key_set(self) -> KeySet:
         """The public keys, for verifying tokens this provider issued (no I/O: last loaded)."""
         return KeySet([self._import(k) for k in self._keys])
+
+
+@final
+class CookieKeys:
+    """The key that signs the account pages' cookies: made on first use, the same for every
+    process serving the data directory."""
+
+    def __init__(self, kv: KeyValueStore) -> None:
+        self._records = Records(kv, IDP)
+        self._key: str | None = None
+
+    async def current(self) -> str:
+        if self._key is None:
+            found = await self._records.get(_COOKIE_KEY)
+            if not isinstance(found, CookieKey):
+                # Of processes starting together, the first to claim the key wins.
+                await self._records.put_new(_COOKIE_KEY, CookieKey(secrets.token_urlsafe(32)))
+                found = await self._records.get(_COOKIE_KEY)
+            assert isinstance(found, CookieKey)
+            self._key = found.k
+        return self._key

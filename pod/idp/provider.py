@@ -1,8 +1,10 @@
 """The OpenID Provider: authorization requests, codes, tokens, refresh, client credentials.
 
-Imports idp.clients, idp.keys, accounts, auth.dpop, storage.kv. Built on authlib's OAuth 2.0
-building blocks (its error types, PKCE S256) and joserfc for JWTs; the flow state lives in the
-KeyValueStore, so single-use codes and refresh-token rotation stay atomic across workers.
+Imports idp.clients, idp.keys, idp.revocations, accounts, auth.dpop, storage. Built on authlib's
+OAuth 2.0 building blocks (its error types, PKCE S256) and joserfc for JWTs; the flow state lives
+in the KeyValueStore, so single-use codes and refresh-token rotation stay atomic across workers.
+This module owns its namespaces: `auth_requests`, `consents`, `redirects`, `codes`, `refresh`, and
+`codes_used` and `refresh_used` (what a redeemed code or refresh token issued, to revoke on reuse).
 
 Solid-OIDC specifics: tokens are DPoP-bound when the token request carries a DPoP proof
 (access token `cnf.jkt`, `token_type: DPoP`); access tokens are JWTs with `webid`, `client_id`,
@@ -19,9 +21,9 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, Final, final
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final, TypeVar, final
 from urllib.parse import unquote, urlencode, urlsplit
 
 from authlib.oauth2.rfc6749.errors import (
@@ -48,7 +50,8 @@ from pod.idp.clients import Client, Clients
 from pod.idp.keys import ALGORITHM, SigningKeys
 from pod.idp.oauth_errors import error_text
 from pod.idp.revocations import Revocations
-from pod.storage.kv import KeyValueStore
+from pod.storage.kv import KeyValueStore, Record
+from pod.storage.records import Expiry, JsonRecord, Records, declare
 
 ACCESS_TOKEN_LIFETIME: Final = 3600
 ID_TOKEN_LIFETIME: Final = 3600
@@ -83,7 +86,7 @@ class LoginRequired(OAuth2Error):
 
 
 @final
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class AuthRequest:
     """A validated authorization request, waiting for the user to log in and consent."""
 
@@ -92,12 +95,43 @@ class AuthRequest:
     client_name: str
     client_uri: str
     redirect_uri: str
-    scope: list[str]
+    scope: tuple[str, ...]
     state: str | None
     nonce: str | None
     code_challenge: str
-    prompt: list[str] = field(default_factory=list)
+    prompt: tuple[str, ...] = ()
     max_age: int | None = None
+
+    def to_json(self) -> Record:
+        return {
+            "id": self.id,
+            "client_id": self.client_id,
+            "client_name": self.client_name,
+            "client_uri": self.client_uri,
+            "redirect_uri": self.redirect_uri,
+            "scope": list(self.scope),
+            "state": self.state,
+            "nonce": self.nonce,
+            "code_challenge": self.code_challenge,
+            "prompt": list(self.prompt),
+            "max_age": self.max_age,
+        }
+
+    @classmethod
+    def from_json(cls, key: str, data: Record) -> AuthRequest:
+        return cls(
+            id=str(data["id"]),
+            client_id=str(data["client_id"]),
+            client_name=str(data["client_name"]),
+            client_uri=str(data["client_uri"]),
+            redirect_uri=str(data["redirect_uri"]),
+            scope=tuple(data["scope"]),
+            state=data.get("state"),
+            nonce=data.get("nonce"),
+            code_challenge=str(data["code_challenge"]),
+            prompt=tuple(data.get("prompt") or ()),
+            max_age=data.get("max_age"),
+        )
 
     @property
     def destination(self) -> str:
@@ -113,6 +147,168 @@ class AuthRequest:
         query["iss"] = issuer
         separator = "&" if urlsplit(self.redirect_uri).query else "?"
         return self.redirect_uri + separator + urlencode(query)
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A person's choice to let an app sign them in as `webid` without asking again; stored
+    under "account id|client id"."""
+
+    client_id: str
+    client_name: str
+    client_uri: str
+    webid: str
+    granted: float
+
+    def to_json(self) -> Record:
+        return {
+            "client_id": self.client_id,
+            "client_name": self.client_name,
+            "client_uri": self.client_uri,
+            "webid": self.webid,
+            "granted": self.granted,
+        }
+
+    @classmethod
+    def from_json(cls, key: str, data: Record) -> Consent:
+        return cls(
+            str(data["client_id"]),
+            str(data.get("client_name") or ""),
+            str(data.get("client_uri") or ""),
+            str(data["webid"]),
+            float(data.get("granted") or 0),
+        )
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class TrustedRedirect:
+    """A redirect URI a person has been sent to with a code: errors may go there unasked."""
+
+    client_id: str
+    redirect_uri: str
+
+    def to_json(self) -> Record:
+        return {"client_id": self.client_id, "redirect_uri": self.redirect_uri}
+
+    @classmethod
+    def from_json(cls, key: str, data: Record) -> TrustedRedirect:
+        return cls(str(data["client_id"]), str(data["redirect_uri"]))
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class CodeGrant:
+    """What an authorization code, stored under its SHA-256, was issued for."""
+
+    client_id: str
+    redirect_uri: str
+    code_challenge: str
+    account: str
+    webid: str
+    client_name: str | None
+    scope: tuple[str, ...]
+    nonce: Any
+    auth_time: Any
+
+    def to_json(self) -> Record:
+        return {
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "code_challenge": self.code_challenge,
+            "account": self.account,
+            "webid": self.webid,
+            "client_name": self.client_name,
+            "scope": list(self.scope),
+            "nonce": self.nonce,
+            "auth_time": self.auth_time,
+        }
+
+    @classmethod
+    def from_json(cls, key: str, data: Record) -> CodeGrant:
+        return cls(
+            client_id=str(data["client_id"]),
+            redirect_uri=str(data["redirect_uri"]),
+            code_challenge=str(data["code_challenge"]),
+            account=str(data["account"]),
+            webid=str(data["webid"]),
+            client_name=data.get("client_name"),
+            scope=tuple(data["scope"]),
+            nonce=data.get("nonce"),
+            auth_time=data.get("auth_time"),
+        )
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RefreshGrant:
+    """What a refresh token, stored under its SHA-256, stands for: its family began at the
+    code it descends from; `jkt` the DPoP key it is bound to, if any."""
+
+    client_id: str
+    client_name: str | None
+    account: str
+    webid: str
+    scope: tuple[str, ...]
+    family: str
+    jkt: str | None
+    auth_time: Any
+
+    def to_json(self) -> Record:
+        return {
+            "client_id": self.client_id,
+            "client_name": self.client_name,
+            "account": self.account,
+            "webid": self.webid,
+            "scope": list(self.scope),
+            "family": self.family,
+            "jkt": self.jkt,
+            "auth_time": self.auth_time,
+        }
+
+    @classmethod
+    def from_json(cls, key: str, data: Record) -> RefreshGrant:
+        return cls(
+            client_id=str(data["client_id"]),
+            client_name=data.get("client_name"),
+            account=str(data["account"]),
+            webid=str(data["webid"]),
+            scope=tuple(data["scope"]),
+            family=str(data["family"]),
+            jkt=data.get("jkt"),
+            auth_time=data.get("auth_time"),
+        )
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    """A code or refresh token that was used (under its SHA-256): the family its use began or
+    continued, revoked if it comes back."""
+
+    family: str
+
+    def to_json(self) -> Record:
+        return {"family": self.family}
+
+    @classmethod
+    def from_json(cls, key: str, data: Record) -> Redeemed:
+        return cls(str(data["family"]))
+
+
+# An authorization request's id travels in the sign-in page's URL as its only handle: the change
+# feed names it by hash. Codes and tokens are keyed by their hashes already.
+AUTH_REQUESTS: Final = declare(
+    "auth_requests", AuthRequest, ttl=AUTH_REQUEST_LIFETIME, secret_keys=True
+)
+CONSENTS: Final = declare("consents", Consent, ttl=Expiry.NEVER)
+REDIRECTS: Final = declare("redirects", TrustedRedirect, ttl=Expiry.NEVER)
+CODES: Final = declare("codes", CodeGrant, ttl=CODE_LIFETIME)
+CODES_USED: Final = declare("codes_used", Redeemed, ttl=24 * 3600)
+REFRESH: Final = declare("refresh", RefreshGrant, ttl=REFRESH_TOKEN_LIFETIME)
+REFRESH_USED: Final = declare("refresh_used", Redeemed, ttl=REFRESH_TOKEN_LIFETIME)
+_Grant = TypeVar("_Grant", bound=JsonRecord)
 
 
 @final
@@ -132,6 +328,13 @@ class Provider:
     ) -> None:
         self.issuer = issuer
         self.kv = kv
+        self._auth_requests = Records(kv, AUTH_REQUESTS)
+        self._consents = Records(kv, CONSENTS)
+        self._redirects = Records(kv, REDIRECTS)
+        self._codes = Records(kv, CODES)
+        self._codes_used = Records(kv, CODES_USED)
+        self._refresh_tokens = Records(kv, REFRESH)
+        self._refresh_used = Records(kv, REFRESH_USED)
         self.keys = keys
         self.clients = clients
         self.accounts = accounts
@@ -246,25 +449,25 @@ class Provider:
             client_name=client.display_name,
             client_uri=client.uri or origin_of(redirect_uri),
             redirect_uri=redirect_uri,
-            scope=scope,
+            scope=tuple(scope),
             state=state,
             nonce=params.get("nonce"),
             code_challenge=challenge,
-            prompt=prompt,
+            prompt=tuple(prompt),
             max_age=None if max_age is None else int(max_age),
         )
-        await self.kv.put("auth_requests", request.id, asdict(request), ttl=AUTH_REQUEST_LIFETIME)
+        await self._auth_requests.put(request.id, request)
         return request
 
     async def pending(self, request_id: str) -> AuthRequest | None:
-        record = await self.kv.get("auth_requests", request_id)
-        return None if record is None else AuthRequest(**record)
+        return await self._auth_requests.get(request_id)
 
     async def logged_in(self, request: AuthRequest) -> AuthRequest:
         """The user just logged in for this request: `prompt=login` and `max_age` are met."""
-        request.prompt = [p for p in request.prompt if p != "login"]
-        request.max_age = None
-        await self.kv.put("auth_requests", request.id, asdict(request), ttl=AUTH_REQUEST_LIFETIME)
+        request = replace(
+            request, prompt=tuple(p for p in request.prompt if p != "login"), max_age=None
+        )
+        await self._auth_requests.put(request.id, request)
         return request
 
     def needs_login(self, request: AuthRequest, auth_time: float | None) -> bool:
@@ -275,8 +478,8 @@ class Provider:
     async def has_consent(self, request: AuthRequest, account: Account, webid: str) -> bool:
         if "consent" in request.prompt:
             return False
-        record = await self.kv.get("consents", f"{account.id}|{request.client_id}")
-        return record is not None and record.get("webid") == webid
+        consent = await self._consents.get(f"{account.id}|{request.client_id}")
+        return consent is not None and consent.webid == webid
 
     async def approve(
         self,
@@ -297,48 +500,40 @@ class Provider:
             raise LoginRequired(description="this app asks you to log in again first")
         if webid not in account.webids:
             raise AccessDeniedError(description="that WebID is not yours")
-        await self.kv.delete("auth_requests", request.id)
+        await self._auth_requests.delete(request.id)
         await self.clients.mark_used(request.client_id)
-        await self.kv.put(
-            "redirects",
+        await self._redirects.put(
             _redirect_key(account.id, request.client_id, request.redirect_uri),
-            {"client_id": request.client_id, "redirect_uri": request.redirect_uri},
+            TrustedRedirect(request.client_id, request.redirect_uri),
         )
         scope = request.scope
         if remember:
-            await self.kv.put(
-                "consents",
+            await self._consents.put(
                 f"{account.id}|{request.client_id}",
-                {
-                    "client_id": request.client_id,
-                    "client_name": request.client_name,
-                    "client_uri": request.client_uri,
-                    "webid": webid,
-                    "granted": time.time(),
-                },
+                Consent(
+                    request.client_id, request.client_name, request.client_uri, webid, time.time()
+                ),
             )
         else:
             # Allowed once: the app may act while its access token lasts (an hour), never
             # longer unless the person chose to keep it connected, so one-time consent gives no
             # refresh token whatever the app asked for. RFC 6749 §3.3: the token response then
             # names the narrower scope it granted.
-            scope = [s for s in request.scope if s != "offline_access"]
+            scope = tuple(s for s in request.scope if s != "offline_access")
         code = secrets.token_urlsafe(32)
-        await self.kv.put(
-            "codes",
+        await self._codes.put(
             _hash(code),
-            {
-                "client_id": request.client_id,
-                "redirect_uri": request.redirect_uri,
-                "code_challenge": request.code_challenge,
-                "account": account.id,
-                "webid": webid,
-                "client_name": request.client_name,
-                "scope": scope,
-                "nonce": request.nonce,
-                "auth_time": auth_time,
-            },
-            ttl=CODE_LIFETIME,
+            CodeGrant(
+                client_id=request.client_id,
+                redirect_uri=request.redirect_uri,
+                code_challenge=request.code_challenge,
+                account=account.id,
+                webid=webid,
+                client_name=request.client_name,
+                scope=scope,
+                nonce=request.nonce,
+                auth_time=auth_time,
+            ),
         )
         return request.redirect(self.issuer, code=code)
 
@@ -355,10 +550,10 @@ class Provider:
         if account is None:
             return False
         key = _redirect_key(account.id, client_id, redirect_uri)
-        return await self.kv.get("redirects", key) is not None
+        return await self._redirects.get(key) is not None
 
     async def deny(self, request: AuthRequest, error: str = "access_denied") -> str:
-        await self.kv.delete("auth_requests", request.id)
+        await self._auth_requests.delete(request.id)
         return request.redirect(self.issuer, error=error)
 
     # --- token endpoint ---------------------------------------------------------------
@@ -404,35 +599,38 @@ class Provider:
         client = await self._client(form, authorization)
         code = form.get("code", "")
 
-        def check(record: dict[str, Any]) -> None:
-            if record["client_id"] != client.client_id:
+        def check(grant: CodeGrant) -> None:
+            if grant.client_id != client.client_id:
                 raise InvalidGrantError(description="the code was issued to another client")
-            if form.get("redirect_uri") != record["redirect_uri"]:
+            if form.get("redirect_uri") != grant.redirect_uri:
                 raise InvalidGrantError(
                     description="redirect_uri differs from the authorization request"
                 )
             verifier = form.get("code_verifier", "")
-            challenge = str(record["code_challenge"])
-            if not verifier or not hmac.compare_digest(_s256(verifier), challenge):
+            if not verifier or not hmac.compare_digest(_s256(verifier), grant.code_challenge):
                 raise InvalidGrantError(description="the PKCE code_verifier does not match")
 
         # RFC 6749 §4.1.2: a replayed code revokes the tokens issued with it.
-        record = await self._redeem(
-            "codes", code, "the code is invalid, expired or already used", check
+        grant = await self._redeem(
+            self._codes,
+            self._codes_used,
+            code,
+            "the code is invalid, expired or already used",
+            check,
         )
         family = secrets.token_hex(8)
-        await self.kv.put("codes_used", _hash(code), {"family": family}, ttl=24 * 3600)
+        await self._codes_used.put(_hash(code), Redeemed(family))
         return await self._tokens(
             client_id=client.client_id,
-            account=str(record["account"]),
-            webid=str(record["webid"]),
-            scope=list(record["scope"]),
+            account=grant.account,
+            webid=grant.webid,
+            scope=grant.scope,
             jkt=jkt,
-            nonce=record.get("nonce"),
-            auth_time=record.get("auth_time"),
+            nonce=grant.nonce,
+            auth_time=grant.auth_time,
             family=family,
             bind_refresh=client.is_public,
-            client_name=str(record.get("client_name") or client.display_name),
+            client_name=grant.client_name or client.display_name,
         )
 
     async def _refresh(
@@ -441,37 +639,36 @@ class Provider:
         client = await self._client(form, authorization)
         token = form.get("refresh_token", "")
 
-        def check(record: dict[str, Any]) -> None:
-            if record["client_id"] != client.client_id:
+        def check(grant: RefreshGrant) -> None:
+            if grant.client_id != client.client_id:
                 raise InvalidGrantError(description="the refresh token belongs to another client")
-            bound = record.get("jkt")
-            if bound is not None and bound != jkt:
+            if grant.jkt is not None and grant.jkt != jkt:
                 raise InvalidGrantError(
                     description="this refresh token is bound to a DPoP key; prove it with that key"
                 )
 
         # A replayed refresh token was stolen, or its holder was: revoke the whole family.
-        record = await self._redeem(
-            "refresh", token, "the refresh token is invalid, expired or used", check
+        grant = await self._redeem(
+            self._refresh_tokens,
+            self._refresh_used,
+            token,
+            "the refresh token is invalid, expired or used",
+            check,
         )
-        family = str(record["family"])
-        bound = record.get("jkt")
-        await self.kv.put(
-            "refresh_used", _hash(token), {"family": family}, ttl=REFRESH_TOKEN_LIFETIME
-        )
-        if await self.accounts.get(str(record["account"])) is None:
+        await self._refresh_used.put(_hash(token), Redeemed(grant.family))
+        if await self.accounts.get(grant.account) is None:
             raise InvalidGrantError(description="the account no longer exists")
         return await self._tokens(
             client_id=client.client_id,
-            account=str(record["account"]),
-            webid=str(record["webid"]),
-            scope=list(record["scope"]),
+            account=grant.account,
+            webid=grant.webid,
+            scope=grant.scope,
             jkt=jkt,
             nonce=None,
-            auth_time=record.get("auth_time"),
-            family=family,
-            bind_refresh=bound is not None,
-            client_name=str(record.get("client_name") or client.display_name),
+            auth_time=grant.auth_time,
+            family=grant.family,
+            bind_refresh=grant.jkt is not None,
+            client_name=grant.client_name or client.display_name,
         )
 
     async def _client_credentials(
@@ -501,7 +698,7 @@ class Provider:
         client_id: str,
         account: str,
         webid: str,
-        scope: list[str],
+        scope: tuple[str, ...],
         jkt: str | None,
         nonce: Any,
         auth_time: Any,
@@ -522,31 +719,30 @@ class Provider:
         }
         if "offline_access" in scope:
             refresh = secrets.token_urlsafe(32)
-            await self.kv.put(
-                "refresh",
+            await self._refresh_tokens.put(
                 _hash(refresh),
-                {
-                    "client_id": client_id,
-                    "client_name": client_name,
-                    "account": account,
-                    "webid": webid,
-                    "scope": scope,
-                    "family": family,
-                    "jkt": jkt if bind_refresh else None,
-                    "auth_time": auth_time,
-                },
-                ttl=REFRESH_TOKEN_LIFETIME,
+                RefreshGrant(
+                    client_id=client_id,
+                    client_name=client_name,
+                    account=account,
+                    webid=webid,
+                    scope=scope,
+                    family=family,
+                    jkt=jkt if bind_refresh else None,
+                    auth_time=auth_time,
+                ),
             )
             response["refresh_token"] = refresh
         return response
 
     async def _redeem(
         self,
-        namespace: str,
+        grants: Records[_Grant],
+        used: Records[Redeemed],
         secret: str,
         refusal: str,
-        check: Callable[[dict[str, Any]], None],
-    ) -> dict[str, Any]:
+        check: Callable[[_Grant], None],
+    ) -> _Grant:
         """Take a single-use record (code or refresh token) once `check` accepts the request
         for it; on reuse revoke its family.
 
@@ -554,31 +750,31 @@ class Provider:
         a wrong PKCE verifier, a thief without the DPoP key) neither burns the real client's
         code nor makes its next use look like a replay that revokes the family.
         """
-        found = await self.kv.get(namespace, _hash(secret)) if secret else None
+        found = await grants.get(_hash(secret)) if secret else None
         if found is not None:
             check(found)
-            record = await self.kv.take(namespace, _hash(secret))
-            if record is not None:
-                return record
-        used = await self.kv.get(namespace + "_used", _hash(secret)) if secret else None
-        if used is not None:
-            await self._revoke_family(str(used["family"]))
+            taken = await grants.take(_hash(secret))
+            if taken is not None:
+                return taken
+        redeemed = await used.get(_hash(secret)) if secret else None
+        if redeemed is not None:
+            await self._revoke_family(redeemed.family)
         raise InvalidGrantError(description=refusal)
 
     async def _revoke_family(self, family: str) -> None:
-        for key, record in await self.kv.items("refresh"):
-            if record.get("family") == family:
-                await self.kv.delete("refresh", key)
+        for key, grant in await self._refresh_tokens.items():
+            if grant.family == family:
+                await self._refresh_tokens.delete(key)
 
     async def revoke_app(self, account: Account, client_id: str) -> None:
         """Forget a remembered consent and every refresh token the app holds for `account`; the
         app's access tokens stop working at once."""
         for webid in account.webids:
             await self.revocations.revoke(webid=webid, client_id=client_id)
-        await self.kv.delete("consents", f"{account.id}|{client_id}")
-        for key, record in await self.kv.items("refresh"):
-            if record.get("account") == account.id and record.get("client_id") == client_id:
-                await self.kv.delete("refresh", key)
+        await self._consents.delete(f"{account.id}|{client_id}")
+        for key, grant in await self._refresh_tokens.items():
+            if grant.account == account.id and grant.client_id == client_id:
+                await self._refresh_tokens.delete(key)
         log.info("app %s revoked: account %s", client_id, account.id)
 
     async def revoke_credential(self, account: Account, client_id: str) -> None:
@@ -593,8 +789,9 @@ class Provider:
         with the WebIDs it acts as. `revoke_app` ends all of that for an app."""
         apps: dict[str, dict[str, Any]] = {}
 
-        def entry(record: dict[str, Any]) -> dict[str, Any]:
-            client_id = str(record["client_id"])
+        def entry(
+            client_id: str, client_name: str | None, webid: str, granted: float
+        ) -> dict[str, Any]:
             if client_id not in apps:
                 apps[client_id] = {
                     "client_id": client_id,
@@ -602,28 +799,31 @@ class Provider:
                     "webids": [],
                     "remembered": False,
                     "stays_connected": False,
-                    # a refresh token's family began when its person last logged in
-                    "granted": float(record.get("granted") or record.get("auth_time") or 0),
+                    "granted": granted,
                 }
             app = apps[client_id]
-            if record.get("client_name"):
-                app["client_name"] = str(record["client_name"])
-            if record.get("webid") and record["webid"] not in app["webids"]:
-                app["webids"].append(str(record["webid"]))
+            if client_name:
+                app["client_name"] = client_name
+            if webid and webid not in app["webids"]:
+                app["webids"].append(webid)
             return app
 
         prefix = f"{account.id}|"
-        for key, record in await self.kv.items("consents"):
+        for key, consent in await self._consents.items():
             if key.startswith(prefix):
-                app = entry(record)
+                app = entry(consent.client_id, consent.client_name, consent.webid, consent.granted)
                 app["remembered"] = True
-        for _, record in await self.kv.items("refresh"):
-            if record.get("account") == account.id:
-                entry(record)["stays_connected"] = True
+        for _, grant in await self._refresh_tokens.items():
+            if grant.account == account.id:
+                # a refresh token's family began when its person last logged in
+                granted = float(grant.auth_time or 0)
+                entry(grant.client_id, grant.client_name, grant.webid, granted)[
+                    "stays_connected"
+                ] = True
         return sorted(apps.values(), key=lambda app: (app["granted"], app["client_id"]))
 
     async def _access_token(
-        self, *, webid: str, client_id: str, jkt: str | None, scope: list[str]
+        self, *, webid: str, client_id: str, jkt: str | None, scope: Sequence[str]
     ) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import html
 import re
 import secrets
@@ -22,11 +23,13 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from joserfc.jwk import thumbprint
 
+from pod.feed import Actor, Change, LocalFeed, RecordChanged, encode
 from pod.fetch import Fetcher
-from pod.http.keys import PROVIDER
+from pod.http.keys import FEED, PROVIDER
 from pod.idp.clients import REGISTRATIONS_PER_HOUR, Clients
-from pod.idp.revocations import Revocations
+from pod.idp.revocations import REVOCATIONS, Revocation, Revocations, record_key
 from pod.storage.kv import MemoryKeyValueStore
+from pod.storage.records import AnnouncingKeyValueStore, Records
 from tests.idp.conftest import (
     PASSWORD,
     ClientApp,
@@ -655,17 +658,99 @@ async def test_revoking_an_app_ends_its_access_at_once(
     assert await get_status(kluis, key, fresh["access_token"], "alice/app-doc") == 200
 
 
+async def test_a_revocation_another_process_wrote_holds_at_the_next_request(
+    kluis: Kluis, people: None
+) -> None:
+    token, key, credential = await client_credentials_token(
+        kluis, "alice@example.org", "alice", DPoPKey()
+    )
+    await put_private(kluis, key, token, "alice/elsewhere")
+    # Another worker revokes the credential: it writes the record to the store the workers share
+    # (not through this process's store, so nothing here hears of it) ...
+    webid, client_id = kluis.url("alice/profile/card#me"), credential["clientId"]
+    shared = kluis.app[PROVIDER].kv
+    assert isinstance(shared, AnnouncingKeyValueStore)
+    await Records(shared.inner, REVOCATIONS).put(
+        record_key(webid, client_id), Revocation(webid, client_id, time.time()), ttl=60
+    )
+    # ... which this process does not read on every request ...
+    assert await get_status(kluis, key, token, "alice/elsewhere") == 200
+    # ... until that worker's change reaches this one through the feed.
+    kluis.app[FEED].publish(
+        RecordChanged(
+            Change.UPDATE,
+            REVOCATIONS.name,
+            record_key(webid, client_id),
+            Actor(webid, None, "another-worker-request"),
+        )
+    )
+    assert await get_status(kluis, key, token, "alice/elsewhere") == 401
+    # Other credentials of the same WebID keep working.
+    other, other_key, _ = await client_credentials_token(
+        kluis, "alice@example.org", "alice", DPoPKey()
+    )
+    assert await get_status(kluis, other_key, other, "alice/elsewhere") == 200
+
+
+async def test_account_records_are_announced_with_the_request_and_no_secrets(
+    kluis: Kluis,
+) -> None:
+    heard: list[RecordChanged] = []
+    kluis.app[FEED].subscribe(lambda e: heard.append(e) if isinstance(e, RecordChanged) else None)
+    created = await sign_up(kluis, "dora@example.org", "dora")
+    api = await api_token(kluis, "dora@example.org")
+    by_namespace = {e.namespace: e for e in heard}
+    assert by_namespace["accounts"].key == created["accountId"]
+    assert by_namespace["pod_names"].key == "dora"
+    # an e-mail address is personal data, an API token a secret: neither goes on the feed
+    assert by_namespace["emails"].change == Change.CREATE
+    assert by_namespace["emails"].key == hashlib.sha256(b"dora@example.org").hexdigest()
+    assert by_namespace["api_tokens"].key == hashlib.sha256(api.encode()).hexdigest()
+    wire = "\n".join(encode(e) for e in heard)
+    assert "dora@example.org" not in wire
+    assert api not in wire
+    assert "scrypt$" not in wire  # nor the password hash
+    # every write names the request it was made in
+    assert all(e.actor.request_id for e in heard)
+
+
+async def test_revocations_follow_the_feed_whoever_wrote() -> None:
+    kv, feed = MemoryKeyValueStore(), LocalFeed()
+    revocations = Revocations(kv, keep=60)
+    revocations.follow(feed)
+    webid, key = "https://a.example/#me", record_key("https://a.example/#me", "app")
+    now = time.time()
+    records = Records(kv, REVOCATIONS)
+    await records.put(key, Revocation(webid, "app", now), ttl=60)
+    feed.publish(RecordChanged(Change.UPDATE, REVOCATIONS.name, key))
+    # concurrent checks all wait for the re-read, none answers from the copy before it
+    answers = await asyncio.gather(
+        *(revocations.is_revoked(webid=webid, client_id="app", issued_at=now) for _ in range(5))
+    )
+    assert answers == [True] * 5
+    await records.delete(key)  # gone elsewhere (a maintenance command, say)
+    feed.publish(RecordChanged(Change.DELETE, REVOCATIONS.name, key))
+    assert not await revocations.is_revoked(webid=webid, client_id="app", issued_at=now)
+    # other namespaces' changes are none of its business
+    feed.publish(RecordChanged(Change.UPDATE, "sessions", key))
+    assert not await revocations.is_revoked(webid=webid, client_id="app", issued_at=now)
+
+
 async def test_revocations_outlive_a_restart() -> None:
     kv = MemoryKeyValueStore()
     await Revocations(kv, keep=60).revoke(webid="https://a.example/#me", client_id="app")
     restarted = Revocations(kv, keep=60)
     await restarted.load()
     now = time.time()
-    assert restarted.is_revoked(webid="https://a.example/#me", client_id="app", issued_at=now - 5)
-    assert not restarted.is_revoked(
+    assert await restarted.is_revoked(
+        webid="https://a.example/#me", client_id="app", issued_at=now - 5
+    )
+    assert not await restarted.is_revoked(
         webid="https://a.example/#me", client_id="app", issued_at=now + 5
     )
-    assert not restarted.is_revoked(webid="https://a.example/#me", client_id="b", issued_at=now - 5)
+    assert not await restarted.is_revoked(
+        webid="https://a.example/#me", client_id="b", issued_at=now - 5
+    )
 
 
 async def test_expired_refresh_token(kluis: Kluis, client_app: ClientApp, people: None) -> None:
