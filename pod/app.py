@@ -142,6 +142,7 @@ def create_app(
     signing_keys = SigningKeys(kv, retire_after=2 * max(ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME))
     issuer_keys = IssuerKeys(fetcher)
     issuer_keys.register_local(issuer, signing_keys.key_set)
+    signing_keys.follow(feed)
     revocations = Revocations(kv, keep=ACCESS_TOKEN_LIFETIME + 60)
     revocations.follow(feed)
     # The sources of permissions; the authorizer grants the union of what they grant.

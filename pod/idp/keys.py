@@ -2,8 +2,9 @@
 and the key that signs its browser cookies. Imports storage.
 
 The newest key signs; older keys stay in the JWKS until every token they signed has expired, so
-rotation never invalidates a token still in flight. The key list is re-read from storage now and
-then, so a rotation done by another process (`kluis idp rotate-keys`) is picked up.
+rotation never invalidates a token still in flight. A rotation announced on the change feed (by
+any worker) makes the next use re-read the key list; it is also re-read now and then, for a
+rotation nobody announced (`kluis idp rotate-keys` on a stopped server's data).
 
 Owns the KeyValueStore namespace `idp`: the signing keys under `signing_keys`, the cookie key
 under `cookie_key`.
@@ -11,6 +12,9 @@ under `cookie_key`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -20,9 +24,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey, KeySet
 
+from pod.feed import ChangeFeed, Event, RecordChanged
 from pod.storage.kv import KeyValueStore, Record
 from pod.storage.records import Expiry, Records, declare
 
+log = logging.getLogger(__name__)
 ALGORITHM: Final = "ES256"
 _SIGNING_KEYS: Final = "signing_keys"
 _COOKIE_KEY: Final = "cookie_key"
@@ -108,10 +114,13 @@ class SigningKeys:
         self.retire_after = retire_after
         self._keys: tuple[SigningKey, ...] = ()
         self._loaded = 0.0
+        self._changed = False  # a change was announced since the keys were read
         self._imported: dict[str, ECKey] = {}
+        self._reloads: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
         """Read the keys, creating the first one on a fresh server."""
+        self._changed = False  # before reading: a change announced meanwhile reads again
         ring = await self._ring()
         if ring is None or not ring.keys:
             ring = KeyRing((_new_key(),))
@@ -120,8 +129,29 @@ class SigningKeys:
         self._keys = ring.keys
         self._loaded = time.monotonic()
 
+    def follow(self, feed: ChangeFeed) -> None:
+        """Re-read the keys on their next use after a change to them is announced."""
+        feed.subscribe(self._stale)
+
+    def _stale(self, event: Event) -> None:
+        if not (isinstance(event, RecordChanged) and event.namespace == IDP.name):
+            return
+        self._changed = True
+        # Verifying tokens reads `key_set` without I/O: read the new keys now, so a token signed
+        # by a key another worker just made verifies here too.
+        with contextlib.suppress(RuntimeError):  # no running loop: the next use reads them
+            task = asyncio.get_running_loop().create_task(self._reload())
+            self._reloads.add(task)
+            task.add_done_callback(self._reloads.discard)
+
+    async def _reload(self) -> None:
+        try:
+            await self._fresh()
+        except OSError:
+            log.exception("could not re-read the signing keys; the next use tries again")
+
     async def _fresh(self) -> None:
-        if not self._keys or time.monotonic() - self._loaded > _RELOAD_SECONDS:
+        if self._changed or not self._keys or time.monotonic() - self._loaded > _RELOAD_SECONDS:
             await self.load()
 
     async def rotate(self) -> str:
