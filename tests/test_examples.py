@@ -98,3 +98,12 @@ def test_custom_backend() -> None:
     assert "write /notes/ (text/turtle, 0 bytes)" in out
     assert "write /notes/today (text/turtle," in out
     assert "delete /notes/today" in out
+
+
+def test_office_hours() -> None:
+    out = run_example("office_hours.py", str(free_port())).splitlines()
+    assert out == [
+        '10:00 Europe/Amsterdam  bob GET /alice/team/plan  200  WAC-Allow: user="read",public=""',
+        "20:00 Europe/Amsterdam  bob GET /alice/team/plan  403",
+        "10:00 Europe/Amsterdam  bob GET /alice/diary  403",
+    ]
