@@ -107,3 +107,20 @@ def test_office_hours() -> None:
         "20:00 Europe/Amsterdam  bob GET /alice/team/plan  403",
         "10:00 Europe/Amsterdam  bob GET /alice/diary  403",
     ]
+
+
+def test_change_log(tmp_path: Path) -> None:
+    out = run_example("change_log.py", str(tmp_path / "changes.jsonl"), str(free_port()))
+    entries = [json.loads(line) for line in out.splitlines()]
+    assert out == (tmp_path / "changes.jsonl").read_text(encoding="utf-8")
+    done = [(e["change"], e["path"]) for e in entries if e["request"] is not None]
+    assert done == [
+        ("Create", "/notes/"),
+        ("Add", "/"),
+        ("Create", "/notes/today"),
+        ("Add", "/notes/"),
+        ("Update", "/notes/today"),
+        ("Delete", "/notes/today"),
+        ("Remove", "/notes/"),
+    ]
+    assert len({e["request"] for e in entries if e["request"] is not None}) == 3
