@@ -106,6 +106,12 @@ async def _json(session: aiohttp.ClientSession, method: str, url: str, **options
         raise Refused(f"cannot reach {url} ({exc}); is the server running?") from exc
 
 
+def positional(argv: list[str]) -> list[str]:
+    """`argv` for argparse, read as positional arguments only: a client secret is base64url and
+    may begin with `-`, which argparse would take for an option. `-h` still asks for help."""
+    return argv if {"-h", "--help"} & set(argv) else ["--", *argv]
+
+
 async def main(server: str, client_id: str, client_secret: str, resource: str) -> str:
     async with aiohttp.ClientSession() as session:
         me = await SignedIn.sign_in(session, server, client_id, client_secret)
@@ -120,7 +126,7 @@ if __name__ == "__main__":
     parser.add_argument("client_id")
     parser.add_argument("client_secret")
     parser.add_argument("resource", help="URL of a document to write, in a pod the WebID owns")
-    args = parser.parse_args()
+    args = parser.parse_args(positional(sys.argv[1:]))
     try:
         print(asyncio.run(main(args.server, args.client_id, args.client_secret, args.resource)))
     except Refused as exc:

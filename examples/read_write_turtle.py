@@ -22,7 +22,7 @@ try:
 except ImportError:
     sys.exit("run this with the Python in .venv (`make serve` makes it): .venv/bin/python ...")
 
-from dpop_client import Refused, SignedIn
+from dpop_client import Refused, SignedIn, positional
 
 PROFILE = """@prefix foaf: <http://xmlns.com/foaf/0.1/> .
 <#me> a foaf:Person ; foaf:name "Alice" .
@@ -53,7 +53,7 @@ if __name__ == "__main__":
     parser.add_argument("pod", help="your pod's URL, e.g. http://localhost:3000/alice/")
     parser.add_argument("client_id", help="from `kluis client create` (clientId)")
     parser.add_argument("client_secret", help="from `kluis client create` (clientSecret)")
-    args = parser.parse_args()
+    args = parser.parse_args(positional(sys.argv[1:]))
     try:
         print(asyncio.run(main(args.pod, args.client_id, args.client_secret)))
     except Refused as exc:

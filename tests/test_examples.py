@@ -70,9 +70,11 @@ async def test_mistakes_get_one_clear_line(
     assert missing.returncode == 2
     assert "usage:" in missing.stderr
     assert "required" in missing.stderr
-    args = [base + "eve/", client["clientId"], "not the secret"]
+    # A wrong secret, beginning with "-" as one in 64 base64url secrets do (and without a
+    # space, which would make argparse read it as a positional argument anyway).
+    args = [base + "eve/", client["clientId"], "-not-the-secret"]
     if name == "dpop_client.py":
-        args = [base, client["clientId"], "not the secret", base + "eve/x"]
+        args = [base, client["clientId"], "-not-the-secret", base + "eve/x"]
     wrong = failing_example(name, *args)
     assert wrong.returncode == 1
     assert "answered 401" in wrong.stderr
