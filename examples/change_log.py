@@ -3,15 +3,15 @@
 Run: .venv/bin/python examples/change_log.py LOG [PORT]
 (no server needs to be running; `make serve` makes .venv.)
 
-Every write in Kluis publishes one event on the change feed: what changed (a resource's path, or
-a key-value record's namespace and key), how (Create, Update, Delete; Add and Remove for a
-container gaining or losing a child), the new version, and who did it: the WebID and client app
-of the request, and the request id that the response carried in its `X-Request-Id` header.
-`create_app(settings, consumers=[ChangeLog(path).attach])` hands the feed to `attach`, which
-subscribes with `feed.consume`: the log gets a queue and a task of its own, so a slow disk never
-slows a write. If it falls further behind than the queue holds, the oldest events are dropped;
-the log then says how many it missed. Events carry no content (no document, no record value),
-so neither does the log.
+Every write in Kluis publishes one event on the change feed: what changed (a resource's path, or a
+key-value record's namespace and key, hashed where the key is personal data), how (Create, Update,
+Delete; Add and Remove for a container gaining or losing a child), the new version, and who did it:
+the WebID and client app of the request, and the request id that the response carried in its
+`X-Request-Id` header. `create_app(settings, consumers=[ChangeLog(path).attach])` hands the feed to
+`attach`, which subscribes with `feed.consume`: the log gets a queue and a task of its own, so a
+slow disk never slows a write. If it falls further behind than the queue holds, the oldest events
+are dropped; the log then says how many it missed. Events carry no content (no document, no record
+value), so neither does the log.
 
 This script starts a server (access control replaced by GrantAll, so nobody signs in and the
 WebID is null), creates, patches and deletes a document, stops, and prints the log.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,22 @@ async def test_a_log_that_fell_behind_says_how_much_it_missed(
     assert last["path"] == POD + "notes/"
     assert gap.keys() == {"time", "missed"}
     assert gap["missed"] >= 3
+
+
+async def test_record_changes_are_logged_by_namespace_and_key_only(
+    client: Client, log: ChangeLog
+) -> None:
+    email, password = "dora@example.org", secrets.token_urlsafe(16)
+    r = await client.post(
+        "/.account/api/accounts", json={"email": email, "password": password}, as_agent=None
+    )
+    assert r.status == 201, await r.text()
+    request = r.headers["X-Request-Id"]
+    entries = await lines(log, until={"request": request})
+    signed_up = [e for e in entries if e["request"] == request]
+    assert all(e.keys() >= {"namespace", "key"} and "path" not in e for e in signed_up)
+    # Where a key is personal data (an e-mail address) the feed carries its hash; values
+    # (the password's hash) it never carries.
+    text = log.path.read_text(encoding="utf-8")
+    assert email not in text
+    assert password not in text
