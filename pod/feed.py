@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import time
@@ -161,8 +162,10 @@ class Consumer:
         self._ready.set()
         if self._task is None:
             with contextlib.suppress(RuntimeError):  # no running loop: started on a later offer
+                # In a context of its own: not the one of the request whose write came first,
+                # whose id and agent would otherwise stick to everything the consumer does.
                 self._task = asyncio.get_running_loop().create_task(
-                    self._run(), name=f"feed-{self.name}"
+                    self._run(), name=f"feed-{self.name}", context=contextvars.Context()
                 )
 
     @property

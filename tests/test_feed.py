@@ -183,6 +183,29 @@ async def test_the_actor_is_the_request_s_or_the_server_s() -> None:
     assert current_actor() is SERVER  # the request's context stayed its own
 
 
+async def test_a_consumer_does_not_act_in_the_name_of_the_first_publisher() -> None:
+    """A consumer's task was made in the context of the request whose write came first: its log
+    lines, and anything it wrote, carried that request's id and agent for good."""
+    feed = LocalFeed()
+    seen: list[Actor] = []
+
+    async def consume(event: Event) -> None:
+        seen.append(current_actor())
+
+    consumer = feed.consume(consume, name="audit")
+
+    async def in_a_request() -> None:
+        logs.REQUEST_ID.set("r1")
+        act_as("https://alice.example/#me", None)
+        feed.publish(_record())
+
+    await asyncio.create_task(in_a_request(), context=contextvars.copy_context())
+    feed.publish(_record("later"))
+    await feed.close()
+    assert consumer.missed == 0
+    assert seen == [SERVER, SERVER]
+
+
 # --- the wire form ------------------------------------------------------------------------------
 
 _text = st.text(max_size=40)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import secrets
 import time
@@ -140,7 +141,9 @@ class SigningKeys:
         # Verifying tokens reads `key_set` without I/O: read the new keys now, so a token signed
         # by a key another worker just made verifies here too.
         with contextlib.suppress(RuntimeError):  # no running loop: the next use reads them
-            task = asyncio.get_running_loop().create_task(self._reload())
+            task = asyncio.get_running_loop().create_task(
+                self._reload(), context=contextvars.Context()
+            )
             self._reloads.add(task)
             task.add_done_callback(self._reloads.discard)
 
