@@ -4,8 +4,8 @@ One method per operation, as CSS's ResourceStore (https://github.com/CommunitySo
 CommunitySolidServer, `src/storage/ResourceStore.ts`): head, get, read_graph, put, post, patch,
 delete. The store is a stack, built in `pod.app.create_app`: the Solid rules over a Backend at the
 bottom (`pod.ldp.rules`), and wrappers above it (locks, listings, converting, announcing), each
-a `Passthrough` that overrides what it adds. A write answers with the changes it made; the top of the stack announces
-them on the change feed, which every cache follows.
+a `Passthrough` that overrides what it adds. A write answers with the changes it made; the top
+of the stack announces them on the change feed, which every cache follows.
 """
 
 from __future__ import annotations
