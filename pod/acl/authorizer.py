@@ -88,7 +88,12 @@ class Authorizer:
         """Return if every mode `operation` needs is granted; else raise Unauthenticated or
         Forbidden. `known` is an earlier check of the same request (a PATCH is checked before
         and after its body is read), whose look-ups are reused."""
-        checked = known or await self._look(operation)
+        if known is not None:
+            checked = known
+        elif operation.method in _DEPENDS_ON_EXISTENCE:
+            checked = await self._look(operation)
+        else:
+            checked = _NOT_LOOKED
         needs = needed_modes(
             operation.method,
             operation.target,
@@ -96,15 +101,15 @@ class Authorizer:
             patch=operation.patch,
         )
         for path, modes in needs.modes.items():
-            if modes & ~await self.granted(credentials, path):
+            if modes & await self.granted(credentials, path) != modes:  # (one Flag operation)
                 raise _refusal(credentials, needs, self.store.url(needs.target or path))
         return checked
 
     async def _look(self, operation: Operation) -> Checked:
         """Which of the target and its ancestors exist, up to the nearest existing ancestor,
         for the operations whose needs depend on it (a create needs Append above)."""
-        if operation.method not in _DEPENDS_ON_EXISTENCE or paths.is_auxiliary(operation.target):
-            return _NOT_LOOKED
+        if paths.is_auxiliary(operation.target):
+            return _NOT_LOOKED  # an auxiliary resource's needs are its subject's, whatever exists
         target = await self.store.head(operation.target)
         if target is not None:
             return Checked(target, frozenset({operation.target}), True)
@@ -115,6 +120,9 @@ class Authorizer:
 
     async def allowed(self, credentials: Credentials, path: str) -> Allowed:
         """The modes `credentials` and the public hold on `path`."""
+        if len(self.readers) == 1:
+            modes = self.readers[0].modes
+            return Allowed(await modes(credentials, path), await modes(ANONYMOUS, path))
         return Allowed(await self.granted(credentials, path), await self.granted(ANONYMOUS, path))
 
 

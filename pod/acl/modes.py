@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Final
 
 from pod import paths
 from pod.ldp.patch import Patch
@@ -35,7 +36,8 @@ class Needs:
     target: str = ""
 
     def add(self, path: str, modes: AccessMode) -> None:
-        self.modes[path] = self.modes.get(path, AccessMode.NONE) | modes
+        known = self.modes.get(path)
+        self.modes[path] = modes if known is None else known | modes
 
 
 def patch_modes(patch: Patch | None) -> AccessMode:
@@ -68,6 +70,8 @@ def needed_modes(
     For PATCH, `patch` is the parsed patch; without it, the least any patch needs there.
     """
     method = method.upper()
+    if method in _ONE_MODE and not paths.is_auxiliary(path):  # the common case, made directly
+        return Needs({path: _ONE_MODE[method]}, method, path)
     needs = Needs({}, method, path)
     if paths.is_auxiliary(path):
         subject = paths.subject_of(path)
@@ -101,6 +105,11 @@ def needed_modes(
         if parent is not None:
             needs.add(parent, WRITE)
     return needs
+
+
+# What reading and appending need, whatever exists (WAC #server-read-operation,
+# #server-append-operation).
+_ONE_MODE: Final = {"GET": READ, "HEAD": READ, "POST": APPEND}
 
 
 def _meta_modes(method: str, patch: Patch | None) -> AccessMode:

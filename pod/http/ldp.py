@@ -92,41 +92,49 @@ def operation_of(request: web.Request, path: str) -> Operation:
     is not a patch format."""
     method = request.method
     h = request.headers
+    if method == hdrs.METH_GET or method == hdrs.METH_HEAD:
+        byte_range = None
+        if hdrs.RANGE in h:
+            try:
+                byte_range = request.http_range
+            except ValueError:
+                byte_range = None  # RFC 9110 §14.2: a server may ignore a Range it cannot parse
+        return Operation(
+            method,
+            path,
+            h.get(hdrs.ACCEPT),
+            _conditions(request),
+            byte_range=byte_range,
+            if_range=h.get(hdrs.IF_RANGE),
+        )
     content_type = h.get(hdrs.CONTENT_TYPE)
     if method == hdrs.METH_PATCH:
         if content_type is None:
             raise BadRequest("a PATCH body needs a Content-Type header")
         patch_media_type(content_type)
-    byte_range = None
-    if hdrs.RANGE in h and method in (hdrs.METH_GET, hdrs.METH_HEAD):
-        try:
-            byte_range = request.http_range
-        except ValueError:
-            byte_range = None  # RFC 9110 §14.2: a server may ignore a Range it cannot parse
-    return Operation(
-        method=method,
-        target=path,
-        accept=h.get(hdrs.ACCEPT),
-        conditions=_conditions(request),
-        content_type=content_type,
-        byte_range=byte_range,
-        if_range=h.get(hdrs.IF_RANGE),
-        slug=h.get("Slug") if method == hdrs.METH_POST else None,
-        as_container=method == hdrs.METH_POST
-        and bool(headers.link_types(h.get(hdrs.LINK)) & _CONTAINER_TYPES),
-    )
+    if method == hdrs.METH_POST:
+        return Operation(
+            method,
+            path,
+            conditions=_conditions(request),
+            content_type=content_type,
+            slug=h.get("Slug"),
+            as_container=bool(headers.link_types(h.get(hdrs.LINK)) & _CONTAINER_TYPES),
+        )
+    return Operation(method, path, conditions=_conditions(request), content_type=content_type)
 
 
 # --- reading ----------------------------------------------------------------------------
 
 
 async def _get(request: web.Request, op: Operation) -> web.StreamResponse:
-    store = request.app[STORE]
+    app = request.app
+    store = app[STORE]
     credentials = await credentials_of(request)
-    authorizer = request.app[AUTHORIZER]
+    authorizer = app[AUTHORIZER]
     await authorizer.authorize(credentials, op)
     path = op.target
-    byte_range = await _byte_range(op, store)
+    byte_range = None if op.byte_range is None else await _byte_range(op, store)
     try:
         rep = await store.get(path, accept=op.accept, byte_range=byte_range)
     except NotFound as exc:
@@ -138,7 +146,7 @@ async def _get(request: web.Request, op: Operation) -> web.StreamResponse:
     )
     if outcome is Outcome.NOT_MODIFIED:
         response = web.Response(status=304)
-        _resource_headers(request, response, path, rep.metadata, allowed=allowed)
+        _resource_headers(app, response, path, rep.metadata, allowed=allowed)
         _validators(response, rep.etag, rep.metadata.modified)
         return response
     status = 206 if rep.byte_range is not None else 200
@@ -149,7 +157,7 @@ async def _get(request: web.Request, op: Operation) -> web.StreamResponse:
         response.headers[hdrs.CONTENT_RANGE] = f"bytes {start}-{end - 1}/{rep.metadata.size}"
     if not rep.is_rdf:
         response.headers[hdrs.ACCEPT_RANGES] = "bytes"
-    _resource_headers(request, response, path, rep.metadata, allowed=allowed)
+    _resource_headers(app, response, path, rep.metadata, allowed=allowed)
     _validators(response, rep.etag, rep.metadata.modified)
     return response
 
@@ -191,7 +199,7 @@ async def _options(request: web.Request, op: Operation) -> web.StreamResponse:
     else:
         meta = await store.head(op.target)
     response = web.Response(status=204)
-    _resource_headers(request, response, op.target, meta)
+    _resource_headers(request.app, response, op.target, meta)
     return response
 
 
@@ -235,7 +243,7 @@ def _written(request: web.Request, result: WriteResult) -> web.Response:
     response = web.Response(status=201 if result.created else 204)
     if result.created:
         response.headers[hdrs.LOCATION] = request.app[STORE].url(result.path)
-    _resource_headers(request, response, result.path, result.metadata)
+    _resource_headers(request.app, response, result.path, result.metadata)
     response.headers[hdrs.ETAG] = f'"{result.etag}"'
     return response
 
@@ -357,7 +365,7 @@ def _kind(path: str, meta: Metadata | None) -> str:
 
 
 def _resource_headers(
-    request: web.Request,
+    app: web.Application,
     response: web.StreamResponse,
     path: str,
     meta: Metadata | None,
@@ -371,12 +379,12 @@ def _resource_headers(
     app, so two apps in one process never answer with each other's): this runs on every
     request.
     """
-    store = request.app[STORE]
+    store = app[STORE]
     storages = store.storages
     root = storages.root_of(path)
     owner = storages.owner(root) if root == path else None
     key = (path, _kind(path, meta), root, owner)
-    cache = request.app[HEADERS]
+    cache = app[HEADERS]
     built = cache.get(key)
     if built is None:
         built = _build_headers(store, path, meta, root, owner)

@@ -7,17 +7,15 @@ after a first authorization, so that nobody without access makes the server read
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import final
+from typing import NamedTuple
 
 from pod.ldp.conditions import NO_CONDITIONS, Conditions
 from pod.ldp.patch import Patch
 
 
-@final
-@dataclass(frozen=True, slots=True)
-class Operation:
+class Operation(NamedTuple):
+    """A named tuple: immutable, and the cheapest such record to make, once per request."""
+
     method: str  # upper case
     target: str  # a validated resource path
     accept: str | None = None
@@ -31,7 +29,7 @@ class Operation:
     patch: Patch | None = None
 
     def with_body(self, body: bytes) -> Operation:
-        return dataclasses.replace(self, body=body)
+        return self._replace(body=body)
 
     def with_patch(self, patch: Patch) -> Operation:
-        return dataclasses.replace(self, patch=patch)
+        return self._replace(patch=patch)

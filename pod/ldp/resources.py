@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Protocol, TypeVar, final
+from typing import Final, NamedTuple, Protocol, TypeVar, final
 
 from pod.feed import ResourceChanged
 from pod.ldp import rdf
@@ -50,10 +50,9 @@ async def offload(size: int, fn: Callable[..., T], /, *args: object, **kwargs: o
     return fn(*args, **kwargs)
 
 
-@final
-@dataclass(frozen=True, slots=True)
-class Representation:
-    """One representation of a resource, as GET returns it.
+class Representation(NamedTuple):
+    """One representation of a resource, as GET returns it (a named tuple: one is made for
+    every GET, and this is the cheapest immutable record Python has).
 
     `data` is the whole body, or the requested byte range of it (`byte_range`, end exclusive).
     Below the converting layer a container's representation is its listing as triples
@@ -168,6 +167,20 @@ class ResourceStore(Protocol):
         ...
 
 
+_OPERATIONS: Final = (
+    "open",
+    "close",
+    "head",
+    "get",
+    "read_graph",
+    "put",
+    "post",
+    "patch",
+    "delete",
+    "create_storage",
+)
+
+
 class Passthrough:
     """A store wrapper that hands every operation to the store below; wrappers override the
     operations they add to. `url`, `path_of`, `base_url` and `storages` are the bottom's own."""
@@ -178,6 +191,12 @@ class Passthrough:
         self.storages = inner.storages
         self.url = inner.url
         self.path_of = inner.path_of
+        # An operation a layer does not add to goes straight to the layer below: the bound
+        # method of the layer below takes the place of this class's, so a request pays no
+        # frame per layer it merely passes (a GET passes most of them).
+        for name in _OPERATIONS:
+            if getattr(type(self), name) is getattr(Passthrough, name):
+                setattr(self, name, getattr(inner, name))
 
     async def open(self) -> None:
         await self.inner.open()
