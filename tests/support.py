@@ -33,6 +33,8 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey, thumbprint
 from yarl import URL
 
 from pod.auth.dpop import access_token_hash
+from pod.model import Metadata
+from pod.storage.base import Backend
 
 BASE_URL: Final = "http://pod.example/"
 CLIENT_ID: Final = "https://app.example/client#id"
@@ -396,3 +398,44 @@ def end_process(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+class Traced:
+    """A real backend, with every call it gets written down as (method, path)."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.calls: list[tuple[str, str]] = []
+
+    async def stat(self, path: str) -> Metadata | None:
+        self.calls.append(("stat", path))
+        return await self.inner.stat(path)
+
+    async def read(
+        self, path: str, *, start: int = 0, end: int | None = None
+    ) -> tuple[Metadata, bytes]:
+        self.calls.append(("read", path))
+        return await self.inner.read(path, start=start, end=end)
+
+    async def write(
+        self, path: str, data: bytes, *, content_type: str, create_only: bool = False
+    ) -> Metadata:
+        self.calls.append(("write", path))
+        return await self.inner.write(
+            path, data, content_type=content_type, create_only=create_only
+        )
+
+    async def delete(self, path: str) -> None:
+        self.calls.append(("delete", path))
+        await self.inner.delete(path)
+
+    async def children(self, path: str) -> list[Metadata]:
+        self.calls.append(("children", path))
+        return await self.inner.children(path)
+
+    async def set_attrs(self, path: str, attrs: dict[str, str]) -> Metadata:
+        self.calls.append(("set_attrs", path))
+        return await self.inner.set_attrs(path, attrs)
+
+    async def close(self) -> None:
+        await self.inner.close()

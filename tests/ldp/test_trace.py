@@ -16,10 +16,9 @@ from pod.acl.defaults import create_owned_storage
 from pod.app import create_app
 from pod.config import Settings
 from pod.http.keys import STORE
-from pod.model import Metadata
 from pod.storage.base import Backend
 from tests.conftest import POD, ClientFactory
-from tests.support import Agent, PodClient
+from tests.support import Agent, PodClient, Traced
 
 TURTLE = {"Content-Type": "text/turtle"}
 N3 = {"Content-Type": "text/n3"}
@@ -27,47 +26,6 @@ INSERT = (
     "@prefix solid: <http://www.w3.org/ns/solid/terms#>. "
     '_:p a solid:InsertDeletePatch; solid:inserts {{ <#s> <#p> "{value}" }}.'
 )
-
-
-class Traced:
-    """A real backend, with every call it gets written down as (method, path)."""
-
-    def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.calls: list[tuple[str, str]] = []
-
-    async def stat(self, path: str) -> Metadata | None:
-        self.calls.append(("stat", path))
-        return await self.inner.stat(path)
-
-    async def read(
-        self, path: str, *, start: int = 0, end: int | None = None
-    ) -> tuple[Metadata, bytes]:
-        self.calls.append(("read", path))
-        return await self.inner.read(path, start=start, end=end)
-
-    async def write(
-        self, path: str, data: bytes, *, content_type: str, create_only: bool = False
-    ) -> Metadata:
-        self.calls.append(("write", path))
-        return await self.inner.write(
-            path, data, content_type=content_type, create_only=create_only
-        )
-
-    async def delete(self, path: str) -> None:
-        self.calls.append(("delete", path))
-        await self.inner.delete(path)
-
-    async def children(self, path: str) -> list[Metadata]:
-        self.calls.append(("children", path))
-        return await self.inner.children(path)
-
-    async def set_attrs(self, path: str, attrs: dict[str, str]) -> Metadata:
-        self.calls.append(("set_attrs", path))
-        return await self.inner.set_attrs(path, attrs)
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 @pytest.fixture
