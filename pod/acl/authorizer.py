@@ -56,10 +56,9 @@ class Checked:
 
     target: Metadata | None
     existing: frozenset[str]
-    looked: bool
 
 
-_NOT_LOOKED = Checked(None, frozenset(), False)
+_NOT_LOOKED = Checked(None, frozenset())
 _DEPENDS_ON_EXISTENCE = frozenset({"PUT", "PATCH"})
 
 
@@ -101,7 +100,7 @@ class Authorizer:
             patch=operation.patch,
         )
         for path, modes in needs.modes.items():
-            if modes & await self.granted(credentials, path) != modes:  # (one Flag operation)
+            if modes & await self.granted(credentials, path) != modes:  # not all granted
                 raise _refusal(credentials, needs, self.store.url(needs.target or path))
         return checked
 
@@ -112,11 +111,11 @@ class Authorizer:
             return _NOT_LOOKED  # an auxiliary resource's needs are its subject's, whatever exists
         target = await self.store.head(operation.target)
         if target is not None:
-            return Checked(target, frozenset({operation.target}), True)
+            return Checked(target, frozenset({operation.target}))
         for ancestor in paths.ancestors(operation.target):
             if await self.store.head(ancestor) is not None:
-                return Checked(None, frozenset({ancestor}), True)
-        return Checked(None, frozenset(), True)
+                return Checked(None, frozenset({ancestor}))
+        return Checked(None, frozenset())
 
     async def allowed(self, credentials: Credentials, path: str) -> Allowed:
         """The modes `credentials` and the public hold on `path`."""
