@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, final
+from typing import NamedTuple, Protocol, final
 
 from pod import paths
 from pod.acl.modes import Needs, needed_modes
@@ -48,14 +48,14 @@ class Allowed:
     public: AccessMode
 
 
-@final
-@dataclass(frozen=True, slots=True)
-class Checked:
-    """What an authorization looked up: the target's metadata (None: missing, or not looked
-    up because the operation's needs do not depend on it) and which paths exist."""
+class Checked(NamedTuple):
+    """What an authorization found: the target's metadata (None: missing, or not looked up
+    because the operation's needs do not depend on it), which paths exist, and the modes the
+    agent holds on the target when they were asked (for WAC-Allow, without asking again)."""
 
     target: Metadata | None
     existing: frozenset[str]
+    granted: AccessMode | None = None
 
 
 _NOT_LOOKED = Checked(None, frozenset())
@@ -99,10 +99,14 @@ class Authorizer:
             exists=checked.existing.__contains__,
             patch=operation.patch,
         )
+        on_target = None
         for path, modes in needs.modes.items():
-            if modes & await self.granted(credentials, path) != modes:  # not all granted
+            granted = await self.granted(credentials, path)
+            if modes & granted != modes:  # not all granted
                 raise _refusal(credentials, needs, self.store.url(needs.target or path))
-        return checked
+            if path == operation.target:
+                on_target = granted
+        return checked if on_target is None else checked._replace(granted=on_target)
 
     async def _look(self, operation: Operation) -> Checked:
         """Which of the target and its ancestors exist, up to the nearest existing ancestor,
@@ -117,12 +121,16 @@ class Authorizer:
                 return Checked(None, frozenset({ancestor}))
         return Checked(None, frozenset())
 
-    async def allowed(self, credentials: Credentials, path: str) -> Allowed:
-        """The modes `credentials` and the public hold on `path`."""
-        if len(self.readers) == 1:
-            modes = self.readers[0].modes
-            return Allowed(await modes(credentials, path), await modes(ANONYMOUS, path))
-        return Allowed(await self.granted(credentials, path), await self.granted(ANONYMOUS, path))
+    async def allowed(
+        self, credentials: Credentials, path: str, *, user: AccessMode | None = None
+    ) -> Allowed:
+        """The modes `credentials` and the public hold on `path`; `user`, when given, is what
+        an authorization of this request found for `credentials` there."""
+        if user is None:
+            user = await self.granted(credentials, path)
+        if not credentials.is_authenticated and credentials.origin is None:
+            return Allowed(user, user)  # the public is who asks
+        return Allowed(user, await self.granted(ANONYMOUS, path))
 
 
 def _refusal(credentials: Credentials, needs: Needs, url: str) -> PodError:

@@ -132,7 +132,7 @@ async def _get(request: web.Request, op: Operation) -> web.StreamResponse:
     store = app[STORE]
     credentials = await credentials_of(request)
     authorizer = app[AUTHORIZER]
-    await authorizer.authorize(credentials, op)
+    checked = await authorizer.authorize(credentials, op)
     path = op.target
     byte_range = None if op.byte_range is None else await _byte_range(op, store)
     try:
@@ -140,7 +140,7 @@ async def _get(request: web.Request, op: Operation) -> web.StreamResponse:
     except NotFound as exc:
         # Only readers get this far, so the methods tell nothing OPTIONS would not.
         raise NotFound(exc.message, allowed=allowed_methods(path, None, store.storages)) from exc
-    allowed = await authorizer.allowed(credentials, path)
+    allowed = await authorizer.allowed(credentials, path, user=checked.granted)
     outcome = evaluate(
         op.conditions, etag=rep.etag, modified=rep.metadata.modified, safe_method=True
     )

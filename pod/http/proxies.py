@@ -101,14 +101,22 @@ def warn_about_origin(request: web.Request) -> None:
         return
     settings = request.app[SETTINGS]
     headers = request.headers
-    peer = request.remote or "unknown"
-    trusted = bool(settings.proxy_networks) and _in(peer, settings.proxy_networks)
     forwarding = [
         name
         for name in (hdrs.FORWARDED, hdrs.X_FORWARDED_FOR, hdrs.X_FORWARDED_PROTO)
         if name in headers
     ]
-    if forwarding and not trusted and "untrusted" not in warned:
+    if not forwarding:
+        # The common case, asked on every request: no proxy, and the Host seen before.
+        seen = f"{request.scheme}://{request.host}"
+        if "origin" not in warned and not _same_origin(seen, settings.base_url):
+            peer = request.remote or "unknown"
+            trusted = bool(settings.proxy_networks) and _in(peer, settings.proxy_networks)
+            _warn_origin(warned, seen, settings.base_url, trusted)
+        return
+    peer = request.remote or "unknown"
+    trusted = bool(settings.proxy_networks) and _in(peer, settings.proxy_networks)
+    if not trusted and "untrusted" not in warned:
         warned.add("untrusted")
         log.warning(
             "requests from %s carry %s, but %s is not in trusted_proxies: if it is your reverse "
@@ -125,17 +133,26 @@ def warn_about_origin(request: web.Request) -> None:
         scheme = last.get("proto") or _last(headers.get(hdrs.X_FORWARDED_PROTO)) or scheme
         host = last.get("host") or _last(headers.get(hdrs.X_FORWARDED_HOST)) or host
     seen = f"{scheme}://{host}"
-    if _origin(seen) != _origin(settings.base_url):
-        warned.add("origin")
-        log.warning(
-            "a request arrived for %s/ but base_url is %s; every URL Kluis makes (and every "
-            "DPoP proof it checks) uses base_url: if clients reach the server at %s/, set "
-            "base_url to it%s",
-            seen,
-            settings.base_url,
-            seen,
-            "" if trusted else " (behind a reverse proxy, also set trusted_proxies)",
-        )
+    if not _same_origin(seen, settings.base_url):
+        _warn_origin(warned, seen, settings.base_url, trusted)
+
+
+def _warn_origin(warned: set[str], seen: str, base_url: str, trusted: bool) -> None:
+    warned.add("origin")
+    log.warning(
+        "a request arrived for %s/ but base_url is %s; every URL Kluis makes (and every "
+        "DPoP proof it checks) uses base_url: if clients reach the server at %s/, set "
+        "base_url to it%s",
+        seen,
+        base_url,
+        seen,
+        "" if trusted else " (behind a reverse proxy, also set trusted_proxies)",
+    )
+
+
+@functools.lru_cache(maxsize=64)  # bounded: the Host header is the client's to choose
+def _same_origin(seen: str, base_url: str) -> bool:
+    return _origin(seen) == _origin(base_url)
 
 
 def _last(value: str | None) -> str | None:
