@@ -38,10 +38,12 @@ from pod.feed import ChangeFeed, LocalFeed
 from pod.fetch import Fetcher
 from pod.http.access import AccessLogger
 from pod.http.account import add_account_routes
+from pod.http.answers import Answers
 from pod.http.bodies import runner_options as runner_options  # for embedders
 from pod.http.idp import add_idp_routes, endpoints
 from pod.http.keys import (
     ACCOUNTS,
+    ANSWERS,
     AUTHENTICATOR,
     AUTHORIZER,
     FEED,
@@ -192,6 +194,7 @@ def create_app(
     app[FETCHER] = fetcher
     app[FEED] = feed
     app[HEADERS] = header_cache()
+    app[ANSWERS] = Answers(feed, enabled=access_control.follows_feed)
     app[AUTHORIZER] = access_control
     app[AUTHENTICATOR] = authenticator
     app[ACCOUNTS] = accounts

@@ -25,6 +25,11 @@ EVERYTHING = AccessMode.READ | AccessMode.APPEND | AccessMode.WRITE | AccessMode
 
 
 class PermissionReader(Protocol):
+    """A source of permissions. One whose grants to the public (no agent) change only through
+    writes the change feed announces (ACL documents) says so with a class attribute
+    `follows_feed = True`, which lets answers to anonymous reads be kept until the feed announces
+    a change (`pod.http.answers`); without it (a reader that asks the clock, say) none is kept."""
+
     async def modes(self, credentials: Credentials, path: str) -> AccessMode:
         """The modes this source grants `credentials` (agent, client, origin) on `path`, an
         existing resource or one that would be created."""
@@ -34,6 +39,8 @@ class PermissionReader(Protocol):
 @final
 class GrantAll:
     """Grants everything to everyone: for a server whose access control is done elsewhere."""
+
+    follows_feed = True
 
     async def modes(self, credentials: Credentials, path: str) -> AccessMode:
         return EVERYTHING
@@ -69,6 +76,8 @@ class Authorizer:
             raise ValueError("an authorizer needs at least one permission reader")
         self.readers = tuple(readers)
         self.store = store
+        # Whether what the public is granted changes only through writes the feed announces.
+        self.follows_feed = all(getattr(r, "follows_feed", False) for r in self.readers)
 
     async def granted(self, credentials: Credentials, path: str) -> AccessMode:
         """The union of what every reader grants."""

@@ -50,6 +50,10 @@ class WacReader:
     Every cache is bounded in entries (`cache_size`) and in bytes.
     """
 
+    # What the public is granted depends on announced writes only (remote groups expire, but
+    # they only ever name agents); see `PermissionReader`.
+    follows_feed = True
+
     def __init__(
         self,
         store: ResourceStore,

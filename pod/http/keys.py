@@ -14,6 +14,7 @@ from pod.cache import LruCache
 from pod.config import Settings
 from pod.feed import ChangeFeed
 from pod.fetch import Fetcher
+from pod.http.answers import Answers
 from pod.http.sessions import Sessions
 from pod.idp.provider import Provider
 from pod.ldp.isolation import IsolatedWorker
@@ -31,6 +32,7 @@ PROVIDER = web.AppKey("provider", Provider)
 SESSIONS = web.AppKey("sessions", Sessions)
 TEMPLATES = web.AppKey("templates", Environment)
 PATCH_WORKER = web.AppKey("patch_worker", IsolatedWorker)
+ANSWERS = web.AppKey("answers", Answers)  # kept answers to anonymous reads
 # Response headers of resources, by what they depend on (see `pod.http.ldp._resource_headers`).
 HEADERS: web.AppKey[
     LruCache[tuple[str, str, str | None, str | None], tuple[tuple[str, str], ...]]

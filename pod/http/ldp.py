@@ -29,9 +29,10 @@ from pod.errors import (
     Unauthenticated,
 )
 from pod.http import headers
+from pod.http.answers import Answers, version_of
 from pod.http.authn import credentials_of, target_path
 from pod.http.bodies import read_body
-from pod.http.keys import AUTHORIZER, HEADERS, PATCH_WORKER, SETTINGS, STORE
+from pod.http.keys import ANSWERS, AUTHORIZER, HEADERS, PATCH_WORKER, SETTINGS, STORE
 from pod.ldp import rdf
 from pod.ldp.conditions import NO_CONDITIONS, Conditions, Outcome, evaluate
 from pod.ldp.isolation import Overrun, WorkerCrashed
@@ -45,7 +46,7 @@ from pod.ldp.patch import (
     patch_media_type,
 )
 from pod.ldp.resources import ResourceStore, WriteResult
-from pod.model import Metadata
+from pod.model import Credentials, Metadata
 from pod.vocab import LDP, PIM, RDF, SOLID
 
 STORAGE_DESCRIPTION: Final = ".well-known/solid"
@@ -128,9 +129,44 @@ def operation_of(request: web.Request, path: str) -> Operation:
 
 
 async def _get(request: web.Request, op: Operation) -> web.StreamResponse:
+    credentials = await credentials_of(request)
+    answers = request.app[ANSWERS]
+    if (
+        answers.enabled
+        and not credentials.is_authenticated
+        and op.conditions is NO_CONDITIONS
+        and op.byte_range is None
+    ):
+        return await _kept_or_read(request, op, credentials, answers)
+    response, _ = await _read(request, op, credentials)
+    return response
+
+
+async def _kept_or_read(
+    request: web.Request, op: Operation, credentials: Credentials, answers: Answers
+) -> web.StreamResponse:
+    """An anonymous read without conditions or a range: the kept answer while the resource is
+    at its version (pod.http.answers), else read, and kept."""
+    path = op.target
+    variant = (op.accept, credentials.origin)
+    epoch = answers.epoch
+    current = await request.app[STORE].head(path)
+    if current is not None:
+        kept = answers.get(path, variant, version_of(current))
+        if kept is not None:
+            return kept.response()
+    response, meta = await _read(request, op, credentials)
+    if response.status == 200:
+        answers.keep(path, variant, epoch, meta, response)
+    return response
+
+
+async def _read(
+    request: web.Request, op: Operation, credentials: Credentials
+) -> tuple[web.Response, Metadata]:
+    """The answer to a GET or HEAD, and the metadata of the version it shows."""
     app = request.app
     store = app[STORE]
-    credentials = await credentials_of(request)
     authorizer = app[AUTHORIZER]
     checked = await authorizer.authorize(credentials, op)
     path = op.target
@@ -148,7 +184,7 @@ async def _get(request: web.Request, op: Operation) -> web.StreamResponse:
         response = web.Response(status=304)
         _resource_headers(app, response, path, rep.metadata, allowed=allowed)
         _validators(response, rep.etag, rep.metadata.modified)
-        return response
+        return response, rep.metadata
     status = 206 if rep.byte_range is not None else 200
     response = web.Response(status=status, body=rep.data, content_type=None)
     response.headers[hdrs.CONTENT_TYPE] = rep.content_type
@@ -159,7 +195,7 @@ async def _get(request: web.Request, op: Operation) -> web.StreamResponse:
         response.headers[hdrs.ACCEPT_RANGES] = "bytes"
     _resource_headers(app, response, path, rep.metadata, allowed=allowed)
     _validators(response, rep.etag, rep.metadata.modified)
-    return response
+    return response, rep.metadata
 
 
 async def _byte_range(op: Operation, store: ResourceStore) -> slice | None:
