@@ -227,11 +227,12 @@ def markdown(rows: dict[str, Any]) -> list[str]:
     lines = [
         "",
         "How the cost grows (Kluis only; size at the start → at the end of the run; "
-        "req/s and p50 against the same operation at its smallest size):",
+        "req/s and p50 against the same operation at its smallest size; Kluis's peak RSS "
+        "so far after the run):",
         "",
         "| scenario | size | req/s | p50 ms | p99 ms | errors | req/s vs smallest "
-        "| p50 vs smallest |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| p50 vs smallest | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     errors: list[str] = []
     for key, row in rows.items():
@@ -240,7 +241,8 @@ def markdown(rows: dict[str, Any]) -> list[str]:
         lines.append(
             f"| ({key}) {row['title']} | {_size(row)} | {m['ok_per_second']:,.0f} "
             f"| {_number(m['p50_ms'])} | {_number(m['p99_ms'])} | {failed} "
-            f"| {_percent(ratios[key]['rate'])} | {_percent(ratios[key]['p50'])} |"
+            f"| {_percent(ratios[key]['rate'])} | {_percent(ratios[key]['p50'])} "
+            f"| {_whole(m.get('peak_rss_mb'))} |"
         )
         if failed:
             first = f"; first {m['sample_status']}: {m['sample_body'][:300]!r}"
@@ -253,6 +255,10 @@ def markdown(rows: dict[str, Any]) -> list[str]:
 
 def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.1f}"
+
+
+def _whole(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
 
 
 def _percent(ratio: float | None) -> str:
