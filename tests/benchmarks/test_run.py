@@ -116,3 +116,21 @@ def test_report_names_each_server_s_loop_and_has_the_growth_table() -> None:
     assert "Event loops: kluis asyncio, bare uvloop." in text
     assert "| (c10) GET container | 10 | 2,000 | 5.0 | 9.0 | 0 | 100% | 100% | 90 |" in text
     assert "- Kluis peak RSS over the whole run < 150 MB: 120 MB (met)" in text
+
+
+def test_idle_means_a_whole_second_without_work() -> None:
+    # A thread that starts working after the process says it is ready, for a second of CPU.
+    busy = (
+        "import threading, time\n"
+        "def spin():\n"
+        "    time.sleep(0.2)\n"
+        "    end = time.process_time() + 1.0\n"
+        "    while time.process_time() < end: pass\n"
+        "threading.Thread(target=spin).start()"
+    )
+    with _process(busy) as pid:
+        waited = run.wait_idle(pid)
+    with _process("pass") as pid:
+        quiet = run.wait_idle(pid)
+    assert 0.9 <= quiet < 1.5
+    assert waited >= 1.0 + quiet - 0.2  # the busy second, then the quiet one
