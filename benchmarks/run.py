@@ -225,6 +225,8 @@ def run(
         if "e" in results:
             notes["patched_document"] = asyncio.run(_document_size(kluis.url + PATCHED[1:]))
         # After the others: d's thousands of new files and the large documents stay out of them.
+        if cases and scenarios:
+            notes["kluis_peak_rss_mb_before_growth"] = _peak_rss_mb(kluis.process.pid)
         grown = growth.run_cases(
             cases,
             lambda scenario: measure(scenario, kluis, scenario.path, options),
@@ -762,9 +764,11 @@ def markdown(report: dict[str, Any]) -> str:
     for t in report["targets"]:
         lines.append(f"- {t['target']}: {t['measured']} ({'met' if t['met'] else 'NOT met'})")
     notes = report["notes"]
+    before = notes.get("kluis_peak_rss_mb_before_growth")
     lines += [
         "",
-        f"Bytes served: {notes['bytes']}; Kluis peak RSS {notes['kluis_peak_rss_mb']} MB.",
+        f"Bytes served: {notes['bytes']}; Kluis peak RSS {notes['kluis_peak_rss_mb']} MB"
+        + (f" ({before} MB before the growth scenarios)." if before is not None else "."),
     ]
     if "patched_document" in notes:
         doc = notes["patched_document"]

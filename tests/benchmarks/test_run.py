@@ -109,13 +109,14 @@ def test_report_names_each_server_s_loop_and_has_the_growth_table() -> None:
                     "kluis": _figures(2000)},
         },
         "notes": {"event_loop": {"kluis": "asyncio", "bare": "uvloop"}, "bytes": {"a": 1300},
-                  "kluis_peak_rss_mb": 120.0},
+                  "kluis_peak_rss_mb": 120.0, "kluis_peak_rss_mb_before_growth": 110.0},
         "targets": [run.rss_target(120.0)],
     }  # fmt: skip
     text = run.markdown(report)
     assert "Event loops: kluis asyncio, bare uvloop." in text
     assert "| (c10) GET container | 10 | 2,000 | 5.0 | 9.0 | 0 | 100% | 100% | 90 |" in text
     assert "- Kluis peak RSS over the whole run < 150 MB: 120 MB (met)" in text
+    assert "Kluis peak RSS 120.0 MB (110.0 MB before the growth scenarios)." in text
 
 
 def test_idle_means_a_whole_second_without_work() -> None:
