@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 
@@ -24,6 +25,11 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(PIP) -e '.[test,dev]'
 	touch $@ $(RUNTIME_STAMP)
 
+# The benchmark adds uvloop (the `bench` extra) to what the tests use.
+$(BENCH_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[test,dev,bench]'
+	touch $@ $(DEV_STAMP) $(RUNTIME_STAMP)
+
 serve: $(RUNTIME_STAMP)
 	$(BIN)/kluis serve
 
@@ -40,7 +46,7 @@ typecheck: $(DEV_STAMP)
 
 check: lint typecheck test
 
-bench: $(DEV_STAMP)
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:

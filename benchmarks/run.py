@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +36,7 @@ import aiohttp
 import pyoxigraph as ox
 from yarl import URL
 
+from benchmarks import growth
 from benchmarks.dpop import Alg, DPoPKey
 from benchmarks.drivers import NICE, Loader, find_loader, launcher, run_load, wrk_version
 from benchmarks.load import LoadSpec, Measurement
@@ -64,6 +65,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 GET_RATIO_TARGET = 0.40
 LISTING_P50_TARGET_MS = 50.0
 AUTH_RATIO_TARGET = 0.75  # authenticated GET (g) against public GET (f) of the same document
+PEAK_RSS_TARGET_MB = 150.0  # Kluis's peak resident memory over the whole run
 NOISE_CORES = 0.1  # CPU used by other processes during a run above which the report flags it
 # DPoP proofs are written right before each run: for the warm-up PROOF_RATE_GUESS a second
 # (more than the bare server serves here), for the measured run PROOF_HEADROOM times the rate of
@@ -115,20 +117,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, help="seconds measured per run (default 10)")
     parser.add_argument("--warmup", type=int, help="seconds of warm-up per run (default 2)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 s, 1 s warm-up")
+    every = [*SCENARIOS, *growth.CASES]
     parser.add_argument(
-        "--scenario", default=",".join(SCENARIOS), help=f"comma-separated: {','.join(SCENARIOS)}"
+        "--scenario",
+        default=",".join(every),
+        help=f"comma-separated: {','.join(every)}; `growth` for {','.join(growth.CASES)}",
     )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--loader", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
     args = parser.parse_args(argv)
     args.scenario = [k.strip() for k in args.scenario.split(",") if k.strip()]
-    unknown = [k for k in args.scenario if k not in SCENARIOS]
+    if "growth" in args.scenario:
+        at = args.scenario.index("growth")
+        args.scenario[at : at + 1] = [k for k in growth.CASES if k not in args.scenario]
+    unknown = [k for k in args.scenario if k not in every]
     if unknown or not args.scenario:
-        parser.error(f"unknown scenario {unknown}; choose from {','.join(SCENARIOS)}")
+        parser.error(f"unknown scenario {unknown}; choose from {','.join(every)}")
     args.duration = args.duration or (2 if args.quick else 10)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
-    signed = [k for k in args.scenario if SCENARIOS[k].dpop]
+    signed = [k for k in args.scenario if k in SCENARIOS and SCENARIOS[k].dpop]
     if signed and max(args.duration, args.warmup) > MAX_PROOF_RUN_S:
         parser.error(
             f"scenarios {','.join(signed)} send DPoP proofs, which expire 60 s after they are "
@@ -139,7 +147,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    scenarios = [SCENARIOS[k] for k in args.scenario]
+    scenarios = [SCENARIOS[k] for k in args.scenario if k in SCENARIOS]
+    cases = [growth.CASES[k] for k in args.scenario if k in growth.CASES]
     cores = sorted(os.sched_getaffinity(0))
     pinned = shutil.which("taskset") is not None and len(cores) >= 2
     if os.getloadavg()[0] > 0.5:
@@ -158,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             load_cpu=cores[1] if pinned else None,
             workdir=Path(tmp),
         )
-        report = run(scenarios, options)
+        report = run(scenarios, options, cases)
     print(markdown(report))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
@@ -166,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(scenarios: list[Scenario], options: Options) -> dict[str, Any]:
+def run(
+    scenarios: list[Scenario], options: Options, cases: Sequence[growth.Case] = ()
+) -> dict[str, Any]:
     workdir = options.workdir
     port = free_port()
     kluis_command = [
@@ -179,11 +190,14 @@ def run(scenarios: list[Scenario], options: Options) -> dict[str, Any]:
     acl = workdir / "data" / BENCH.strip("/") / ".acl"
     acl.parent.mkdir(parents=True)
     acl.write_text(PUBLIC_ACL)
+    growth.write_children(workdir / "data", cases)
     results: dict[str, Any] = {}
     notes: dict[str, Any] = {}
     with serving("kluis", kluis_command, port, options) as kluis:
         print(f"Kluis on {kluis.url}; setting up", file=sys.stderr)
         prepared = asyncio.run(setup(kluis.url, {s.key for s in scenarios}))
+        asyncio.run(growth.setup(kluis.url, cases))
+        notes["event_loop"] = {"kluis": event_loop(kluis.process.pid)}
         bodies = prepared.bodies
         bare_args: list[str] = []
         for name, (content_type, data) in bodies.items():
@@ -193,6 +207,7 @@ def run(scenarios: list[Scenario], options: Options) -> dict[str, Any]:
         bare_port = free_port()
         bare_command = [sys.executable, "-m", "benchmarks.bare", "--port", str(bare_port)]
         with serving("bare", bare_command + bare_args, bare_port, options) as bare:
+            notes["event_loop"]["bare"] = event_loop(bare.process.pid)
             for scenario in scenarios:
                 row: dict[str, Any] = {"title": scenario.title}
                 token = prepared.tokens[scenario.dpop] if scenario.dpop else None
@@ -209,13 +224,26 @@ def run(scenarios: list[Scenario], options: Options) -> dict[str, Any]:
                 }
         if "e" in results:
             notes["patched_document"] = asyncio.run(_document_size(kluis.url + PATCHED[1:]))
+        # After the others: d's thousands of new files and the large documents stay out of them.
+        if cases and scenarios:
+            notes["kluis_peak_rss_mb_before_growth"] = _peak_rss_mb(kluis.process.pid)
+        grown = growth.run_cases(
+            cases,
+            lambda scenario: measure(scenario, kluis, scenario.path, options),
+            lambda case: asyncio.run(growth.size_now(case, kluis.url, workdir / "data")),
+        )
         notes["kluis_peak_rss_mb"] = _peak_rss_mb(kluis.process.pid)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "environment": _environment(options),
         "scenarios": results,
+        "growth": grown,
         "notes": notes,
-        "targets": _targets(results, options.connections),
+        "targets": [
+            *_targets(results, options.connections),
+            *growth.targets(grown),
+            rss_target(notes["kluis_peak_rss_mb"]),
+        ],
     }
 
 
@@ -291,6 +319,8 @@ def measure(
         # more than a little of the latter means other work on the machine skewed this run.
         "server_cores": round(served / m.seconds, 2),
         "other_cores": round(max(0.0, machine - served - loaded) / m.seconds, 2),
+        # the server's peak so far, which shows the run that raised it
+        "peak_rss_mb": _peak_rss_mb(server.process.pid),
     }
 
 
@@ -334,15 +364,24 @@ def free_port() -> int:
         return port
 
 
-def wait_idle(pid: int, *, timeout: float = 180.0) -> float:
-    """Wait until process `pid` uses under 5% of a core; the seconds waited."""
+def wait_idle(pid: int, *, timeout: float = 180.0, quiet: int = 2) -> float:
+    """Wait until process `pid` uses under 5% of a core `quiet` half-seconds in a row.
+
+    One quiet half-second is not enough: a server working through a backlog of large
+    listings (c10k) can wait that long on memory or the disk, and the next run then met the
+    rest of the backlog (no response at all in a 2 s run). Returns the seconds waited.
+    """
     started = time.monotonic()
     tick = os.sysconf("SC_CLK_TCK")
     before = _cpu_ticks(pid)
+    calm = 0
     while before is not None and time.monotonic() - started < timeout:
         time.sleep(0.5)
         after = _cpu_ticks(pid)
-        if after is None or after - before < 0.05 * 0.5 * tick:
+        if after is None:
+            break
+        calm = calm + 1 if after - before < 0.05 * 0.5 * tick else 0
+        if calm >= quiet:
             break
         before = after
     return time.monotonic() - started
@@ -607,6 +646,24 @@ def _read(path: str) -> str:
         return ""
 
 
+def event_loop(pid: int) -> str:
+    """The event loop of process `pid`: "uvloop" if it loaded uvloop's extension, else "asyncio".
+
+    Read from the process's memory map, so it holds for any server we start, whatever decides
+    its loop (Kluis picks uvloop when it can import it).
+    """
+    maps = _read(f"/proc/{pid}/maps")
+    return "uvloop" if "/uvloop/loop." in maps else "asyncio"
+
+
+def rss_target(peak_mb: float | None) -> dict[str, Any]:
+    return {
+        "target": f"Kluis peak RSS over the whole run < {PEAK_RSS_TARGET_MB:.0f} MB",
+        "measured": "n/a" if peak_mb is None else f"{peak_mb:.0f} MB",
+        "met": peak_mb is not None and peak_mb < PEAK_RSS_TARGET_MB,
+    }
+
+
 def _peak_rss_mb(pid: int) -> float | None:
     for line in _read(f"/proc/{pid}/status").splitlines():
         if line.startswith("VmHWM:"):
@@ -643,6 +700,11 @@ def _versus_public(rows: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _loops(notes: dict[str, Any]) -> str:
+    loops = notes.get("event_loop", {})
+    return "Event loops: " + ", ".join(f"{name} {loop}" for name, loop in loops.items()) + "."
+
+
 def _pct(ratio: float | None) -> str:
     return "n/a" if ratio is None else f"{ratio:.0%}"
 
@@ -654,6 +716,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{env['loader']}, {env['connections']} connections, {env['duration_s']} s per run "
         f"after {env['warmup_s']} s warm-up; servers on core {env['pinned']['server']}, "
         f"load on core {env['pinned']['load']}, niceness {env['nice']}.",
+        _loops(report["notes"]),
         "",
         "| scenario | Kluis req/s | p50 ms | p99 ms | errors "
         "| bare req/s | p50 ms | p99 ms | errors | Kluis/bare |",
@@ -696,13 +759,16 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             "Ran out of DPoP proofs and stopped early (req/s understated): " + "; ".join(short),
         ]
+    lines += growth.markdown(report.get("growth", {}))
     lines += ["", "Targets:"]
     for t in report["targets"]:
         lines.append(f"- {t['target']}: {t['measured']} ({'met' if t['met'] else 'NOT met'})")
     notes = report["notes"]
+    before = notes.get("kluis_peak_rss_mb_before_growth")
     lines += [
         "",
-        f"Bytes served: {notes['bytes']}; Kluis peak RSS {notes['kluis_peak_rss_mb']} MB.",
+        f"Bytes served: {notes['bytes']}; Kluis peak RSS {notes['kluis_peak_rss_mb']} MB"
+        + (f" ({before} MB before the growth scenarios)." if before is not None else "."),
     ]
     if "patched_document" in notes:
         doc = notes["patched_document"]
