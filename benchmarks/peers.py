@@ -330,8 +330,11 @@ def cells(row: dict[str, Any], peers: list[dict[str, str]]) -> list[str]:
     return out
 
 
-def notes(report: dict[str, Any]) -> list[str]:
-    """Lines under the table: what each peer is, and its n/a reasons, caveats and errors."""
+def notes(report: dict[str, Any], *, noise: float) -> list[str]:
+    """Lines under the table: what each peer is, its n/a reasons, caveats and errors.
+
+    A run in which other processes used more than `noise` cores is named as skewed.
+    """
     peers: list[dict[str, str]] = report.get("peers", [])
     if not peers:
         skipped = report["notes"].get("peers_skipped")
@@ -356,6 +359,14 @@ def notes(report: dict[str, Any]) -> list[str]:
                     f"answered non-2xx; first {entry['sample_status']}: "
                     f"{entry['sample_body'][:200]!r}"
                 )
+    noisy = [
+        f"({key}) {peer['label']}: {entry['other_cores']:.2f} cores"
+        for key, row in report["scenarios"].items()
+        for peer in peers
+        if (entry := row.get(peer["name"])) and entry.get("other_cores", 0.0) > noise
+    ]
+    if noisy:
+        lines.append("- Other processes competed for the CPU in: " + "; ".join(noisy) + ".")
     patched = report["notes"].get("peers_patched_document", {})
     for peer in peers:
         if peer["name"] in patched:

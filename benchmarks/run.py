@@ -767,7 +767,7 @@ def markdown(report: dict[str, Any]) -> str:
         cells.append("n/a" if ratio is None else f"{ratio:.0%}")
         cells += peers.cells(row, others)
         lines.append("| " + " | ".join(cells) + " |")
-    lines += peers.notes(report)
+    lines += peers.notes(report, noise=NOISE_CORES)
     lines += _versus_public(report["scenarios"])
     lines += ["", "Errors:" if samples else "Errors: none.", *samples]
     if noisy:
