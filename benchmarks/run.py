@@ -4,7 +4,8 @@ Kluis runs as `kluis serve` on a fresh data directory (file storage, fsync on, a
 and is its own identity provider; the bare server (benchmarks.bare) answers the same bytes from
 memory. With taskset and two cores, servers run on the first core and the load generator on the
 second. The authenticated scenarios send a DPoP-bound access token from Kluis with a fresh proof
-per request; the proofs are written to a file right before each run.
+per request; the proofs are written to a file right before each run. Other Solid servers
+(benchmarks.peers) run beside them, pinned and loaded alike.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ BASE = "http://127.0.0.1:1/bench/doc"
 
 
 def _serialized(fmt: ox.RdfFormat) -> bytes:
-    return ox.serialize(ox.parse(DOCUMENT, ox.RdfFormat.TURTLE, base_iri=BASE), format=fmt)
+    data = ox.serialize(ox.parse(DOCUMENT, ox.RdfFormat.TURTLE, base_iri=BASE), format=fmt)
+    assert data is not None
+    return data
 
 
 def _listing(children: int) -> bytes:
