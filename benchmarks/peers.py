@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,9 @@ class Peer:
 
     def runs(self, key: str) -> bool:
         return self.only is None or key in self.only
+
+    def runs_any(self, keys: Iterable[str]) -> bool:
+        return any(self.runs(key) for key in keys)
 
 
 JSS = Peer("jss", "JSS", quota=True)

@@ -241,7 +241,7 @@ def run(scenarios: list[Scenario], options: Options) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "environment": _environment(options),
-        "peers": [peers.describe(p) for p in options.peers],
+        "peers": [peers.describe(p) for p in options.peers if p.runs_any(results)],
         "scenarios": results,
         "notes": notes,
         "targets": _targets(results, options.connections),

@@ -43,6 +43,8 @@ def test_choose_expands_jss_to_both_runs_and_none_to_nothing() -> None:
 def test_quota_off_runs_only_the_put_scenario() -> None:
     assert [k for k in "abcde" if peers.JSS_NO_QUOTA.runs(k)] == ["d"]
     assert all(peers.JSS.runs(k) for k in "abcde")
+    assert not peers.JSS_NO_QUOTA.runs_any(["a", "e"])
+    assert peers.JSS_NO_QUOTA.runs_any({"a": 1, "d": 2})
 
 
 def test_document_triples_counts_the_source_document() -> None:
