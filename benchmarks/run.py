@@ -4,7 +4,8 @@ Kluis runs as `kluis serve` on a fresh data directory (file storage, fsync on, a
 and is its own identity provider; the bare server (benchmarks.bare) answers the same bytes from
 memory. With taskset and two cores, servers run on the first core and the load generator on the
 second. The authenticated scenarios send a DPoP-bound access token from Kluis with a fresh proof
-per request; the proofs are written to a file right before each run.
+per request; the proofs are written to a file right before each run. Other Solid servers
+(benchmarks.peers) run beside them, pinned and loaded alike.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,10 +37,11 @@ import aiohttp
 import pyoxigraph as ox
 from yarl import URL
 
-from benchmarks import growth
+from benchmarks import growth, peers
 from benchmarks.dpop import Alg, DPoPKey
 from benchmarks.drivers import NICE, Loader, find_loader, launcher, run_load, wrk_version
 from benchmarks.load import LoadSpec, Measurement
+from benchmarks.peers import Peer, Plan
 from benchmarks.scenarios import (
     AUTHENTICATED,
     BENCH,
@@ -88,6 +90,7 @@ class Options:
     server_cpu: int | None
     load_cpu: int | None
     workdir: Path
+    peers: tuple[Peer, ...] = ()  # other Solid servers measured beside Kluis (benchmarks.peers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +129,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--loader", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
+    parser.add_argument(
+        "--peers", default="jss", help="other servers to run beside Kluis: jss (default), none"
+    )
     args = parser.parse_args(argv)
+    try:
+        args.peers = peers.choose(args.peers)
+    except ValueError as exc:
+        parser.error(str(exc))
     args.scenario = [k.strip() for k in args.scenario.split(",") if k.strip()]
     if "growth" in args.scenario:
         at = args.scenario.index("growth")
@@ -157,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
             "cores and will skew the figures",
             file=sys.stderr,
         )
+    skipped = ""
+    if args.peers:
+        try:
+            peers.install()
+        except peers.PeerUnavailable as exc:
+            print(f"warning: running without peers: {exc}", file=sys.stderr)
+            args.peers, skipped = (), str(exc)
     with tempfile.TemporaryDirectory(prefix="kluis-bench-") as tmp:
         options = Options(
             duration=args.duration,
@@ -166,8 +183,11 @@ def main(argv: list[str] | None = None) -> int:
             server_cpu=cores[0] if pinned else None,
             load_cpu=cores[1] if pinned else None,
             workdir=Path(tmp),
+            peers=args.peers,
         )
         report = run(scenarios, options, cases)
+    if skipped:
+        report["notes"]["peers_skipped"] = skipped
     print(markdown(report))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
@@ -206,7 +226,10 @@ def run(
         notes["bytes"] = {name: len(data) for name, (_, data) in bodies.items()}
         bare_port = free_port()
         bare_command = [sys.executable, "-m", "benchmarks.bare", "--port", str(bare_port)]
-        with serving("bare", bare_command + bare_args, bare_port, options) as bare:
+        with (
+            serving("bare", bare_command + bare_args, bare_port, options) as bare,
+            _peers_serving(scenarios, options) as others,
+        ):
             notes["event_loop"]["bare"] = event_loop(bare.process.pid)
             for scenario in scenarios:
                 row: dict[str, Any] = {"title": scenario.title}
@@ -215,7 +238,11 @@ def run(
                     print(f"{scenario.key}: {scenario.title} on {server.name}", file=sys.stderr)
                     row[server.name] = measure(scenario, server, path, options, token)
                 row["ratio"] = _ratio(row["kluis"], row["bare"])
+                for peer, server, plans in others:
+                    if scenario.key in plans:
+                        _measure_peer(row, scenario, peer, server, plans[scenario.key], options)
                 results[scenario.key] = row
+            _peer_notes(notes, others, "e" in results)
         for key in ("g", "g2"):
             if key in results and "f" in results:
                 results[key]["vs_public"] = {
@@ -236,6 +263,7 @@ def run(
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "environment": _environment(options),
+        "peers": [peers.describe(p) for p in options.peers if p.runs_any(results)],
         "scenarios": results,
         "growth": grown,
         "notes": notes,
@@ -245,6 +273,55 @@ def run(
             rss_target(notes["kluis_peak_rss_mb"]),
         ],
     }
+
+
+@contextmanager
+def _peers_serving(
+    scenarios: list[Scenario], options: Options
+) -> Iterator[list[tuple[Peer, Server, dict[str, Plan]]]]:
+    """Start each peer that runs one of `scenarios`, pinned like Kluis, and set up its data."""
+    with ExitStack() as stack:
+        started = []
+        for peer in options.peers:
+            keys = {s.key for s in scenarios if peer.runs(s.key)}
+            if keys:
+                data = options.workdir / peer.name
+                peers.prepare(data)
+                port = free_port()
+                command = peers.command(peer, port=port, data=data)
+                server = stack.enter_context(serving(peer.name, command, port, options))
+                print(f"{peer.label} on {server.url}; setting up", file=sys.stderr)
+                started.append((peer, server, asyncio.run(peers.setup(server.url, keys))))
+        yield started
+
+
+def _measure_peer(
+    row: dict[str, Any],
+    scenario: Scenario,
+    peer: Peer,
+    server: Server,
+    plan: Plan,
+    options: Options,
+) -> None:
+    measured = None
+    if plan.path is not None:
+        print(f"{scenario.key}: {scenario.title} on {peer.label}", file=sys.stderr)
+        measured = measure(scenario, server, plan.path, options)
+    row[peer.name] = entry = peers.figures(plan, measured)
+    if measured is not None:
+        row.setdefault("peer_ratios", {})[peer.name] = peers.ratio(row["kluis"], entry)
+
+
+def _peer_notes(
+    notes: dict[str, Any], others: list[tuple[Peer, Server, dict[str, Plan]]], patched: bool
+) -> None:
+    """Each running peer's peak memory and, after (e), the size of the document it patched."""
+    for peer, server, plans in others:
+        notes.setdefault("peers_peak_rss_mb", {})[peer.name] = _peak_rss_mb(server.process.pid)
+        path = plans["e"].path if "e" in plans else None
+        if patched and path is not None:
+            size = asyncio.run(_document_size(server.url + path[1:]))
+            notes.setdefault("peers_patched_document", {})[peer.name] = size
 
 
 def measure(
@@ -711,6 +788,8 @@ def _pct(ratio: float | None) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     env = report["environment"]
+    others = report.get("peers", [])
+    extra_header, extra_align = peers.header(others)
     lines = [
         f"Kluis benchmarks, {report['date']}, commit {env['commit']}: {env['cpu']}, "
         f"{env['loader']}, {env['connections']} connections, {env['duration_s']} s per run "
@@ -719,8 +798,8 @@ def markdown(report: dict[str, Any]) -> str:
         _loops(report["notes"]),
         "",
         "| scenario | Kluis req/s | p50 ms | p99 ms | errors "
-        "| bare req/s | p50 ms | p99 ms | errors | Kluis/bare |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| bare req/s | p50 ms | p99 ms | errors | Kluis/bare |" + extra_header,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + extra_align,
     ]
     samples: list[str] = []
     noisy: list[str] = []
@@ -749,7 +828,9 @@ def markdown(report: dict[str, Any]) -> str:
                 short.append(f"({key}) {name}")
         ratio = row["ratio"]
         cells.append("n/a" if ratio is None else f"{ratio:.0%}")
+        cells += peers.cells(row, others)
         lines.append("| " + " | ".join(cells) + " |")
+    lines += peers.notes(report, noise=NOISE_CORES)
     lines += _versus_public(report["scenarios"])
     lines += ["", "Errors:" if samples else "Errors: none.", *samples]
     if noisy:
