@@ -7,7 +7,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
-BENCH_STAMP := $(VENV)/.bench-stamp
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 
@@ -25,11 +24,6 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(PIP) -e '.[test,dev]'
 	touch $@ $(RUNTIME_STAMP)
 
-# The benchmark adds uvloop (the `bench` extra) to what the tests use.
-$(BENCH_STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) -e '.[test,dev,bench]'
-	touch $@ $(DEV_STAMP) $(RUNTIME_STAMP)
-
 serve: $(RUNTIME_STAMP)
 	$(BIN)/kluis serve
 
@@ -46,7 +40,7 @@ typecheck: $(DEV_STAMP)
 
 check: lint typecheck test
 
-bench: $(BENCH_STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -2,8 +2,8 @@
 
 GET answers the bytes registered for its path (404 otherwise); any other method reads the body
 and answers 201 (PUT) or 204. Access log off, like Kluis under benchmark. It runs on uvloop when
-that is installed (the `bench` extra), as the ceiling should be the fastest loop aiohttp can use;
-`--loop asyncio` keeps the standard one.
+that is installed (a dependency of Kluis), as the ceiling should be the fastest loop aiohttp can
+use; `--loop asyncio` keeps the standard one.
 
     python -m benchmarks.bare --port 8080 --body /a=text/turtle=doc.ttl --body /b=...
 """

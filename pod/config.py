@@ -85,9 +85,18 @@ class Settings:
         "address is the client.",
     )
 
+    event_loop: str = _setting(
+        "auto",
+        "Event loop: `auto` (uvloop when installed, else asyncio's own), `uvloop` or `asyncio`.",
+    )
+
     def __post_init__(self) -> None:
         if self.storage not in ("file", "memory"):
             raise ValueError(f"storage must be 'file' or 'memory', not {self.storage!r}")
+        if self.event_loop not in ("auto", "uvloop", "asyncio"):
+            raise ValueError(
+                f"event_loop must be 'auto', 'uvloop' or 'asyncio', not {self.event_loop!r}"
+            )
         if not self.base_url:
             host = "localhost" if self.host in ("", "0.0.0.0", "::") else self.host  # noqa: S104
             object.__setattr__(self, "base_url", f"http://{host}:{self.port}/")

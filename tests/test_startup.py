@@ -24,6 +24,7 @@ from typing import Final
 import aiohttp
 import pytest
 
+from benchmarks.run import event_loop
 from pod.cli import build_parser, command_parsers
 from pod.config import Settings
 from tests.support import free_port
@@ -213,3 +214,22 @@ async def test_files_in_the_data_directory_are_the_owners_only(tmp_path: Path) -
         str(p): oct(mode) for p, mode in found.items() if mode != (0o700 if p.is_dir() else 0o600)
     }
     assert not wrong
+
+
+@pytest.mark.parametrize(("choice", "expected"), [("auto", True), ("asyncio", False)])
+async def test_the_event_loop_is_uvloop_when_installed(choice: str, expected: bool) -> None:
+    """`auto` serves on uvloop when it is installed, `asyncio` on asyncio's own loop; both
+    answer. What the process has loaded tells which (the benchmark's own check)."""
+    pytest.importorskip("uvloop")
+    port = free_port()
+    args = ("--event-loop", choice, "--port", str(port), "--host", "127.0.0.1")
+    with server(*args, "--storage", "memory") as proc:
+        await wait_up(f"http://127.0.0.1:{port}/", proc)
+        loop = event_loop(proc.pid)
+    assert loop == ("uvloop" if expected else "asyncio")
+
+
+def test_an_unknown_event_loop_is_one_line() -> None:
+    code, line = serve_fails("--event-loop", "tokio", "--storage", "memory")
+    assert code == 2
+    assert "event_loop must be 'auto', 'uvloop' or 'asyncio', not 'tokio'" in line
