@@ -29,7 +29,7 @@ from pod.errors import (
     Unauthenticated,
 )
 from pod.http import headers
-from pod.http.answers import Answers, version_of
+from pod.http.answers import version_of
 from pod.http.authn import credentials_of, target_path
 from pod.http.bodies import read_body
 from pod.http.keys import ANSWERS, AUTHORIZER, HEADERS, PATCH_WORKER, SETTINGS, STORE
@@ -60,6 +60,16 @@ _TYPE_NON_RDF: Final = headers.link(str(LDP.NonRDFSource), "type")
 _TYPE_STORAGE: Final = headers.link(str(PIM.Storage), "type")
 _CONTAINER_TYPES: Final = frozenset({str(LDP.BasicContainer), str(LDP.Container)})
 _VARY: Final = "Accept, Authorization, Origin"
+_READS: Final = frozenset({hdrs.METH_GET, hdrs.METH_HEAD})
+# A read with any of these is not plain: it is answered afresh, never from pod.http.answers.
+_NOT_PLAIN: Final = (
+    hdrs.AUTHORIZATION,
+    hdrs.IF_MATCH,
+    hdrs.IF_NONE_MATCH,
+    hdrs.IF_MODIFIED_SINCE,
+    hdrs.IF_UNMODIFIED_SINCE,
+    hdrs.RANGE,
+)
 # Response headers by (path, kind of resource, storage root, owner); see `_resource_headers`.
 HEADER_ENTRIES: Final = 20_000
 HEADER_BYTES: Final = 32 * 1024 * 1024
@@ -75,7 +85,12 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     raw = target_path(request)
     if raw.endswith(_STORAGE_DESCRIPTION_SUFFIX):
         return await _storage_description(request, raw[: -len(STORAGE_DESCRIPTION)])
-    operation = operation_of(request, paths.parse_url_path(raw, request.app[SETTINGS].base_path))
+    path = paths.parse_url_path(raw, request.app[SETTINGS].base_path)
+    if request.method in _READS and request.app[ANSWERS].enabled:
+        h = request.headers
+        if not any(name in h for name in _NOT_PLAIN):
+            return await _kept_or_read(request, path)
+    operation = operation_of(request, path)
     handler = _HANDLERS.get(operation.method)
     if handler is None:
         store = request.app[STORE]
@@ -129,33 +144,24 @@ def operation_of(request: web.Request, path: str) -> Operation:
 
 
 async def _get(request: web.Request, op: Operation) -> web.StreamResponse:
-    credentials = await credentials_of(request)
-    answers = request.app[ANSWERS]
-    if (
-        answers.enabled
-        and not credentials.is_authenticated
-        and op.conditions is NO_CONDITIONS
-        and op.byte_range is None
-    ):
-        return await _kept_or_read(request, op, credentials, answers)
-    response, _ = await _read(request, op, credentials)
+    response, _ = await _read(request, op, await credentials_of(request))
     return response
 
 
-async def _kept_or_read(
-    request: web.Request, op: Operation, credentials: Credentials, answers: Answers
-) -> web.StreamResponse:
-    """An anonymous read without conditions or a range: the kept answer while the resource is
-    at its version (pod.http.answers), else read, and kept."""
-    path = op.target
-    variant = (op.accept, credentials.origin)
+async def _kept_or_read(request: web.Request, path: str) -> web.StreamResponse:
+    """A plain read (anonymous, no conditions, no range): the kept answer while the resource
+    is at the version it showed (pod.http.answers), else read, and kept."""
+    app = request.app
+    answers = app[ANSWERS]
+    variant = (request.headers.get(hdrs.ACCEPT), request.headers.get(hdrs.ORIGIN))
     epoch = answers.epoch
-    current = await request.app[STORE].head(path)
+    current = await app[STORE].head(path)
     if current is not None:
         kept = answers.get(path, variant, version_of(current))
         if kept is not None:
             return kept.response()
-    response, meta = await _read(request, op, credentials)
+    op = operation_of(request, path)
+    response, meta = await _read(request, op, await credentials_of(request))
     if response.status == 200:
         answers.keep(path, variant, epoch, meta, response)
     return response

@@ -223,7 +223,14 @@ class FileBackend:
             return None
         if paths.is_container(path):
             return self._container_metadata(path, st) if stat_module.S_ISDIR(st.st_mode) else None
-        return self._resource_metadata(path, st) if stat_module.S_ISREG(st.st_mode) else None
+        if not stat_module.S_ISREG(st.st_mode):
+            return None
+        # The metadata of the last read, while the file is still that version: every read of a
+        # kept answer asks (pod.http.answers).
+        read = self._reads.get(path)
+        if read is not None and read[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
+            return read[1]
+        return self._resource_metadata(path, st)
 
     async def stat(self, path: str) -> Metadata | None:
         return self._stat(path)
