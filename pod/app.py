@@ -63,9 +63,9 @@ from pod.http.middlewares import pod_middleware
 from pod.http.routes import add_routes
 from pod.http.sessions import Sessions
 from pod.idp.clients import Clients
-from pod.idp.keys import CookieKeys, SigningKeys
+from pod.idp.keys import IDP, CookieKeys, SigningKeys
 from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, Provider
-from pod.idp.revocations import Revocations
+from pod.idp.revocations import REVOCATIONS, Revocations
 from pod.ldp.announcing import AnnouncingStore
 from pod.ldp.converting import ConvertingStore
 from pod.ldp.isolation import IsolatedWorker
@@ -159,13 +159,15 @@ def create_app(
             webid=access.webid, client_id=access.client_id, issued_at=access.issued_at
         )
 
+    tokens = TokenVerifier(issuer_keys, revoked=revoked)
+    # A verified token holds until our signing keys change or a revocation is announced.
+    tokens.follow(feed, namespaces=(IDP.name, REVOCATIONS.name))
     authenticator = Authenticator(
-        tokens=TokenVerifier(issuer_keys),
+        tokens=tokens,
         proofs=proofs,
         replay=replay,
         profiles=WebIdProfiles(fetcher, store, feed, readable=public_can_read),
         allow_bearer=settings.allow_bearer,
-        revoked=revoked,
     )
     accounts = AccountService(
         kv,

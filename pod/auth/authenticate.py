@@ -6,11 +6,10 @@ an OAuth error code (`invalid_token`, `invalid_dpop_proof`, `invalid_request`) a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import final
 
 from pod.auth.dpop import ProofVerifier, ReplayCache
-from pod.auth.tokens import AccessToken, TokenVerifier, same_issuer
+from pod.auth.tokens import TokenVerifier, same_issuer
 from pod.auth.webid import WebIdProfiles
 from pod.errors import FetchError, Unauthenticated
 from pod.model import Credentials
@@ -28,16 +27,12 @@ class Authenticator:
         replay: ReplayCache,
         profiles: WebIdProfiles,
         allow_bearer: bool = False,
-        revoked: Callable[[AccessToken], Awaitable[bool]] | None = None,
     ) -> None:
-        """`revoked` tells whether a verified token's grant was revoked since it was issued
-        (the identity provider's own tokens; a revocation applies to the next request)."""
         self.tokens = tokens
         self.proofs = proofs
         self.replay = replay
         self.profiles = profiles
         self.allow_bearer = allow_bearer
-        self.revoked = revoked
 
     async def authenticate(
         self,
@@ -82,10 +77,6 @@ class Authenticator:
         else:
             raise Unauthenticated(
                 f"unsupported authorization scheme {scheme!r}; use DPoP", error="invalid_request"
-            )
-        if self.revoked is not None and await self.revoked(access):
-            raise Unauthenticated(
-                "the access to this account was revoked; sign in again", error="invalid_token"
             )
         try:
             trusted = await self.profiles.issuers(access.webid)
