@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -168,6 +169,7 @@ def create_app(
         replay=replay,
         profiles=WebIdProfiles(fetcher, store, feed, readable=public_can_read),
         allow_bearer=settings.allow_bearer,
+        signatures=_proof_threads(settings.proof_threads),
     )
     accounts = AccountService(
         kv,
@@ -216,6 +218,18 @@ def create_app(
     return app
 
 
+def _proof_threads(setting: int) -> ThreadPoolExecutor | None:
+    """The pool that checks proof signatures (`Settings.proof_threads`), or None for the loop."""
+    count = setting
+    if count < 0:
+        affinity = getattr(os, "sched_getaffinity", None)  # Linux: the cores we may run on
+        cores = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+        count = 1 if cores > 1 else 0
+    if count == 0:
+        return None
+    return ThreadPoolExecutor(max_workers=count, thread_name_prefix="kluis-dpop")
+
+
 def _static_clients(path: str) -> list[dict[str, Any]]:
     """Raises ValueError naming the file when it cannot be read or is not a JSON list."""
     if not path:
@@ -248,6 +262,9 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await replay_state.save(app[PROVIDER].replay, app[ACCOUNTS].kv)
     await app[FEED].close()
     await app[PATCH_WORKER].close()
+    signatures = app[AUTHENTICATOR].signatures
+    if signatures is not None:
+        signatures.shutdown(wait=False, cancel_futures=True)
     await app[FETCHER].close()
     await store.close()
 

@@ -13,13 +13,17 @@ import json
 import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, final
+from typing import Any, Final, NamedTuple, final
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
 from joserfc.errors import JoseError, SecurityWarning
-from joserfc.jwa import JWSAlgModel
-from joserfc.jwk import JWKRegistry
+from joserfc.jwa import ESAlgorithm, JWSAlgModel
+from joserfc.jwk import ECKey, JWKRegistry
 from joserfc.jws import JWSRegistry
 from joserfc.util import urlsafe_b64decode
 from yarl import URL
@@ -111,14 +115,16 @@ def _key_size(cache_key: Any, found: tuple[Any, str]) -> int:
     return size_of(cache_key) + _IMPORTED_KEY_BYTES + size_of(found[1])
 
 
+Verify = Callable[[bytes, bytes], bool]  # (signing input, signature) -> whether it verifies
+
+
 @final
 @dataclass(frozen=True, slots=True)
 class _Signer:
-    """What a proof's protected header establishes, once checked: the joserfc algorithm and key
-    that verify its signature, and the key's thumbprint."""
+    """What a proof's protected header establishes, once checked: how to verify a signature
+    with its key, and the key's thumbprint."""
 
-    algorithm: JWSAlgModel
-    key: Any
+    verify: Verify
     jkt: str
 
 
@@ -126,11 +132,34 @@ def _signer_size(header: str, signer: _Signer) -> int:
     return size_of(header) + _IMPORTED_KEY_BYTES + size_of(signer.jkt)
 
 
-@final
-@dataclass(frozen=True, slots=True)
-class CheckedProof:
-    """A proof whose header and claims passed every check but the signature: `is_signed` says
-    whether that holds too. Kept apart so the signature can be checked off the event loop
+def _verifier(algorithm: JWSAlgModel, key: Any) -> Verify:
+    """A signature check with `key` by joserfc's `algorithm`, or for ECDSA the same check
+    (joserfc's `ESAlgorithm.verify`) with what it derives from the key made once: the
+    `cryptography` key, the signature length, and the ECDSA parameters."""
+    if not (isinstance(algorithm, ESAlgorithm) and isinstance(key, ECKey)):
+        return lambda data, signature: bool(algorithm.verify(data, signature, key))
+    public = key.get_op_key("verify")
+    size = (key.curve_key_size + 7) // 8
+    ecdsa = ec.ECDSA(algorithm.hash_alg())
+
+    def verify(data: bytes, signature: bytes) -> bool:
+        # RFC 7518 §3.4: the JWS signature is R || S, each `size` bytes; cryptography takes DER.
+        if len(signature) != 2 * size:
+            return False
+        r = int.from_bytes(signature[:size], "big")
+        s = int.from_bytes(signature[size:], "big")
+        try:
+            public.verify(encode_dss_signature(r, s), data, ecdsa)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify
+
+
+class CheckedProof(NamedTuple):
+    """A proof whose header and claims passed every check but the signature, which `signed`
+    checks. Kept apart so the signature can be checked off the event loop
     (`cryptography` releases the GIL while it verifies)."""
 
     proof: Proof
@@ -138,10 +167,11 @@ class CheckedProof:
     signing_input: bytes
     signature: bytes
 
-    def is_signed(self) -> bool:
-        """Whether the signature verifies (joserfc's algorithm: for ES256, r||s to DER and
-        ECDSA over SHA-256 with `cryptography`, RFC 7518 §3.4)."""
-        return self.signer.algorithm.verify(self.signing_input, self.signature, self.signer.key)
+    def signed(self) -> Proof:
+        """The proof, if its signature verifies. Raises Unauthenticated like `verify`."""
+        if not self.signer.verify(self.signing_input, self.signature):
+            raise _invalid("signature or key check failed: the signature does not verify")
+        return self.proof
 
 
 @final
@@ -190,10 +220,9 @@ class ProofVerifier:
         now: float | None = None,
     ) -> Proof:
         """Check one proof for this request. Raises Unauthenticated(error="invalid_dpop_proof")."""
-        checked = self.check(proof, method=method, url=url, access_token=access_token, now=now)
-        if not checked.is_signed():
-            raise _invalid("signature or key check failed: the signature does not verify")
-        return checked.proof
+        return self.check(
+            proof, method=method, url=url, access_token=access_token, now=now
+        ).signed()
 
     def check(
         self,
@@ -205,7 +234,7 @@ class ProofVerifier:
         now: float | None = None,
     ) -> CheckedProof:
         """Check everything in one proof for this request but its signature, which the caller
-        must check (`CheckedProof.is_signed`). Raises Unauthenticated like `verify`."""
+        must check (`CheckedProof.signed`). Raises Unauthenticated like `verify`."""
         if len(proof) > MAX_PROOF_LENGTH:
             raise _invalid("too long")
         parts = proof.split(".")
@@ -270,7 +299,7 @@ class ProofVerifier:
             algorithm.check_key(key)
         except (JoseError, ValueError, TypeError, RecursionError) as exc:
             raise _invalid(f"signature or key check failed: {exc}") from exc
-        return _Signer(algorithm, key, jkt)
+        return _Signer(_verifier(algorithm, key), jkt)
 
     def _check_claims(
         self,
