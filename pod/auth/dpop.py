@@ -17,13 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, final
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
 from joserfc.errors import JoseError, SecurityWarning
-from joserfc.jwa import ESAlgorithm, JWSAlgModel
-from joserfc.jwk import ECKey, JWKRegistry
+from joserfc.jwa import JWSAlgModel
+from joserfc.jwk import JWKRegistry
 from joserfc.jws import JWSRegistry
 from joserfc.util import urlsafe_b64decode
 from yarl import URL
@@ -133,30 +130,12 @@ def _signer_size(header: str, signer: _Signer) -> int:
 
 
 def _verifier(algorithm: JWSAlgModel, key: Any) -> Verify:
-    """A signature check with `key` by joserfc's `algorithm`, or for ECDSA the same check
-    (joserfc's `ESAlgorithm.verify`) with what it derives from the key made once: the
-    `cryptography` key, the signature length, and the ECDSA parameters."""
-    if not (isinstance(algorithm, ESAlgorithm) and isinstance(key, ECKey)):
-        return lambda data, signature: bool(algorithm.verify(data, signature, key))
-    public = key.get_op_key("verify")
-    size = (key.curve_key_size + 7) // 8
-    ecdsa = ec.ECDSA(algorithm.hash_alg())
-
-    def verify(data: bytes, signature: bytes) -> bool:
-        # RFC 7518 §3.4: the JWS signature is R || S, each `size` bytes; cryptography takes DER.
-        if len(signature) != 2 * size:
-            return False
-        r = int.from_bytes(signature[:size], "big")
-        s = int.from_bytes(signature[size:], "big")
-        try:
-            public.verify(encode_dss_signature(r, s), data, ecdsa)
-        except InvalidSignature:
-            return False
-        return True
-
-    return verify
+    """A signature check with `key` by joserfc's `algorithm` (RFC 7518 §3: for ECDSA it turns
+    the JWS's R || S into what `cryptography` verifies)."""
+    return lambda data, signature: bool(algorithm.verify(data, signature, key))
 
 
+@final
 class CheckedProof(NamedTuple):
     """A proof whose header and claims passed every check but the signature, which `signed`
     checks. Kept apart so the signature can be checked off the event loop
