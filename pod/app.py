@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,9 +66,9 @@ from pod.http.middlewares import pod_middleware
 from pod.http.routes import add_routes
 from pod.http.sessions import Sessions
 from pod.idp.clients import Clients
-from pod.idp.keys import CookieKeys, SigningKeys
+from pod.idp.keys import IDP, CookieKeys, SigningKeys
 from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, Provider
-from pod.idp.revocations import Revocations
+from pod.idp.revocations import REVOCATIONS, Revocations
 from pod.ldp.announcing import AnnouncingStore
 from pod.ldp.converting import ConvertingStore
 from pod.ldp.isolation import IsolatedWorker
@@ -161,13 +162,16 @@ def create_app(
             webid=access.webid, client_id=access.client_id, issued_at=access.issued_at
         )
 
+    tokens = TokenVerifier(issuer_keys, revoked=revoked)
+    # A verified token holds until our signing keys change or a revocation is announced.
+    tokens.follow(feed, namespaces=(IDP.name, REVOCATIONS.name))
     authenticator = Authenticator(
-        tokens=TokenVerifier(issuer_keys),
+        tokens=tokens,
         proofs=proofs,
         replay=replay,
         profiles=WebIdProfiles(fetcher, store, feed, readable=public_can_read),
         allow_bearer=settings.allow_bearer,
-        revoked=revoked,
+        signatures=_proof_threads(settings.proof_threads),
     )
     accounts = AccountService(
         kv,
@@ -217,6 +221,18 @@ def create_app(
     return app
 
 
+def _proof_threads(setting: int) -> ThreadPoolExecutor | None:
+    """The pool that checks proof signatures (`Settings.proof_threads`), or None for the loop."""
+    count = setting
+    if count < 0:
+        affinity = getattr(os, "sched_getaffinity", None)  # Linux: the cores we may run on
+        cores = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+        count = 1 if cores > 1 else 0
+    if count == 0:
+        return None
+    return ThreadPoolExecutor(max_workers=count, thread_name_prefix="kluis-dpop")
+
+
 def _static_clients(path: str) -> list[dict[str, Any]]:
     """Raises ValueError naming the file when it cannot be read or is not a JSON list."""
     if not path:
@@ -249,6 +265,9 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await replay_state.save(app[PROVIDER].replay, app[ACCOUNTS].kv)
     await app[FEED].close()
     await app[PATCH_WORKER].close()
+    signatures = app[AUTHENTICATOR].signatures
+    if signatures is not None:
+        signatures.shutdown(wait=False, cancel_futures=True)
     await app[FETCHER].close()
     await store.close()
 

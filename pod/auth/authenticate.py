@@ -6,11 +6,12 @@ an OAuth error code (`invalid_token`, `invalid_dpop_proof`, `invalid_request`) a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from concurrent.futures import Executor
 from typing import final
 
 from pod.auth.dpop import ProofVerifier, ReplayCache
-from pod.auth.tokens import AccessToken, TokenVerifier, same_issuer
+from pod.auth.tokens import TokenVerifier, same_issuer
 from pod.auth.webid import WebIdProfiles
 from pod.errors import FetchError, Unauthenticated
 from pod.model import Credentials
@@ -28,16 +29,17 @@ class Authenticator:
         replay: ReplayCache,
         profiles: WebIdProfiles,
         allow_bearer: bool = False,
-        revoked: Callable[[AccessToken], Awaitable[bool]] | None = None,
+        signatures: Executor | None = None,
     ) -> None:
-        """`revoked` tells whether a verified token's grant was revoked since it was issued
-        (the identity provider's own tokens; a revocation applies to the next request)."""
+        """`signatures`: where proof signatures are checked (None: on the event loop). A
+        thread pool lets the loop serve other requests meanwhile on another core:
+        `cryptography` releases the GIL while it verifies."""
         self.tokens = tokens
         self.proofs = proofs
         self.replay = replay
         self.profiles = profiles
         self.allow_bearer = allow_bearer
-        self.revoked = revoked
+        self.signatures = signatures
 
     async def authenticate(
         self,
@@ -59,8 +61,14 @@ class Authenticator:
                 raise Unauthenticated(
                     "a DPoP-bound token needs a DPoP proof header", error="invalid_dpop_proof"
                 )
-            proof = self.proofs.verify(dpop, method=method, url=url, access_token=token)
-            # Remembered before any await, so two concurrent uses of one proof cannot both pass.
+            checked = self.proofs.check(dpop, method=method, url=url, access_token=token)
+            if self.signatures is None:
+                proof = checked.signed()
+            else:
+                loop = asyncio.get_running_loop()
+                proof = await loop.run_in_executor(self.signatures, checked.signed)
+            # Remembered with no await since the check, so two concurrent uses of one proof
+            # cannot both pass.
             self.replay.check_and_remember(proof)
             access = await self.tokens.verify(token)
             if access.jkt is None or access.jkt != proof.jkt:
@@ -82,10 +90,6 @@ class Authenticator:
         else:
             raise Unauthenticated(
                 f"unsupported authorization scheme {scheme!r}; use DPoP", error="invalid_request"
-            )
-        if self.revoked is not None and await self.revoked(access):
-            raise Unauthenticated(
-                "the access to this account was revoked; sign in again", error="invalid_token"
             )
         try:
             trusted = await self.profiles.issuers(access.webid)

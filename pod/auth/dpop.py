@@ -1,7 +1,8 @@
 """DPoP proof verification (RFC 9449 §4.3) and the replay cache. Pure: imports cache, errors.
 
-joserfc (authlib's JOSE library) does all parsing and signature checking; this module applies
-the DPoP rules on top: typ, asymmetric alg, public embedded key, htm/htu/iat/jti/ath.
+joserfc (authlib's JOSE library) parses a proof's header and checks its key, and its algorithms
+check the signature; this module applies the DPoP rules on top: typ, asymmetric alg, public
+embedded key, htm/htu/iat/jti/ath.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import json
 import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, final
+from typing import Any, Final, NamedTuple, final
 
 from joserfc import jws
 from joserfc.errors import JoseError, SecurityWarning
+from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import JWKRegistry
 from joserfc.jws import JWSRegistry
+from joserfc.util import urlsafe_b64decode
 from yarl import URL
 
 from pod.cache import LruCache, memoize_short, size_of
@@ -108,15 +112,66 @@ def _key_size(cache_key: Any, found: tuple[Any, str]) -> int:
     return size_of(cache_key) + _IMPORTED_KEY_BYTES + size_of(found[1])
 
 
+Verify = Callable[[bytes, bytes], bool]  # (signing input, signature) -> whether it verifies
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class _Signer:
+    """What a proof's protected header establishes, once checked: how to verify a signature
+    with its key, and the key's thumbprint."""
+
+    verify: Verify
+    jkt: str
+
+
+def _signer_size(header: str, signer: _Signer) -> int:
+    return size_of(header) + _IMPORTED_KEY_BYTES + size_of(signer.jkt)
+
+
+def _verifier(algorithm: JWSAlgModel, key: Any) -> Verify:
+    """A signature check with `key` by joserfc's `algorithm` (RFC 7518 §3: for ECDSA it turns
+    the JWS's R || S into what `cryptography` verifies)."""
+    return lambda data, signature: bool(algorithm.verify(data, signature, key))
+
+
+@final
+class CheckedProof(NamedTuple):
+    """A proof whose header and claims passed every check but the signature, which `signed`
+    checks. Kept apart so the signature can be checked off the event loop
+    (`cryptography` releases the GIL while it verifies)."""
+
+    proof: Proof
+    signer: _Signer
+    signing_input: bytes
+    signature: bytes
+
+    def signed(self) -> Proof:
+        """The proof, if its signature verifies. Raises Unauthenticated like `verify`."""
+        if not self.signer.verify(self.signing_input, self.signature):
+            raise _invalid("signature or key check failed: the signature does not verify")
+        return self.proof
+
+
 @final
 class ProofVerifier:
-    """Verifies proofs; keeps the imported keys of recent clients (clients reuse their key)."""
+    """Verifies proofs; keeps the imported keys of recent clients (clients reuse their key).
+
+    A client's proofs differ in their payload and signature only: their protected header (typ,
+    alg, jwk) is the same text each time. So the header of each proof is checked once and what
+    it establishes is kept per header text (`headers`); a later proof with the very same header
+    is split, its payload decoded, and its signature checked over the received bytes with the
+    kept key. The signature covers the header text, so a kept header cannot be altered without
+    failing the check."""
 
     def __init__(self, *, max_age: float = 60.0, skew: float = 5.0) -> None:
         self.max_age = max_age
         self.skew = skew
         self.keys: LruCache[Any, tuple[Any, str]] = LruCache(
             max_entries=_KEY_CACHE_ENTRIES, max_bytes=_KEY_CACHE_BYTES, sizer=_key_size
+        )
+        self.headers: LruCache[str, _Signer] = LruCache(
+            max_entries=_KEY_CACHE_ENTRIES, max_bytes=_KEY_CACHE_BYTES, sizer=_signer_size
         )
 
     def _import(self, jwk: dict[str, Any]) -> tuple[Any, str]:
@@ -144,8 +199,52 @@ class ProofVerifier:
         now: float | None = None,
     ) -> Proof:
         """Check one proof for this request. Raises Unauthenticated(error="invalid_dpop_proof")."""
+        return self.check(
+            proof, method=method, url=url, access_token=access_token, now=now
+        ).signed()
+
+    def check(
+        self,
+        proof: str,
+        *,
+        method: str,
+        url: str,
+        access_token: str | None,
+        now: float | None = None,
+    ) -> CheckedProof:
+        """Check everything in one proof for this request but its signature, which the caller
+        must check (`CheckedProof.signed`). Raises Unauthenticated like `verify`."""
         if len(proof) > MAX_PROOF_LENGTH:
             raise _invalid("too long")
+        parts = proof.split(".")
+        if len(parts) != 3:
+            raise _invalid("not a compact JWS: it must have three parts")
+        header, payload, signature = parts
+        signer = self.headers.get(header)
+        if signer is None:
+            signer = self._check_header(proof)
+            self.headers.put(header, signer)
+        try:
+            # The same size bounds as joserfc's own extraction (the header's were checked).
+            _EXTRACT_REGISTRY.validate_payload_size(payload)  # type: ignore[arg-type]
+            _EXTRACT_REGISTRY.validate_signature_size(signature)  # type: ignore[arg-type]
+            signing_input = f"{header}.{payload}".encode("ascii")
+            claims = json.loads(urlsafe_b64decode(payload.encode("ascii")))
+            signature_bytes = urlsafe_b64decode(signature.encode("ascii"))
+        except (JoseError, ValueError, UnicodeError, RecursionError) as exc:
+            raise _invalid(f"not a compact JWS: {exc}") from exc
+        if not isinstance(claims, dict):
+            raise _invalid("the payload is not a JSON object")
+        self._check_claims(claims, method=method, url=url, access_token=access_token, now=now)
+        return CheckedProof(
+            Proof(jkt=signer.jkt, jti=claims["jti"], iat=float(claims["iat"])),
+            signer,
+            signing_input,
+            signature_bytes,
+        )
+
+    def _check_header(self, proof: str) -> _Signer:
+        """RFC 9449 §4.3 checks 2-6 on the proof's protected header, through joserfc."""
         try:
             unverified = extract_compact(proof)
             header = unverified.headers()
@@ -161,24 +260,25 @@ class ProofVerifier:
             raise _invalid("the header has no jwk")
         if _PRIVATE_KEY_PARAMS & jwk.keys():
             raise _invalid("the jwk holds private key material")
+        # RFC 7797's unencoded payload has no place in a JWT (RFC 7519 §7.2, step 7 decodes it).
+        if header.get("b64", True) is not True:
+            raise _invalid("the payload must be base64url-encoded (no b64: false)")
+        registry = registry_for(alg)
         try:
             key, jkt = self._import(jwk)
+            # What joserfc's validate_compact checks of the header and key before verifying.
+            registry.check_header(header)
             if alg == "EdDSA":
                 with warnings.catch_warnings():
                     # RFC 9864 renames EdDSA to Ed25519; clients still send the old name.
                     warnings.simplefilter("ignore", SecurityWarning)
-                    valid = jws.validate_compact(unverified, key, registry=registry_for(alg))
+                    algorithm = registry.get_alg(alg)
             else:
-                valid = jws.validate_compact(unverified, key, registry=registry_for(alg))
-            claims = json.loads(unverified.payload) if valid else None
+                algorithm = registry.get_alg(alg)
+            algorithm.check_key(key)
         except (JoseError, ValueError, TypeError, RecursionError) as exc:
             raise _invalid(f"signature or key check failed: {exc}") from exc
-        if claims is None:
-            raise _invalid("signature or key check failed: the signature does not verify")
-        if not isinstance(claims, dict):
-            raise _invalid("the payload is not a JSON object")
-        self._check_claims(claims, method=method, url=url, access_token=access_token, now=now)
-        return Proof(jkt=jkt, jti=str(claims["jti"]), iat=float(claims["iat"]))
+        return _Signer(_verifier(algorithm, key), jkt)
 
     def _check_claims(
         self,

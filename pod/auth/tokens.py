@@ -6,15 +6,18 @@ fetched again once when a token names an unknown `kid` (rate-limited, so a strea
 cannot make us hammer an issuer). A failed lookup is remembered for `failure_ttl` seconds, so a
 token naming an issuer that cannot be reached costs one outbound fetch, not one per request.
 Verified tokens are cached until they expire: the signature of the same bytes under the same keys
-cannot change its answer. Every issuer named in a token is an input from anyone, so the caches
-are bounded in bytes and a per-issuer lock lives only while a lookup holds or awaits it.
+cannot change its answer. So an entry holds only while its issuer's keys are the very ones it was
+verified with, and all go when the change feed announces a change to our own signing keys or a
+revocation (`TokenVerifier.follow`). Every issuer named in a token is an input from anyone, so
+the caches are bounded in bytes and a per-issuer lock lives only while a lookup holds or awaits
+it.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Final, final
 from urllib.parse import urlsplit
@@ -26,6 +29,7 @@ from joserfc.jwk import KeySet
 from pod.auth.dpop import ALGORITHMS, extract_compact, registry_for
 from pod.cache import LruCache, size_of
 from pod.errors import FetchError, Unauthenticated
+from pod.feed import ChangeFeed, Event, RecordChanged
 from pod.fetch import Fetcher
 from pod.ldp.locks import MemoryLocker
 
@@ -103,8 +107,18 @@ class IssuerKeys:
         self._local: dict[str, Callable[[], KeySet]] = {}
 
     def register_local(self, issuer: str, keys: Callable[[], KeySet]) -> None:
-        """Serve `issuer`'s keys from this process (Kluis's own identity provider)."""
+        """Serve `issuer`'s keys from this process (Kluis's own identity provider). `keys` must
+        return the same KeySet object until the keys change (see `current`)."""
         self._local[issuer.rstrip("/")] = keys
+
+    def current(self, issuer: str) -> KeySet | None:
+        """The key set `key_set` would answer with now, if it has one without I/O: a different
+        object once the keys changed (refetched, rotated), None once they are due again."""
+        local = self._local.get(issuer.rstrip("/"))
+        if local is not None:
+            return local()
+        entry = self.cache.get(issuer)
+        return None if entry is None else entry.keys
 
     async def key_set(self, issuer: str, *, kid: str | None) -> KeySet:
         local = self._local.get(issuer.rstrip("/"))
@@ -171,30 +185,72 @@ def _json(fetched: Any) -> dict[str, Any]:
 
 
 @final
-class TokenVerifier:
-    """Verifies Solid-OIDC access tokens (JWTs)."""
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    access: AccessToken
+    keys: KeySet  # the issuer's keys the signature verified with
 
-    def __init__(self, keys: IssuerKeys, *, skew: float = 30.0) -> None:
+
+def _verified_size(token: str, entry: _Verified) -> int:
+    return size_of(token) + size_of(entry.access)  # the KeySet is the issuer's, counted there
+
+
+@final
+class TokenVerifier:
+    """Verifies Solid-OIDC access tokens (JWTs), each token's signature once while it is valid.
+
+    `revoked` tells whether a verified token's grant was revoked since it was issued (the
+    identity provider's own tokens). Its answer is kept with the token, so whatever announces a
+    revocation must reach `follow`'s feed: the next request then asks again."""
+
+    def __init__(
+        self,
+        keys: IssuerKeys,
+        *,
+        skew: float = 30.0,
+        revoked: Callable[[AccessToken], Awaitable[bool]] | None = None,
+    ) -> None:
         self.keys = keys
         self.skew = skew
-        self.verified: LruCache[str, AccessToken] = LruCache(
-            max_entries=_TOKEN_CACHE_ENTRIES, max_bytes=_TOKEN_CACHE_BYTES
+        self.revoked = revoked
+        self.verified: LruCache[str, _Verified] = LruCache(
+            max_entries=_TOKEN_CACHE_ENTRIES, max_bytes=_TOKEN_CACHE_BYTES, sizer=_verified_size
         )
+        self._namespaces: frozenset[str] = frozenset()
+        self._epoch = 0  # counts the announcements that emptied the cache
+
+    def follow(self, feed: ChangeFeed, *, namespaces: Collection[str]) -> None:
+        """Forget every verified token when a record of `namespaces` changes (signing keys,
+        revocations): a revocation holds from the next request on, as does a retired key."""
+        self._namespaces = frozenset(namespaces)
+        feed.subscribe(self._heard)
+
+    def _heard(self, event: Event) -> None:
+        if isinstance(event, RecordChanged) and event.namespace in self._namespaces:
+            self._epoch += 1
+            self.verified.clear()
 
     async def verify(self, token: str, *, now: float | None = None) -> AccessToken:
         """The token's claims. Raises Unauthenticated(error="invalid_token") with the reason."""
         current = time.time() if now is None else now
         cached = self.verified.get(token)
-        if cached is not None:
-            if cached.expires + self.skew < current:
+        if cached is not None and cached.keys is self.keys.current(cached.access.issuer):
+            if cached.access.expires + self.skew < current:
                 raise _invalid("expired")
-            return cached
-        claims = await self._verify_signature(token)
+            return cached.access
+        epoch = self._epoch
+        claims, keys = await self._verify_signature(token)
         access = self._check_claims(claims, current)
-        self.verified.put(token, access)
+        if self.revoked is not None and await self.revoked(access):
+            raise Unauthenticated(
+                "the access to this account was revoked; sign in again", error="invalid_token"
+            )
+        if epoch == self._epoch:  # nothing was revoked or rotated while we awaited
+            lifetime = access.expires + self.skew - current
+            self.verified.put(token, _Verified(access, keys), expires=time.monotonic() + lifetime)
         return access
 
-    async def _verify_signature(self, token: str) -> dict[str, Any]:
+    async def _verify_signature(self, token: str) -> tuple[dict[str, Any], KeySet]:
         if len(token) > MAX_TOKEN_LENGTH:
             raise _invalid("too long")
         try:
@@ -215,7 +271,7 @@ class TokenVerifier:
             verified = jwt.decode(token, keys, registry=registry_for(alg))
         except (JoseError, ValueError, TypeError, RecursionError) as exc:
             raise _invalid(f"signature check failed: {exc}") from exc
-        return dict(verified.claims)
+        return dict(verified.claims), keys
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> AccessToken:
         exp, iat = claims.get("exp"), claims.get("iat")

@@ -90,11 +90,10 @@ class WebIdProfiles:
     async def _local_issuers(self, webid: str, path: str) -> frozenset[str]:
         """Read from the store once; a write to the profile (a store event) drops the answer."""
         assert self.store is not None
-        unreadable = FetchError(f"the WebID profile {self.store.url(path)} cannot be read")
         # Asked every time: the decision is cached by the authorizer, and an ACL change
         # applies at once (a profile made private stops vouching for its issuers).
         if self.readable is not None and not await self.readable(path):
-            raise unreadable
+            raise self._unreadable(path)
         cached = self._local.get(path)
         if cached is not None:
             return cached.get(webid, frozenset())
@@ -102,13 +101,17 @@ class WebIdProfiles:
         try:
             found = await self.store.read_graph(path)
         except PodError as exc:
-            raise unreadable from exc
+            raise self._unreadable(path) from exc
         if found is None:
-            raise unreadable
+            raise self._unreadable(path)
         by_webid = _all_issuers(found[1].triples)
         if epoch == self._epoch:  # the profile did not change while we read it
             self._local.put(path, by_webid)
         return by_webid.get(webid, frozenset())
+
+    def _unreadable(self, path: str) -> FetchError:
+        assert self.store is not None
+        return FetchError(f"the WebID profile {self.store.url(path)} cannot be read")
 
     def _forget_local(self, event: Event) -> None:
         if not isinstance(event, ResourceChanged):

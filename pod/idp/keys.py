@@ -117,6 +117,7 @@ class SigningKeys:
         self._loaded = 0.0
         self._changed = False  # a change was announced since the keys were read
         self._imported: dict[str, ECKey] = {}
+        self._key_set: KeySet | None = None  # of `_keys`; a new one whenever they change
         self._reloads: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
@@ -127,8 +128,13 @@ class SigningKeys:
             ring = KeyRing((_new_key(),))
             if not await self._records.put_new(_SIGNING_KEYS, ring):
                 ring = await self._ring() or ring
-        self._keys = ring.keys
+        self._replace(ring.keys)
         self._loaded = time.monotonic()
+
+    def _replace(self, keys: tuple[SigningKey, ...]) -> None:
+        if keys != self._keys:
+            self._keys = keys
+            self._key_set = None
 
     def follow(self, feed: ChangeFeed) -> None:
         """Re-read the keys on their next use after a change to them is announced."""
@@ -169,7 +175,7 @@ class SigningKeys:
             if i == len(keys) - 1 or now - keys[i + 1].created < self.retire_after
         )
         await self._records.put(_SIGNING_KEYS, KeyRing(kept))
-        self._keys = kept
+        self._replace(kept)
         self._loaded = time.monotonic()
         return kept[-1].kid
 
@@ -193,8 +199,12 @@ class SigningKeys:
         return {"keys": [self._import(k).as_dict(private=False) for k in self._keys]}
 
     def key_set(self) -> KeySet:
-        """The public keys, for verifying tokens this provider issued (no I/O: last loaded)."""
-        return KeySet([self._import(k) for k in self._keys])
+        """The public keys, for verifying tokens this provider issued (no I/O: last loaded).
+        The same object until the keys change, so a token verified with it can be trusted
+        while it is still the one answered."""
+        if self._key_set is None:
+            self._key_set = KeySet([self._import(k) for k in self._keys])
+        return self._key_set
 
 
 @final

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -138,3 +139,68 @@ async def test_local_webids_are_kept_per_profile_document(
         assert await send(client, agent, agent.token) == 401  # the profile does not list it
     assert len(profiles._local) == 1
     assert profiles._local.bytes < 10_000
+
+
+async def put_document(client: Client) -> None:
+    assert (await client.put(DOC, data="<#s> <#p> 1 .", headers=TURTLE)).status == 201
+
+
+async def test_proof_headers_are_kept_per_header_and_counted_by_size(
+    client: Client, app: Application, alice: Agent
+) -> None:
+    """A client's proofs share one protected header, checked once; each new header (here, each
+    new key) is one more entry, bounded in bytes like the keys."""
+    headers = app[AUTHENTICATOR].proofs.headers
+    await put_document(client)  # as alice: her proofs' header is kept
+    before = len(headers)
+    for _ in range(3):
+        assert await send(client, alice, alice.token) == 200
+    assert len(headers) == before
+    for n in range(30):
+        key = new_ec_key()
+        jwk = {**key.as_dict(private=False), "x-pad": f"{n:02d}" + "p" * 200}
+        proof = sign_proof(key, "GET", absolute(DOC), jwk=jwk)
+        headers_sent = {"Authorization": "DPoP not.a.token", "DPoP": proof}
+        assert (await client.get(DOC, as_agent=None, headers=headers_sent)).status == 401
+    assert len(headers) == before + 30
+    assert headers.bytes <= headers.max_bytes
+
+
+async def test_a_cached_token_is_refused_once_it_expires(
+    client: Client, app: Application, alice: Agent, issuer: TestIssuer
+) -> None:
+    tokens = app[AUTHENTICATOR].tokens
+    tokens.skew = 0.0  # else a token counts for 30 s past its exp
+    await put_document(client)
+    token = issuer.mint(webid=alice.webid, jkt=alice.jkt, lifetime=2)
+    assert await send(client, alice, token) == 200
+    assert token in tokens.verified._entries  # verified once, kept
+    expires = tokens.verified._entries[token][0].access.expires
+    await asyncio.sleep(max(0.0, expires - time.time()) + 1.1)
+    r = await client.get(
+        DOC,
+        as_agent=None,
+        headers={
+            "Authorization": f"DPoP {token}",
+            "DPoP": alice.proof("GET", absolute(DOC), token=token),
+        },
+    )
+    assert r.status == 401
+    assert "expired" in (await r.json())["detail"]
+
+
+async def test_a_cached_token_is_checked_again_when_its_issuer_keys_change(
+    client: Client, app: Application, alice: Agent, issuer: TestIssuer
+) -> None:
+    """The issuer replaces its signing key: a token the old key signed was verified and kept,
+    but once Kluis holds the new key set it is checked again, and refused."""
+    tokens = app[AUTHENTICATOR].tokens
+    tokens.keys.refetch_after = 0.0  # an unknown kid may fetch the keys at once
+    await put_document(client)
+    old = alice.token
+    assert await send(client, alice, old) == 200
+    assert await send(client, alice, old) == 200  # from the cache
+    issuer.key, issuer.kid = new_ec_key(), "rotated"
+    new = issuer.mint(webid=alice.webid, jkt=alice.jkt)
+    assert await send(client, alice, new) == 200  # an unknown kid: the keys are fetched again
+    assert await send(client, alice, old) == 401

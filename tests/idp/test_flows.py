@@ -25,8 +25,9 @@ from joserfc.jwk import thumbprint
 
 from pod.feed import Actor, Change, LocalFeed, RecordChanged, encode
 from pod.fetch import Fetcher
-from pod.http.keys import FEED, PROVIDER
+from pod.http.keys import AUTHENTICATOR, FEED, PROVIDER
 from pod.idp.clients import REGISTRATIONS_PER_HOUR, Clients
+from pod.idp.keys import IDP, KeyRing, _new_key
 from pod.idp.revocations import REVOCATIONS, Revocation, Revocations, record_key
 from pod.storage.kv import MemoryKeyValueStore
 from pod.storage.records import AnnouncingKeyValueStore, Records
@@ -1482,3 +1483,24 @@ async def test_every_app_holding_a_refresh_token_is_listed(
     status, body = await refresh_tokens(kluis, client_app, token["refresh_token"], key)
     assert (status, body["error"]) == (400, "invalid_grant")
     assert await get_status(kluis, key, token["access_token"], "alice/x") == 401
+
+
+async def test_a_retired_signing_key_stops_its_kept_tokens(kluis: Kluis, people: None) -> None:
+    """A verified token is kept, but only while our signing keys are the ones it verified with:
+    when the ring changes (here, another worker leaves only a new key), the next request checks
+    it again and a token the removed key signed is refused."""
+    token, key, _ = await client_credentials_token(kluis, "alice@example.org", "alice", DPoPKey())
+    await put_private(kluis, key, token, "alice/signed-by-old")
+    tokens = kluis.app[AUTHENTICATOR].tokens
+    assert token in tokens.verified._entries
+    shared = kluis.app[PROVIDER].kv
+    assert isinstance(shared, AnnouncingKeyValueStore)
+    signing = kluis.app[PROVIDER].keys
+    old_kids = {k.kid for k in signing.key_set().keys}
+    await Records(shared, IDP).put("signing_keys", KeyRing((_new_key(),)))
+    assert len(tokens.verified) == 0  # the announcement emptied the cache
+    for _ in range(100):  # the keys are re-read in a task of their own
+        if not old_kids & {k.kid for k in signing.key_set().keys}:
+            break
+        await asyncio.sleep(0.01)
+    assert await get_status(kluis, key, token, "alice/signed-by-old") == 401
