@@ -1,4 +1,5 @@
-"""Bounded caches: one least-recently-used cache, limited in entries and in bytes. Bottom layer.
+"""Bounded caches: one least-recently-used cache, limited in entries and in bytes; and builds
+shared while they run (`Flights`). Bottom layer.
 
 Every cache that a request can fill is one of these, with a byte budget of its own, so what an
 outside client can make the server remember is bounded however many distinct requests it sends.
@@ -12,12 +13,13 @@ may be shared with worker threads (the file backend does its writes in threads).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, final, overload
 
 K = TypeVar("K", bound=Hashable)
@@ -198,3 +200,53 @@ def memoize_short(*, maxsize: int, max_length: int) -> Callable[[Callable[P, R]]
         return cast(ShortMemo[P, R], call)
 
     return decorate
+
+
+@final
+class Flights(Generic[K, V]):
+    """Builds in progress, by key (single-flight): a caller asking for a key whose build is
+    running awaits that build instead of starting its own, so N concurrent requests for one
+    expensive answer cost one build and hold one result. At most `limit` heavy builds run at
+    once, whatever their keys, so what concurrent requests make the server hold while building
+    is bounded by `limit` builds; light ones (`heavy=False`) never wait behind them.
+
+    A build is not cancelled when a caller is (a client that goes away): the others still
+    await it. The key must name everything the result depends on (a version, and whatever
+    tells a build begun before a change from one begun after it); `forget` lets the next
+    caller start afresh.
+    """
+
+    def __init__(self, *, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("flights need room for at least one build")
+        self.limit = limit
+        self._running: dict[K, asyncio.Future[V]] = {}
+        self._slots = asyncio.Semaphore(limit)
+
+    async def run(self, key: K, build: Callable[[], Awaitable[V]], *, heavy: bool = True) -> V:
+        """The result of the running build for `key`, or of `build()` started now."""
+        flight = self._running.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._build(build) if heavy else build())
+            self._running[key] = flight
+            flight.add_done_callback(functools.partial(self._landed, key))
+        # shield: a cancelled caller must not cancel the build the others await.
+        return await asyncio.shield(flight)
+
+    def forget(self, key: K) -> None:
+        """Let the next caller for `key` start a build of its own; callers already awaiting
+        the running one still get its result."""
+        self._running.pop(key, None)
+
+    async def _build(self, build: Callable[[], Awaitable[V]]) -> V:
+        async with self._slots:
+            return await build()
+
+    def _landed(self, key: K, flight: asyncio.Future[V]) -> None:
+        if self._running.get(key) is flight:
+            del self._running[key]
+        if not flight.cancelled():
+            flight.exception()  # retrieved here: every caller may have gone
+
+    def __len__(self) -> int:
+        return len(self._running)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pod.cache import LruCache, memoize_short, size_of
+from pod.cache import Flights, LruCache, memoize_short, size_of
 
 PROPERTY = settings(max_examples=300, deadline=None, database=None)
 
@@ -219,3 +220,40 @@ def test_memoize_short_keeps_only_short_text() -> None:
     assert upper("abcdef", "!") == upper("abcdef", "!") == "ABCDEF!"
     assert calls == ["abc", None, "abcdef", "abcdef"]  # the long text is computed each time
     assert upper.cache_info().currsize == 2
+
+
+async def test_flights_share_one_build_which_a_cancelled_caller_does_not_stop() -> None:
+    flights: Flights[str, int] = Flights(limit=1)
+    started = 0
+    release = asyncio.Event()
+
+    async def build() -> int:
+        nonlocal started
+        started += 1
+        await release.wait()
+        return 42
+
+    first = asyncio.ensure_future(flights.run("k", build))
+    second = asyncio.ensure_future(flights.run("k", build))
+    await asyncio.sleep(0)
+    first.cancel()
+    release.set()
+    assert await second == 42
+    assert started == 1
+    assert len(flights) == 0  # landed, so the next caller builds afresh
+    assert await flights.run("k", build) == 42
+    assert started == 2
+
+
+async def test_flights_hand_a_failed_build_to_every_caller_and_forget_it() -> None:
+    flights: Flights[str, int] = Flights(limit=2)
+
+    async def build() -> int:
+        await asyncio.sleep(0)
+        raise KeyError("gone")
+
+    results = await asyncio.gather(
+        flights.run("k", build), flights.run("k", build), return_exceptions=True
+    )
+    assert [type(r) for r in results] == [KeyError, KeyError]
+    assert len(flights) == 0

@@ -5,6 +5,8 @@ container's listing as triples); here it becomes the one the client asked for (S
 https://solidproject.org/TR/protocol#server-representation-turtle-jsonld: Turtle and JSON-LD at
 least; we serve every RDF syntax pyoxigraph writes). Conversions are kept per (path, media type)
 with the version they came from, and dropped when the change feed announces a change to the path.
+Concurrent requests for a conversion not kept share one (`Flights`): a version's conversion is
+the same whoever asks, so joining one under way is always safe.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Final, final
 import pyoxigraph as ox
 
 from pod import paths
-from pod.cache import LruCache
+from pod.cache import Flights, LruCache
 from pod.errors import NotAcceptable
 from pod.feed import ChangeFeed, Event, ResourceChanged
 from pod.ldp import rdf
@@ -34,6 +36,10 @@ from pod.ldp.resources import (
 # served but not kept.
 _CONVERSION_ENTRIES: Final = 4096
 CONVERSION_BYTES: Final = 32 * 1024 * 1024
+# Conversions run at once, whatever their resources: each holds its input's triples and its
+# output (for a listing of 10,000 children about 30 MB and 3 MB of Turtle).
+CONVERSIONS: Final = 2
+HEAVY_BYTES: Final = 256 * 1024  # smaller conversions take milliseconds, and wait for no slot
 
 
 @final
@@ -47,6 +53,8 @@ class ConvertingStore(Passthrough):
             max_bytes=CONVERSION_BYTES,
             max_entry_bytes=CONVERSION_BYTES // 4,
         )
+        # (path, media type, version) -> the conversion under way
+        self.builds: Flights[tuple[str, str, str], bytes] = Flights(limit=CONVERSIONS)
         feed.subscribe(self._follow)
 
     async def get(
@@ -93,15 +101,23 @@ class ConvertingStore(Passthrough):
         cached = self.conversions.get(key)
         if cached is not None and cached[0] == version:
             return cached[1]
+        size = len(rep.graph.triples) * BYTES_PER_TRIPLE if rep.graph is not None else len(rep.data)
+        return await self.builds.run(
+            (path, media, version),
+            lambda: self._convert(path, version, media, rep, size),
+            heavy=size > HEAVY_BYTES,
+        )
+
+    async def _convert(
+        self, path: str, version: str, media: str, rep: Representation, size: int
+    ) -> bytes:
         if rep.graph is not None:  # a listing: group each child's triples
             graph = rep.graph
-            size = len(graph.triples) * BYTES_PER_TRIPLE
             out = await offload(size, _serialize, graph.triples, media, graph.prefixes, True)
         else:
-            size = len(rep.data)
             parsed = await offload(size, rdf.parse, rep.data, rep.content_type, base=self.url(path))
             out = await offload(size, _serialize, parsed.triples, media, parsed.prefixes, False)
-        self.conversions.put(key, (version, out))
+        self.conversions.put((path, media), (version, out))
         return out
 
     def _follow(self, event: Event) -> None:
