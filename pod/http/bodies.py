@@ -44,8 +44,15 @@ async def read_body(request: web.Request, *, limit: int | None = None) -> bytes:
         return b""
     chunks: list[bytes] = []
     total = 0
+    content = request.content
     while True:
-        chunk = await _in_time(request.content.read(READ_CHUNK), settings.body_timeout)
+        # What has arrived needs no deadline (a small body comes with the head); the deadline
+        # is for waiting.
+        chunk = content.read_nowait(READ_CHUNK)
+        if not chunk:
+            if content.at_eof():
+                return b"".join(chunks)
+            chunk = await _in_time(content.read(READ_CHUNK), settings.body_timeout)
         if not chunk:
             return b"".join(chunks)
         total += len(chunk)
