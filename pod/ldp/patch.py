@@ -4,8 +4,9 @@ Imports errors, vocab, ldp.rdf. pyoxigraph reads the common N3 Patch (ground tri
 variables) in microseconds; rdflib reads every other one (variables, blank nodes, anything to
 refuse) and the SPARQL grammar. Both become a Patch of Operations (where, deletes, inserts) over
 pyoxigraph terms, and one matcher applies them within a work budget, so that no patch can make
-the server work without bound (issue 10). rdflib's SPARQL grammar is slow on hostile input, so the server parses SPARQL
-Update in a worker process with a time limit (`SPARQL_PARSE_SECONDS`, pod.ldp.isolation).
+the server work without bound (issue 10). rdflib's SPARQL grammar is slow on hostile input, so
+the server parses SPARQL Update in a worker process with a time limit (`SPARQL_PARSE_SECONDS`,
+pod.ldp.isolation).
 """
 
 from __future__ import annotations
