@@ -254,7 +254,7 @@ def _ground_patterns(
             if form is not None and not form.fullmatch(o.value):
                 return None
         out.append((s, p, o))
-    return tuple(out)
+    return tuple(dict.fromkeys(out))  # a formula is a set of triples, as rdflib gives it
 
 
 # rdflib's N3 reader rewrites some numbers written bare (`01` becomes "1", `+.5` "0.5"), where
