@@ -43,6 +43,7 @@ from pod.ldp.patch import (
     SPARQL_UPDATE,
     Patch,
     parse_patch,
+    parse_patch_quickly,
     patch_media_type,
 )
 from pod.ldp.resources import ResourceStore, WriteResult
@@ -336,7 +337,11 @@ async def _patch(request: web.Request, op: Operation) -> web.StreamResponse:
 
 async def _parse(request: web.Request, data: bytes, content_type: str, base: str) -> Patch:
     """Parse a patch off the event loop: N3 in a thread (rdflib's N3 parser is linear, a few
-    microseconds per byte at worst), SPARQL Update in the worker process, within its limit."""
+    microseconds per byte at worst), SPARQL Update in the worker process, within its limit;
+    but a small N3 Patch of ground triples on the loop, where pyoxigraph reads it at once."""
+    quick = parse_patch_quickly(data, content_type, base=base)
+    if quick is not None:
+        return quick
     if patch_media_type(content_type) != SPARQL_UPDATE:
         return await asyncio.to_thread(parse_patch, data, content_type, base=base)
     try:

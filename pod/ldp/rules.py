@@ -3,16 +3,18 @@ stack (see `pod.ldp.resources`). Imports storage, model.
 
 The rules live here once, above every backend: containment, intermediate containers, slash twins,
 auxiliary resources, server-managed triples, RDF validation and conditional writes. What the other
-layers add (locking, conversion, caching, announcing) they add as wrappers: this class keeps no
-cache, holds no lock and announces nothing; each write answers with the changes it made.
+layers add (locking, conversion, caching, announcing) they add as wrappers: this class holds no
+lock and announces nothing; each write answers with the changes it made. The one cache it keeps,
+parsed documents by version for PATCH (`pod.ldp.graphs`), is read only for the version the
+backend reports, inside the lock the layer above holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
-from typing import final
+from collections.abc import Awaitable, Callable, Set
+from typing import Final, final
 
 import pyoxigraph as ox
 
@@ -33,6 +35,7 @@ from pod.ldp.containers import (
     listing_etag,
     managed_triples,
 )
+from pod.ldp.graphs import ParsedGraph, ParsedGraphs
 from pod.ldp.methods import check_deletable, check_postable
 from pod.ldp.naming import fresh_name, slug_name
 from pod.ldp.patch import Patch
@@ -62,11 +65,13 @@ class SolidRules:
         base_url: str,
         storages: Storages | None = None,
         max_rdf_bytes: int = 8 * 1024 * 1024,
+        graphs: ParsedGraphs | None = None,
     ) -> None:
         self.backend = backend
         self.base_url = base_url.rstrip("/")
         self.storages = storages or Storages()
         self.max_rdf_bytes = max_rdf_bytes
+        self.graphs = graphs or ParsedGraphs()
         # Checks RDF documents must pass before they are stored (e.g. ACL validation, which
         # lives above this layer): each gets the path and the new triples, and raises PodError.
         self.validators: list[Validator] = []
@@ -287,37 +292,58 @@ class SolidRules:
     ) -> WriteResult:
         """Apply an N3 Patch or SPARQL Update; a missing resource starts as an empty document.
 
-        The target is read once; a non-RDF one is refused (415) from `seen`, its metadata found
-        on the way in, before any byte of it is read."""
+        The target is read once, or not at all when its parsed version is kept; a non-RDF one
+        is refused (415) from `seen`, its metadata found on the way in, before any byte of it is
+        read. A patch that leaves an existing document as it was writes nothing and announces
+        nothing: it answers with the version it found (RFC 5789 §2: success, and the ETag of
+        what is stored)."""
         if paths.is_container(path):
             return await self._patch_container(path, patch, conditions)
         if seen is not None:
             _check_patchable(seen)
-        try:
-            meta: Metadata | None
-            meta, data = await self.backend.read(path)
-        except NotFound:
-            meta, data = None, b""
+        meta = await self.backend.stat(path)
         if meta is not None and (seen is None or meta.version != seen.version):
             _check_patchable(meta)  # not seen, or replaced since
-        graph = rdf.Graph([]) if meta is None else await self._parse_stored(path, meta, data)
+        stored = None if meta is None else self.graphs.get(path, meta.version)
+        if meta is not None and stored is None:
+            found = await self._read_parsed(path, meta)
+            meta, stored = (None, None) if found is None else found
         await self._check_conditions(path, meta, conditions)
-        # Always in a thread: matching is bounded by a work budget, not by the body's size.
-        triples = await asyncio.to_thread(patch.apply, graph.triples)
+        before = _EMPTY if stored is None else stored.triples
+        after = await _apply(patch, before)
+        if after is None and meta is not None:
+            return WriteResult(path, False, meta, ())
+        triples = list(before if after is None else after)
         await self._validate(path, triples)
-        growth = max(0, len(triples) - len(graph.triples)) * BYTES_PER_TRIPLE
-        body = await offload(
-            len(data) + growth,  # about the size of the new document
-            _serialize,
-            triples,
-            rdf.TURTLE,
-            graph.prefixes,
-        )
+        size = 0 if stored is None else stored.stored_bytes
+        growth = max(0, len(triples) - len(before)) * BYTES_PER_TRIPLE
+        prefixes = {} if stored is None else stored.prefixes
+        body = await offload(size + growth, _serialize, triples, rdf.TURTLE, prefixes)
         changes: list[ResourceChanged] = []
         if meta is None:
             await self._ensure_parents(path, changes)
         written = await self._write(path, body, rdf.TURTLE)
+        # Kept as written, so that the next patch neither reads nor parses it.
+        self.graphs.put(
+            path,
+            ParsedGraph(
+                written.version, set(triples) if after is None else after, prefixes, len(body)
+            ),
+        )
         return _written(path, written, created=meta is None, changes=changes)
+
+    async def _read_parsed(self, path: str, meta: Metadata) -> tuple[Metadata, ParsedGraph] | None:
+        """Read and parse the document at `path` (None if it is gone), and keep it parsed."""
+        try:
+            found, data = await self.backend.read(path)
+        except NotFound:
+            return None
+        if found.version != meta.version:
+            _check_patchable(found)  # replaced since the stat
+        graph = await self._parse_stored(path, found, data)
+        parsed = ParsedGraph(found.version, frozenset(graph.triples), graph.prefixes, len(data))
+        self.graphs.put(path, parsed)
+        return found, parsed
 
     async def _patch_container(
         self, path: str, patch: Patch, conditions: Conditions
@@ -474,6 +500,20 @@ class SolidRules:
             return await self.backend.write(path, body, content_type=media)
         except NotFound as exc:
             raise Conflict(f"the container of {path} disappeared during the write") from exc
+
+
+_EMPTY: Final[frozenset[ox.Triple]] = frozenset()
+
+
+async def _apply(patch: Patch, before: Set[ox.Triple]) -> Set[ox.Triple] | None:
+    """The document after `patch` (None: unchanged). Matching a where clause is bounded by a
+    work budget, not by the body's size, so it always runs in a thread; a patch without one
+    costs a lookup per triple it names and, if it changes the document, a copy of it, and runs
+    on the event loop when that is small."""
+    if patch.where:
+        return await asyncio.to_thread(patch.changes, before)
+    named = sum(len(op.deletes) + len(op.inserts) for op in patch.operations)
+    return await offload((len(before) + named) * BYTES_PER_TRIPLE, patch.changes, before)
 
 
 def _check_patchable(meta: Metadata) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
 from rdflib import Graph, Literal, Namespace, URIRef
 
+from pod.feed import Change, Event, ResourceChanged
+from pod.http.keys import FEED
 from tests.conftest import POD, Client, url
 
 EX = Namespace("http://www.example.org/terms#")
@@ -188,3 +191,61 @@ async def test_patch_keeps_exact_literal_forms(client: Client) -> None:
     )
     r = await client.patch(POD + "nums", data=patch, headers=N3)
     assert r.status == 204, await r.text()
+
+
+# --- a patch that changes nothing; documents kept parsed between patches ---------------------
+
+GARCIA = PREFIXES + '_:p a solid:InsertDeletePatch; solid:inserts {{ <#garcia> ex:{p} "{o}" }}.'
+
+
+async def test_a_patch_that_changes_nothing_writes_nothing(
+    client: Client, doc: str, app: web.Application
+) -> None:
+    """Inserting what is there already changes nothing: no write, no new version, no event
+    (RFC 5789 §2: the answer is still a success, with the ETag of what is stored)."""
+    before = await client.get(doc)
+    body = await before.read()
+    heard: list[Event] = []
+    app[FEED].subscribe(heard.append)
+    for patch, kind in (
+        (GARCIA.format(p="familyName", o="Garcia"), N3),
+        ('INSERT DATA { <#lee> <http://www.example.org/terms#givenName> "Kim" }', SPARQL),
+    ):
+        r = await client.patch(doc, data=patch, headers=kind)
+        assert r.status == 204, await r.text()
+        assert r.headers["ETag"] == before.headers["ETag"]
+    assert heard == []
+    after = await client.get(doc)
+    assert after.headers["ETag"] == before.headers["ETag"]
+    assert await after.read() == body
+    # A patch that does change the document still writes it, and says so.
+    r = await client.patch(doc, data=GARCIA.format(p="nick", o="Clau"), headers=N3)
+    assert r.status == 204, await r.text()
+    assert r.headers["ETag"] != before.headers["ETag"]
+    assert [(e.change, e.path) for e in heard if isinstance(e, ResourceChanged)] == [
+        (Change.UPDATE, doc)
+    ]
+
+
+async def test_a_patch_reads_a_document_replaced_since_the_last_patch(
+    client: Client, doc: str
+) -> None:
+    garcia = URIRef(url(doc + "#garcia"))
+    r = await client.patch(doc, data=GARCIA.format(p="nick", o="Clau"), headers=N3)
+    assert r.status == 204, await r.text()
+    replaced = '@prefix ex: <http://www.example.org/terms#>. <#garcia> ex:nick "Alex".'
+    r = await client.put(doc, data=replaced, headers={"Content-Type": "text/turtle"})
+    assert r.status == 204
+    # What the first patch inserted is gone with the PUT: deleting it again is a conflict.
+    delete_clau = PREFIXES + (
+        '_:p a solid:InsertDeletePatch; solid:deletes { <#garcia> ex:nick "Clau" }.'
+    )
+    r = await client.patch(doc, data=delete_clau, headers=N3)
+    assert r.status == 409, await r.text()
+    r = await client.patch(doc, data=delete_clau.replace("Clau", "Alex"), headers=N3)
+    assert r.status == 204, await r.text()
+    assert set(await read(client, doc)) == set()
+    assert (await client.delete(doc)).status == 204
+    r = await client.patch(doc, data=GARCIA.format(p="nick", o="Clau"), headers=N3)
+    assert r.status == 201, await r.text()
+    assert set(await read(client, doc)) == {(garcia, EX.nick, Literal("Clau"))}

@@ -24,14 +24,19 @@ from pod.errors import Conflict, InvalidPatch, InvalidRdf
 from pod.ldp import rdf
 from pod.ldp.isolation import IsolatedWorker
 from pod.ldp.patch import (
+    INLINE_N3_BYTES,
     MATCH_BUDGET,
     MAX_SPARQL_NESTING,
     SPARQL_UPDATE,
     Fresh,
     Operation,
+    Patch,
     Var,
+    _parse_n3_patch,
     check_sparql_nesting,
+    parse_ground_n3_patch,
     parse_patch,
+    parse_patch_quickly,
 )
 
 PROPERTY = settings(max_examples=150, deadline=None, database=None)
@@ -447,3 +452,173 @@ def test_brackets_in_strings_iris_and_comments_do_not_count(chars: list[str]) ->
         f"<#s> <#p> ( ( 1 ) ) }}"
     )
     check_sparql_nesting(text)  # nests 3 deep, whatever the strings and comment hold
+
+
+# --- N3 Patch: pyoxigraph's reading of ground patches against rdflib's -----------------------
+
+N3_IRIS = ["ex:a", "<#a>", "<http://example.org/b>", "</pod/other#c>"]
+N3_LITERALS = [
+    '"v"',
+    '"é\\t\\u00e9"',
+    '"""two\nlines"""',
+    '"v"@EN-us',
+    '"v"^^ex:t',
+    '"01"^^<http://www.w3.org/2001/XMLSchema#integer>',
+    "1",
+    "01",
+    "-0",
+    "+1",
+    "1.50",
+    ".5",
+    "-0.5",
+    "1e0",
+    "1.e1",
+    "01e1",
+    "true",
+]
+N3_OTHERS = ["_:b", "[]", "[ ex:p ex:o ]", "?x", "{ ex:a ex:b ex:c }", "{}", "( ex:a )"]
+N3_TERMS = [*N3_IRIS, "a", *N3_LITERALS, *N3_OTHERS]
+PATCH_KEYS = ["solid:where", "solid:inserts", "solid:deletes"]
+
+
+def _same_patch(ours: Patch, theirs: Patch) -> bool:
+    """Equal up to the order of each formula's triples (a set, in N3)."""
+    assert ours.language == theirs.language == "n3"
+    return all(
+        set(getattr(a, part)) == set(getattr(b, part))
+        and len(getattr(a, part)) == len(getattr(b, part))
+        for a, b in zip(ours.operations, theirs.operations, strict=True)
+        for part in ("where", "deletes", "inserts")
+    )
+
+
+def assert_readers_agree(text: str) -> Patch | None:
+    """pyoxigraph's reading is rdflib's whenever it gives one; when rdflib refuses a body,
+    pyoxigraph gives none (rdflib then words the refusal). Returns pyoxigraph's reading."""
+    ours = parse_ground_n3_patch(text, base=BASE)
+    try:
+        theirs = parse_patch(text.encode(), rdf.N3, base=BASE)  # ours first, then rdflib's
+        slow = _parse_n3_patch(text, BASE)
+    except (InvalidRdf, InvalidPatch):
+        assert ours is None, text
+        return None
+    if ours is not None:
+        assert theirs == ours
+        assert _same_patch(ours, slow), text
+    return ours
+
+
+@st.composite
+def n3_patches(draw: st.DrawFn) -> str:
+    def term(usual: list[str]) -> str:
+        # Mostly what a ground patch holds, so that both readers are often compared.
+        return draw(st.sampled_from(usual if draw(st.integers(0, 19)) else N3_TERMS))
+
+    def formula() -> str:
+        size = draw(st.integers(0, 4)) if not draw(st.integers(0, 9)) else draw(st.integers(1, 4))
+        triples = [
+            (term(N3_IRIS), term([*N3_IRIS, "a"]), term([*N3_IRIS, *N3_LITERALS]))
+            for _ in range(size)
+        ]
+        return "{ " + " . ".join(" ".join(t) for t in triples) + " }"
+
+    node = draw(st.sampled_from(["_:p", "<#patch>", "[]"]))
+    parts = []
+    if draw(st.integers(0, 9)):
+        parts.append("a solid:InsertDeletePatch")
+    unique = bool(draw(st.integers(0, 9)))  # a key given twice is refused
+    for key in draw(
+        st.lists(st.sampled_from(PATCH_KEYS), max_size=3 + (not unique), unique=unique)
+    ):
+        value = formula() if draw(st.integers(0, 9)) else draw(st.sampled_from(N3_TERMS))
+        parts.append(f"{key} {value}")
+    body = f"{node} {'; '.join(parts)} ." if parts else ""
+    if not draw(st.integers(0, 9)):
+        body += " _:q a solid:InsertDeletePatch ."
+    return SOLID + "@prefix ex: <http://example.org/>.\n" + body
+
+
+@PROPERTY
+@given(text=n3_patches())
+def test_pyoxigraph_reads_n3_patches_as_rdflib_does(text: str) -> None:
+    assert_readers_agree(text)
+
+
+GROUND = SOLID + "@prefix ex: <http://example.org/>.\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '_:p a solid:InsertDeletePatch; solid:inserts { <#s> <#p> "v" }.',
+        "<#x> a solid:InsertDeletePatch; solid:deletes { ex:a ex:b 1, -2, 1.50, -0.5, 1e0 };"
+        ' solid:inserts { ex:a a ex:C; ex:b "v"@EN-us, "w"^^ex:t, true, </pod/x> }.',
+        "[] a solid:InsertDeletePatch; solid:where { ex:a ex:b ex:c }; solid:inserts { ex:a ex:d"
+        ' """long\nstring""" }.',
+        "_:p a solid:InsertDeletePatch; solid:inserts { ex:a ex:b ex:c }. ex:x ex:y ex:z.",
+        "@base <http://other.example/dir/>. _:p a solid:InsertDeletePatch;"
+        " solid:inserts { <a> <b> <../c> }.",
+    ],
+)
+def test_ground_patches_are_read_by_pyoxigraph(body: str) -> None:
+    assert assert_readers_agree(GROUND + body) is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (
+            "_:p a solid:InsertDeletePatch; solid:where { ?a ex:b ?c };"
+            " solid:deletes { ?a ex:b ?c }.",
+            "variables",
+        ),
+        ("_:p a solid:InsertDeletePatch; solid:where { _:x ex:b ex:c }.", "a blank node"),
+        ("_:p a solid:InsertDeletePatch; solid:inserts { [] ex:b ex:c }.", "a blank node (422)"),
+        (
+            "_:p a solid:InsertDeletePatch; solid:inserts { ex:a ex:b { ex:a ex:b ex:c } }.",
+            "a nested formula (422)",
+        ),
+        ("_:p a solid:InsertDeletePatch; solid:where { ex:a ex:b {} }.", "a nested empty formula"),
+        ("_:p a solid:InsertDeletePatch; solid:inserts {}.", "an empty formula"),
+        ("_:p a solid:InsertDeletePatch; solid:inserts ex:a.", "not a formula (422)"),
+        ("_:p solid:inserts { ex:a ex:b ex:c }.", "no type (422)"),
+        (
+            "_:p a solid:InsertDeletePatch; solid:inserts { ex:a ex:b ex:c }, { ex:a ex:b ex:d }.",
+            "two inserts (422)",
+        ),
+        ("_:p a solid:InsertDeletePatch. _:q a solid:InsertDeletePatch.", "two patches (422)"),
+        ("ex:a ex:b ex:c.", "no patch (422)"),
+        ("_:p a solid:InsertDeletePatch; solid:inserts { ex:a ex:b 01 }.", "a number rewritten"),
+        ("_:p a solid:InsertDeletePatch; solid:inserts { ex:a ex:b .5 }.", "a number rewritten"),
+        ("_:p a solid:InsertDeletePatch; solid:inserts { ex:a ex:b ex:c", "a syntax error (400)"),
+        ("{ ex:a ex:b ex:c } => { ex:a ex:b ex:d }.", "a rule (422)"),
+    ],
+)
+def test_other_n3_patches_are_left_to_rdflib(body: str, why: str) -> None:
+    assert parse_ground_n3_patch(GROUND + body, base=BASE) is None, why
+    assert_readers_agree(GROUND + body)
+
+
+def test_small_ground_n3_patches_are_read_at_once() -> None:
+    body = (GROUND + "_:p a solid:InsertDeletePatch; solid:inserts { ex:a ex:b ex:c }.").encode()
+    assert parse_patch_quickly(body, "text/n3; charset=utf-8", base=BASE) is not None
+    assert parse_patch_quickly(body + b" " * INLINE_N3_BYTES, rdf.N3, base=BASE) is None
+    assert parse_patch_quickly(body, SPARQL_UPDATE, base=BASE) is None
+    assert parse_patch_quickly(b"\xff" + body, rdf.N3, base=BASE) is None
+
+
+def test_a_patch_that_changes_nothing_says_so_and_copies_nothing() -> None:
+    doc = frozenset({ox.Triple(iri("s0"), iri("p0"), ox.Literal("a"))})
+    insert = GROUND + '_:p a solid:InsertDeletePatch; solid:inserts { ex:s0 ex:p0 "a" }.'
+    patch = parse_patch(insert.encode(), rdf.N3, base=BASE)
+    assert patch.changes(doc) is None
+    assert patch.apply(doc) == list(doc)
+    swap = (
+        GROUND + '_:p a solid:InsertDeletePatch; solid:deletes { ex:s0 ex:p0 "a" };'
+        ' solid:inserts { ex:s0 ex:p0 "a" }.'
+    )
+    assert parse_patch(swap.encode(), rdf.N3, base=BASE).changes(doc) is None
+    other = insert.replace('"a"', '"b"')
+    after = parse_patch(other.encode(), rdf.N3, base=BASE).changes(doc)
+    assert after == doc | {ox.Triple(iri("s0"), iri("p0"), ox.Literal("b"))}
+    assert len(doc) == 1  # the document given is never modified
