@@ -25,19 +25,19 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast, get_args
 
 from benchmarks.dpop import ALGS, Alg, DPoPKey
-from pod.auth.dpop import ProofVerifier
+from pod.auth.dpop import Proof, ProofVerifier
 
 URL = "http://127.0.0.1:8080/alice/doc"  # any URL: the proofs are checked against this one
 TOKEN = "benchmark-access-token"  # the proofs carry its `ath`, as g's do
 
 
-def signature_checks(alg: Alg, count: int) -> list[Callable[[], object]]:
+def signature_checks(alg: Alg, count: int) -> list[Callable[[], Proof]]:
     """`count` signature checks of fresh proofs by one `alg` key, each passed once by Kluis's
     header and claim checks: calling one verifies its signature (or raises Unauthenticated)."""
     key = DPoPKey(alg)
     verifier = ProofVerifier()
     now = int(time.time())
-    checks: list[Callable[[], object]] = []
+    checks: list[Callable[[], Proof]] = []
     for n in range(count):
         proof = key.proof("GET", URL, token=TOKEN, iat=now, jti=f"verify.{n}")
         checked = verifier.check(proof, method="GET", url=URL, access_token=TOKEN, now=now)
