@@ -109,7 +109,7 @@ class Scenario:
     # The scenario this one is compared with: the public GET of the same document (g against f).
     public: str | None = None
     # False: Kluis runs on every core (a second Kluis process, started after the pinned runs),
-    # the load generator still on its own; measured on Kluis only.
+    # the load generator still pinned to its core, which Kluis may then share; Kluis only.
     pinned: bool = True
 
 
