@@ -81,7 +81,9 @@ OWNED_ACL = """\
     acl:accessTo <{document}>;
     acl:mode acl:Read.
 """
-AUTHENTICATED = ("f", "g", "g2")  # the scenarios that need the account and OWNED
+# The scenarios that need the account and OWNED. fmt and gmt are f and g with Kluis allowed both
+# cores (not pinned): Kluis then checks proof signatures in a worker thread on the other core.
+AUTHENTICATED = ("f", "g", "g2", "fmt", "gmt")
 
 # Kluis paths. The setup creates DOC, PATCHED and the CHILDREN children of BIG.
 BENCH = "/bench/"  # the container that PUBLIC_ACL opens to everyone
@@ -104,6 +106,11 @@ class Scenario:
     # Send the owner's DPoP-bound access token, with a fresh proof by a key of this algorithm
     # on every request (also to the bare server, which ignores them). None: anonymous.
     dpop: Alg | None = None
+    # The scenario this one is compared with: the public GET of the same document (g against f).
+    public: str | None = None
+    # False: Kluis runs on every core (a second Kluis process, started after the pinned runs),
+    # the load generator still pinned to its core, which Kluis may then share; Kluis only.
+    pinned: bool = True
 
 
 SCENARIOS = {
@@ -130,11 +137,18 @@ SCENARIOS = {
         Scenario("f", "GET pod document, public (anonymous)", "GET", OWNED, "/f", TURTLE),
         Scenario(
             "g", "GET same document authenticated (DPoP ES256)", "GET", OWNED, "/f", TURTLE,
-            dpop="ES256",
+            dpop="ES256", public="f",
         ),
         Scenario(
             "g2", "GET same document authenticated (DPoP EdDSA)", "GET", OWNED, "/f", TURTLE,
-            dpop="EdDSA",
+            dpop="EdDSA", public="f",
+        ),
+        Scenario(
+            "fmt", "f with Kluis on both cores", "GET", OWNED, "/f", TURTLE, pinned=False,
+        ),
+        Scenario(
+            "gmt", "g with Kluis on both cores", "GET", OWNED, "/f", TURTLE,
+            dpop="ES256", public="fmt", pinned=False,
         ),
     )
 }  # fmt: skip
