@@ -11,7 +11,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from pod.cache import LruCache
+from pod.cache import LruCache, memoize_short
 from pod.errors import InvalidPath
 
 ROOT = "/"
@@ -149,6 +149,8 @@ def is_valid_name(name: str) -> bool:
     return True
 
 
+# Every answer names its resource's URL several times (Link, Location, WAC's target).
+@memoize_short(maxsize=8192, max_length=1024)
 def to_url_path(path: str, base_path: str = "/") -> str:
     """Percent-encode a resource path for use in a URL under `base_path`."""
     return base_path + "/".join(quote_name(seg) for seg in path[1:].split("/"))

@@ -432,13 +432,7 @@ def _subject_predicate(t: ox.Triple) -> tuple[str, str]:
 
 def used_prefixes(triples: list[ox.Triple], preferred: dict[str, str]) -> dict[str, str]:
     """Prefixes from `preferred`, then COMMON_PREFIXES, whose namespace some IRI here uses."""
-    iris: set[str] = set()
-    for t in triples:
-        for term in (t.subject, t.predicate, t.object):
-            if isinstance(term, ox.NamedNode):
-                iris.add(term.value)
-            elif isinstance(term, ox.Literal):
-                iris.add(term.datatype.value)
+    iris = _iris(triples)
     namespaces = {iri[: max(iri.rfind("#"), iri.rfind("/")) + 1] for iri in iris}
     chosen: dict[str, str] = {}
     taken: set[str] = set()
@@ -450,6 +444,28 @@ def used_prefixes(triples: list[ox.Triple], preferred: dict[str, str]) -> dict[s
                 chosen[name] = namespace
                 taken.add(namespace)
     return chosen
+
+
+# In N-Triples (https://www.w3.org/TR/n-triples/#grammar-production-IRIREF): a literal, whose
+# text is skipped whole (an IRI in it is only text), with its datatype or language; or an IRI.
+_NT_TERM: Final = re.compile(r'"(?:[^"\\]|\\.)*"(?:\^\^<([^<>"\s]*)>|(@))?|<([^<>"\s]*)>')
+_LANG_STRING: Final = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+
+def _iris(triples: list[ox.Triple]) -> set[str]:
+    """Every IRI the triples use, literals' datatypes included. Read off pyoxigraph's N-Triples
+    with one regular expression: walking the terms in Python made a new object per term and
+    took a tenth of the CPU of a PUT."""
+    text = _bytes(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)).decode()
+    iris: set[str] = set()
+    for datatype, language, iri in _NT_TERM.findall(text):
+        if iri:
+            iris.add(iri)
+        elif datatype:
+            iris.add(datatype)
+        else:
+            iris.add(_LANG_STRING if language else _XSD_STRING)
+    return iris
 
 
 def _is_used(namespace: str, namespaces: set[str], iris: set[str]) -> bool:

@@ -514,3 +514,65 @@ def test_stored_turtle_with_the_placeholder_scheme_stays_absolute() -> None:
     assert set(rdf.parse(stored, rdf.TURTLE, base="https://elsewhere/a/b").triples) == {
         ox.Triple(ox.NamedNode(doc), ox.NamedNode("http://x/p"), ox.NamedNode("x-kluis-here:/a"))
     }
+
+
+def _iris_by_walking(triples: list[ox.Triple]) -> set[str]:
+    """What rdf._iris must find: every named node, and every literal's datatype."""
+    found: set[str] = set()
+    for t in triples:
+        for term in (t.subject, t.predicate, t.object):
+            if isinstance(term, ox.NamedNode):
+                found.add(term.value)
+            elif isinstance(term, ox.Literal):
+                found.add(term.datatype.value)
+    return found
+
+
+_IRI_TEXT = st.text(
+    st.one_of(
+        st.characters(whitelist_categories=("Lu", "Ll", "Nd"), max_codepoint=0xFFFF),
+        st.sampled_from("/-._~"),
+    ),
+    max_size=12,
+)
+_IRIS = st.builds(
+    lambda path, fragment: ox.NamedNode(
+        "http://example.org/" + path + ("" if fragment is None else "#" + fragment)
+    ),
+    _IRI_TEXT,
+    st.none() | _IRI_TEXT,
+)
+# Literal text that looks like N-Triples: quotes, escapes, IRIs in angle brackets.
+_LITERAL_TEXT = st.text(
+    st.one_of(
+        st.sampled_from(['"', "\\", "<", ">", "^", "@", "\n", " "]),
+        st.characters(exclude_categories=["Cs"]),
+    ),
+    max_size=20,
+)
+_LITERALS = st.one_of(
+    st.builds(ox.Literal, _LITERAL_TEXT),
+    st.builds(lambda text: ox.Literal(text, language="nl-be"), _LITERAL_TEXT),
+    st.builds(lambda text, dt: ox.Literal(text, datatype=dt), _LITERAL_TEXT, _IRIS),
+)
+_TRIPLES = st.lists(
+    st.builds(
+        ox.Triple,
+        st.one_of(_IRIS, st.just(ox.BlankNode("b"))),
+        _IRIS,
+        st.one_of(_IRIS, _LITERALS, st.just(ox.BlankNode("c"))),
+    ),
+    max_size=8,
+)
+
+
+@given(_TRIPLES)
+@example(
+    [
+        ox.Triple(
+            ox.NamedNode("http://a/s"), ox.NamedNode("http://a/p"), ox.Literal('<http://x/y> "q"')
+        )
+    ]
+)
+def test_the_iris_of_triples_are_read_off_their_n_triples(triples: list[ox.Triple]) -> None:
+    assert rdf._iris(triples) == _iris_by_walking(triples)
