@@ -434,13 +434,14 @@ def used_prefixes(triples: list[ox.Triple], preferred: dict[str, str]) -> dict[s
     """Prefixes from `preferred`, then COMMON_PREFIXES, whose namespace some IRI here uses."""
     iris = _iris(triples)
     namespaces = {iri[: max(iri.rfind("#"), iri.rfind("/")) + 1] for iri in iris}
+    cuts = _cuts(namespaces)
     chosen: dict[str, str] = {}
     taken: set[str] = set()
     for source in (preferred, COMMON_PREFIXES):
         for name, namespace in source.items():
             if name in chosen or namespace in taken or not _PREFIX_NAME.match(name):
                 continue
-            if namespace in namespaces or _is_used(namespace, namespaces, iris):
+            if namespace in namespaces or _is_used(namespace, cuts, iris):
                 chosen[name] = namespace
                 taken.add(namespace)
     return chosen
@@ -468,13 +469,18 @@ def _iris(triples: list[ox.Triple]) -> set[str]:
     return iris
 
 
-def _is_used(namespace: str, namespaces: set[str], iris: set[str]) -> bool:
+def _is_used(namespace: str, cuts: frozenset[str], iris: set[str]) -> bool:
     """Whether some IRI starts with `namespace`. One that ends in `/` or `#` starts an IRI only
-    if it starts that IRI's own namespace, and there are far fewer of those (a listing of
-    10,000 children has 20,000 IRIs in about ten namespaces: 100 ms less per listing)."""
+    if it starts that IRI's own namespace at one of its `/` or `#` (a listing of 10,000
+    children has 20,000 IRIs in about ten namespaces)."""
     if namespace.endswith(("/", "#")):
-        return any(ns.startswith(namespace) for ns in namespaces)
+        return namespace in cuts
     return any(iri.startswith(namespace) for iri in iris)
+
+
+def _cuts(namespaces: set[str]) -> frozenset[str]:
+    """Every beginning of these namespaces that ends in `/` or `#`."""
+    return frozenset(ns[: i + 1] for ns in namespaces for i, c in enumerate(ns) if c in "/#")
 
 
 def _serialize_jsonld(triples: list[ox.Triple], prefixes: dict[str, str]) -> bytes:

@@ -23,6 +23,7 @@ from rdflib.compare import isomorphic
 from pod.errors import Conflict, InvalidRdf, PodError
 from pod.ldp import rdf
 from pod.ldp.patch import SPARQL_UPDATE, parse_patch
+from pod.vocab import COMMON_PREFIXES
 
 PROPERTY = settings(max_examples=100, deadline=None, database=None)
 # For tests whose every example makes several round trips (one per format or format pair).
@@ -576,3 +577,31 @@ _TRIPLES = st.lists(
 )
 def test_the_iris_of_triples_are_read_off_their_n_triples(triples: list[ox.Triple]) -> None:
     assert rdf._iris(triples) == _iris_by_walking(triples)
+
+
+@given(_TRIPLES, st.lists(st.sampled_from(["", "/", "#", "a", "a/", "é", "/a/", "ex"]), max_size=4))
+@example(
+    [
+        ox.Triple(
+            ox.NamedNode("http://example.org/a/b#c"),
+            ox.NamedNode("http://example.org/a/b#c"),
+            ox.Literal("x"),
+        )
+    ],
+    ["", "a/", "a/b"],
+)
+def test_the_prefixes_chosen_are_those_some_iri_starts_with(
+    triples: list[ox.Triple], tails: list[str]
+) -> None:
+    """used_prefixes by its definition: a prefix (preferred first, then the common ones) whose
+    namespace begins some IRI of the triples, each namespace once."""
+    preferred = {f"p{i}": "http://example.org/" + tail for i, tail in enumerate(tails)}
+    iris = _iris_by_walking(triples)
+    expected: dict[str, str] = {}
+    for source in (preferred, COMMON_PREFIXES):
+        for name, namespace in source.items():
+            if name in expected or namespace in expected.values():
+                continue
+            if any(iri.startswith(namespace) for iri in iris):
+                expected[name] = namespace
+    assert rdf.used_prefixes(triples, preferred) == expected
