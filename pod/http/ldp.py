@@ -296,7 +296,7 @@ def _written(request: web.Request, result: WriteResult) -> web.Response:
     response = web.Response(status=201 if result.created else 204)
     if result.created:
         response.headers[hdrs.LOCATION] = request.app[STORE].url(result.path)
-    _resource_headers(request.app, response, result.path, result.metadata)
+    _resource_headers(request.app, response, result.path, result.metadata, keep=False)
     response.headers[hdrs.ETAG] = f'"{result.etag}"'
     return response
 
@@ -428,13 +428,15 @@ def _resource_headers(
     meta: Metadata | None,
     *,
     allowed: Allowed | None = None,
+    keep: bool = True,
 ) -> None:
     """Link, Allow, Accept-* and Vary; WAC-Allow when `allowed` is given.
 
     All but WAC-Allow depend only on the store's URLs, the path, the kind of resource and its
     storage, so they are built once per combination and kept in the app's header cache (per
     app, so two apps in one process never answer with each other's): this runs on every
-    request.
+    request. A write's answer uses them but does not `keep` them: most new documents are not
+    read soon, and thousands of new paths would fill the cache with their headers.
     """
     store = app[STORE]
     storages = store.storages
@@ -445,7 +447,8 @@ def _resource_headers(
     built = cache.get(key)
     if built is None:
         built = _build_headers(store, path, meta, root, owner)
-        cache.put(key, built)
+        if keep:
+            cache.put(key, built)
     h = response.headers
     for name, value in built:
         h[name] = value

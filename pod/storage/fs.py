@@ -53,7 +53,7 @@ _INLINE_READ_BYTES = 256 * 1024  # smaller reads run on the event loop: a thread
 # Every cache below can be filled by requests (a GET of a missing path maps the paths of the ACLs
 # above it), so each is bounded in entries and in bytes.
 _PATH_CACHE_ENTRIES = 50_000
-_PATH_CACHE_BYTES = 32 * 1024 * 1024
+_PATH_CACHE_BYTES = 8 * 1024 * 1024  # about 16,000 paths: a memo, cheap to rebuild
 _PATH_BYTES = 400  # a pathlib.Path beside the text of its path, held about three times (measured)
 _SIDECAR_CACHE_ENTRIES = 100_000
 _SIDECAR_CACHE_BYTES = 8 * 1024 * 1024

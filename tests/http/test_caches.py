@@ -124,6 +124,22 @@ async def test_headers_of_many_long_paths_are_bounded(client: Client, app: Appli
     assert header_cache.bytes <= header_cache.max_bytes
 
 
+async def test_a_write_answers_with_headers_it_does_not_keep(
+    client: Client, app: Application
+) -> None:
+    """Thousands of new documents (a bulk upload) must not fill the header cache: a write's
+    answer builds its Link headers; the first read of the document keeps them."""
+    header_cache = app[HEADERS]
+    before = len(header_cache)
+    for i in range(20):
+        r = await client.put(f"{POD}bulk/d{i}", data="<#a> <#b> 1 .", headers=TURTLE)
+        assert r.status == 201
+        assert url(f"{POD}bulk/d{i}.acl") in r.headers["Link"]
+    assert len(header_cache) - before <= 2  # the new container's, at most
+    assert (await client.get(f"{POD}bulk/d0")).status == 200
+    assert len(header_cache) - before <= 3
+
+
 async def test_two_apps_in_one_process_advertise_their_own_urls(
     aiohttp_client: Any, alice: Agent, tmp_path: Path
 ) -> None:
