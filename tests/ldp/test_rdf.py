@@ -23,7 +23,7 @@ from rdflib.compare import isomorphic
 from pod.errors import Conflict, InvalidRdf, PodError
 from pod.ldp import rdf
 from pod.ldp.patch import SPARQL_UPDATE, parse_patch
-from pod.vocab import COMMON_PREFIXES
+from pod.vocab import COMMON_PREFIXES, LDP
 
 PROPERTY = settings(max_examples=100, deadline=None, database=None)
 # For tests whose every example makes several round trips (one per format or format pair).
@@ -605,3 +605,21 @@ def test_the_prefixes_chosen_are_those_some_iri_starts_with(
             if any(iri.startswith(namespace) for iri in iris):
                 expected[name] = namespace
     assert rdf.used_prefixes(triples, preferred) == expected
+
+
+def test_a_large_graph_is_served_as_expanded_json_ld() -> None:
+    """Compaction (PyLD) costs about 80 µs a triple; above the limit the expanded form, the
+    same graph, comes straight from pyoxigraph."""
+    n = rdf.JSONLD_COMPACT_MAX_TRIPLES + 1
+    triples = [
+        ox.Triple(
+            ox.NamedNode(f"http://ex.org/c/{i}"), ox.NamedNode(str(LDP.contains)), ox.Literal("x")
+        )
+        for i in range(n)
+    ]
+    prefixes = {"ldp": str(LDP)}
+    data = rdf.serialize(triples, rdf.JSON_LD, prefixes=prefixes)
+    assert b"@context" not in data
+    assert set(rdf.parse(data, rdf.JSON_LD, base="http://ex.org/").triples) == set(triples)
+    small = rdf.serialize(triples[:10], rdf.JSON_LD, prefixes=prefixes)
+    assert b"@context" in small
