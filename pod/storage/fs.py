@@ -107,6 +107,11 @@ def implied_type(name: str) -> str:
     return _TYPES_BY_EXTENSION.get(ext.lower(), UNKNOWN_TYPE)
 
 
+def _file_version(st: os.stat_result) -> tuple[int, int, int]:
+    """What tells one version of a file from another: inode, mtime and size."""
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 @final
 class FileBackend:
     """Backend on a directory tree. See the module docstring for the layout and crash safety.
@@ -228,7 +233,7 @@ class FileBackend:
         # The metadata of the last read, while the file is still that version: every read of a
         # kept answer asks (pod.http.answers).
         read = self._reads.get(path)
-        if read is not None and read[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
+        if read is not None and read[0] == _file_version(st):
             return read[1]
         return self._resource_metadata(path, st)
 
@@ -291,12 +296,12 @@ class FileBackend:
             st = os.lstat(target)
         except OSError:
             return None
-        if found[0] != (st.st_ino, st.st_mtime_ns, st.st_size):
+        if found[0] != _file_version(st):
             return None
         return found[1], found[2]
 
     def _remember_read(self, path: str, st: os.stat_result, meta: Metadata, data: bytes) -> None:
-        self._reads.put(path, ((st.st_ino, st.st_mtime_ns, st.st_size), meta, data))
+        self._reads.put(path, (_file_version(st), meta, data))
 
     async def children(self, path: str) -> list[Metadata]:
         return await asyncio.to_thread(self._children, path)
