@@ -13,7 +13,6 @@ import json
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, final
 
@@ -112,27 +111,24 @@ def _key_size(cache_key: Any, found: tuple[Any, str]) -> int:
     return size_of(cache_key) + _IMPORTED_KEY_BYTES + size_of(found[1])
 
 
-Verify = Callable[[bytes, bytes], bool]  # (signing input, signature) -> whether it verifies
-
-
 @final
 @dataclass(frozen=True, slots=True)
 class _Signer:
-    """What a proof's protected header establishes, once checked: how to verify a signature
-    with its key, and the key's thumbprint."""
+    """What a proof's protected header establishes, once checked: joserfc's algorithm and the
+    key to verify its signatures with, and the key's thumbprint."""
 
-    verify: Verify
+    algorithm: JWSAlgModel
+    key: Any
     jkt: str
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        # joserfc's own check (RFC 7518 §3: for ECDSA it turns R || S into what
+        # `cryptography` verifies).
+        return bool(self.algorithm.verify(data, signature, self.key))
 
 
 def _signer_size(header: str, signer: _Signer) -> int:
     return size_of(header) + _IMPORTED_KEY_BYTES + size_of(signer.jkt)
-
-
-def _verifier(algorithm: JWSAlgModel, key: Any) -> Verify:
-    """A signature check with `key` by joserfc's `algorithm` (RFC 7518 §3: for ECDSA it turns
-    the JWS's R || S into what `cryptography` verifies)."""
-    return lambda data, signature: bool(algorithm.verify(data, signature, key))
 
 
 @final
@@ -278,7 +274,7 @@ class ProofVerifier:
             algorithm.check_key(key)
         except (JoseError, ValueError, TypeError, RecursionError) as exc:
             raise _invalid(f"signature or key check failed: {exc}") from exc
-        return _Signer(_verifier(algorithm, key), jkt)
+        return _Signer(algorithm, key, jkt)
 
     def _check_claims(
         self,
