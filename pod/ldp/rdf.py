@@ -245,15 +245,20 @@ def serialize(
     """
     media = canonical_type(content_type)
     triples = list(triples)
-    chosen = used_prefixes(triples, prefixes or {})
-    ordered = triples if grouped else _sorted(triples)
+    # Prefixes are chosen only for the formats that write them (not N-Triples, N-Quads, or the
+    # expanded JSON-LD of a large graph).
     if media == JSON_LD:
-        return _serialize_jsonld(ordered, chosen)
+        ordered = triples if grouped else _sorted(triples)
+        if len(triples) > JSONLD_COMPACT_MAX_TRIPLES:
+            return _bytes(ox.serialize(ordered, format=ox.RdfFormat.JSON_LD))
+        return _serialize_jsonld(ordered, used_prefixes(triples, prefixes or {}))
     fmt = _OX_FORMATS.get(media)
     if fmt is None:
         raise UnsupportedMediaType(f"cannot serialize RDF as {media}", accepted=RDF_TYPES)
     if media in (N_TRIPLES, N_QUADS):
         return _bytes(ox.serialize(triples, format=fmt))
+    ordered = triples if grouped else _sorted(triples)
+    chosen = used_prefixes(triples, prefixes or {})
     if media == RDF_XML:
         return _serialize_xml(ordered, chosen)
     return _bytes(ox.serialize(ordered, format=fmt, prefixes=chosen))
@@ -433,15 +438,14 @@ def _subject_predicate(t: ox.Triple) -> tuple[str, str]:
 def used_prefixes(triples: list[ox.Triple], preferred: dict[str, str]) -> dict[str, str]:
     """Prefixes from `preferred`, then COMMON_PREFIXES, whose namespace some IRI here uses."""
     iris = _iris(triples)
-    namespaces = {iri[: max(iri.rfind("#"), iri.rfind("/")) + 1] for iri in iris}
-    cuts = _cuts(namespaces)
+    cuts = _cuts({iri[: max(iri.rfind("#"), iri.rfind("/")) + 1] for iri in iris})
     chosen: dict[str, str] = {}
     taken: set[str] = set()
     for source in (preferred, COMMON_PREFIXES):
         for name, namespace in source.items():
             if name in chosen or namespace in taken or not _PREFIX_NAME.match(name):
                 continue
-            if namespace in namespaces or _is_used(namespace, cuts, iris):
+            if _is_used(namespace, cuts, iris):
                 chosen[name] = namespace
                 taken.add(namespace)
     return chosen
@@ -490,7 +494,7 @@ JSONLD_COMPACT_MAX_TRIPLES: Final = 2_000
 
 
 def _serialize_jsonld(triples: list[ox.Triple], prefixes: dict[str, str]) -> bytes:
-    if not prefixes or len(triples) > JSONLD_COMPACT_MAX_TRIPLES:
+    if not prefixes:
         return _bytes(ox.serialize(triples, format=ox.RdfFormat.JSON_LD))
     expanded = json.loads(_bytes(ox.serialize(triples, format=ox.RdfFormat.JSON_LD)))
     compacted = jsonld.compact(expanded, {"@context": prefixes}, {"documentLoader": load_context})
