@@ -3,7 +3,7 @@
 The documents the server writes itself name its resources with relative IRIs
 (`pod.ldp.rdf.serialize_stored`), but the server's own state holds absolute URLs (accounts and
 their WebIDs, client credentials, remembered consents, storage owners), and so do the documents
-clients write (stored as parsed, in absolute IRIs: three times cheaper to write). So the data
+clients write (stored as sent, or as parsed in absolute IRIs: much cheaper to write). So the data
 directory remembers the base URL it is served at; a server started with another one refuses to
 start (`check_base_url`) until `kluis migrate` has rewritten every URL under the old base to the
 new one, after a backup. Rewritten documents are stored relative. The base URL is the one

@@ -33,6 +33,25 @@ async def test_put_creates_rdf_resource_and_get_returns_it(client: Client) -> No
     assert (me, URIRef("http://xmlns.com/foaf/0.1/knows"), bob) in got
 
 
+async def test_turtle_is_kept_as_written_and_other_rdf_is_converted(client: Client) -> None:
+    written = "# Alice's card, kept as she wrote it\n" + ALICE
+    await client.put(POD + "profile/card", data=written, headers={"Content-Type": TURTLE})
+    r = await client.get(POD + "profile/card", headers={"Accept": TURTLE})
+    assert await r.text() == written
+    # converted from it, relative IRIs resolve against the document's URL
+    r = await client.get(POD + "profile/card", headers={"Accept": "application/n-triples"})
+    bob = url(POD + "bob/card#me")
+    assert f"<{url(POD + 'profile/card#me')}> <http://xmlns.com/foaf/0.1/knows> <{bob}> ." in (
+        await r.text()
+    )
+    # N-Triples is stored as Turtle, not as sent
+    nt = f'<{url(POD + "x#s")}> <http://example.org/p> "o" .\n'
+    await client.put(POD + "x", data=nt, headers={"Content-Type": "application/n-triples"})
+    r = await client.get(POD + "x", headers={"Accept": TURTLE})
+    assert r.headers["Content-Type"] == TURTLE
+    assert isomorphic(parse(await r.text(), url(POD + "x")), parse(nt, url(POD + "x"), "nt"))
+
+
 async def test_put_replaces_and_changes_etag(client: Client) -> None:
     r1 = await client.put(POD + "doc", data=ALICE, headers={"Content-Type": TURTLE})
     etag1 = r1.headers["ETag"]
