@@ -33,6 +33,7 @@ import json
 import os
 import secrets
 import stat as stat_module
+import threading
 import time
 from pathlib import Path
 from typing import Any, final
@@ -129,6 +130,7 @@ class FileBackend:
         self._attrs: LruCache[str, dict[str, str]] = LruCache(
             max_entries=_ATTRS_CACHE_ENTRIES, max_bytes=_ATTRS_CACHE_BYTES
         )
+        self._dir_syncs = DirectorySyncs()
         self._fs_paths: LruCache[str, Path] = LruCache(
             max_entries=_PATH_CACHE_ENTRIES, max_bytes=_PATH_CACHE_BYTES, sizer=_path_size
         )
@@ -240,6 +242,13 @@ class FileBackend:
     async def stat(self, path: str) -> Metadata | None:
         return self._stat(path)
 
+    def _is_directory(self, path: str) -> bool:
+        """Whether the container `path` exists: one lstat, without building its metadata."""
+        try:
+            return stat_module.S_ISDIR(os.lstat(self._fs_path(path)).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+
     # --- reading ---------------------------------------------------------------------------
 
     async def read(
@@ -343,7 +352,7 @@ class FileBackend:
 
     def _write(self, path: str, data: bytes, content_type: str, create_only: bool) -> Metadata:
         parent = paths.parent(path)
-        if parent is not None and self._stat(parent) is None:
+        if parent is not None and not self._is_directory(parent):
             raise NotFound(f"container {parent} does not exist")
         try:
             if paths.is_container(path):
@@ -446,13 +455,8 @@ class FileBackend:
         self._sync_dir(target.parent)
 
     def _sync_dir(self, directory: Path) -> None:
-        if not self._fsync:
-            return
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if self._fsync:
+            self._dir_syncs.sync(str(directory))
 
     # --- deleting --------------------------------------------------------------------------
 
@@ -530,3 +534,63 @@ def _sweep_stale(entry: os.DirEntry[str], now: float) -> None:
     with contextlib.suppress(OSError):
         if now - entry.stat(follow_symlinks=False).st_mtime > _STALE_TMP_SECONDS:
             os.unlink(entry.path)
+
+
+@final
+class DirectorySyncs:
+    """Group commit for directory fsyncs: the writes that wait for one directory together share
+    one fsync of it. A rename is durable once its directory is synced by an fsync that *began*
+    after the rename (POSIX fsync makes durable what was written before it), so a writer takes
+    a ticket after its rename and returns when a sync begun at or after its ticket has ended;
+    with 32 writers into one container this saves most of their directory fsyncs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._states: dict[str, _DirectoryState] = {}
+
+    def sync(self, directory: str) -> None:
+        with self._lock:
+            state = self._states.get(directory)
+            if state is None:
+                state = self._states[directory] = _DirectoryState()
+            state.asked += 1
+            ticket = state.asked
+            try:
+                while state.synced < ticket:
+                    if state.syncing:
+                        self._lock.wait()
+                        continue
+                    state.syncing = True
+                    covers = state.asked  # every ticket taken so far: their renames are done
+                    self._lock.release()
+                    try:
+                        _fsync_directory(directory)
+                    finally:
+                        self._lock.acquire()
+                        state.syncing = False
+                        self._lock.notify_all()
+                    state.synced = covers  # not reached if the fsync failed: others retry
+            finally:
+                if not state.syncing and state.synced >= state.asked:
+                    self._states.pop(directory, None)  # idle: nothing kept per directory
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+
+@final
+class _DirectoryState:
+    __slots__ = ("asked", "synced", "syncing")
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.synced = 0
+        self.syncing = False
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -8,12 +8,14 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from pod.errors import Conflict, NotFound
+from pod.storage import fs
 from pod.storage.fs import FileBackend, implied_type
 from pod.storage.kv import FileKeyValueStore
 
@@ -208,3 +210,61 @@ async def test_files_and_directories_are_the_owners_only(tmp_path: Path) -> None
     assert len(found) == 9  # data alice .kluis~self.ttl blob .kluis~meta~blob .kluis kv emails x
     for path in found:
         assert path.stat().st_mode & 0o777 == (0o700 if path.is_dir() else 0o600), path
+
+
+def test_writers_into_one_directory_share_its_fsyncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each writer returns only after an fsync of the directory that began after it asked (so
+    after its rename), and writers that wait together share one."""
+    syncs: list[tuple[float, float]] = []  # (began, ended) of each real fsync
+    real = fs._fsync_directory
+
+    def timed(directory: str) -> None:
+        began = time.monotonic()
+        time.sleep(0.005)  # a slow disk, so that writers pile up
+        real(directory)
+        syncs.append((began, time.monotonic()))
+
+    monkeypatch.setattr(fs, "_fsync_directory", timed)
+    group = fs.DirectorySyncs()
+    asked: list[tuple[float, float]] = []  # (asked, returned) of each writer
+    lock = threading.Lock()
+
+    def writer() -> None:
+        t = time.monotonic()
+        group.sync(str(tmp_path))
+        with lock:
+            asked.append((t, time.monotonic()))
+
+    threads = [threading.Thread(target=writer) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(asked) == 24
+    assert len(syncs) < 24  # shared
+    for t_asked, t_returned in asked:
+        assert any(t_asked <= began and ended <= t_returned for began, ended in syncs)
+    assert len(group) == 0  # nothing kept once idle
+
+
+def test_a_failed_directory_fsync_fails_its_writer_and_the_next_one_syncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = fs._fsync_directory
+
+    def failing_once(directory: str) -> None:
+        calls.append(directory)
+        if len(calls) == 1:
+            raise OSError(5, "I/O error")
+        real(directory)
+
+    monkeypatch.setattr(fs, "_fsync_directory", failing_once)
+    group = fs.DirectorySyncs()
+    with pytest.raises(OSError, match="I/O error"):
+        group.sync(str(tmp_path))
+    group.sync(str(tmp_path))  # not satisfied by the failed one
+    assert len(calls) == 2
+    assert len(group) == 0
