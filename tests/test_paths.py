@@ -218,8 +218,8 @@ def fs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fs-root") / "data"
 
 
-def _inside(child: Path, root: Path) -> bool:
-    return child.resolve().is_relative_to(root.resolve())
+def _inside(child: str | Path, root: Path) -> bool:
+    return Path(child).resolve().is_relative_to(root.resolve())
 
 
 @PROPERTY
@@ -233,7 +233,7 @@ def test_file_backend_mapping_stays_inside_the_root(fs_root: Path, raw: str) -> 
     mapped = backend._fs_path(path)
     assert _inside(mapped, fs_root), (raw, mapped)
     segments = [s for s in path.split("/") if s]
-    assert mapped.relative_to(fs_root.absolute()).parts == tuple(segments)
+    assert Path(mapped).relative_to(fs_root.absolute()).parts == tuple(segments)
     if not paths.is_container(path):
         assert _inside(backend._sidecar_path(path), fs_root)
 

@@ -131,7 +131,7 @@ class FileBackend:
             max_entries=_ATTRS_CACHE_ENTRIES, max_bytes=_ATTRS_CACHE_BYTES
         )
         self._dir_syncs = DirectorySyncs()
-        self._fs_paths: LruCache[str, Path] = LruCache(
+        self._fs_paths: LruCache[str, str] = LruCache(
             max_entries=_PATH_CACHE_ENTRIES, max_bytes=_PATH_CACHE_BYTES, sizer=_path_size
         )
         # path -> ((inode, mtime, size), metadata, bytes) of a small file's last read
@@ -145,20 +145,26 @@ class FileBackend:
 
     # --- mapping ---------------------------------------------------------------------------
 
-    def _fs_path(self, path: str) -> Path:
+    def _fs_path(self, path: str) -> str:
         """The file or directory for `path`. Re-checks every name: defence in depth."""
         found = self._fs_paths.get(path)
         if found is None:
-            names = [n for n in path.split("/") if n]
-            for name in names:
+            parent = paths.parent(path)
+            if parent is None:
+                found = str(self._root)
+            else:
+                # The parent's names were checked when it was mapped: only the last is new
+                # (a new resource in a known container is the common miss: every create).
+                name = paths.name_of(path)
                 paths.check_name(name)
-            found = self._root.joinpath(*names)
+                found = os.path.join(self._fs_path(parent), name)  # strings: pathlib was a
+                # third of the cost of looking up a new path
             self._fs_paths.put(path, found)
         return found
 
     def _sidecar_path(self, path: str) -> Path:
-        fs = self._fs_path(path)
-        return fs.parent / (_META_PREFIX + fs.name)
+        directory, name = os.path.split(self._fs_path(path))
+        return Path(directory, _META_PREFIX + name)
 
     # --- metadata --------------------------------------------------------------------------
 
@@ -189,7 +195,7 @@ class FileBackend:
         cached = self._attrs.get(path)
         if cached is None:
             try:
-                raw = json.loads((self._fs_path(path) / _SELF_ATTRS).read_bytes())
+                raw = json.loads(Path(self._fs_path(path), _SELF_ATTRS).read_bytes())
                 cached = {str(k): str(v) for k, v in raw.items()}
             except (OSError, ValueError):
                 cached = {}
@@ -207,7 +213,9 @@ class FileBackend:
         )
 
     def _container_metadata(self, path: str, st: os.stat_result) -> Metadata:
-        body = self._fs_path(path) / _SELF_BODY
+        # A string join: a container is stat'ed on every write into it and every listing read,
+        # and pathlib's `/` parses the parts anew each time.
+        body = os.path.join(self._fs_path(path), _SELF_BODY)
         try:
             body_st = os.lstat(body)
             version, size = f"{body_st.st_mtime_ns:x}", body_st.st_size
@@ -255,7 +263,8 @@ class FileBackend:
         self, path: str, *, start: int = 0, end: int | None = None
     ) -> tuple[Metadata, bytes]:
         container = paths.is_container(path)
-        target = self._fs_path(path) / _SELF_BODY if container else self._fs_path(path)
+        fs = self._fs_path(path)
+        target = os.path.join(fs, _SELF_BODY) if container else fs
         whole = start == 0 and end is None and not container
         if whole:
             cached = self._cached_read(path, target)
@@ -293,7 +302,7 @@ class FileBackend:
                 self._remember_read(path, st, meta, data)
         return meta, data
 
-    def _cached_read(self, path: str, target: Path) -> tuple[Metadata, bytes] | None:
+    def _cached_read(self, path: str, target: str) -> tuple[Metadata, bytes] | None:
         """A small file's last read, if the file is still that version (inode, mtime, size).
 
         One lstat instead of open, fstat, read and close: this is the hot path of every GET.
@@ -402,7 +411,7 @@ class FileBackend:
         return self._resource_metadata(path, os.lstat(target))
 
     def _write_container(self, path: str, data: bytes, create_only: bool) -> Metadata:
-        directory = self._fs_path(path)
+        directory = Path(self._fs_path(path))
         if path != paths.ROOT:
             try:
                 os.mkdir(directory, DIR_MODE)
@@ -427,10 +436,11 @@ class FileBackend:
         return self._container_metadata(path, os.lstat(directory))
 
     def _replace_file(
-        self, target: Path, data: bytes, mtime_ns: int | None, *, create_only: bool = False
+        self, target: str | Path, data: bytes, mtime_ns: int | None, *, create_only: bool = False
     ) -> None:
         """Write `data` to a temporary file in the target's directory, then rename it into place."""
-        tmp = target.parent / f"{_TMP_PREFIX}{secrets.token_hex(8)}"
+        directory = os.path.dirname(target)
+        tmp = os.path.join(directory, f"{_TMP_PREFIX}{secrets.token_hex(8)}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
         try:
             try:
@@ -452,9 +462,9 @@ class FileBackend:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        self._sync_dir(target.parent)
+        self._sync_dir(directory)
 
-    def _sync_dir(self, directory: Path) -> None:
+    def _sync_dir(self, directory: str | Path) -> None:
         if self._fsync:
             self._dir_syncs.sync(str(directory))
 
@@ -466,7 +476,7 @@ class FileBackend:
     def _delete(self, path: str) -> None:
         if self._stat(path) is None or path == paths.ROOT:
             raise NotFound(f"{path} does not exist")
-        target = self._fs_path(path)
+        target = Path(self._fs_path(path))
         if not paths.is_container(path):
             os.unlink(target)
             with contextlib.suppress(FileNotFoundError):
@@ -504,7 +514,7 @@ class FileBackend:
     def _set_attrs(self, path: str, attrs: dict[str, str]) -> Metadata:
         if not paths.is_container(path) or self._stat(path) is None:
             raise NotFound(f"container {path} does not exist")
-        directory = self._fs_path(path)
+        directory = Path(self._fs_path(path))
         self._replace_file(directory / _SELF_ATTRS, json.dumps(attrs).encode(), None)
         self._attrs.put(path, dict(attrs))
         return self._container_metadata(path, os.lstat(directory))
@@ -513,7 +523,7 @@ class FileBackend:
         return None
 
 
-def _path_size(path: str, found: Path) -> int:
+def _path_size(path: str, found: str) -> int:
     return size_of(path) + _PATH_BYTES + 2 * len(path)
 
 
