@@ -48,7 +48,6 @@ VOCAB_PATH: Final = ".kluis/vocab/"  # under the server's base URL; `.kluis` nam
 PREFERENCES_SHAPES: Final = "preferences-shapes.ttl"
 _CONSTRAINED_BY: Final = ox.NamedNode(LDP.constrainedBy)
 _CONTAINERS: Final = 100_000
-_CONTAINER_BYTES: Final = 16 * 1024 * 1024
 _MISSING: Final = "\x00"  # not a path: marks a container not looked at yet
 _MAX_VIOLATIONS: Final = 50  # named in one answer; a huge bad document needs no more to fix
 
@@ -76,10 +75,10 @@ class ShapeConstraints:
         self._bundled_files = dict(bundled_files() if bundled is None else bundled)
         self._bundled: dict[str, _Shapes] = {}  # by URL, parsed once
         self._file_bytes: dict[str, bytes] = {}
-        # container path -> the shapes document's URL it declares ("": none)
-        self._declared: LruCache[str, str] = LruCache(
-            max_entries=_CONTAINERS, max_bytes=_CONTAINER_BYTES
-        )
+        # container path -> the shapes document's URL it declares ("": none). A plain dict,
+        # not an LruCache: it is read on every write of an RDF document, and forgetting it all
+        # when it is full (`_remember`) costs only a look at each container again.
+        self._declared: dict[str, str] = {}
         self._stored: LruCache[str, _Shapes] = LruCache(max_entries=256, max_bytes=64 << 20)
         self._generation = 0
 
@@ -104,7 +103,7 @@ class ShapeConstraints:
             return
         if paths.is_container(event.path):
             self._generation += 1
-            self._declared.pop(event.path)
+            self._declared.pop(event.path, None)
         self._stored.pop(event.path)
 
     # --- what a container declares ------------------------------------------------------
@@ -125,7 +124,9 @@ class ShapeConstraints:
             if own is not None:
                 shape = _declaration(self.store.url(container), own[1].triples) or ""
         if generation == self._generation:
-            self._declared.put(container, shape)
+            if len(self._declared) >= _CONTAINERS:
+                self._declared.clear()
+            self._declared[container] = shape
         return shape
 
     # --- checks (store validators) -------------------------------------------------------
@@ -134,34 +135,40 @@ class ShapeConstraints:
         """A store validator: a container's description may declare only a shape the server
         can read; a document in a constrained container must conform to its shape.
         Raises ShapeUnavailable, ShapeViolation, or Conflict (the declared shape is gone)."""
-        parent = paths.parent(path)
-        if paths.is_container(path):
-            shape = _declaration(self.store.url(path), triples)
-            if shape is not None:
-                await self._shapes(shape, path, declaring=True)
-            if parent is not None and await self.declared(parent) is not None:
-                raise ShapeViolation(
-                    f"{paths.name_of(parent)} is constrained by a shape: it holds documents "
-                    "that conform to it, not containers",
-                    shape=str(await self.declared(parent)),
-                    violations=(),
-                )
+        if path[-1] != "/":  # a document: its container's declaration, one dict look-up
+            found = self._declared.get(path[: path.rfind("/") + 1], _MISSING)
+            if not found:
+                return
+            await self._check_document(path, found, triples)
             return
+        parent = paths.parent(path)
+        shape = _declaration(self.store.url(path), triples)
+        if shape is not None:
+            await self._shapes(shape, path, declaring=True)
+        declared = None if parent is None else await self.declared(parent)
+        if declared is not None:
+            assert parent is not None
+            raise ShapeViolation(
+                f"{paths.name_of(parent)} is constrained by a shape: it holds documents "
+                "that conform to it, not containers",
+                shape=declared,
+                violations=(),
+            )
+
+    async def _check_document(self, path: str, found: str, triples: list[ox.Triple]) -> None:
+        """Check document `path` against the shapes its container declares (`found`: their URL,
+        or _MISSING when the container was not looked at yet)."""
+        parent = paths.parent(path)
         if parent is None or paths.is_auxiliary(path):
             return  # a document's .acl and .meta are not its members (LDP §5.2.1: containment)
-        found = self._declared.get(parent, _MISSING)  # the cost for unconstrained containers
         if found is _MISSING:
             found = await self._load(parent)
-        if not found:
-            return
+            if not found:
+                return
         shapes = await self._shapes(found, parent, declaring=False)
-        data = rdflib.Graph()
-        for t in triples:
-            data.add(
-                (rdf.to_rdflib(t.subject), rdf.to_rdflib(t.predicate), rdf.to_rdflib(t.object))
-            )
-        # pyshacl takes milliseconds per document: off the event loop.
-        violations = await asyncio.to_thread(_check, shapes, data)
+        # pyshacl takes milliseconds per document (and building rdflib's graph grows with it):
+        # off the event loop.
+        violations = await asyncio.to_thread(_check_triples, shapes, triples)
         if violations:
             raise ShapeViolation(
                 f"{paths.name_of(path)} does not conform to the shape {found} that "
@@ -224,11 +231,7 @@ class ShapeConstraints:
             raise ShapeUnavailable(f"the shape document {document} cannot be read: {exc}") from exc
         if found is None:
             raise ShapeUnavailable(f"the shape document {document} does not exist")
-        graph = rdflib.Graph()
-        for t in found[1].triples:
-            graph.add(
-                (rdf.to_rdflib(t.subject), rdf.to_rdflib(t.predicate), rdf.to_rdflib(t.object))
-            )
+        graph = await asyncio.to_thread(_rdflib_graph, found[1].triples)
         shapes = _shapes_of(graph, document, version=found[0].version)
         self._stored.put(path, shapes)
         return shapes
@@ -263,6 +266,13 @@ def _declaration(container_url: str, triples: Iterable[ox.Triple]) -> str | None
     return found[0] if found else None
 
 
+def _rdflib_graph(triples: Iterable[ox.Triple]) -> rdflib.Graph:
+    graph = rdflib.Graph()
+    for t in triples:
+        graph.add((rdf.to_rdflib(t.subject), rdf.to_rdflib(t.predicate), rdf.to_rdflib(t.object)))
+    return graph
+
+
 def _shapes_of(graph: rdflib.Graph, document: str, *, version: str) -> _Shapes:
     targets = frozenset(
         o
@@ -276,6 +286,10 @@ def _shapes_of(graph: rdflib.Graph, document: str, *, version: str) -> _Shapes:
             "be checked against it"
         )
     return _Shapes(graph, targets, version)
+
+
+def _check_triples(shapes: _Shapes, triples: list[ox.Triple]) -> list[Violation]:
+    return _check(shapes, _rdflib_graph(triples))
 
 
 def _check(shapes: _Shapes, data: rdflib.Graph) -> list[Violation]:
