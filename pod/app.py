@@ -55,6 +55,7 @@ from pod.http.keys import (
     PROVIDER,
     SESSIONS,
     SETTINGS,
+    SHAPES,
     STORE,
     TEMPLATES,
     WARNED,
@@ -76,6 +77,7 @@ from pod.ldp.listings import CachedListings
 from pod.ldp.locks import LockingStore
 from pod.ldp.resources import ResourceStore
 from pod.ldp.rules import SolidRules
+from pod.ldp.shapes import ShapeConstraints
 from pod.migrate import check_base_url
 from pod.model import ANONYMOUS, AccessMode
 from pod.storage.base import Backend
@@ -134,6 +136,11 @@ def create_app(
     store = ConvertingStore(store, feed)  # content negotiation, cached conversions
     store = AnnouncingStore(store, feed)  # every change on the feed, with who made it
     rules.validators.append(acl_validator(store))
+    # Containers that declare a SHACL shape (ldp:constrainedBy) refuse documents that break it.
+    shapes = ShapeConstraints(store)
+    feed.subscribe(shapes.follow)
+    rules.validators.append(shapes.validate)
+    rules.non_rdf_checks.append(shapes.check_non_rdf)
     # Key-value records: every write announced on the feed too.
     kv = AnnouncingKeyValueStore(kv or make_kv(settings), feed)
     fetcher = Fetcher(
@@ -196,6 +203,7 @@ def create_app(
     app = web.Application(middlewares=[pod_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[STORE] = store
+    app[SHAPES] = shapes
     app[FETCHER] = fetcher
     app[FEED] = feed
     app[HEADERS] = header_cache()

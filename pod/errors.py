@@ -7,6 +7,7 @@ Errors carry domain facts (what was wrong, which methods are allowed), never HTT
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 
 class PodError(Exception):
@@ -35,6 +36,35 @@ class InvalidPatch(PodError):
 
 class InvalidAcl(PodError):
     """An ACL document parses but is not a usable ACL (422)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One violated constraint of a shape: the node it concerns, the property, and what is wrong
+    in plain words (SHACL https://www.w3.org/TR/shacl/#results-validation-result)."""
+
+    focus: str
+    path: str
+    message: str
+
+    def describe(self) -> str:
+        where = " ".join(p for p in (self.focus, self.path) if p)
+        return f"{where}: {self.message}" if where else self.message
+
+
+class ShapeViolation(PodError):
+    """A document written into a container constrained by a shape does not conform (422).
+    `shape` is the shapes document the container declares; `violations` each broken constraint."""
+
+    def __init__(self, message: str, *, shape: str, violations: tuple[Violation, ...]) -> None:
+        super().__init__(message)
+        self.shape = shape
+        self.violations = violations
+
+
+class ShapeUnavailable(PodError):
+    """A container declares a shape the server cannot use: not bundled nor in the same storage,
+    missing, or holding no shape (422)."""
 
 
 class NotFound(PodError):

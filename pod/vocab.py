@@ -15,7 +15,16 @@ XSD = ClosedNamespace(
 )
 LDP = ClosedNamespace(
     URIRef("http://www.w3.org/ns/ldp#"),
-    ["Resource", "Container", "BasicContainer", "RDFSource", "NonRDFSource", "contains", "inbox"],
+    [
+        "Resource",
+        "Container",
+        "BasicContainer",
+        "RDFSource",
+        "NonRDFSource",
+        "contains",
+        "inbox",
+        "constrainedBy",
+    ],
 )
 PIM = ClosedNamespace(
     URIRef("http://www.w3.org/ns/pim/space#"),
@@ -67,6 +76,13 @@ FOAF = ClosedNamespace(
 DCTERMS = ClosedNamespace(URIRef("http://purl.org/dc/terms/"), ["modified", "title"])
 STAT = ClosedNamespace(URIRef("http://www.w3.org/ns/posix/stat#"), ["size", "mtime"])
 VCARD = ClosedNamespace(URIRef("http://www.w3.org/2006/vcard/ns#"), ["Group", "hasMember"])
+DPV = ClosedNamespace(URIRef("https://w3id.org/dpv#"), ["hasDataSubject"])
+SH = ClosedNamespace(URIRef("http://www.w3.org/ns/shacl#"), ["NodeShape", "targetClass"])
+# Kluis's own glue terms (vocab/kluis.ttl): only where no existing vocabulary has one.
+KLUIS = ClosedNamespace(
+    URIRef("https://w3id.org/kluis#"),
+    ["Preferences", "personalisedAdvertising", "personalisedRecommendations"],
+)
 
 # Open on purpose: one class per media type, e.g. <.../media-types/text/turtle#Resource>, as CSS
 # lists for contained resources.
@@ -84,6 +100,9 @@ COMMON_PREFIXES: dict[str, str] = {
     "dc": str(DCTERMS),
     "posix": str(STAT),
     "vcard": str(VCARD),
+    "dpv": str(DPV),
+    "sh": str(SH),
+    "kluis": str(KLUIS),
     "schema": "http://schema.org/",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "as": "https://www.w3.org/ns/activitystreams#",

@@ -17,13 +17,17 @@ from pod.acl.defaults import create_owned_storage, owner_acl
 from pod.errors import BadRequest, Conflict
 from pod.ldp import rdf
 from pod.ldp.resources import ResourceStore
-from pod.vocab import DCTERMS, FOAF, LDP, PIM, RDF, SOLID
+from pod.ldp.shapes import PREFERENCES_SHAPES, VOCAB_PATH
+from pod.vocab import DCTERMS, DPV, FOAF, KLUIS, LDP, PIM, RDF, SOLID, XSD
 
 POD_NAME: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 RESERVED_POD_NAMES: Final = frozenset(
     {"account", "accounts", "admin", "api", "idp", "oidc", "static", "kluis", "well-known"}
 )
 _A: Final = ox.NamedNode(RDF.type)
+PREFERENCES: Final = "preferences/"
+STARTER_PREFERENCES: Final = "preferences/personalisation.ttl"
+_FALSE: Final = ox.Literal("false", datatype=ox.NamedNode(XSD.boolean))
 
 
 @final
@@ -107,6 +111,7 @@ async def provision_pod(store: ResourceStore, name: str, *, issuer: str, title: 
             relative=True,
         )
     await store.put(root + "inbox/", data=b"", content_type=None)
+    await _create_preferences(store, root, webid)
     # The profile and the public type index are public; the inbox takes appends from anyone.
     # settings/ gets an owner-only ACL of its own, which SolidOS otherwise writes on first log-in.
     for path, public_modes in (
@@ -118,3 +123,32 @@ async def provision_pod(store: ResourceStore, name: str, *, issuer: str, title: 
         acl = owner_acl(url(path), webid, public_modes=public_modes)
         await store.put(paths.acl_of(root + path), data=acl, content_type=rdf.TURTLE, relative=True)
     return Pod(name=name, root=store.url(root), webid=webid)
+
+
+async def _create_preferences(store: ResourceStore, root: str, webid: str) -> None:
+    """The `preferences/` container, constrained by the bundled preferences shape, with a
+    starter document that conforms: personalised advertising and recommendations off, stated
+    explicitly, and nothing else chosen (consent is never pre-ticked: GDPR Art. 4(11), 7; CJEU
+    C-673/17 Planet49). Owner-only, as the storage's default ACL makes it. Pods made before this
+    have no preferences/ container; their owners can make one the same way."""
+    container = store.url(root + PREFERENCES)
+    shapes = store.base_url + "/" + VOCAB_PATH + PREFERENCES_SHAPES
+    declaration = [
+        ox.Triple(ox.NamedNode(container), ox.NamedNode(LDP.constrainedBy), ox.NamedNode(shapes))
+    ]
+    await store.put(
+        root + PREFERENCES, data=rdf.serialize(declaration, rdf.TURTLE), content_type=rdf.TURTLE
+    )
+    me = ox.NamedNode(store.url(root + STARTER_PREFERENCES) + "#preferences")
+    starter = [
+        ox.Triple(me, _A, ox.NamedNode(KLUIS.Preferences)),
+        ox.Triple(me, ox.NamedNode(DPV.hasDataSubject), ox.NamedNode(webid)),
+        ox.Triple(me, ox.NamedNode(KLUIS.personalisedAdvertising), _FALSE),
+        ox.Triple(me, ox.NamedNode(KLUIS.personalisedRecommendations), _FALSE),
+    ]
+    await store.put(
+        root + STARTER_PREFERENCES,
+        data=rdf.serialize(starter, rdf.TURTLE),
+        content_type=rdf.TURTLE,
+        relative=True,
+    )

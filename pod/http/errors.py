@@ -16,6 +16,7 @@ from aiohttp import web
 
 from pod import errors
 from pod.http import headers
+from pod.vocab import LDP
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ STATUS: Final[dict[type[errors.PodError], int]] = {
     errors.RangeNotSatisfiable: 416,
     errors.InvalidPatch: 422,
     errors.InvalidAcl: 422,
+    errors.ShapeViolation: 422,
+    errors.ShapeUnavailable: 422,
     errors.TooManyRequests: 429,
     errors.BackendUnavailable: 503,
     errors.QuotaExceeded: 507,
@@ -50,14 +53,22 @@ def status_of(error: errors.PodError) -> int:
     return 500
 
 
-def problem(status: int, detail: str, *, request_id: str | None = None) -> web.Response:
-    """An `application/problem+json` response."""
+def problem(
+    status: int,
+    detail: str,
+    *,
+    request_id: str | None = None,
+    extensions: dict[str, object] | None = None,
+) -> web.Response:
+    """An `application/problem+json` response; `extensions` are more members (RFC 9457 §3.2)."""
     body: dict[str, object] = {
         "type": "about:blank",
         "title": _reason(status),
         "status": status,
         "detail": detail,
     }
+    if extensions:
+        body.update(extensions)
     if request_id:
         body["requestId"] = request_id
     return web.Response(
@@ -79,7 +90,15 @@ def _reason(status: int) -> str:
 def render(error: errors.PodError, *, method: str, realm: str, request_id: str) -> web.Response:
     """The response for a domain error."""
     status = status_of(error)
-    response = problem(status, error.message, request_id=request_id)
+    extensions: dict[str, object] | None = None
+    if isinstance(error, errors.ShapeViolation):
+        extensions = {
+            "violations": [
+                {"focusNode": v.focus, "path": v.path, "message": v.message}
+                for v in error.violations
+            ]
+        }
+    response = problem(status, error.message, request_id=request_id, extensions=extensions)
     if isinstance(error, errors.RequestTimeout):
         # Connection: close. aiohttp still reads (and drops) what comes for up to its
         # lingering_time (10 s), so that the client gets to read this answer.
@@ -109,6 +128,10 @@ def render(error: errors.PodError, *, method: str, realm: str, request_id: str) 
             response.headers["Accept-Put"] = headers.ACCEPT_PUT
     elif isinstance(error, errors.RangeNotSatisfiable):
         response.headers["Content-Range"] = f"bytes */{error.size}"
+    elif isinstance(error, errors.ShapeViolation):
+        # LDP 1.0 §4.2.1.6 (https://www.w3.org/TR/ldp/#ldpr-gen-pubclireqs): a request that
+        # fails for violating the server's constraints links to them.
+        response.headers["Link"] = headers.link(error.shape, str(LDP.constrainedBy))
     elif isinstance(error, errors.TooManyRequests):
         response.headers["Retry-After"] = str(error.retry_after)
     return response

@@ -19,6 +19,7 @@ from pod.http.sessions import Sessions
 from pod.idp.provider import Provider
 from pod.ldp.isolation import IsolatedWorker
 from pod.ldp.resources import ResourceStore
+from pod.ldp.shapes import ShapeConstraints
 from pod.model import Credentials
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -32,6 +33,7 @@ PROVIDER = web.AppKey("provider", Provider)
 SESSIONS = web.AppKey("sessions", Sessions)
 TEMPLATES = web.AppKey("templates", Environment)
 PATCH_WORKER = web.AppKey("patch_worker", IsolatedWorker)
+SHAPES = web.AppKey("shapes", ShapeConstraints)  # containers constrained by a SHACL shape
 ANSWERS = web.AppKey("answers", Answers)  # kept answers to anonymous reads
 # Response headers of resources, by what they depend on (see `pod.http.ldp._resource_headers`).
 HEADERS: web.AppKey[

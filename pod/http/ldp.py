@@ -32,7 +32,7 @@ from pod.http import headers
 from pod.http.answers import version_of
 from pod.http.authn import credentials_of, target_path
 from pod.http.bodies import read_body
-from pod.http.keys import ANSWERS, AUTHORIZER, HEADERS, PATCH_WORKER, SETTINGS, STORE
+from pod.http.keys import ANSWERS, AUTHORIZER, HEADERS, PATCH_WORKER, SETTINGS, SHAPES, STORE
 from pod.ldp import rdf
 from pod.ldp.conditions import NO_CONDITIONS, Conditions, Outcome, evaluate
 from pod.ldp.isolation import Overrun, WorkerCrashed
@@ -211,6 +211,8 @@ async def _read(
     if not rep.is_rdf:
         response.headers[hdrs.ACCEPT_RANGES] = "bytes"
     _resource_headers(app, response, path, rep.metadata, allowed=allowed)
+    if paths.is_container(path):
+        await _constraint_link(app, response, path)
     _validators(response, rep.etag, rep.metadata.modified)
     return response, rep.metadata
 
@@ -253,6 +255,8 @@ async def _options(request: web.Request, op: Operation) -> web.StreamResponse:
         meta = await store.head(op.target)
     response = web.Response(status=204)
     _resource_headers(request.app, response, op.target, meta)
+    if meta is not None and paths.is_container(op.target):
+        await _constraint_link(request.app, response, op.target)
     return response
 
 
@@ -484,6 +488,16 @@ def _build_headers(
         out.append(("Accept-Post", headers.ACCEPT_POST))
     out += [("Accept-Put", headers.ACCEPT_PUT), (hdrs.VARY, _VARY)]
     return tuple(out)
+
+
+async def _constraint_link(app: web.Application, response: web.StreamResponse, path: str) -> None:
+    """Add `Link: <shapes>; rel="ldp:constrainedBy"` for a container that declares a shape, so
+    that a client learns the constraints before it writes (LDP 1.0 §4.2.1.6,
+    https://www.w3.org/TR/ldp/#ldpr-gen-pubclireqs). Kept apart from the header cache: the
+    declaration lives in the container's description, which its owner may change."""
+    shape = await app[SHAPES].declared(path)
+    if shape is not None:
+        response.headers.add(hdrs.LINK, headers.link(shape, str(LDP.constrainedBy)))
 
 
 def _validators(response: web.StreamResponse, etag: str, modified: float) -> None:

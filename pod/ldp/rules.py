@@ -74,7 +74,12 @@ class SolidRules:
         self.graphs = graphs or ParsedGraphs()
         # Checks RDF documents must pass before they are stored (e.g. ACL validation, which
         # lives above this layer): each gets the path and the new triples, and raises PodError.
+        # Container descriptions are checked too (with no triples for a container created
+        # empty), so that a shape declaration or a container's place can be refused.
         self.validators: list[Validator] = []
+        # Checks a non-RDF document must pass before it is stored (a constrained container
+        # holds only RDF): each gets the path and raises PodError.
+        self.non_rdf_checks: list[Callable[[str], Awaitable[None]]] = []
 
     def url(self, path: str) -> str:
         return self.base_url + paths.to_url_path(path)
@@ -219,6 +224,8 @@ class SolidRules:
             if content_type is None:
                 raise BadRequest("a PUT body needs a Content-Type header")
             body = await self._container_body(path, data, content_type)
+        else:
+            await self._validate(path, [])
         current = await self.backend.stat(path)
         await self._check_conditions(path, current, conditions)
         changes: list[ResourceChanged] = []
@@ -267,6 +274,8 @@ class SolidRules:
                 if data:
                     assert content_type is not None
                     body = await self._container_body(child, data, content_type)
+                else:
+                    await self._validate(child, [])
                 media = rdf.TURTLE
             else:
                 media, body = await self._prepare_body(
@@ -360,6 +369,7 @@ class SolidRules:
             raise Conflict("the patch would remove containment or other server-managed triples")
         new_own = [t for t in result if t not in managed]
         check_container_triples(self.url(path), new_own)
+        await self._validate(path, new_own)
         body = b""
         if new_own:
             body = await offload(
@@ -436,6 +446,8 @@ class SolidRules:
                     accepted=rdf.RDF_TYPES,
                 )
         if not rdf.is_rdf_type(media):
+            for check in self.non_rdf_checks:
+                await check(path)
             return media, data
         if len(data) > self.max_rdf_bytes:
             raise PayloadTooLarge(f"RDF bodies are limited to {self.max_rdf_bytes} bytes")
@@ -468,6 +480,7 @@ class SolidRules:
             raise PayloadTooLarge(f"RDF bodies are limited to {self.max_rdf_bytes} bytes")
         graph = await offload(len(data), rdf.parse, data, media, base=self.url(path))
         check_container_triples(self.url(path), graph.triples)
+        await self._validate(path, graph.triples)
         if not graph.triples:
             return b""
         return await offload(len(data), _serialize, graph.triples, rdf.TURTLE, graph.prefixes)
