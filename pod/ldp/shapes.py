@@ -29,7 +29,6 @@ from typing import Final, final
 
 import pyoxigraph as ox
 import rdflib
-from pyshacl import validate as shacl_validate
 from rdflib.namespace import RDF as RDF_NS
 from rdflib.namespace import SH as SH_NS
 
@@ -299,6 +298,10 @@ def _check(shapes: _Shapes, data: rdflib.Graph) -> list[Violation]:
     if not any((None, RDF_NS.type, cls) in data for cls in shapes.target_classes):
         names = ", ".join(sorted(str(c) for c in shapes.target_classes))
         return [Violation("", "", f"the document must describe a node of type {names}")]
+    # Imported at first use, in the worker thread: pyshacl and what it loads hold about 9 MB,
+    # which a server whose containers declare no shape never needs.
+    from pyshacl import validate as shacl_validate
+
     conforms, report, _ = shacl_validate(
         data, shacl_graph=shapes.graph, inference="none", abort_on_first=False, meta_shacl=False
     )
