@@ -49,6 +49,7 @@ _IMPORTED_KEY_BYTES: Final = 2048  # a joserfc key and its `cryptography` object
 # Memos of pure functions keep inputs up to this long (pod.cache.memoize_short).
 _MEMO_MAX_LENGTH: Final = 2048
 _URLSAFE_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
+_BASE64URL_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # The last character of an unpadded base64url text whose unused bits are all zero, by how many
 # "=" it lacks: only the canonical encoding of a value is accepted (RFC 4648 §3.5).
 _CANONICAL_ENDINGS: Final = (b"AEIMQUYcgkosw048", b"AQgw")
@@ -91,10 +92,12 @@ def b64url_decode(text: str) -> bytes:
     `urlsafe_b64decode` (no other alphabet, no padding, canonical only) at a third of its cost:
     each proof has two such parts. Raises ValueError (binascii.Error, UnicodeError)."""
     data = text.encode("ascii")
-    if b"+" in data or b"/" in data or b"=" in data:
-        raise binascii.Error("not base64url")
     pad = -len(data) % 4
-    if pad == 3 or (pad and data[-1] not in _CANONICAL_ENDINGS[pad - 1]):
+    if (
+        data.translate(None, _BASE64URL_ALPHABET)  # any other byte is left over
+        or pad == 3
+        or (pad and data[-1] not in _CANONICAL_ENDINGS[pad - 1])
+    ):
         raise binascii.Error("not the canonical base64url of any bytes")
     return binascii.a2b_base64(data.translate(_URLSAFE_TO_STANDARD) + b"=" * pad, strict_mode=True)
 
