@@ -5,9 +5,11 @@ target 4)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +28,7 @@ from pod.http.keys import ANSWERS, STORE
 from pod.model import AccessMode
 from pod.storage.base import Backend
 from tests.conftest import POD, ClientFactory, url
-from tests.support import Agent, PodClient, absolute, new_ec_key, sign_proof
+from tests.support import Agent, PodClient, TestIssuer, absolute, new_ec_key, sign_proof
 
 TURTLE = {"Content-Type": "text/turtle"}
 DOC = POD + "shared"
@@ -120,7 +122,7 @@ async def test_a_withdrawn_inherited_grant_refuses_the_agent_at_the_next_request
 
 
 async def test_a_kept_answer_is_not_served_to_another_agent(
-    pod: PodClient, app: Application, alice: Agent, bob: Agent, issuer: Any
+    pod: PodClient, app: Application, alice: Agent, bob: Agent, issuer: TestIssuer
 ) -> None:
     assert (await pod.get(DOC)).status == 200
     assert (await pod.get(DOC)).status == 200
@@ -268,3 +270,34 @@ async def test_a_revoked_token_is_refused_at_the_next_request(
         async with s.get(doc, headers=signed("GET")) as r:
             assert r.status == 401
             assert "revoked" in await r.text()
+
+
+async def test_a_grant_through_a_remote_group_ends_with_the_groups_cache_time(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    backend: Backend,
+    alice: Agent,
+    bob: Agent,
+    issuer: TestIssuer,
+) -> None:
+    """A decision that rests on a remote group expires with the group's members (WacReader),
+    and the kept answer is served only while the modes decided afresh match it."""
+    ttl = 0.5
+    app = create_app(replace(settings, remote_cache_seconds=ttl), backend=backend)
+    client = PodClient(await aiohttp_client(app), alice)
+    await create_owned_storage(app[STORE], POD, owner=alice.webid)
+    assert (await client.put(DOC, data='<#a> <#b> "kept-body" .', headers=TURTLE)).status == 201
+    issuer.groups["team"] = f"<#g> <http://www.w3.org/2006/vcard/ns#hasMember> <{bob.webid}> ."
+    team = f"""<#team> a acl:Authorization ; acl:agentGroup <{issuer.url}/groups/team#g> ;
+  acl:accessTo <{url(DOC)}> ; acl:mode acl:Read .
+"""
+    acl = ACL.format(owner=alice.webid, doc=url(DOC)) + team
+    assert (await client.put(DOC + ".acl", data=acl, headers=TURTLE)).status == 201
+    for _ in range(2):
+        assert (await client.get(DOC, as_agent=bob)).status == 200
+    assert ("*/*", None, AccessMode.READ, AccessMode.NONE) in agent_variants(app)
+    issuer.groups["team"] = "<#g> a <http://www.w3.org/2006/vcard/ns#Group> ."  # bob removed
+    await asyncio.sleep(ttl * 1.2)
+    refused = await client.get(DOC, as_agent=bob)
+    assert refused.status == 403
+    assert "kept-body" not in await refused.text()
