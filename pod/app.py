@@ -177,7 +177,13 @@ def create_app(
         tokens=tokens,
         proofs=proofs,
         replay=replay,
-        profiles=WebIdProfiles(fetcher, store, feed, readable=public_can_read),
+        profiles=WebIdProfiles(
+            fetcher,
+            store,
+            feed,
+            readable=public_can_read,
+            readable_follows_feed=access_control.follows_feed,
+        ),
         allow_bearer=settings.allow_bearer,
         signatures=_proof_threads(settings.proof_threads),
     )

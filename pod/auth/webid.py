@@ -45,9 +45,12 @@ class WebIdProfiles:
         failure_ttl: float = 30.0,
         max_bytes: int = 256 * 1024,
         readable: Callable[[str], Awaitable[bool]] | None = None,
+        readable_follows_feed: bool = False,
     ) -> None:
         """`readable(path)`: whether anyone, unauthenticated, may read the resource at `path`
-        (None: everything hosted here is public, for servers without access control)."""
+        (None: everything hosted here is public, for servers without access control);
+        `readable_follows_feed`: whether its answer changes only with writes `feed` announces
+        (ACL documents), which lets a local WebID's issuers be kept until the next write."""
         self.fetcher = fetcher
         self.store = store
         self.readable = readable
@@ -64,15 +67,29 @@ class WebIdProfiles:
         self._local: LruCache[str, dict[str, frozenset[str]]] = LruCache(
             max_entries=_LOCAL_ENTRIES, max_bytes=_LOCAL_BYTES
         )
+        # A local WebID -> (the epoch, its issuers): what `issuers` answered, readability
+        # included, while no write has been announced since (asked on every authenticated
+        # request, so one look-up here instead of a path parse, a decision and a document's).
+        self._established: LruCache[str, tuple[int, frozenset[str]]] = LruCache(
+            max_entries=_LOCAL_ENTRIES, max_bytes=_LOCAL_BYTES
+        )
+        self._keep_established = feed is not None and (readable is None or readable_follows_feed)
         self._epoch = 0
         if feed is not None:
             feed.subscribe(self._forget_local)
 
     async def issuers(self, webid: str) -> frozenset[str]:
+        established = self._established.get(webid)
+        if established is not None and established[0] == self._epoch:
+            return established[1]
         document = webid.split("#", 1)[0]
         local = self.store.path_of(document) if self.store is not None else None
         if local is not None:
-            return await self._local_issuers(webid, local)
+            epoch = self._epoch
+            found = await self._local_issuers(webid, local)
+            if self._keep_established and epoch == self._epoch:
+                self._established.put(webid, (epoch, found))
+            return found
         cached = self._remote.get(webid)
         if isinstance(cached, str):
             raise FetchError(cached)

@@ -1,19 +1,26 @@
-"""Whole answers to anonymous reads, kept while what they were built from holds.
+"""Whole answers to plain reads, kept while what they were built from holds.
 
-Every part of the answer to an anonymous GET or HEAD without conditions or a range depends only
-on the representation (the resource's version and the negotiated media type), the resource's
-headers (its path, kind and storage), and what the public may do there (WAC-Allow). The request
-decides the rest through `Accept` and `Origin` (Vary: Accept, Authorization, Origin), so the
-answer is kept per (path, Accept, Origin) and served again without converting, authorizing or
-building headers, which is most of the cost of a read.
+Every part of the answer to a GET or HEAD without conditions or a range depends only on the
+representation (the resource's version and the negotiated media type), the resource's headers
+(its path, kind and storage), and the modes the agent and the public hold there (WAC-Allow). The
+request decides the rest through `Accept` and `Origin` (Vary: Accept, Authorization, Origin), so
+the answer is kept per (path, Accept, Origin) and served again without converting, authorizing
+or building headers, which is most of the cost of a read.
 
 Each answer is checked on every request against the resource's current version (one stat, so a
 file replaced by hand is noticed as the store's own caches notice it), and dropped when the
 change feed announces a change to the resource, its description, or a child (a container's
-listing shows its children). What the public may do changes only through ACL documents, whose
-changes the feed announces too; any of them drops every answer, as does a change of storage
-(which moves every Link header below it). That holds only when every permission reader decides
-from announced writes alone (`Authorizer.follows_feed`); otherwise nothing is kept.
+listing shows its children). A change of storage moves every Link header below it, so it drops
+every answer.
+
+Anonymous answers: what the public may do changes only through ACL documents, whose changes the
+feed announces too; any of them drops every answer. That holds only when every permission reader
+decides from announced writes alone (`Authorizer.follows_feed`); otherwise nothing is kept.
+
+Answers to agents (pod.http.ldp `_kept_or_read_as_agent`) are kept per (Accept, Origin, the
+agent's modes, the public's modes) too, and served only after the request was authenticated
+afresh and its modes decided afresh by the authorizer matched the answer's: nothing about who
+may read is taken from here.
 """
 
 from __future__ import annotations
@@ -26,9 +33,9 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from pod import paths
 from pod.cache import LruCache
 from pod.feed import ChangeFeed, Event, ResourceChanged
-from pod.model import Metadata
+from pod.model import AccessMode, Metadata
 
-# Bounds: an anonymous client picks the path, Accept and Origin, so the variants of one path are
+# Bounds: a client picks the path, Accept and Origin, so the variants of one path are
 # capped, and the whole by entries and bytes. Answers are small documents; a body over
 # MAX_BODY_BYTES is served the ordinary way.
 ANSWER_PATHS: Final = 10_000
@@ -37,7 +44,8 @@ MAX_BODY_BYTES: Final = 256 * 1024
 VARIANTS_PER_PATH: Final = 8
 _ENTRY_OVERHEAD: Final = 1024  # headers and bookkeeping, estimated
 
-Variant = tuple[str | None, str | None]  # (Accept, Origin) as sent
+# (Accept, Origin) as sent; for an agent's answer, then the modes the agent and the public hold.
+Variant = tuple[str | None, str | None] | tuple[str | None, str | None, AccessMode, AccessMode]
 Version = tuple[str, float, int]  # the resource's version, modification time and size
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
@@ -38,8 +39,13 @@ async def credentials_of(request: web.Request) -> Credentials:
 
 def request_url(request: web.Request) -> str:
     """The URL the client addressed, built from the configured base URL (works behind a proxy)."""
-    base = urlsplit(request.app[SETTINGS].base_url)
-    return f"{base.scheme}://{base.netloc}{target_path(request)}"
+    return _origin(request.app[SETTINGS].base_url) + target_path(request)
+
+
+@functools.lru_cache(maxsize=16)
+def _origin(base_url: str) -> str:
+    base = urlsplit(base_url)
+    return f"{base.scheme}://{base.netloc}"
 
 
 def target_path(request: web.Request) -> str:

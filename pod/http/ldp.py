@@ -47,7 +47,7 @@ from pod.ldp.patch import (
     patch_media_type,
 )
 from pod.ldp.resources import ResourceStore, WriteResult
-from pod.model import Credentials, Metadata
+from pod.model import ANONYMOUS, AccessMode, Credentials, Metadata
 from pod.vocab import LDP, PIM, RDF, SOLID
 
 STORAGE_DESCRIPTION: Final = ".well-known/solid"
@@ -64,7 +64,6 @@ _VARY: Final = "Accept, Authorization, Origin"
 _READS: Final = frozenset({hdrs.METH_GET, hdrs.METH_HEAD})
 # A read with any of these is not plain: it is answered afresh, never from pod.http.answers.
 _NOT_PLAIN: Final = (
-    hdrs.AUTHORIZATION,
     hdrs.IF_MATCH,
     hdrs.IF_NONE_MATCH,
     hdrs.IF_MODIFIED_SINCE,
@@ -100,6 +99,8 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     if request.method in _READS and request.app[ANSWERS].enabled:
         h = request.headers
         if not any(name in h for name in _NOT_PLAIN):
+            if hdrs.AUTHORIZATION in h:
+                return await _kept_or_read_as_agent(request, path)
             return await _kept_or_read(request, path)
     operation = operation_of(request, path)
     handler = _HANDLERS.get(operation.method)
@@ -155,7 +156,7 @@ def operation_of(request: web.Request, path: str) -> Operation:
 
 
 async def _get(request: web.Request, op: Operation) -> web.StreamResponse:
-    response, _ = await _read(request, op, await credentials_of(request))
+    response, _, _ = await _read(request, op, await credentials_of(request))
     return response
 
 
@@ -172,16 +173,53 @@ async def _kept_or_read(request: web.Request, path: str) -> web.StreamResponse:
         if kept is not None:
             return kept.response()
     op = operation_of(request, path)
-    response, meta = await _read(request, op, await credentials_of(request))
+    response, meta, _ = await _read(request, op, await credentials_of(request))
     if response.status == 200:
         answers.keep(path, variant, epoch, meta, response)
     return response
 
 
+async def _kept_or_read_as_agent(request: web.Request, path: str) -> web.StreamResponse:
+    """A plain read with credentials: authenticated afresh, every check of the proof and the
+    token included; then the kept answer for the modes the agent and the public hold on the
+    resource, decided now, while the resource is at the version it showed.
+
+    An answer depends on who asks only through those modes (WAC-Allow), so it is kept per
+    (Accept, Origin, modes) and served to whoever holds the same: byte for byte what a fresh
+    read would give them. The modes are asked of the authorizer on every request, as a fresh
+    read would ask them (its readers' caches follow the change feed, and a decision resting on
+    a remote group expires with the group), so a grant withdrawn or expired, a revoked token
+    and an agent without Read all go the ordinary way, where they are refused as before.
+    Auxiliary resources need other modes than Read (`pod.acl.modes`) and are read afresh."""
+    app = request.app
+    credentials = await credentials_of(request)
+    if paths.is_auxiliary(path):
+        response, _, _ = await _read(request, operation_of(request, path), credentials)
+        return response
+    answers = app[ANSWERS]
+    h = request.headers
+    accept, origin = h.get(hdrs.ACCEPT), h.get(hdrs.ORIGIN)
+    epoch = answers.epoch
+    current = await app[STORE].head(path)
+    if current is not None:
+        authorizer = app[AUTHORIZER]
+        user = await authorizer.granted(credentials, path)
+        if AccessMode.READ in user:
+            public = await authorizer.granted(ANONYMOUS, path)
+            kept = answers.get(path, (accept, origin, user, public), version_of(current))
+            if kept is not None:
+                return kept.response()
+    response, meta, allowed = await _read(request, operation_of(request, path), credentials)
+    if response.status == 200:
+        answers.keep(path, (accept, origin, allowed.user, allowed.public), epoch, meta, response)
+    return response
+
+
 async def _read(
     request: web.Request, op: Operation, credentials: Credentials
-) -> tuple[web.Response, Metadata]:
-    """The answer to a GET or HEAD, and the metadata of the version it shows."""
+) -> tuple[web.Response, Metadata, Allowed]:
+    """The answer to a GET or HEAD, the metadata of the version it shows, and the modes its
+    WAC-Allow reports."""
     app = request.app
     store = app[STORE]
     authorizer = app[AUTHORIZER]
@@ -201,7 +239,7 @@ async def _read(
         response = web.Response(status=304)
         _resource_headers(app, response, path, rep.metadata, allowed=allowed)
         _validators(response, rep.etag, rep.metadata.modified)
-        return response, rep.metadata
+        return response, rep.metadata, allowed
     status = 206 if rep.byte_range is not None else 200
     response = web.Response(status=status, body=rep.data, content_type=None)
     response.headers[hdrs.CONTENT_TYPE] = rep.content_type
@@ -214,7 +252,7 @@ async def _read(
     if paths.is_container(path):
         await _constraint_link(app, response, path)
     _validators(response, rep.etag, rep.metadata.modified)
-    return response, rep.metadata
+    return response, rep.metadata, allowed
 
 
 async def _byte_range(op: Operation, store: ResourceStore) -> slice | None:

@@ -389,6 +389,31 @@ async def test_local_webid_issuer_change_applies_at_once(
     assert "oidcIssuer" in (await r.json())["detail"]
 
 
+async def test_a_local_profile_made_private_stops_vouching_at_the_next_request(
+    client: Client, issuer: TestIssuer, alice: Agent
+) -> None:
+    """A local WebID's issuers are kept between requests (pod.auth.webid), only until a write:
+    a profile whose ACL no longer lets the public read it vouches for nothing from then on."""
+    card = POD + "profile/card"
+    webid = "http://pod.example" + card + "#me"
+    profile = f"<#me> <http://www.w3.org/ns/solid/terms#oidcIssuer> <{issuer.url}> ."
+    await client.put(card, data=profile, headers={"Content-Type": "text/turtle"})
+    await make_public(client, alice, card)
+    local = Agent(issuer, "unused")
+    local.webid = webid
+    local.token = issuer.mint(webid=webid, jkt=local.jkt)
+    for _ in range(2):  # the second with the issuers kept
+        assert (await client.get(card, as_agent=local)).status == 200
+    owner_only = f"""@prefix acl: <http://www.w3.org/ns/auth/acl#> .
+<#o> a acl:Authorization; acl:agent <{alice.webid}>; acl:accessTo <http://pod.example{card}>;
+  acl:mode acl:Read, acl:Write, acl:Control ."""
+    r = await client.put(card + ".acl", data=owner_only, headers={"Content-Type": "text/turtle"})
+    assert r.status == 204
+    r = await client.get(card, as_agent=local)
+    assert r.status == 401
+    assert "cannot be read" in (await r.json())["detail"]
+
+
 async def test_a_token_naming_a_private_document_learns_nothing_about_it(
     client: Client, issuer: TestIssuer, alice: Agent, secret: str
 ) -> None:
