@@ -133,6 +133,22 @@ async def test_twenty_malformed_preferences_are_refused_with_reasons(client: Cli
         assert (await client.get("/pod/prefs/doc.ttl")).status == 404, what  # nothing stored
 
 
+async def test_checking_a_shape_leaves_n3_patches_exact(client: Client) -> None:
+    """pyshacl's entry point turns rdflib's literal normalisation back on, process-wide, when it
+    returns; a later N3 Patch then read "01"^^xsd:integer as "1" and missed the stored triple."""
+    await constrain(client, "/pod/prefs/")
+    bad = doc('<#p> a kluis:Preferences ; schema:knowsLanguage "??" .')
+    assert (await client.put("/pod/prefs/doc.ttl", data=bad, headers=TURTLE)).status == 422
+    number = '"01"^^<http://www.w3.org/2001/XMLSchema#integer>'
+    await client.put("/pod/nums", data=f"<#a> <#n> {number} .", headers=TURTLE)
+    patch = (
+        "@prefix solid: <http://www.w3.org/ns/solid/terms#>.\n"
+        f"_:p a solid:InsertDeletePatch; solid:deletes {{ <#a> <#n> {number} . }}."
+    )
+    response = await client.patch("/pod/nums", data=patch, headers={"Content-Type": "text/n3"})
+    assert response.status == 204, await response.text()
+
+
 async def test_violations_name_focus_node_path_and_message(client: Client) -> None:
     await constrain(client, "/pod/prefs/")
     body = doc('<#p> a kluis:Preferences ; schema:knowsLanguage "??" .')
