@@ -11,8 +11,6 @@ no text makes the parser fail other than with a 400 or a 422.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterable
 
 import pyoxigraph as ox
@@ -624,12 +622,3 @@ def test_a_patch_that_changes_nothing_says_so_and_copies_nothing() -> None:
     after = parse_patch(other.encode(), rdf.N3, base=BASE).changes(doc)
     assert after == doc | {ox.Triple(iri("s0"), iri("p0"), ox.Literal("b"))}
     assert len(doc) == 1  # the document given is never modified
-
-
-def test_the_server_process_does_not_load_the_sparql_grammar() -> None:
-    """rdflib's SPARQL grammar (about 7 MB) is imported only where SPARQL Updates are parsed:
-    the isolated worker process, not the server's."""
-    grammar = ("pyparsing", "rdflib.plugins.sparql.parser")
-    script = f"import sys, pod.app\nprint(sorted(m for m in {grammar!r} if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
