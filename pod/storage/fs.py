@@ -350,7 +350,7 @@ class FileBackend:
         # mapped to a file (the path memo) nor remembered (the sidecar cache), which a
         # container of 10,000 children would fill.
         sidecars = {e.name[len(_META_PREFIX) :] for e in entries if e.name.startswith(_META_PREFIX)}
-        folder = str(directory)
+        folder = directory
         for entry in entries:
             name = entry.name
             if name.startswith(LAYOUT_PREFIX):
