@@ -113,26 +113,25 @@ async def _in_time(read: Awaitable[T], seconds: float) -> T:
 # Sending: aiohttp writes a response's headers and body with one `transport.write` of their
 # concatenation (on Python before 3.12.9 it never uses `writelines`, see aiohttp's
 # `http_writer.SKIP_WRITELINES`), a copy of the whole body per response: 32 clients fetching
-# a 2 MB listing at once made the server hold 32 copies (66 MB). A large body is written in
-# slices of the one shared `bytes` instead, each waiting for the connection to take the last.
-SLICE_BYTES: Final = 256 * 1024
+# a 2 MB listing at once made the server hold 32 copies (66 MB). A large body is written after
+# the headers, as a view of the one shared `bytes`, which uvloop's transport keeps until sent.
+LARGE_BODY_BYTES: Final = 256 * 1024
 
 
 def response_with_body(request: web.Request, status: int, body: bytes) -> web.Response:
-    """A response carrying `body`: a large one for a GET is written in slices."""
-    if len(body) > SLICE_BYTES and request.method == "GET" and status in (200, 206):
-        return _SlicedResponse(status=status, body=body, content_type=None)
+    """A response carrying `body`: a large one for a GET is not copied to be sent."""
+    if len(body) > LARGE_BODY_BYTES and request.method == "GET" and status in (200, 206):
+        return _SharedBodyResponse(status=status, body=body, content_type=None)
     return web.Response(status=status, body=body, content_type=None)
 
 
-class _SlicedResponse(web.Response):
-    """A response whose body is written slice by slice, each a view of the same bytes."""
+class _SharedBodyResponse(web.Response):
+    """A response whose body is written apart from its headers, so never joined to them."""
 
     async def write_eof(self, data: bytes = b"") -> None:
         body = self.body
         assert isinstance(body, bytes)
         assert not data
-        view = memoryview(body)
-        for start in range(0, len(view), SLICE_BYTES):
-            await self.write(view[start : start + SLICE_BYTES])  # waits while the peer lags
+        await self.write(b"")  # the headers alone
+        await self.write(memoryview(body))  # waits while the peer lags
         await web.StreamResponse.write_eof(self)
