@@ -233,3 +233,13 @@ def test_an_unknown_event_loop_is_one_line() -> None:
     code, line = serve_fails("--event-loop", "tokio", "--storage", "memory")
     assert code == 2
     assert "event_loop must be 'auto', 'uvloop' or 'asyncio', not 'tokio'" in line
+
+
+def test_the_server_process_loads_no_rarely_used_module() -> None:
+    """What only some requests need is imported by them, not at start: rdflib's SPARQL grammar
+    (about 7 MB; SPARQL Updates are parsed in the isolated worker process) and zxcvbn's word
+    lists (about 12 MB; read at the first new password)."""
+    rare = ("pyparsing", "rdflib.plugins.sparql.parser", "zxcvbn")
+    script = f"import sys, pod.cli\nprint(sorted(m for m in {rare!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -20,7 +20,6 @@ from typing import Final
 
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from zxcvbn import zxcvbn
 
 from pod.errors import BadRequest
 
@@ -70,6 +69,10 @@ def check_new_password(password: str, *, context: Iterable[str] = ()) -> None:
     if len(password) > MAX_PASSWORD_LENGTH:
         raise BadRequest(f"a password may have at most {MAX_PASSWORD_LENGTH} characters")
     words = [w for w in context if w]
+    # Imported at the first new password, not with the server: zxcvbn's word lists hold about
+    # 12 MB, which a server where no one signs up or changes a password never needs.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(password[:_SCORED_LENGTH], user_inputs=words, max_length=_SCORED_LENGTH)
     if result["score"] >= MIN_SCORE:
         return

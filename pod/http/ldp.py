@@ -31,7 +31,7 @@ from pod.errors import (
 from pod.http import headers
 from pod.http.answers import version_of
 from pod.http.authn import credentials_of, target_path
-from pod.http.bodies import read_body
+from pod.http.bodies import read_body, response_with_body
 from pod.http.keys import ANSWERS, AUTHORIZER, HEADERS, PATCH_WORKER, SETTINGS, SHAPES, STORE
 from pod.ldp import rdf
 from pod.ldp.conditions import NO_CONDITIONS, Conditions, Outcome, evaluate
@@ -241,7 +241,7 @@ async def _read(
         _validators(response, rep.etag, rep.metadata.modified)
         return response, rep.metadata, allowed
     status = 206 if rep.byte_range is not None else 200
-    response = web.Response(status=status, body=rep.data, content_type=None)
+    response = response_with_body(request, status, rep.data)
     response.headers[hdrs.CONTENT_TYPE] = rep.content_type
     if rep.byte_range is not None:
         start, end = rep.byte_range

@@ -37,7 +37,8 @@ from pod.ldp.resources import (
 _CONVERSION_ENTRIES: Final = 4096
 CONVERSION_BYTES: Final = 32 * 1024 * 1024
 # Conversions run at once, whatever their resources: each holds its input's triples and its
-# output (for a listing of 10,000 children about 30 MB and 3 MB of Turtle).
+# output (a listing is serialized in parts: for 10,000 children about 6 MB of triples at once,
+# and 3 MB of Turtle).
 CONVERSIONS: Final = 2
 HEAVY_BYTES: Final = 256 * 1024  # smaller conversions take milliseconds, and wait for no slot
 
@@ -101,7 +102,8 @@ class ConvertingStore(Passthrough):
         cached = self.conversions.get(key)
         if cached is not None and cached[0] == version:
             return cached[1]
-        size = len(rep.graph.triples) * BYTES_PER_TRIPLE if rep.graph is not None else len(rep.data)
+        listing = rep.listing
+        size = listing.triple_count * BYTES_PER_TRIPLE if listing is not None else len(rep.data)
         return await self.builds.run(
             (path, media, version),
             lambda: self._convert(path, version, media, rep, size),
@@ -111,12 +113,11 @@ class ConvertingStore(Passthrough):
     async def _convert(
         self, path: str, version: str, media: str, rep: Representation, size: int
     ) -> bytes:
-        if rep.graph is not None:  # a listing: group each child's triples
-            graph = rep.graph
-            out = await offload(size, _serialize, graph.triples, media, graph.prefixes, True)
+        if rep.listing is not None:
+            out = await offload(size, rep.listing.serialize, media)
         else:
             parsed = await offload(size, rdf.parse, rep.data, rep.content_type, base=self.url(path))
-            out = await offload(size, _serialize, parsed.triples, media, parsed.prefixes, False)
+            out = await offload(size, _serialize, parsed.triples, media, parsed.prefixes)
         self.conversions.put((path, media), (version, out))
         return out
 
@@ -133,7 +134,5 @@ def _available(stored: str) -> tuple[str, ...]:
     return (stored, *(t for t in rdf.RDF_TYPES if t != stored))
 
 
-def _serialize(
-    triples: list[ox.Triple], media: str, prefixes: dict[str, str], grouped: bool
-) -> bytes:
-    return rdf.serialize(triples, media, prefixes=prefixes, grouped=grouped)
+def _serialize(triples: list[ox.Triple], media: str, prefixes: dict[str, str]) -> bytes:
+    return rdf.serialize(triples, media, prefixes=prefixes)

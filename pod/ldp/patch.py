@@ -19,11 +19,8 @@ from typing import Any, Final, TypeAlias, final
 
 import pyoxigraph as ox
 import rdflib
-from pyparsing import ParseException
 from rdflib.graph import QuotedGraph
 from rdflib.plugins.parsers.notation3 import BadSyntax
-from rdflib.plugins.sparql.algebra import translatePName, translatePrologue, traverse
-from rdflib.plugins.sparql.parser import parseUpdate
 from rdflib.term import BNode, Literal, Node, URIRef, Variable
 
 from pod.errors import Conflict, InvalidPatch, InvalidRdf, UnsupportedMediaType
@@ -434,6 +431,13 @@ def check_sparql_nesting(text: str) -> None:
 def parse_sparql_update(text: str, base: str) -> tuple[Operation, ...]:
     """The operations of a SPARQL Update. Raises InvalidRdf (400: it does not parse) or
     InvalidPatch (422: it uses what Kluis does not support, or breaks SPARQL's rules)."""
+    # Imported here, not with the module: rdflib's SPARQL grammar (pyparsing) holds about 7 MB,
+    # and SPARQL Updates are parsed in the isolated worker process (pod.ldp.isolation), so the
+    # server process never needs it.
+    from pyparsing import ParseException
+    from rdflib.plugins.sparql.algebra import translatePName, translatePrologue, traverse
+    from rdflib.plugins.sparql.parser import parseUpdate
+
     check_sparql_nesting(text)
     try:
         tree = parseUpdate(text)

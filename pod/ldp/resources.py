@@ -18,6 +18,7 @@ from typing import Final, NamedTuple, Protocol, TypeVar, final
 from pod.feed import ResourceChanged
 from pod.ldp import rdf
 from pod.ldp.conditions import NO_CONDITIONS, Conditions
+from pod.ldp.containers import Listing
 from pod.ldp.patch import Patch
 from pod.ldp.storages import Storages
 from pod.model import Metadata
@@ -55,8 +56,9 @@ class Representation(NamedTuple):
     every GET, and this is the cheapest immutable record Python has).
 
     `data` is the whole body, or the requested byte range of it (`byte_range`, end exclusive).
-    Below the converting layer a container's representation is its listing as triples
-    (`graph`, with `data` empty); above it every representation has bytes.
+    Below the converting layer a container's representation is its listing (`listing`, with
+    `data` empty, and `total_size` the memory the listing holds); above it every representation
+    has bytes.
     """
 
     metadata: Metadata
@@ -66,7 +68,7 @@ class Representation(NamedTuple):
     is_rdf: bool
     total_size: int
     byte_range: tuple[int, int] | None = None
-    graph: rdf.Graph | None = None
+    listing: Listing | None = None
 
 
 @final

@@ -29,12 +29,7 @@ from pod.errors import (
 from pod.feed import Change, ResourceChanged
 from pod.ldp import rdf
 from pod.ldp.conditions import NO_CONDITIONS, Conditions, evaluate
-from pod.ldp.containers import (
-    TRIPLE_BYTES,
-    check_container_triples,
-    listing_etag,
-    managed_triples,
-)
+from pod.ldp.containers import Listing, check_container_triples, listing_etag
 from pod.ldp.graphs import ParsedGraph, ParsedGraphs
 from pod.ldp.methods import check_deletable, check_postable
 from pod.ldp.naming import fresh_name, slug_name
@@ -143,27 +138,17 @@ class SolidRules:
     async def _listing(self, path: str) -> Representation:
         """A container's listing: its own triples and the server-managed ones
         (#server-contained-resource-metadata), with an ETag over every child's version.
-        `total_size` estimates the memory the triples hold, for caches above."""
+        `total_size` estimates the memory the listing holds, for caches above."""
         own = await self.read_graph(path)
         if own is None:
             raise NotFound(f"{path} does not exist")
         meta, graph = own
         children = [c for c in await self.backend.children(path) if not paths.is_auxiliary(c.path)]
         children.sort(key=lambda c: c.path)
-        managed, managed_bytes = managed_triples(
-            self.url(meta.path), meta, children, is_storage=self.storages.is_root(meta.path)
-        )
-        size = managed_bytes + sum(TRIPLE_BYTES + len(str(t)) for t in graph.triples)
-        size += sum(len(k) + len(v) for k, v in graph.prefixes.items())
-        return Representation(
-            meta,
-            rdf.TURTLE,
-            b"",
-            listing_etag(meta, children),
-            True,
-            size,
-            graph=rdf.Graph(graph.triples + managed, graph.prefixes),
-        )
+        is_storage = self.storages.is_root(meta.path)
+        listing = Listing.of(self.url(meta.path), meta, graph, children, is_storage=is_storage)
+        etag = listing_etag(meta, children)
+        return Representation(meta, rdf.TURTLE, b"", etag, True, listing.size, listing=listing)
 
     async def _check_conditions(
         self, path: str, meta: Metadata | None, conditions: Conditions
@@ -359,11 +344,11 @@ class SolidRules:
     ) -> WriteResult:
         listing = await self._listing(path)
         _check(conditions, listing.etag, listing.metadata.modified)
-        assert listing.graph is not None
-        own = await self.read_graph(path)
-        own_triples = set() if own is None else set(own[1].triples)
-        managed = set(listing.graph.triples) - own_triples
-        result = set(await asyncio.to_thread(patch.apply, listing.graph.triples))
+        assert listing.listing is not None
+        own_triples = set(listing.listing.own.triples)
+        triples = listing.listing.triples()
+        managed = set(triples) - own_triples
+        result = set(await asyncio.to_thread(patch.apply, triples))
         if not managed <= result:
             # Solid Protocol #server-protect-containment
             raise Conflict("the patch would remove containment or other server-managed triples")
@@ -377,7 +362,7 @@ class SolidRules:
                 _serialize,
                 new_own,
                 rdf.TURTLE,
-                listing.graph.prefixes,
+                listing.listing.own.prefixes,
             )
         written = await self.backend.write(path, body, content_type=rdf.TURTLE)
         return _written(path, written, created=False, changes=[])

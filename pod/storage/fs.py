@@ -168,12 +168,15 @@ class FileBackend:
 
     # --- metadata --------------------------------------------------------------------------
 
-    def _sidecar(self, path: str) -> dict[str, Any]:
+    def _sidecar(self, path: str, file: str | None = None) -> dict[str, Any]:
+        """The sidecar of `path` (read from `file` if given, its place in the container)."""
         cached = self._sidecars.get(path)
         if cached is not None:
             return cached
         try:
-            loaded: dict[str, Any] = json.loads(self._sidecar_path(path).read_bytes())
+            where = self._sidecar_path(path) if file is None else file
+            with open(where, "rb") as f:
+                loaded: dict[str, Any] = json.loads(f.read())
         except FileNotFoundError:
             loaded = _NO_SIDECAR
         except (OSError, ValueError):
@@ -181,8 +184,8 @@ class FileBackend:
         self._sidecars.put(path, loaded)
         return loaded
 
-    def _content_type(self, path: str, mtime_ns: int) -> str:
-        sidecar = self._sidecar(path)
+    def _content_type(self, path: str, mtime_ns: int, sidecar_file: str | None = None) -> str:
+        sidecar = self._sidecar(path, sidecar_file)
         implied = implied_type(paths.name_of(path))
         if not sidecar:
             return implied
@@ -202,11 +205,22 @@ class FileBackend:
             self._attrs.put(path, cached)
         return cached
 
-    def _resource_metadata(self, path: str, st: os.stat_result) -> Metadata:
+    def _resource_metadata(
+        self, path: str, st: os.stat_result, *, listed: tuple[str, bool] | None = None
+    ) -> Metadata:
+        """`listed`: the child was found listing its container (that directory, and whether
+        the listing held a sidecar for it)."""
+        if listed is None:
+            content_type = self._content_type(path, st.st_mtime_ns)
+        elif listed[1]:
+            sidecar = os.path.join(listed[0], _META_PREFIX + paths.name_of(path))
+            content_type = self._content_type(path, st.st_mtime_ns, sidecar)
+        else:
+            content_type = implied_type(paths.name_of(path))
         return Metadata(
             path=path,
             is_container=False,
-            content_type=self._content_type(path, st.st_mtime_ns),
+            content_type=content_type,
             version=f"{st.st_mtime_ns:x}",
             modified=st.st_mtime,
             size=st.st_size,
@@ -332,6 +346,11 @@ class FileBackend:
             entries = list(os.scandir(directory))
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"container {path} does not exist") from None
+        # A child's sidecar is in this same listing: one without needs no read, and is neither
+        # mapped to a file (the path memo) nor remembered (the sidecar cache), which a
+        # container of 10,000 children would fill.
+        sidecars = {e.name[len(_META_PREFIX) :] for e in entries if e.name.startswith(_META_PREFIX)}
+        folder = directory
         for entry in entries:
             name = entry.name
             if name.startswith(LAYOUT_PREFIX):
@@ -349,7 +368,8 @@ class FileBackend:
                     continue  # a directory no container URL can name (pod.paths)
                 out.append(self._container_metadata(f"{path}{name}/", st))
             elif stat_module.S_ISREG(st.st_mode):
-                out.append(self._resource_metadata(f"{path}{name}", st))
+                listed = (folder, name in sidecars)
+                out.append(self._resource_metadata(f"{path}{name}", st, listed=listed))
         return out
 
     # --- writing ---------------------------------------------------------------------------

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import pytest
 from aiohttp.web import Application
+from rdflib import Graph, Literal, URIRef
 
 from pod.acl.defaults import create_owned_storage
 from pod.app import create_app
 from pod.config import Settings
 from pod.feed import LocalFeed
 from pod.http.keys import STORE
+from pod.ldp.containers import PART_CHILDREN
+from pod.ldp.resources import ResourceStore
 from pod.storage.base import Backend
 from tests.conftest import POD, ClientFactory, url
 from tests.support import Agent, PodClient
@@ -31,11 +34,20 @@ PUBLIC = """<#public> a acl:Authorization ; acl:agentClass foaf:Agent ; acl:acce
 
 
 @pytest.fixture
-async def workers(
-    aiohttp_client: ClientFactory, settings: Settings, backend: Backend, alice: Agent
-) -> tuple[PodClient, PodClient]:
+def apps(settings: Settings, backend: Backend) -> list[Application]:
     feed = LocalFeed()
-    apps: list[Application] = [create_app(settings, backend=backend, feed=feed) for _ in range(2)]
+    return [create_app(settings, backend=backend, feed=feed) for _ in range(2)]
+
+
+@pytest.fixture
+def store_one(apps: list[Application]) -> ResourceStore:
+    return apps[0][STORE]
+
+
+@pytest.fixture
+async def workers(
+    aiohttp_client: ClientFactory, apps: list[Application], alice: Agent
+) -> tuple[PodClient, PodClient]:
     clients = [PodClient(await aiohttp_client(app), alice) for app in apps]
     await create_owned_storage(apps[0][STORE], POD, owner=alice.webid)
     return clients[0], clients[1]
@@ -81,3 +93,42 @@ async def test_listings_conversions_and_storages_follow_the_other_worker(
     r = await two.options(POD)
     assert 'rel="type"' in r.headers["Link"]
     assert "http://www.w3.org/ns/pim/space#Storage" in r.headers["Link"]
+
+
+STAT_SIZE = URIRef("http://www.w3.org/ns/posix/stat#size")
+CONTAINS = URIRef("http://www.w3.org/ns/ldp#contains")
+
+
+async def _listed(worker: PodClient, folder: str, media: str = "text/turtle") -> Graph:
+    r = await worker.get(folder, headers={"Accept": media})
+    assert r.status == 200, await r.text()
+    return Graph().parse(data=await r.read(), format=media, publicID=url(folder))
+
+
+@pytest.mark.parametrize("children", [3, PART_CHILDREN + 2], ids=["small", "in-parts"])
+async def test_a_kept_listing_follows_children_the_other_worker_changes(
+    workers: tuple[PodClient, PodClient], store_one: ResourceStore, children: int
+) -> None:
+    """Worker two keeps its listing (compact, as metadata); each child that worker one adds,
+    removes or rewrites is in worker two's next answer, in every format, also for a listing
+    large enough to be serialized in parts."""
+    one, two = workers
+    folder = POD + "many/"
+    for i in range(children):  # through the store: a thousand PUTs over HTTP take long
+        await store_one.put(f"{folder}c{i:05d}", data=b"<#a> <#b> 1 .", content_type="text/turtle")
+    first = await _listed(two, folder)
+    names = {url(f"{folder}c{i:05d}") for i in range(children)}
+    assert {str(o) for o in first.objects(URIRef(url(folder)), CONTAINS)} == names
+    assert (await one.put(folder + "new", data="<#a> <#b> 2 .", headers=TURTLE)).status == 201
+    assert (await one.delete(f"{folder}c00000")).status == 204
+    body = "<#a> <#b> " + " , ".join(str(n) for n in range(50)) + " ."
+    assert (await one.put(f"{folder}c00001", data=body, headers=TURTLE)).status == 204
+    size = len(await (await one.get(f"{folder}c00001")).read())
+    names = names - {url(f"{folder}c00000")} | {url(folder + "new")}
+    turtle = await _listed(two, folder)
+    for media in ("application/ld+json", "application/n-triples", "application/rdf+xml"):
+        assert set(await _listed(two, folder, media)) == set(turtle), media
+    assert {str(o) for o in turtle.objects(URIRef(url(folder)), CONTAINS)} == names
+    listed_size = turtle.value(URIRef(url(f"{folder}c00001")), STAT_SIZE)
+    assert isinstance(listed_size, Literal)
+    assert listed_size.toPython() == size

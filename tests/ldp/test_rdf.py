@@ -518,7 +518,7 @@ def test_stored_turtle_with_the_placeholder_scheme_stays_absolute() -> None:
 
 
 def _iris_by_walking(triples: list[ox.Triple]) -> set[str]:
-    """What rdf._iris must find: every named node, and every literal's datatype."""
+    """What rdf.iris_of must find: every named node, and every literal's datatype."""
     found: set[str] = set()
     for t in triples:
         for term in (t.subject, t.predicate, t.object):
@@ -576,7 +576,7 @@ _TRIPLES = st.lists(
     ]
 )
 def test_the_iris_of_triples_are_read_off_their_n_triples(triples: list[ox.Triple]) -> None:
-    assert rdf._iris(triples) == _iris_by_walking(triples)
+    assert rdf.iris_of(triples) == _iris_by_walking(triples)
 
 
 @given(_TRIPLES, st.lists(st.sampled_from(["", "/", "#", "a", "a/", "é", "/a/", "ex"]), max_size=4))

@@ -55,6 +55,29 @@ async def test_hand_placed_files_are_served(tmp_path: Path) -> None:
     assert kids == {"/notes/todo.txt": "text/plain", "/notes/card": "text/turtle"}
 
 
+async def test_a_listing_reads_only_the_sidecars_it_finds_and_keeps_no_paths(
+    tmp_path: Path,
+) -> None:
+    """Listing a container types each child by its sidecar, found in the same directory listing
+    (or, without one, by its name), another process's sidecars included; the children without
+    one are neither mapped nor remembered, so a container of 10,000 cannot fill those caches."""
+    b = FileBackend(tmp_path)
+    await b.write("/box/", b"", content_type="text/turtle")
+    await b.write("/box/blob", b"\x00", content_type="application/octet-stream")
+    other = FileBackend(tmp_path)  # another worker gives `card` a type its name does not imply
+    await other.write("/box/card", b"hello", content_type="text/plain")
+    for i in range(200):
+        (tmp_path / "box" / f"item-{i:03d}").write_text("<#a> <#b> <#c> .")
+    mapped, remembered = len(b._fs_paths), len(b._sidecars)
+    kids = {m.path: m.content_type for m in await b.children("/box/")}
+    assert kids.pop("/box/blob") == "application/octet-stream"
+    assert kids.pop("/box/card") == "text/plain"
+    assert set(kids.values()) == {"text/turtle"}
+    assert len(kids) == 200
+    assert len(b._fs_paths) <= mapped + 2
+    assert len(b._sidecars) <= remembered + 2
+
+
 async def test_symlinks_are_not_followed(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.write_text("secret")
