@@ -27,9 +27,11 @@ log = logging.getLogger(__name__)
 
 # Byte budgets of the reader's caches. Their keys hold what a request controls (the path,
 # the WebID of a verified token, the Origin header), so entries alone would not bound them.
-_DECISION_BYTES: Final = 32 * 1024 * 1024
-_RULE_BYTES: Final = 32 * 1024 * 1024
-_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
+# Every new path adds an entry to each of the three (its decision, its rules, its absent ACL),
+# so they are bounded by entries (`cache_size`) well before these budgets.
+_DECISION_BYTES: Final = 8 * 1024 * 1024
+_RULE_BYTES: Final = 8 * 1024 * 1024
+_DOCUMENT_BYTES: Final = 8 * 1024 * 1024
 _ENTRY_BYTES: Final = 120  # a list, a tuple and the generation, estimated
 _REFERENCE_BYTES: Final = 8
 # Local group documents whose changes start a new generation; when too many are watched, all are
@@ -63,7 +65,7 @@ class WacReader:
         feed: ChangeFeed,
         *,
         trusted_origins: frozenset[str] = frozenset(),
-        cache_size: int = 50_000,
+        cache_size: int = 10_000,
     ) -> None:
         self.store = store
         self.groups = groups
