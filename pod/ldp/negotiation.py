@@ -42,6 +42,7 @@ def parse_accept(header: str) -> list[MediaRange]:
     for item in header[:MAX_ACCEPT_LENGTH].split(",")[:MAX_RANGES]:
         media, *params = item.split(";")
         main, slash, sub = media.strip().lower().partition("/")
+        main, sub = main.rstrip(), sub.lstrip()  # "* /0" is "*/0": no type of its own
         if not slash or not main or not sub or (main == "*" and sub != "*"):
             continue
         q = 1.0

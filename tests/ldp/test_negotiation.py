@@ -70,6 +70,7 @@ garbage = st.one_of(
 @example("*/*;q=NaN")
 @example("*/*;q=1e400")
 @example("*/html")
+@example("* /0")
 def test_parse_accept_never_raises_and_is_bounded(header: str) -> None:
     parsed = parse_accept(header)
     assert len(parsed) <= MAX_RANGES
