@@ -484,6 +484,10 @@ class SolidRules:
             if await self.backend.stat(paths.twin(ancestor)) is not None:
                 raise Conflict(f"{paths.twin(ancestor)} is not a container")
             missing.append(ancestor)
+        if missing:
+            # Each new container must pass the validators a container PUT passes (a shape's
+            # container holds conforming documents, not containers), before any is created.
+            await self._validate(missing[-1], [])
         for container in reversed(missing):
             try:
                 created = await self.backend.write(

@@ -202,6 +202,18 @@ async def test_non_rdf_documents_and_containers_are_refused_in_a_constrained_con
     assert (await client.put("/pod/prefs/sub/", data=b"")).status == 422
 
 
+async def test_no_container_is_made_inside_a_constrained_one_on_the_way(client: Client) -> None:
+    await constrain(client, "/pod/prefs/")
+    body = doc('<#p> a kluis:Preferences ; kluis:personalisedAdvertising "yes" .')
+    response = await client.put("/pod/prefs/sub/doc.ttl", data=body, headers=TURTLE)
+    assert response.status == 422
+    assert (await client.get("/pod/prefs/sub/")).status == 404  # nothing created
+    assert (await client.get("/pod/prefs/sub/doc.ttl")).status == 404
+    # outside a constrained container, missing containers are still made on the way
+    response = await client.put("/pod/free/sub/doc.ttl", data=body, headers=TURTLE)
+    assert response.status == 201
+
+
 async def test_a_post_into_a_constrained_container_is_checked(client: Client) -> None:
     await constrain(client, "/pod/prefs/")
     bad = await client.post("/pod/prefs/", data=doc(""), headers=TURTLE)
