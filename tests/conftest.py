@@ -15,6 +15,7 @@ from aiohttp.web import Application, Request
 from pod.acl.defaults import create_owned_storage
 from pod.app import create_app
 from pod.config import Settings
+from pod.feed import LocalFeed
 from pod.http.keys import STORE
 from pod.ldp.resources import ResourceStore
 from pod.storage.base import Backend
@@ -125,6 +126,23 @@ async def client(aiohttp_client: ClientFactory, app: Application, alice: Agent) 
     test_client = await aiohttp_client(app)
     await create_owned_storage(app[STORE], POD, owner=alice.webid)
     return PodClient(test_client, alice)
+
+
+@pytest.fixture
+def worker_apps(settings: Settings, backend: Backend) -> list[Application]:
+    """Two workers over one storage, sharing one change feed (as several processes share it)."""
+    feed = LocalFeed()
+    return [create_app(settings, backend=backend, feed=feed) for _ in range(2)]
+
+
+@pytest.fixture
+async def workers(
+    aiohttp_client: ClientFactory, worker_apps: list[Application], alice: Agent
+) -> tuple[PodClient, PodClient]:
+    """A client of each worker acting as alice, who owns the storage /pod/."""
+    clients = [PodClient(await aiohttp_client(app), alice) for app in worker_apps]
+    await create_owned_storage(worker_apps[0][STORE], POD, owner=alice.webid)
+    return clients[0], clients[1]
 
 
 @pytest.fixture

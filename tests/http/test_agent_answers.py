@@ -22,7 +22,6 @@ from aiohttp.web import Application
 from pod.acl.defaults import create_owned_storage
 from pod.app import create_app
 from pod.config import Settings
-from pod.feed import LocalFeed
 from pod.http.answers import Variant
 from pod.http.keys import ANSWERS, STORE
 from pod.model import AccessMode
@@ -166,16 +165,13 @@ async def test_a_bad_proof_is_refused_though_the_answer_is_kept(
 
 
 async def test_a_change_through_another_worker_refuses_the_agent(
-    aiohttp_client: ClientFactory,
-    settings: Settings,
-    backend: Backend,
+    worker_apps: list[Application],
+    workers: tuple[PodClient, PodClient],
     alice: Agent,
     bob: Agent,
 ) -> None:
-    feed = LocalFeed()
-    apps = [create_app(settings, backend=backend, feed=feed) for _ in range(2)]
-    one, two = [PodClient(await aiohttp_client(app), alice) for app in apps]
-    await create_owned_storage(apps[0][STORE], POD, owner=alice.webid)
+    apps = worker_apps
+    one, two = workers
     assert (await one.put(DOC, data="<#a> <#b> 1 .", headers=TURTLE)).status == 201
     await share(one, alice, bob)
     for _ in range(2):

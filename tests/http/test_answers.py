@@ -14,7 +14,6 @@ from pod.acl.authorizer import GrantAll
 from pod.acl.defaults import create_owned_storage
 from pod.app import create_app
 from pod.config import Settings
-from pod.feed import LocalFeed
 from pod.http.answers import MAX_BODY_BYTES, VARIANTS_PER_PATH
 from pod.http.keys import ANSWERS, STORE
 from pod.model import AccessMode, Credentials
@@ -190,12 +189,10 @@ async def test_nothing_is_kept_over_a_reader_that_does_not_follow_the_feed(
 
 
 async def test_a_change_through_another_worker_drops_the_answer(
-    aiohttp_client: ClientFactory, settings: Settings, backend: Backend, alice: Agent
+    worker_apps: list[Application], workers: tuple[PodClient, PodClient], alice: Agent
 ) -> None:
-    feed = LocalFeed()
-    apps = [create_app(settings, backend=backend, feed=feed) for _ in range(2)]
-    one, two = [PodClient(await aiohttp_client(app), alice) for app in apps]
-    await create_owned_storage(apps[0][STORE], POD, owner=alice.webid)
+    apps = worker_apps
+    one, two = workers
     assert (await one.put(DOC, data="<#a> <#b> 1 .", headers=TURTLE)).status == 201
     await publish(one, alice, DOC)
     assert (await two.get(DOC, as_agent=None)).status == 200

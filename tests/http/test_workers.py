@@ -11,15 +11,10 @@ import pytest
 from aiohttp.web import Application
 from rdflib import Graph, Literal, URIRef
 
-from pod.acl.defaults import create_owned_storage
-from pod.app import create_app
-from pod.config import Settings
-from pod.feed import LocalFeed
 from pod.http.keys import STORE
 from pod.ldp.containers import PART_CHILDREN
 from pod.ldp.resources import ResourceStore
-from pod.storage.base import Backend
-from tests.conftest import POD, ClientFactory, url
+from tests.conftest import POD, url
 from tests.support import Agent, PodClient
 
 TURTLE = {"Content-Type": "text/turtle"}
@@ -34,23 +29,8 @@ PUBLIC = """<#public> a acl:Authorization ; acl:agentClass foaf:Agent ; acl:acce
 
 
 @pytest.fixture
-def apps(settings: Settings, backend: Backend) -> list[Application]:
-    feed = LocalFeed()
-    return [create_app(settings, backend=backend, feed=feed) for _ in range(2)]
-
-
-@pytest.fixture
-def store_one(apps: list[Application]) -> ResourceStore:
-    return apps[0][STORE]
-
-
-@pytest.fixture
-async def workers(
-    aiohttp_client: ClientFactory, apps: list[Application], alice: Agent
-) -> tuple[PodClient, PodClient]:
-    clients = [PodClient(await aiohttp_client(app), alice) for app in apps]
-    await create_owned_storage(apps[0][STORE], POD, owner=alice.webid)
-    return clients[0], clients[1]
+def store_one(worker_apps: list[Application]) -> ResourceStore:
+    return worker_apps[0][STORE]
 
 
 async def test_a_revocation_through_one_worker_holds_on_the_other(
