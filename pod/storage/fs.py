@@ -35,7 +35,6 @@ import secrets
 import stat as stat_module
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, final
 
@@ -149,7 +148,9 @@ class FileBackend:
     # --- mapping ---------------------------------------------------------------------------
 
     def _fs_path(self, path: str) -> str:
-        """The file or directory for `path`. Re-checks every name: defence in depth."""
+        """The file or directory for `path`. Checks every name once, when the path is first
+        mapped (a path is mapped from its parent's mapping, so only its last name is new):
+        defence in depth, since paths reach here already parsed."""
         found = self._fs_paths.get(path)
         if found is None:
             parent = paths.parent(path)
@@ -166,8 +167,7 @@ class FileBackend:
         return found
 
     def _sidecar_path(self, path: str) -> str:
-        directory, name = os.path.split(self._fs_path(path))
-        return os.path.join(directory, _META_PREFIX + name)
+        return _sidecar_file(*os.path.split(self._fs_path(path)))
 
     # --- metadata --------------------------------------------------------------------------
 
@@ -216,7 +216,7 @@ class FileBackend:
         if listed is None:
             content_type = self._content_type(path, st.st_mtime_ns)
         elif listed[1]:
-            sidecar = os.path.join(listed[0], _META_PREFIX + paths.name_of(path))
+            sidecar = _sidecar_file(listed[0], paths.name_of(path))
             content_type = self._content_type(path, st.st_mtime_ns, sidecar)
         else:
             content_type = implied_type(paths.name_of(path))
@@ -356,37 +356,27 @@ class FileBackend:
             entries = os.scandir(directory)
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"container {path} does not exist") from None
-        with entries:
-            return self._listed(path, directory, entries, sidecars, now)
-
-    def _listed(
-        self,
-        path: str,
-        folder: str,
-        entries: Iterator[os.DirEntry[str]],
-        sidecars: set[str],
-        now: float,
-    ) -> list[Metadata]:
         out: list[Metadata] = []
-        for entry in entries:
-            name = entry.name
-            if name.startswith(LAYOUT_PREFIX):
-                if name.startswith(_TMP_PREFIX):
-                    _sweep_stale(entry, now)
-                continue
-            if not paths.is_valid_name(name):
-                continue  # a file placed by hand that no URL can name
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # deleted while we listed
-            if stat_module.S_ISDIR(st.st_mode):
-                if paths.has_auxiliary_suffix(name):
-                    continue  # a directory no container URL can name (pod.paths)
-                out.append(self._container_metadata(f"{path}{name}/", st))
-            elif stat_module.S_ISREG(st.st_mode):
-                listed = (folder, name in sidecars)
-                out.append(self._resource_metadata(f"{path}{name}", st, listed=listed))
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith(LAYOUT_PREFIX):
+                    if name.startswith(_TMP_PREFIX):
+                        _sweep_stale(entry, now)
+                    continue
+                if not paths.is_valid_name(name):
+                    continue  # a file placed by hand that no URL can name
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # deleted while we listed
+                if stat_module.S_ISDIR(st.st_mode):
+                    if paths.has_auxiliary_suffix(name):
+                        continue  # a directory no container URL can name (pod.paths)
+                    out.append(self._container_metadata(f"{path}{name}/", st))
+                elif stat_module.S_ISREG(st.st_mode):
+                    listed = (directory, name in sidecars)
+                    out.append(self._resource_metadata(f"{path}{name}", st, listed=listed))
         return out
 
     # --- writing ---------------------------------------------------------------------------
@@ -558,6 +548,11 @@ class FileBackend:
 
     async def close(self) -> None:
         return None
+
+
+def _sidecar_file(directory: str, name: str) -> str:
+    """Where the sidecar of the file `name` in `directory` lives."""
+    return os.path.join(directory, _META_PREFIX + name)
 
 
 def _path_size(path: str, found: str) -> int:
