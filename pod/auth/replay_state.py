@@ -25,7 +25,8 @@ _KEY: Final = "replay"
 @final
 @dataclass(frozen=True, slots=True)
 class SeenProofs:
-    """Proof ids (jti) with when they were seen, seconds since the epoch."""
+    """Proof ids (as `ReplayCache.snapshot` gives them) with when they were seen, seconds since
+    the epoch."""
 
     seen: Mapping[str, float]
 
@@ -53,12 +54,12 @@ async def resume(replay: ReplayCache, kv: KeyValueStore) -> None:
     crash and the restart fell within that same second."""
     try:
         saved = await Records(kv, DPOP).take(_KEY)
+        if saved is not None:
+            replay.restore(dict(saved.seen))
+            return
     except (ValueError, TypeError):  # not what `save` writes: trust nothing from before
-        saved = None
-    if saved is not None:
-        replay.restore(dict(saved.seen))
-    else:
-        replay.refuse_before(int(time.time()))
+        pass
+    replay.refuse_before(int(time.time()))
 
 
 async def save(replay: ReplayCache, kv: KeyValueStore) -> None:

@@ -74,12 +74,36 @@ def test_snapshot_and_restore_carry_the_window_over() -> None:
     cache.check_and_remember(_proof("old", 0), now=0.0)
     cache.check_and_remember(_proof("recent", 100), now=100.0)
     saved = cache.snapshot(now=110.0)
-    assert saved == {"recent": 100.0}
+    assert list(saved.values()) == [100.0]  # "old" left the window
     restarted = ReplayCache(window=60.0)
     restarted.restore(saved)
     with pytest.raises(Unauthenticated, match="already used"):
         restarted.check_and_remember(_proof("recent", 100), now=111.0)
     restarted.check_and_remember(_proof("new", 111), now=111.0)
+    restarted.check_and_remember(_proof("old", 111), now=111.0)
+
+
+def test_a_snapshot_of_another_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a DPoP replay cache"):
+        ReplayCache().restore({"a-jti-as-text": 100.0})  # what older versions saved
+
+
+def test_an_id_is_refused_while_in_the_window_and_forgotten_after() -> None:
+    cache = ReplayCache(window=60.0)
+    cache.check_and_remember(_proof("a", 100), now=100.5)
+    with pytest.raises(Unauthenticated, match="already used"):
+        cache.check_and_remember(_proof("a", 100), now=160.4)
+    cache.check_and_remember(_proof("a", 100), now=161.0)  # its iat is checked by the verifier
+
+
+def test_a_full_cache_forgets_the_oldest_second_first() -> None:
+    cache = ReplayCache(window=60.0, max_entries=4)
+    for n, second in enumerate((100, 100, 101, 102)):
+        cache.check_and_remember(_proof(f"p{n}", second), now=second)
+    cache.check_and_remember(_proof("p4", 103), now=103)  # full: second 100 goes
+    with pytest.raises(Unauthenticated, match="already used"):
+        cache.check_and_remember(_proof("p2", 101), now=103)
+    cache.check_and_remember(_proof("p0", 103), now=103)
 
 
 def test_after_a_crash_only_proofs_made_after_the_start_count() -> None:
