@@ -76,12 +76,53 @@ FOAF = ClosedNamespace(
 DCTERMS = ClosedNamespace(URIRef("http://purl.org/dc/terms/"), ["modified", "title"])
 STAT = ClosedNamespace(URIRef("http://www.w3.org/ns/posix/stat#"), ["size", "mtime"])
 VCARD = ClosedNamespace(URIRef("http://www.w3.org/2006/vcard/ns#"), ["Group", "hasMember"])
-DPV = ClosedNamespace(URIRef("https://w3id.org/dpv#"), ["hasDataSubject"])
+DPV = ClosedNamespace(
+    URIRef("https://w3id.org/dpv#"),
+    [
+        "hasDataSubject",
+        "Consent",
+        "hasLegalBasis",
+        "ExplicitlyExpressedConsent",
+        "hasConsentStatus",
+        "ConsentGiven",
+        "ConsentWithdrawn",
+        "isIndicatedAtTime",
+    ],
+)
+# GConsent (https://w3id.org/GConsent), whose terms Inrupt's access grants use too.
+GC = ClosedNamespace(
+    URIRef("https://w3id.org/GConsent#"),
+    [
+        "isConsentForDataSubject",
+        "isProvidedTo",
+        "forPersonalData",
+        "forPurpose",
+        "hasStatus",
+        "ConsentStatusExplicitlyGiven",
+        "ConsentStatusWithdrawn",
+    ],
+)
+VC = ClosedNamespace(
+    URIRef("http://www.w3.org/ns/solid/vc#"), ["SolidAccessGrant", "SolidAccessRequest", "request"]
+)
+CRED = ClosedNamespace(URIRef("https://www.w3.org/2018/credentials#"), ["expirationDate"])
+PROV = ClosedNamespace(URIRef("http://www.w3.org/ns/prov#"), ["atTime", "invalidatedAtTime"])
 SH = ClosedNamespace(URIRef("http://www.w3.org/ns/shacl#"), ["NodeShape", "targetClass"])
 # Kluis's own glue terms (vocab/kluis.ttl): only where no existing vocabulary has one.
 KLUIS = ClosedNamespace(
     URIRef("https://w3id.org/kluis#"),
-    ["Preferences", "personalisedAdvertising", "personalisedRecommendations"],
+    [
+        "Preferences",
+        "personalisedAdvertising",
+        "personalisedRecommendations",
+        "inherit",
+        "client",
+        "history",
+        "GrantEvent",
+        "Given",
+        "Narrowed",
+        "Withdrawn",
+    ],
 )
 
 # Open on purpose: one class per media type, e.g. <.../media-types/text/turtle#Resource>, as CSS
@@ -101,6 +142,10 @@ COMMON_PREFIXES: dict[str, str] = {
     "posix": str(STAT),
     "vcard": str(VCARD),
     "dpv": str(DPV),
+    "gc": str(GC),
+    "vc": str(VC),
+    "cred": str(CRED),
+    "prov": str(PROV),
     "sh": str(SH),
     "kluis": str(KLUIS),
     "schema": "http://schema.org/",
