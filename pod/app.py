@@ -49,6 +49,7 @@ from pod.http.keys import (
     AUTHORIZER,
     FEED,
     FETCHER,
+    GRANTS,
     HEADERS,
     IN_FLIGHT,
     PATCH_WORKER,
@@ -66,6 +67,7 @@ from pod.http.ldp import header_cache
 from pod.http.middlewares import pod_middleware
 from pod.http.routes import add_routes
 from pod.http.sessions import Sessions
+from pod.http.vault import add_vault_routes
 from pod.idp.clients import Clients
 from pod.idp.keys import IDP, CookieKeys, SigningKeys
 from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, Provider
@@ -86,6 +88,7 @@ from pod.storage.fs import FileBackend
 from pod.storage.kv import FileKeyValueStore, KeyValueStore, MemoryKeyValueStore
 from pod.storage.memory import MemoryBackend
 from pod.storage.records import AnnouncingKeyValueStore, declared
+from pod.vault.reader import GrantReader
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +160,10 @@ def create_app(
     revocations = Revocations(kv, keep=ACCESS_TOKEN_LIFETIME + 60)
     revocations.follow(feed)
     # The sources of permissions; the authorizer grants the union of what they grant.
+    grants = GrantReader(store, feed)  # purpose-bound grants (pod.vault)
     if readers is None:
         groups = Groups(store, fetcher, ttl=settings.remote_cache_seconds)
-        readers = [WacReader(store, groups, feed, trusted_origins=own_origin)]
+        readers = [WacReader(store, groups, feed, trusted_origins=own_origin), grants]
     access_control = Authorizer([*readers, *more_readers], store)
 
     async def public_can_read(path: str) -> bool:
@@ -215,6 +219,7 @@ def create_app(
     app[HEADERS] = header_cache()
     app[ANSWERS] = Answers(feed, enabled=access_control.follows_feed)
     app[AUTHORIZER] = access_control
+    app[GRANTS] = grants
     app[AUTHENTICATOR] = authenticator
     app[ACCOUNTS] = accounts
     app[PROVIDER] = provider
@@ -230,6 +235,7 @@ def create_app(
     app.cleanup_ctx.append(_lifetime)
     add_idp_routes(app, base_path=settings.base_path)
     add_account_routes(app, base_path=settings.base_path)
+    add_vault_routes(app, base_path=settings.base_path)
     add_routes(app, base_path=settings.base_path)
     for consumer in consumers:
         consumer(feed)

@@ -31,12 +31,14 @@ ALL_MODES = (AccessMode.READ, AccessMode.WRITE, AccessMode.APPEND, AccessMode.CO
 @final
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """Who is asking: a verified WebID (None: anonymous), the client app and the browser origin."""
+    """Who is asking: a verified WebID (None: anonymous), the client app and the browser origin,
+    and the purposes (DPV IRIs) the request says it serves, which grants must cover."""
 
     agent: str | None = None
     client_id: str | None = None
     issuer: str | None = None
     origin: str | None = None
+    purposes: frozenset[str] = frozenset()
 
     @property
     def is_authenticated(self) -> bool:

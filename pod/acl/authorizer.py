@@ -1,7 +1,7 @@
 """One authorizer over any number of permission readers. Independent of HTTP.
 
-A permission reader says which modes one source grants (agent, client, origin) on a resource:
-Web Access Control is the first (`pod.acl.wac_reader`); purpose-bound grants will be another.
+A permission reader says which modes one source grants (agent, client, origin, purposes) on a
+resource: Web Access Control (`pod.acl.wac_reader`) and purpose-bound grants (`pod.vault`).
 The authorizer asks every reader and takes the union, works out which modes the operation needs
 where (`pod.acl.modes`; it finds out itself what exists), refuses with 401 or 403 without
 revealing what exists, and gives what WAC-Allow reports. Each reader owns its caches and keeps
@@ -112,10 +112,30 @@ class Authorizer:
         for path, modes in needs.modes.items():
             granted = await self.granted(credentials, path)
             if modes & granted != modes:  # not all granted
-                raise _refusal(credentials, needs, self.store.url(needs.target or path))
+                refusal = _refusal(credentials, needs, self.store.url(needs.target or path))
+                if isinstance(refusal, Forbidden):
+                    reason = await self._explain(credentials, path, modes & ~granted)
+                    if reason is not None:
+                        refusal = Forbidden(f"{refusal.message}: {reason}")
+                raise refusal
             if path == operation.target:
                 on_target = granted
         return checked if on_target is None else checked._replace(granted=on_target)
+
+    async def _explain(
+        self, credentials: Credentials, path: str, missing: AccessMode
+    ) -> str | None:
+        """A reader's account of why `credentials` lack `missing` on `path`, for a reader that
+        can give one the requester may hear (a grant it holds there ended, or does not cover
+        the purpose or mode asked): only about the requester's own grants, never about what
+        exists."""
+        for reader in self.readers:
+            explain = getattr(reader, "explain", None)
+            if explain is not None:
+                reason: str | None = await explain(credentials, path, missing)
+                if reason is not None:
+                    return reason
+        return None
 
     async def _look(self, operation: Operation) -> Checked:
         """Which of the target and its ancestors exist, up to the nearest existing ancestor,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
 
+from pod.errors import BadRequest
 from pod.feed import act_as
 from pod.http.keys import AUTHENTICATOR, CREDENTIALS, SETTINGS
 from pod.model import ANONYMOUS, Credentials
@@ -31,10 +33,42 @@ async def credentials_of(request: web.Request) -> Credentials:
         credentials = Credentials(origin=origin)
     else:
         credentials = ANONYMOUS
-    request[CREDENTIALS] = credentials
     if credentials.agent is not None:
+        purposes = request.headers.get(PURPOSE_HEADER)
+        if purposes is not None:
+            credentials = replace(credentials, purposes=purposes_of(purposes))
         act_as(credentials.agent, credentials.client_id)  # who the change feed names
+    request[CREDENTIALS] = credentials
     return credentials
+
+
+# The purposes a request serves, by IRI (DPV's, https://w3id.org/dpv): no standard header or
+# token claim exists for it, so a header of ours, which any HTTP client can send. Grants must
+# cover every purpose named (pod.vault.reader); without the header a grant's purposes are not
+# narrowed further.
+PURPOSE_HEADER = "Kluis-Purpose"
+MAX_PURPOSES = 10
+
+
+def purposes_of(value: str) -> frozenset[str]:
+    """The purposes in a Kluis-Purpose header: comma-separated absolute http(s) IRIs. Raises
+    BadRequest for anything else."""
+    named = [part.strip() for part in value.split(",")]
+    if not 0 < len(named) <= MAX_PURPOSES:
+        raise BadRequest(f"{PURPOSE_HEADER} names one to {MAX_PURPOSES} purposes")
+    for iri in named:
+        parts = urlsplit(iri)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or not iri.isprintable()
+            or " " in iri
+        ):
+            raise BadRequest(
+                f"{PURPOSE_HEADER} names purposes by IRI, such as "
+                f"https://w3id.org/dpv#ProvidePersonalisedRecommendations; {iri!r} is not one"
+            )
+    return frozenset(named)
 
 
 def request_url(request: web.Request) -> str:

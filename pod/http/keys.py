@@ -21,6 +21,7 @@ from pod.ldp.isolation import IsolatedWorker
 from pod.ldp.resources import ResourceStore
 from pod.ldp.shapes import ShapeConstraints
 from pod.model import Credentials
+from pod.vault.reader import GrantReader
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", ResourceStore)
@@ -35,6 +36,7 @@ TEMPLATES = web.AppKey("templates", Environment)
 PATCH_WORKER = web.AppKey("patch_worker", IsolatedWorker)
 SHAPES = web.AppKey("shapes", ShapeConstraints)  # containers constrained by a SHACL shape
 ANSWERS = web.AppKey("answers", Answers)  # kept answers to anonymous reads
+GRANTS = web.AppKey("grants", GrantReader)  # purpose-bound grants, by (WebID, client)
 # Response headers of resources, by what they depend on (see `pod.http.ldp._resource_headers`).
 HEADERS: web.AppKey[
     LruCache[tuple[str, str, str | None, str | None], tuple[tuple[str, str], ...]]

@@ -48,6 +48,7 @@ from pod.ldp.patch import (
 )
 from pod.ldp.resources import ResourceStore, WriteResult
 from pod.model import ANONYMOUS, AccessMode, Credentials, Metadata
+from pod.vault import grants
 from pod.vocab import LDP, PIM, RDF, SOLID
 
 STORAGE_DESCRIPTION: Final = ".well-known/solid"
@@ -62,6 +63,7 @@ _TYPE_STORAGE: Final = headers.link(str(PIM.Storage), "type")
 _CONTAINER_TYPES: Final = frozenset({str(LDP.BasicContainer), str(LDP.Container)})
 _VARY: Final = "Accept, Authorization, Origin"
 _READS: Final = frozenset({hdrs.METH_GET, hdrs.METH_HEAD})
+_SAFE: Final = _READS | {hdrs.METH_OPTIONS}
 # A read with any of these is not plain: it is answered afresh, never from pod.http.answers.
 _NOT_PLAIN: Final = (
     hdrs.IF_MATCH,
@@ -102,6 +104,15 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
             if hdrs.AUTHORIZATION in h:
                 return await _kept_or_read_as_agent(request, path)
             return await _kept_or_read(request, path)
+    if grants.CONSENT in path and request.method not in _SAFE:
+        store = request.app[STORE]
+        if grants.is_managed(path, store.storages.root_of(path)):
+            raise MethodNotAllowed(
+                f"{store.url(path)} is kept by the server: grants are given, narrowed and "
+                "withdrawn through the consent pages or the grant API, and their history is "
+                "never changed",
+                allowed=READ_ONLY,
+            )
     operation = operation_of(request, path)
     handler = _HANDLERS.get(operation.method)
     if handler is None:

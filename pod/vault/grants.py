@@ -1,0 +1,451 @@
+"""Grants: what an owner gave whom, for which app, on what, for which purposes and until when.
+
+A grant is its own record in the owner's pod, `<storage>consent/grants/<id>`, an RDF document
+the server writes and only the owner may read (VAULT.md §1: never ACL lines, which would need a
+sweeper and could outlive or fight their grant). Its terms use the vocabularies of consent
+(GConsent https://w3id.org/GConsent, DPV https://w3id.org/dpv) the way Inrupt's access grants
+do, and it keeps its history: every change (given, narrowed, withdrawn) is an event in the same
+document, never deleted. Expiry needs no event: a grant allows nothing once `now >= expires`,
+which `GrantReader` checks on every request, so no sweeper runs. Imports ldp, model, vocab.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Final, final
+
+import pyoxigraph as ox
+
+from pod import paths
+from pod.errors import BadRequest, Conflict, NotFound, PreconditionFailed
+from pod.ldp import rdf
+from pod.ldp.conditions import Conditions
+from pod.ldp.resources import ResourceStore
+from pod.model import AccessMode
+from pod.vocab import ACL, CRED, DPV, GC, KLUIS, PROV, RDF, VC, XSD
+
+CONSENT: Final = "consent/"  # under a storage root: kept by the server, read by the owner
+GRANTS: Final = CONSENT + "grants/"
+GRANTABLE: Final = AccessMode.READ | AccessMode.APPEND | AccessMode.WRITE  # never Control
+MAX_RESOURCES: Final = 50
+MAX_PURPOSES: Final = 10
+_MODE_IRIS: Final = {AccessMode.READ: ACL.Read, AccessMode.APPEND: ACL.Append}
+_MODE_IRIS[AccessMode.WRITE] = ACL.Write
+_MODES_OF: Final = {str(iri): mode for mode, iri in _MODE_IRIS.items()}
+
+
+def consent_container(root: str) -> str:
+    return root + CONSENT
+
+
+def grants_container(root: str) -> str:
+    return root + GRANTS
+
+
+def is_managed(path: str, root: str | None) -> bool:
+    """Whether `path` is in the server-kept `consent/` container of storage `root`."""
+    return root is not None and path.startswith(root + CONSENT)
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What a grant allows: `modes` on `resources` (paths; with their descendants when
+    `inherit`), for `purposes` (DPV IRIs), until `expires` (seconds since the epoch)."""
+
+    resources: tuple[str, ...]
+    inherit: bool
+    modes: AccessMode
+    purposes: frozenset[str]
+    expires: float
+
+    def covers(self, path: str) -> bool:
+        if self.inherit:
+            return any(
+                path == r or (r.endswith("/") and path.startswith(r)) for r in self.resources
+            )
+        return path in self.resources
+
+    def within(self, wider: Terms) -> bool:
+        """Whether these terms allow nothing `wider` does not (a narrowing)."""
+        return (
+            all(wider.covers(r) for r in self.resources)
+            and (wider.inherit or not self.inherit)
+            and self.modes & wider.modes == self.modes
+            and self.purposes <= wider.purposes
+            and self.expires <= wider.expires
+        )
+
+
+class Status(enum.Enum):
+    GIVEN = "given"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class EventKind(enum.Enum):
+    GIVEN = "Given"
+    NARROWED = "Narrowed"
+    WITHDRAWN = "Withdrawn"
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class GrantEvent:
+    kind: EventKind
+    at: float
+    terms: Terms | None  # what a given or narrowed event set
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One grant record. `path` is the record's own path in the owner's storage `root`."""
+
+    path: str
+    root: str
+    owner: str
+    recipient: str
+    client: str
+    terms: Terms
+    given_at: float
+    withdrawn_at: float | None = None
+    request: str | None = None  # the access request it answers, by URL
+    history: tuple[GrantEvent, ...] = ()
+
+    def status(self, now: float) -> Status:
+        if self.withdrawn_at is not None:
+            return Status.WITHDRAWN
+        return Status.GIVEN if now < self.terms.expires else Status.EXPIRED
+
+    def modes(self, path: str, purposes: frozenset[str], now: float) -> AccessMode:
+        """What this grant allows on `path` for a request naming `purposes`, now."""
+        terms = self.terms
+        if (
+            self.withdrawn_at is None
+            and now < terms.expires
+            and purposes <= terms.purposes
+            and terms.covers(path)
+        ):
+            return terms.modes
+        return AccessMode.NONE
+
+
+def check_terms(terms: Terms, *, root: str, now: float) -> None:
+    """Raise BadRequest unless `terms` can be granted in storage `root`."""
+    if not terms.resources:
+        raise BadRequest("a grant names at least one resource")
+    if len(terms.resources) > MAX_RESOURCES:
+        raise BadRequest(f"a grant names at most {MAX_RESOURCES} resources")
+    for path in terms.resources:
+        if not path.startswith(root) or is_managed(path, root):
+            raise BadRequest(f"{path} is not a resource of this pod that can be shared")
+    if not terms.modes or terms.modes & GRANTABLE != terms.modes:
+        raise BadRequest("a grant gives one or more of the modes read, append and write")
+    if not terms.purposes or len(terms.purposes) > MAX_PURPOSES:
+        raise BadRequest(f"a grant names one to {MAX_PURPOSES} purposes")
+    if terms.expires <= now:
+        raise BadRequest("a grant must end in the future")
+
+
+# --- the record as RDF --------------------------------------------------------------------
+
+
+def _iri(term: object) -> ox.NamedNode:
+    return ox.NamedNode(str(term))
+
+
+def _time(moment: float) -> ox.Literal:
+    text = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+    return ox.Literal(text.replace("+00:00", "Z"), datatype=_iri(XSD.dateTime))
+
+
+def _moment(literal: ox.Literal) -> float:
+    return datetime.fromisoformat(literal.value.replace("Z", "+00:00")).timestamp()
+
+
+def _terms_triples(node: ox.NamedNode, terms: Terms, url: Callable[[str], str]) -> list[ox.Triple]:
+    triples = [
+        ox.Triple(node, _iri(GC.forPersonalData), ox.NamedNode(url(p))) for p in terms.resources
+    ]
+    triples.append(
+        ox.Triple(
+            node,
+            _iri(KLUIS.inherit),
+            ox.Literal(str(terms.inherit).lower(), datatype=_iri(XSD.boolean)),
+        )
+    )
+    triples += [
+        ox.Triple(node, _iri(ACL.mode), _iri(iri))
+        for mode, iri in _MODE_IRIS.items()
+        if mode in terms.modes
+    ]
+    triples += [
+        ox.Triple(node, _iri(GC.forPurpose), ox.NamedNode(p)) for p in sorted(terms.purposes)
+    ]
+    triples.append(ox.Triple(node, _iri(CRED.expirationDate), _time(terms.expires)))
+    return triples
+
+
+def to_turtle(grant: Grant, url: Callable[[str], str], *, server: str) -> bytes:
+    """The record of `grant`; `url` maps a path to its URL, and IRIs under `server` (the base
+    URL) are written relative to the record, so it survives a move (`kluis migrate`)."""
+    me = ox.NamedNode(url(grant.path))
+    withdrawn = grant.withdrawn_at is not None
+    triples = [
+        ox.Triple(me, _iri(RDF.type), _iri(VC.SolidAccessGrant)),
+        ox.Triple(me, _iri(RDF.type), _iri(DPV.Consent)),
+        ox.Triple(me, _iri(GC.isConsentForDataSubject), ox.NamedNode(grant.owner)),
+        ox.Triple(me, _iri(GC.isProvidedTo), ox.NamedNode(grant.recipient)),
+        ox.Triple(me, _iri(KLUIS.client), ox.NamedNode(grant.client)),
+        ox.Triple(me, _iri(DPV.hasLegalBasis), _iri(DPV.ExplicitlyExpressedConsent)),
+        ox.Triple(
+            me,
+            _iri(GC.hasStatus),
+            _iri(GC.ConsentStatusWithdrawn if withdrawn else GC.ConsentStatusExplicitlyGiven),
+        ),
+        ox.Triple(
+            me,
+            _iri(DPV.hasConsentStatus),
+            _iri(DPV.ConsentWithdrawn if withdrawn else DPV.ConsentGiven),
+        ),
+        ox.Triple(me, _iri(DPV.isIndicatedAtTime), _time(grant.given_at)),
+        *_terms_triples(me, grant.terms, url),
+    ]
+    if grant.withdrawn_at is not None:
+        triples.append(ox.Triple(me, _iri(PROV.invalidatedAtTime), _time(grant.withdrawn_at)))
+    if grant.request is not None:
+        triples.append(ox.Triple(me, _iri(VC.request), ox.NamedNode(grant.request)))
+    for n, event in enumerate(grant.history, start=1):
+        node = ox.NamedNode(f"{url(grant.path)}#event-{n}")
+        triples += [
+            ox.Triple(me, _iri(KLUIS.history), node),
+            ox.Triple(node, _iri(RDF.type), _iri(KLUIS[event.kind.value])),
+            ox.Triple(node, _iri(PROV.atTime), _time(event.at)),
+        ]
+        if event.terms is not None:
+            triples += _terms_triples(node, event.terms, url)
+    return rdf.serialize_stored(triples, document=me.value, server=server)
+
+
+class _Reader:
+    """Reads one record's triples by subject and predicate."""
+
+    def __init__(self, triples: Iterable[ox.Triple]) -> None:
+        self.values: dict[tuple[str, str], list[ox.NamedNode | ox.Literal | ox.BlankNode]] = {}
+        for t in triples:
+            if isinstance(t.subject, ox.NamedNode) and not isinstance(t.object, ox.Triple):
+                self.values.setdefault((t.subject.value, t.predicate.value), []).append(t.object)
+
+    def all(
+        self, subject: str, predicate: object
+    ) -> list[ox.NamedNode | ox.Literal | ox.BlankNode]:
+        return self.values.get((subject, str(predicate)), [])
+
+    def iris(self, subject: str, predicate: object) -> list[str]:
+        return sorted(o.value for o in self.all(subject, predicate) if isinstance(o, ox.NamedNode))
+
+    def one_iri(self, subject: str, predicate: object) -> str:
+        found = self.iris(subject, predicate)
+        if len(found) != 1:
+            raise ValueError(f"{subject} needs one {predicate}")
+        return found[0]
+
+    def one_literal(self, subject: str, predicate: object) -> ox.Literal:
+        found = [o for o in self.all(subject, predicate) if isinstance(o, ox.Literal)]
+        if len(found) != 1:
+            raise ValueError(f"{subject} needs one {predicate}")
+        return found[0]
+
+    def terms(self, subject: str, path_of: Callable[[str], str | None]) -> Terms:
+        resources = []
+        for url in self.iris(subject, GC.forPersonalData):
+            path = path_of(url)
+            if path is None:
+                raise ValueError(f"{url} is not on this server")
+            resources.append(path)
+        modes = AccessMode.NONE
+        for iri in self.iris(subject, ACL.mode):
+            modes |= _MODES_OF.get(iri, AccessMode.NONE)
+        return Terms(
+            resources=tuple(sorted(resources)),
+            inherit=self.one_literal(subject, KLUIS.inherit).value == "true",
+            modes=modes,
+            purposes=frozenset(self.iris(subject, GC.forPurpose)),
+            expires=_moment(self.one_literal(subject, CRED.expirationDate)),
+        )
+
+
+def from_triples(
+    triples: Iterable[ox.Triple],
+    *,
+    path: str,
+    root: str,
+    url: Callable[[str], str],
+    path_of: Callable[[str], str | None],
+) -> Grant:
+    """The grant a record holds. Raises ValueError for a record this module did not write."""
+    me = url(path)
+    read = _Reader(triples)
+    withdrawn = read.all(me, PROV.invalidatedAtTime)
+    requests = read.iris(me, VC.request)
+    history = []
+    for event in read.iris(me, KLUIS.history):
+        kinds = {k for k in EventKind if str(KLUIS[k.value]) in read.iris(event, RDF.type)}
+        if len(kinds) != 1:
+            raise ValueError(f"{event} is not one kind of grant event")
+        kind = kinds.pop()
+        terms = None if kind is EventKind.WITHDRAWN else read.terms(event, path_of)
+        history.append(GrantEvent(kind, _moment(read.one_literal(event, PROV.atTime)), terms))
+    history.sort(key=lambda e: e.at)
+    return Grant(
+        path=path,
+        root=root,
+        owner=read.one_iri(me, GC.isConsentForDataSubject),
+        recipient=read.one_iri(me, GC.isProvidedTo),
+        client=read.one_iri(me, KLUIS.client),
+        terms=read.terms(me, path_of),
+        given_at=_moment(read.one_literal(me, DPV.isIndicatedAtTime)),
+        withdrawn_at=_moment(withdrawn[0])
+        if withdrawn and isinstance(withdrawn[0], ox.Literal)
+        else None,
+        request=requests[0] if requests else None,
+        history=tuple(history),
+    )
+
+
+# --- giving, narrowing, withdrawing -----------------------------------------------------------
+
+_CREATE_ONLY: Final = Conditions(if_none_match=("*",))
+_CONSENT_ACL: Final = """@prefix acl: <http://www.w3.org/ns/auth/acl#> .
+# Kept by the server: the owner reads grants and requests here; the server alone writes them.
+<#owner> a acl:Authorization ;
+    acl:agent <{owner}> ;
+    acl:accessTo <{container}> ;
+    acl:default <{container}> ;
+    acl:mode acl:Read .
+"""
+
+
+@final
+class GrantBook:
+    """Gives, narrows and withdraws grants, writing their records through the store (so the
+    change feed announces each, and every process's `GrantReader` follows)."""
+
+    def __init__(self, store: ResourceStore) -> None:
+        self.store = store
+
+    async def read(self, path: str) -> Grant:
+        """The grant recorded at `path`. Raises NotFound."""
+        root = self.store.storages.root_of(path)
+        found = None if root is None else await self.store.read_graph(path)
+        if found is None or root is None or not path.startswith(grants_container(root)):
+            raise NotFound(f"no grant at {self.store.url(path)}")
+        _, graph = found
+        try:
+            return from_triples(
+                graph.triples, path=path, root=root, url=self.store.url, path_of=self.store.path_of
+            )
+        except ValueError as exc:
+            raise Conflict(f"{self.store.url(path)} is not a grant record: {exc}") from exc
+
+    async def give(
+        self,
+        *,
+        root: str,
+        recipient: str,
+        client: str,
+        terms: Terms,
+        request: str | None = None,
+        now: float,
+    ) -> Grant:
+        """Record a new grant in storage `root`, by its owner. Raises BadRequest for terms that
+        cannot be granted there."""
+        owner = self.store.storages.owner(root)
+        if owner is None:
+            raise NotFound(f"{self.store.url(root)} is not a storage with an owner")
+        check_terms(terms, root=root, now=now)
+        await self._ensure_container(root, owner)
+        grant = Grant(
+            path=grants_container(root) + uuid.uuid4().hex,
+            root=root,
+            owner=owner,
+            recipient=recipient,
+            client=client,
+            terms=terms,
+            given_at=now,
+            request=request,
+            history=(GrantEvent(EventKind.GIVEN, now, terms),),
+        )
+        await self._write(grant, _CREATE_ONLY)
+        return grant
+
+    async def narrow(self, path: str, terms: Terms, *, now: float) -> Grant:
+        """Narrow a given grant to `terms`, which must allow nothing it did not."""
+        grant = await self.read(path)
+        if grant.status(now) is not Status.GIVEN:
+            raise Conflict(
+                f"the grant is {grant.status(now).value}; only a given one can be narrowed"
+            )
+        if not terms.within(grant.terms):
+            raise BadRequest("narrowing can only take away resources, modes, purposes or time")
+        check_terms(terms, root=grant.root, now=now)
+        changed = replace(
+            grant, terms=terms, history=(*grant.history, GrantEvent(EventKind.NARROWED, now, terms))
+        )
+        return await self._rewrite(grant, changed)
+
+    async def withdraw(self, path: str, *, now: float) -> Grant:
+        """Withdraw a grant: the next request it would have allowed is refused, in every
+        process. Withdrawing a withdrawn grant changes nothing."""
+        grant = await self.read(path)
+        if grant.withdrawn_at is not None:
+            return grant
+        changed = replace(
+            grant,
+            withdrawn_at=now,
+            history=(*grant.history, GrantEvent(EventKind.WITHDRAWN, now, None)),
+        )
+        return await self._rewrite(grant, changed)
+
+    async def _rewrite(self, old: Grant, new: Grant) -> Grant:
+        meta = await self.store.head(old.path)
+        if meta is None:
+            raise NotFound(f"no grant at {self.store.url(old.path)}")
+        try:
+            await self._write(new, Conditions(if_match=(meta.version,)))
+        except PreconditionFailed as exc:
+            raise Conflict("the grant changed meanwhile; look again and retry") from exc
+        return new
+
+    async def _write(self, grant: Grant, conditions: Conditions) -> None:
+        await self.store.put(
+            grant.path,
+            data=to_turtle(grant, self.store.url, server=self.store.base_url),
+            content_type=rdf.TURTLE,
+            conditions=conditions,
+        )
+
+    async def _ensure_container(self, root: str, owner: str) -> None:
+        """`consent/` with its owner-only ACL, before any record goes in: a root whose ACL lets
+        everyone read its contents must not lend that to grants, even after a crash between
+        the writes."""
+        container = consent_container(root)
+        acl = paths.acl_of(container)
+        if await self.store.head(acl) is not None:
+            return
+        if await self.store.head(container) is None:
+            with contextlib.suppress(PreconditionFailed):  # another request made it meanwhile
+                await self.store.put(
+                    container, data=b"", content_type=rdf.TURTLE, conditions=_CREATE_ONLY
+                )
+        body = _CONSENT_ACL.format(owner=owner, container=self.store.url(consent_container(root)))
+        with contextlib.suppress(PreconditionFailed):  # another request made it meanwhile
+            await self.store.put(
+                acl, data=body.encode(), content_type=rdf.TURTLE, conditions=_CREATE_ONLY
+            )
