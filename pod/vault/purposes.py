@@ -80,9 +80,7 @@ def _load() -> Mapping[str, Purpose]:
             labels=_by_language(graph, subject, SKOS.prefLabel),
             definitions=_by_language(graph, subject, SKOS.definition),
             broader=tuple(
-                sorted(
-                    str(o) for o in graph.objects(subject, SKOS.broader) if str(o) in bundled
-                )
+                sorted(str(o) for o in graph.objects(subject, SKOS.broader) if str(o) in bundled)
             ),
         )
     return MappingProxyType(out)

@@ -91,6 +91,9 @@ def parse_request(
     triples = rdf.parse(data, content_type, base=_RELATIVE).triples
     if len(triples) > _MAX_TRIPLES:
         violations = [Violation("", "", f"an access request has at most {_MAX_TRIPLES} statements")]
+    elif any(isinstance(t.object, ox.Triple) or isinstance(t.subject, ox.Triple) for t in triples):
+        # RDF 1.2 triple terms, which pyshacl (through rdflib) cannot take.
+        violations = [Violation("", "", "an access request holds no quoted triples (<< ... >>)")]
     else:
         violations = [_readable(v, base) for v in check_bundled(SHAPES_FILE, triples)]
         violations += _beyond_shapes(triples, base, time.time() if now is None else now)
@@ -165,6 +168,8 @@ def _read(triples: list[ox.Triple]) -> RequestedAccess:
     texts: dict[str, str] = {}
     for t in triples:
         p, o = t.predicate.value, t.object
+        if isinstance(o, ox.Triple):
+            continue  # refused before (parse_request)
         if p == _RESOURCE:
             resources.append(o.value)
         elif p == _PURPOSE:

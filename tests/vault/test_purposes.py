@@ -13,13 +13,26 @@ from pod.vocab import DPV, GC
 
 # The purposes issue 14 names (VAULT.md §2), all found in DPV 2's purposes module, and the two
 # for selling data that a person may refuse once and for all (§2 of the issue).
-NAMED = (
-    "ServiceProvision ServicePersonalisation Personalisation UserInterfacePersonalisation "
-    "ProvidePersonalisedRecommendations ServiceUsageAnalytics Marketing DirectMarketing "
-    "Advertising PersonalisedAdvertising TargetedAdvertising CommunicationManagement "
-    "ResearchAndDevelopment AcademicResearch NonCommercialResearch CommercialResearch "
-    "SellDataToThirdParties SellInsightsFromData"
-).split()
+NAMED = [
+    "ServiceProvision",
+    "ServicePersonalisation",
+    "Personalisation",
+    "UserInterfacePersonalisation",
+    "ProvidePersonalisedRecommendations",
+    "ServiceUsageAnalytics",
+    "Marketing",
+    "DirectMarketing",
+    "Advertising",
+    "PersonalisedAdvertising",
+    "TargetedAdvertising",
+    "CommunicationManagement",
+    "ResearchAndDevelopment",
+    "AcademicResearch",
+    "NonCommercialResearch",
+    "CommercialResearch",
+    "SellDataToThirdParties",
+    "SellInsightsFromData",
+]
 
 
 def dpv(name: str) -> str:
