@@ -219,6 +219,12 @@ def test_a_violation_names_the_request_by_its_url() -> None:
     assert violation.path == ACL_NS + "mode"
 
 
+def test_a_fragment_request_is_named_under_the_requests_url() -> None:
+    with pytest.raises(ShapeViolation) as caught:
+        check(turtle({"acl:mode": ["acl:Control"]}, subject="<#it>"))
+    assert caught.value.violations[0].focus == BASE + "#it"
+
+
 def test_several_faults_are_named_together() -> None:
     with pytest.raises(ShapeViolation) as caught:
         check(turtle({"acl:mode": ["acl:Control"], "gc:forPurpose": ["dpv:Nope"]}))
