@@ -87,6 +87,7 @@ DPV = ClosedNamespace(
         "ConsentGiven",
         "ConsentWithdrawn",
         "isIndicatedAtTime",
+        "Purpose",
     ],
 )
 # GConsent (https://w3id.org/GConsent), whose terms Inrupt's access grants use too.

@@ -326,3 +326,23 @@ def _check(shapes: _Shapes, data: rdflib.Graph) -> list[Violation]:
         )
     violations.sort(key=lambda v: (v.focus, v.path, v.message))
     return violations[:_MAX_VIOLATIONS]
+
+
+_BUNDLED_SHAPES: dict[str, _Shapes] = {}  # by file name; filled on first use, never changed
+
+
+def check_bundled(name: str, triples: list[ox.Triple]) -> list[Violation]:
+    """The violations of `triples` against the bundled shapes file `name` (parsed on first use),
+    in plain words, at most 50; a document with no node of a target class is refused too.
+    Runs pyshacl, which takes milliseconds: call it off the event loop.
+    Raises ShapeUnavailable when no such file is bundled."""
+    shapes = _BUNDLED_SHAPES.get(name)
+    if shapes is None:
+        file = bundled_files().get(name)
+        if file is None:
+            raise ShapeUnavailable(f"no vocabulary file {name} is bundled with this server")
+        graph = rdflib.Graph()
+        graph.parse(file, format="turtle", publicID=file.as_uri())
+        # Two threads may both parse it the first time; either result is the same.
+        shapes = _BUNDLED_SHAPES[name] = _shapes_of(graph, file.as_uri(), version="")
+    return _check(shapes, _rdflib_graph(triples))
