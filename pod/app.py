@@ -45,8 +45,10 @@ from pod.http.idp import add_idp_routes, endpoints
 from pod.http.keys import (
     ACCOUNTS,
     ANSWERS,
+    ASK_LIMITS,
     AUTHENTICATOR,
     AUTHORIZER,
+    CHOICES,
     FEED,
     FETCHER,
     GRANTS,
@@ -54,6 +56,7 @@ from pod.http.keys import (
     IN_FLIGHT,
     PATCH_WORKER,
     PROVIDER,
+    REQUESTS,
     SESSIONS,
     SETTINGS,
     SHAPES,
@@ -82,13 +85,16 @@ from pod.ldp.rules import SolidRules
 from pod.ldp.shapes import ShapeConstraints
 from pod.migrate import check_base_url
 from pod.model import ANONYMOUS, AccessMode
+from pod.ratelimit import RateLimiter
 from pod.storage.base import Backend
 from pod.storage.claim import claim_data_directory
 from pod.storage.fs import FileBackend
 from pod.storage.kv import FileKeyValueStore, KeyValueStore, MemoryKeyValueStore
 from pod.storage.memory import MemoryBackend
 from pod.storage.records import AnnouncingKeyValueStore, declared
+from pod.vault.choices import StandingChoices
 from pod.vault.reader import GrantReader
+from pod.vault.requests import RequestBook
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +226,10 @@ def create_app(
     app[ANSWERS] = Answers(feed, enabled=access_control.follows_feed)
     app[AUTHORIZER] = access_control
     app[GRANTS] = grants
+    app[REQUESTS] = RequestBook(store, grants.book)
+    app[CHOICES] = StandingChoices(store, feed)
+    # Each process counts its own: a requester spread over workers asks a few times more.
+    app[ASK_LIMITS] = RateLimiter(limit=30, window=3600, what="access requests to this pod")
     app[AUTHENTICATOR] = authenticator
     app[ACCOUNTS] = accounts
     app[PROVIDER] = provider

@@ -10,6 +10,7 @@ from rdflib import URIRef
 from rdflib.namespace import ClosedNamespace, Namespace
 
 RDF = ClosedNamespace(URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#"), ["type", "langString"])
+RDFS = ClosedNamespace(URIRef("http://www.w3.org/2000/01/rdf-schema#"), ["comment"])
 XSD = ClosedNamespace(
     URIRef("http://www.w3.org/2001/XMLSchema#"), ["string", "dateTime", "integer", "boolean"]
 )
@@ -80,11 +81,14 @@ DPV = ClosedNamespace(
     URIRef("https://w3id.org/dpv#"),
     [
         "hasDataSubject",
+        "hasPurpose",
         "Consent",
         "hasLegalBasis",
         "ExplicitlyExpressedConsent",
         "hasConsentStatus",
+        "ConsentRequested",
         "ConsentGiven",
+        "ConsentRefused",
         "ConsentWithdrawn",
         "isIndicatedAtTime",
         "Purpose",
@@ -123,6 +127,8 @@ KLUIS = ClosedNamespace(
         "Given",
         "Narrowed",
         "Withdrawn",
+        "reason",
+        "accessRequests",
     ],
 )
 
@@ -150,7 +156,7 @@ COMMON_PREFIXES: dict[str, str] = {
     "sh": str(SH),
     "kluis": str(KLUIS),
     "schema": "http://schema.org/",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "rdfs": str(RDFS),
     "as": "https://www.w3.org/ns/activitystreams#",
 }
 

@@ -18,6 +18,7 @@ from pod.errors import BadRequest, Conflict
 from pod.ldp import rdf
 from pod.ldp.resources import ResourceStore
 from pod.ldp.shapes import PREFERENCES_SHAPES, VOCAB_PATH
+from pod.vault.requests import api_url
 from pod.vocab import DCTERMS, DPV, FOAF, KLUIS, LDP, PIM, RDF, SOLID, XSD
 
 POD_NAME: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -81,6 +82,12 @@ async def provision_pod(store: ResourceStore, name: str, *, issuer: str, title: 
         ox.Triple(me, ox.NamedNode(SOLID.publicTypeIndex), public_index),
         ox.Triple(me, ox.NamedNode(SOLID.privateTypeIndex), private_index),
         ox.Triple(me, ox.NamedNode(PIM.preferencesFile), prefs),
+        # Where a publisher asks for access (issue 14 §3; pod.http.vault).
+        ox.Triple(
+            me,
+            ox.NamedNode(KLUIS.accessRequests),
+            ox.NamedNode(api_url(store.base_url, root, "requests")),
+        ),
     ]
     if title:
         profile.append(ox.Triple(me, ox.NamedNode(FOAF.name), ox.Literal(title)))

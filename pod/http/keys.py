@@ -21,7 +21,10 @@ from pod.ldp.isolation import IsolatedWorker
 from pod.ldp.resources import ResourceStore
 from pod.ldp.shapes import ShapeConstraints
 from pod.model import Credentials
+from pod.ratelimit import RateLimiter
+from pod.vault.choices import StandingChoices
 from pod.vault.reader import GrantReader
+from pod.vault.requests import RequestBook
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", ResourceStore)
@@ -37,6 +40,9 @@ PATCH_WORKER = web.AppKey("patch_worker", IsolatedWorker)
 SHAPES = web.AppKey("shapes", ShapeConstraints)  # containers constrained by a SHACL shape
 ANSWERS = web.AppKey("answers", Answers)  # kept answers to anonymous reads
 GRANTS = web.AppKey("grants", GrantReader)  # purpose-bound grants, by (WebID, client)
+REQUESTS = web.AppKey("requests", RequestBook)  # access requests
+CHOICES = web.AppKey("choices", StandingChoices)  # purposes owners refuse once and for all
+ASK_LIMITS = web.AppKey("ask_limits", RateLimiter)  # access requests per requester and storage
 # Response headers of resources, by what they depend on (see `pod.http.ldp._resource_headers`).
 HEADERS: web.AppKey[
     LruCache[tuple[str, str, str | None, str | None], tuple[tuple[str, str], ...]]

@@ -49,7 +49,8 @@ from pod.ldp.patch import (
 from pod.ldp.resources import ResourceStore, WriteResult
 from pod.model import ANONYMOUS, AccessMode, Credentials, Metadata
 from pod.vault import grants
-from pod.vocab import LDP, PIM, RDF, SOLID
+from pod.vault.requests import api_url
+from pod.vocab import KLUIS, LDP, PIM, RDF, SOLID
 
 STORAGE_DESCRIPTION: Final = ".well-known/solid"
 _STORAGE_DESCRIPTION_SUFFIX: Final = "/" + STORAGE_DESCRIPTION
@@ -323,6 +324,8 @@ async def _storage_description(request: web.Request, root_raw: str) -> web.Strea
     owner = store.storages.owner(root)
     if owner:
         triples.append(ox.Triple(me, ox.NamedNode(SOLID.owner), ox.NamedNode(owner)))
+        requests = api_url(store.base_url, root, "requests")  # where to ask for access
+        triples.append(ox.Triple(me, ox.NamedNode(KLUIS.accessRequests), ox.NamedNode(requests)))
     response = web.Response(body=rdf.serialize(triples, rdf.TURTLE), content_type=None)
     response.headers[hdrs.CONTENT_TYPE] = rdf.TURTLE
     response.headers[hdrs.ALLOW] = ", ".join(READ_ONLY)

@@ -1,14 +1,23 @@
-"""The owner's grant API: give, narrow, withdraw and list the grants of a storage.
+"""The vault's HTTP API, under `<base>.kluis/consent/<storage path>`, e.g.
+`/.kluis/consent/alice/` for the storage `/alice/`:
 
-`<base>.kluis/consent/<storage path>grants`, e.g. `/.kluis/consent/alice/grants` for the storage
-`/alice/`. Only the storage's owner, authenticated like any Solid request (a DPoP-bound token),
-may use it; to anyone else a storage's grants answer as missing (Solid Protocol
-#server-unauthenticated). JSON in and out; the records themselves are RDF in the pod
-(`<storage>consent/grants/`, pod.vault.grants), which the owner reads like any resource.
+- `requests` (POST): anyone with a Solid-OIDC identity asks the owner for access (an access
+  request in Turtle or JSON-LD, checked against vocab/access-request-shapes.ttl); the answer's
+  Location is where the requester follows its status, `requests/<id>` (GET), which only the
+  requester and the owner may read;
+- `requests` (GET) and `requests/<id>` (POST: approve, perhaps narrower, or deny): the owner's;
+- `grants` (GET, POST) and `grants/<id>` (POST: narrow or withdraw): the owner's;
+- `choices` (GET: anyone; PUT: the owner): the purposes the owner refuses once and for all.
+
+Authentication is that of any Solid request (a DPoP-bound token). To anyone but the owner the
+owner's parts answer as missing (Solid Protocol #server-unauthenticated). JSON out; the records
+themselves are RDF in the pod (`<storage>consent/`, pod.vault), which the owner reads like any
+resource.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -18,21 +27,47 @@ from aiohttp import web
 
 from pod import paths
 from pod.errors import BadRequest, NotFound, Unauthenticated
-from pod.http.authn import credentials_of
-from pod.http.bodies import read_json
-from pod.http.keys import GRANTS, STORE
+from pod.http.authn import credentials_of, request_url
+from pod.http.bodies import SMALL_BODY_BYTES, read_body, read_json
+from pod.http.keys import ASK_LIMITS, CHOICES, GRANTS, REQUESTS, SHAPES, STORE
+from pod.ldp.resources import ResourceStore
 from pod.model import AccessMode
+from pod.vault.choices import refusal
 from pod.vault.grants import Grant, Terms, grants_container
+from pod.vault.purposes import purposes
+from pod.vault.request_shape import SHAPES_FILE, parse_request
+from pod.vault.requests import API_PREFIX as PREFIX
+from pod.vault.requests import AccessRequest, api_url, requests_container, status
 
-PREFIX: Final = ".kluis/consent/"
 _MODES: Final = {"read": AccessMode.READ, "append": AccessMode.APPEND, "write": AccessMode.WRITE}
 
 
 def add_vault_routes(app: web.Application, *, base_path: str) -> None:
-    grants = base_path + PREFIX + r"{storage:(?:[^/]+/)*}grants"
-    app.router.add_get(grants, list_grants)
-    app.router.add_post(grants, give_grant)
-    app.router.add_post(grants + "/{id:[0-9a-f]{32}}", change_grant)
+    storage = base_path + PREFIX + r"{storage:(?:[^/]+/)*}"
+    one = "/{id:[0-9a-f]{32}}"
+    app.router.add_get(storage + "grants", list_grants)
+    app.router.add_post(storage + "grants", give_grant)
+    app.router.add_post(storage + "grants" + one, change_grant)
+    app.router.add_get(storage + "requests", list_requests)
+    app.router.add_post(storage + "requests", ask)
+    app.router.add_get(storage + "requests" + one, request_status)
+    app.router.add_post(storage + "requests" + one, decide)
+    app.router.add_get(storage + "choices", get_choices)
+    app.router.add_put(storage + "choices", put_choices)
+
+
+def endpoint(store: ResourceStore, root: str, what: str) -> str:
+    """The URL of this API's `what` (requests, grants, choices) for storage `root`."""
+    return api_url(store.base_url, root, what)
+
+
+async def _storage(request: web.Request) -> str:
+    """The storage the URL names (404 if none has an owner)."""
+    store = request.app[STORE]
+    root = paths.ROOT + request.match_info["storage"]
+    if store.storages.owner(root) is None:
+        raise NotFound(f"no storage at {store.url(root)}")
+    return root
 
 
 async def _owned_root(request: web.Request) -> str:
@@ -91,17 +126,155 @@ async def change_grant(request: web.Request) -> web.StreamResponse:
     return web.json_response(grant_json(grant, store.url, now))
 
 
+# --- access requests ----------------------------------------------------------------------
+
+
+async def ask(request: web.Request) -> web.StreamResponse:
+    """An access request from anyone signed in: 201 (or 200 for the same ask still pending)
+    with the status, whose URL is in Location."""
+    app = request.app
+    store = app[STORE]
+    credentials = await credentials_of(request)
+    if credentials.agent is None or credentials.client_id is None:
+        raise Unauthenticated("sign in (a Solid-OIDC token of your app) to ask for access")
+    root = await _storage(request)
+    app[ASK_LIMITS].take(f"{credentials.agent} {root}")
+    content_type = request.content_type
+    data = await read_body(request, limit=SMALL_BODY_BYTES)
+    # pyshacl takes milliseconds: a thread, not the event loop.
+    asked = await asyncio.to_thread(
+        parse_request,
+        data,
+        content_type,
+        base=request_url(request),
+        shape_url=app[SHAPES].url_of(SHAPES_FILE),
+    )
+    resources = [store.path_of(r) for r in asked.resources]
+    if any(p is None or not p.startswith(root) for p in resources):
+        raise BadRequest(f"every resource asked for must be in {store.url(root)}")
+    terms = Terms(
+        resources=tuple(sorted(p for p in resources if p is not None)),
+        inherit=asked.inherit,
+        modes=asked.modes,
+        purposes=asked.purposes,
+        expires=asked.expires,
+    )
+    never = await app[CHOICES].never(root)
+    made, new = await app[REQUESTS].submit(
+        root=root,
+        requester=credentials.agent,
+        client=credentials.client_id,
+        terms=terms,
+        texts=asked.texts,
+        now=time.time(),
+        refused=lambda purposes: refusal(never, purposes),
+    )
+    response = web.json_response(
+        await _request_json(app, made, time.time()), status=201 if new else 200
+    )
+    response.headers["Location"] = endpoint(store, root, "requests/" + made.id)
+    return response
+
+
+async def request_status(request: web.Request) -> web.StreamResponse:
+    """The status of one request, for its requester or the owner."""
+    app = request.app
+    credentials = await credentials_of(request)
+    if credentials.agent is None:
+        raise Unauthenticated("sign in as the requester or the owner to see this request")
+    root = await _storage(request)
+    path = requests_container(root) + request.match_info["id"]
+    missing = NotFound(f"no access request of yours at {request.url}")
+    try:
+        found = await app[REQUESTS].read(path)
+    except NotFound:
+        raise missing from None
+    if credentials.agent not in (found.requester, found.owner):
+        raise missing
+    return web.json_response(await _request_json(app, found, time.time()))
+
+
+async def list_requests(request: web.Request) -> web.StreamResponse:
+    root = await _owned_root(request)
+    app = request.app
+    now = time.time()
+    made = await app[REQUESTS].all_in(root)
+    return web.json_response({"requests": [await _request_json(app, r, now) for r in made]})
+
+
+async def decide(request: web.Request) -> web.StreamResponse:
+    """The owner approves a request (as asked, or narrower) or denies it."""
+    root = await _owned_root(request)
+    app = request.app
+    store = app[STORE]
+    body = await _object(request)
+    book = app[REQUESTS]
+    found = await book.read(requests_container(root) + request.match_info["id"])
+    now = time.time()
+    action = body.get("action")
+    if action == "approve":
+        await book.approve(found, _terms(body, store.path_of, current=found.terms), now=now)
+    elif action == "deny":
+        found = await book.deny(found, now=now)
+    else:
+        raise BadRequest('action must be "approve" or "deny"')
+    return web.json_response(await _request_json(app, found, now))
+
+
+async def _request_json(app: web.Application, made: AccessRequest, now: float) -> dict[str, Any]:
+    store = app[STORE]
+    grant = await app[REQUESTS].grant_of(made)
+    return {
+        "id": endpoint(store, made.root, "requests/" + made.id),
+        "status": status(made, grant, now).value,
+        "owner": made.owner,
+        "requester": made.requester,
+        "client": made.client,
+        "made": _iso(made.made_at),
+        "texts": dict(made.texts),
+        "asked": _terms_json(made.terms, store.url),
+        "granted": None if grant is None else _terms_json(grant.terms, store.url),
+        "denied": None if made.denied_at is None else _iso(made.denied_at),
+        "reason": made.reason,
+    }
+
+
+# --- standing choices ---------------------------------------------------------------------
+
+
+async def get_choices(request: web.Request) -> web.StreamResponse:
+    """The purposes the owner never allows: anyone may read them, signed in or not."""
+    root = await _storage(request)
+    never = await request.app[CHOICES].never(root)
+    return web.json_response({"never": sorted(never)})
+
+
+async def put_choices(request: web.Request) -> web.StreamResponse:
+    root = await _owned_root(request)
+    body = await _object(request)
+    never = body.get("never")
+    if not isinstance(never, list) or not all(
+        isinstance(p, str) and p.startswith(("http://", "https://")) for p in never
+    ):
+        raise BadRequest(
+            'never must be a list of purpose IRIs, such as ["https://w3id.org/dpv#PersonalisedAdvertising"]'
+        )
+    unknown = sorted(set(never) - set(purposes()))
+    if unknown:
+        raise BadRequest(f"not a purpose this server knows: {', '.join(unknown)}")
+    choices = request.app[CHOICES]
+    await choices.set_never(root, never, now=time.time())
+    return web.json_response({"never": sorted(await choices.never(root))})
+
+
+# --- grants -------------------------------------------------------------------------------
+
+
 def grant_json(grant: Grant, url: Callable[[str], str], now: float) -> dict[str, Any]:
     """A grant as the API shows it: its terms, status and history."""
 
     def terms(t: Terms) -> dict[str, Any]:
-        return {
-            "resources": [url(p) for p in t.resources],
-            "inherit": t.inherit,
-            "modes": t.modes.names,
-            "purposes": sorted(t.purposes),
-            "expires": _iso(t.expires),
-        }
+        return _terms_json(t, url)
 
     return {
         "id": url(grant.path),
@@ -121,6 +294,16 @@ def grant_json(grant: Grant, url: Callable[[str], str], now: float) -> dict[str,
             }
             for e in grant.history
         ],
+    }
+
+
+def _terms_json(t: Terms, url: Callable[[str], str]) -> dict[str, Any]:
+    return {
+        "resources": [url(p) for p in t.resources],
+        "inherit": t.inherit,
+        "modes": t.modes.names,
+        "purposes": sorted(t.purposes),
+        "expires": _iso(t.expires),
     }
 
 
@@ -181,13 +364,16 @@ def _terms(
             modes |= _MODES[m]
     purposes_in = given("purposes")
     if purposes_in is None and current is not None:
-        purposes = current.purposes
+        chosen = current.purposes
     else:
         if not isinstance(purposes_in, list) or not all(
             isinstance(p, str) and p.startswith(("http://", "https://")) for p in purposes_in
         ):
             raise BadRequest("purposes must be a list of purpose IRIs")
-        purposes = frozenset(purposes_in)
+        unknown = sorted(set(purposes_in) - set(purposes()))
+        if unknown:
+            raise BadRequest(f"not a purpose this server knows: {', '.join(unknown)}")
+        chosen = frozenset(purposes_in)
     expires_in = given("expires")
     if expires_in is None and current is not None:
         expires = current.expires
@@ -201,4 +387,4 @@ def _terms(
         if moment.tzinfo is None:
             raise BadRequest("expires needs a time zone, such as Z for UTC")
         expires = moment.timestamp()
-    return Terms(resources, inherit, modes, purposes, expires)
+    return Terms(resources, inherit, modes, chosen, expires)

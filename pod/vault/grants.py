@@ -27,7 +27,7 @@ from pod.ldp import rdf
 from pod.ldp.conditions import Conditions
 from pod.ldp.resources import ResourceStore
 from pod.model import AccessMode
-from pod.vocab import ACL, CRED, DPV, GC, KLUIS, PROV, RDF, VC, XSD
+from pod.vocab import ACL, CRED, DPV, GC, KLUIS, LDP, PROV, RDF, VC, XSD
 
 CONSENT: Final = "consent/"  # under a storage root: kept by the server, read by the owner
 GRANTS: Final = CONSENT + "grants/"
@@ -36,7 +36,8 @@ MAX_RESOURCES: Final = 50
 MAX_PURPOSES: Final = 10
 _MODE_IRIS: Final = {AccessMode.READ: ACL.Read, AccessMode.APPEND: ACL.Append}
 _MODE_IRIS[AccessMode.WRITE] = ACL.Write
-_MODES_OF: Final = {str(iri): mode for mode, iri in _MODE_IRIS.items()}
+_MODES_OF: Final = {str(term): mode for mode, term in _MODE_IRIS.items()}
+_CONTAINS: Final = str(LDP.contains)
 
 
 def consent_container(root: str) -> str:
@@ -156,39 +157,44 @@ def check_terms(terms: Terms, *, root: str, now: float) -> None:
 # --- the record as RDF --------------------------------------------------------------------
 
 
-def _iri(term: object) -> ox.NamedNode:
+def iri(term: object) -> ox.NamedNode:
     return ox.NamedNode(str(term))
 
 
-def _time(moment: float) -> ox.Literal:
-    text = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
-    return ox.Literal(text.replace("+00:00", "Z"), datatype=_iri(XSD.dateTime))
+def time_literal(at: float) -> ox.Literal:
+    text = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+    return ox.Literal(text.replace("+00:00", "Z"), datatype=iri(XSD.dateTime))
 
 
-def _moment(literal: ox.Literal) -> float:
+def moment(literal: ox.Literal) -> float:
     return datetime.fromisoformat(literal.value.replace("Z", "+00:00")).timestamp()
 
 
-def _terms_triples(node: ox.NamedNode, terms: Terms, url: Callable[[str], str]) -> list[ox.Triple]:
+def when(at: float) -> str:
+    """A moment in words a person reads (UTC)."""
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def terms_triples(node: ox.NamedNode, terms: Terms, url: Callable[[str], str]) -> list[ox.Triple]:
     triples = [
-        ox.Triple(node, _iri(GC.forPersonalData), ox.NamedNode(url(p))) for p in terms.resources
+        ox.Triple(node, iri(GC.forPersonalData), ox.NamedNode(url(p))) for p in terms.resources
     ]
     triples.append(
         ox.Triple(
             node,
-            _iri(KLUIS.inherit),
-            ox.Literal(str(terms.inherit).lower(), datatype=_iri(XSD.boolean)),
+            iri(KLUIS.inherit),
+            ox.Literal(str(terms.inherit).lower(), datatype=iri(XSD.boolean)),
         )
     )
     triples += [
-        ox.Triple(node, _iri(ACL.mode), _iri(iri))
-        for mode, iri in _MODE_IRIS.items()
+        ox.Triple(node, iri(ACL.mode), iri(term))
+        for mode, term in _MODE_IRIS.items()
         if mode in terms.modes
     ]
     triples += [
-        ox.Triple(node, _iri(GC.forPurpose), ox.NamedNode(p)) for p in sorted(terms.purposes)
+        ox.Triple(node, iri(GC.forPurpose), ox.NamedNode(p)) for p in sorted(terms.purposes)
     ]
-    triples.append(ox.Triple(node, _iri(CRED.expirationDate), _time(terms.expires)))
+    triples.append(ox.Triple(node, iri(CRED.expirationDate), time_literal(terms.expires)))
     return triples
 
 
@@ -198,42 +204,42 @@ def to_turtle(grant: Grant, url: Callable[[str], str], *, server: str) -> bytes:
     me = ox.NamedNode(url(grant.path))
     withdrawn = grant.withdrawn_at is not None
     triples = [
-        ox.Triple(me, _iri(RDF.type), _iri(VC.SolidAccessGrant)),
-        ox.Triple(me, _iri(RDF.type), _iri(DPV.Consent)),
-        ox.Triple(me, _iri(GC.isConsentForDataSubject), ox.NamedNode(grant.owner)),
-        ox.Triple(me, _iri(GC.isProvidedTo), ox.NamedNode(grant.recipient)),
-        ox.Triple(me, _iri(KLUIS.client), ox.NamedNode(grant.client)),
-        ox.Triple(me, _iri(DPV.hasLegalBasis), _iri(DPV.ExplicitlyExpressedConsent)),
+        ox.Triple(me, iri(RDF.type), iri(VC.SolidAccessGrant)),
+        ox.Triple(me, iri(RDF.type), iri(DPV.Consent)),
+        ox.Triple(me, iri(GC.isConsentForDataSubject), ox.NamedNode(grant.owner)),
+        ox.Triple(me, iri(GC.isProvidedTo), ox.NamedNode(grant.recipient)),
+        ox.Triple(me, iri(KLUIS.client), ox.NamedNode(grant.client)),
+        ox.Triple(me, iri(DPV.hasLegalBasis), iri(DPV.ExplicitlyExpressedConsent)),
         ox.Triple(
             me,
-            _iri(GC.hasStatus),
-            _iri(GC.ConsentStatusWithdrawn if withdrawn else GC.ConsentStatusExplicitlyGiven),
+            iri(GC.hasStatus),
+            iri(GC.ConsentStatusWithdrawn if withdrawn else GC.ConsentStatusExplicitlyGiven),
         ),
         ox.Triple(
             me,
-            _iri(DPV.hasConsentStatus),
-            _iri(DPV.ConsentWithdrawn if withdrawn else DPV.ConsentGiven),
+            iri(DPV.hasConsentStatus),
+            iri(DPV.ConsentWithdrawn if withdrawn else DPV.ConsentGiven),
         ),
-        ox.Triple(me, _iri(DPV.isIndicatedAtTime), _time(grant.given_at)),
-        *_terms_triples(me, grant.terms, url),
+        ox.Triple(me, iri(DPV.isIndicatedAtTime), time_literal(grant.given_at)),
+        *terms_triples(me, grant.terms, url),
     ]
     if grant.withdrawn_at is not None:
-        triples.append(ox.Triple(me, _iri(PROV.invalidatedAtTime), _time(grant.withdrawn_at)))
+        triples.append(ox.Triple(me, iri(PROV.invalidatedAtTime), time_literal(grant.withdrawn_at)))
     if grant.request is not None:
-        triples.append(ox.Triple(me, _iri(VC.request), ox.NamedNode(grant.request)))
+        triples.append(ox.Triple(me, iri(VC.request), ox.NamedNode(grant.request)))
     for n, event in enumerate(grant.history, start=1):
         node = ox.NamedNode(f"{url(grant.path)}#event-{n}")
         triples += [
-            ox.Triple(me, _iri(KLUIS.history), node),
-            ox.Triple(node, _iri(RDF.type), _iri(KLUIS[event.kind.value])),
-            ox.Triple(node, _iri(PROV.atTime), _time(event.at)),
+            ox.Triple(me, iri(KLUIS.history), node),
+            ox.Triple(node, iri(RDF.type), iri(KLUIS[event.kind.value])),
+            ox.Triple(node, iri(PROV.atTime), time_literal(event.at)),
         ]
         if event.terms is not None:
-            triples += _terms_triples(node, event.terms, url)
+            triples += terms_triples(node, event.terms, url)
     return rdf.serialize_stored(triples, document=me.value, server=server)
 
 
-class _Reader:
+class RecordReader:
     """Reads one record's triples by subject and predicate."""
 
     def __init__(self, triples: Iterable[ox.Triple]) -> None:
@@ -277,7 +283,7 @@ class _Reader:
             inherit=self.one_literal(subject, KLUIS.inherit).value == "true",
             modes=modes,
             purposes=frozenset(self.iris(subject, GC.forPurpose)),
-            expires=_moment(self.one_literal(subject, CRED.expirationDate)),
+            expires=moment(self.one_literal(subject, CRED.expirationDate)),
         )
 
 
@@ -291,7 +297,7 @@ def from_triples(
 ) -> Grant:
     """The grant a record holds. Raises ValueError for a record this module did not write."""
     me = url(path)
-    read = _Reader(triples)
+    read = RecordReader(triples)
     withdrawn = read.all(me, PROV.invalidatedAtTime)
     requests = read.iris(me, VC.request)
     history = []
@@ -301,7 +307,7 @@ def from_triples(
             raise ValueError(f"{event} is not one kind of grant event")
         kind = kinds.pop()
         terms = None if kind is EventKind.WITHDRAWN else read.terms(event, path_of)
-        history.append(GrantEvent(kind, _moment(read.one_literal(event, PROV.atTime)), terms))
+        history.append(GrantEvent(kind, moment(read.one_literal(event, PROV.atTime)), terms))
     history.sort(key=lambda e: e.at)
     return Grant(
         path=path,
@@ -310,8 +316,8 @@ def from_triples(
         recipient=read.one_iri(me, GC.isProvidedTo),
         client=read.one_iri(me, KLUIS.client),
         terms=read.terms(me, path_of),
-        given_at=_moment(read.one_literal(me, DPV.isIndicatedAtTime)),
-        withdrawn_at=_moment(withdrawn[0])
+        given_at=moment(read.one_literal(me, DPV.isIndicatedAtTime)),
+        withdrawn_at=moment(withdrawn[0])
         if withdrawn and isinstance(withdrawn[0], ox.Literal)
         else None,
         request=requests[0] if requests else None,
@@ -363,16 +369,18 @@ class GrantBook:
         terms: Terms,
         request: str | None = None,
         now: float,
+        path: str | None = None,
     ) -> Grant:
-        """Record a new grant in storage `root`, by its owner. Raises BadRequest for terms that
-        cannot be granted there."""
+        """Record a new grant in storage `root`, by its owner, at `path` (a new id unless
+        given; PreconditionFailed if a grant is there already). Raises BadRequest for terms
+        that cannot be granted there."""
         owner = self.store.storages.owner(root)
         if owner is None:
             raise NotFound(f"{self.store.url(root)} is not a storage with an owner")
         check_terms(terms, root=root, now=now)
-        await self._ensure_container(root, owner)
+        await ensure_consent_container(self.store, root, owner)
         grant = Grant(
-            path=grants_container(root) + uuid.uuid4().hex,
+            path=path or grants_container(root) + uuid.uuid4().hex,
             root=root,
             owner=owner,
             recipient=recipient,
@@ -431,21 +439,35 @@ class GrantBook:
             conditions=conditions,
         )
 
-    async def _ensure_container(self, root: str, owner: str) -> None:
-        """`consent/` with its owner-only ACL, before any record goes in: a root whose ACL lets
-        everyone read its contents must not lend that to grants, even after a crash between
-        the writes."""
-        container = consent_container(root)
-        acl = paths.acl_of(container)
-        if await self.store.head(acl) is not None:
-            return
-        if await self.store.head(container) is None:
-            with contextlib.suppress(PreconditionFailed):  # another request made it meanwhile
-                await self.store.put(
-                    container, data=b"", content_type=rdf.TURTLE, conditions=_CREATE_ONLY
-                )
-        body = _CONSENT_ACL.format(owner=owner, container=self.store.url(consent_container(root)))
+
+async def ensure_consent_container(store: ResourceStore, root: str, owner: str) -> None:
+    """`consent/` with its owner-only ACL, before any record goes in: a root whose ACL lets
+    everyone read its contents must not lend that to grants, even after a crash between the
+    writes."""
+    container = consent_container(root)
+    acl = paths.acl_of(container)
+    if await store.head(acl) is not None:
+        return
+    if await store.head(container) is None:
         with contextlib.suppress(PreconditionFailed):  # another request made it meanwhile
-            await self.store.put(
-                acl, data=body.encode(), content_type=rdf.TURTLE, conditions=_CREATE_ONLY
-            )
+            await store.put(container, data=b"", content_type=rdf.TURTLE, conditions=_CREATE_ONLY)
+    body = _CONSENT_ACL.format(owner=owner, container=store.url(container))
+    with contextlib.suppress(PreconditionFailed):  # another request made it meanwhile
+        await store.put(acl, data=body.encode(), content_type=rdf.TURTLE, conditions=_CREATE_ONLY)
+
+
+async def records_in(store: ResourceStore, container: str) -> list[str]:
+    """The paths of the documents in `container` (none if it is missing), sorted."""
+    try:
+        listing = await store.get(container, accept=rdf.N_TRIPLES)
+    except NotFound:
+        return []
+    graph = rdf.parse(listing.data, listing.content_type, base=store.url(container))
+    return sorted(
+        path
+        for t in graph.triples
+        if t.predicate.value == _CONTAINS
+        and isinstance(t.object, ox.NamedNode)
+        and (path := store.path_of(t.object.value)) is not None
+        and not path.endswith("/")
+    )

@@ -17,17 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 from typing import final
 
-import pyoxigraph as ox
-
-from pod.errors import NotFound, PodError
+from pod.errors import PodError
 from pod.feed import ChangeFeed, Event, ResourceChanged
-from pod.ldp import rdf
 from pod.ldp.resources import ResourceStore
 from pod.model import AccessMode, Credentials
-from pod.vault.grants import GRANTS, Grant, GrantBook, Status
+from pod.vault.grants import GRANTS, Grant, GrantBook, Status, records_in, when
 from pod.vocab import LDP
 
 log = logging.getLogger(__name__)
@@ -86,8 +82,8 @@ class GrantReader:
         if not live:
             latest = max(covering, key=lambda g: g.withdrawn_at or g.terms.expires)
             if latest.withdrawn_at is not None:
-                return f"the grant for {url} was withdrawn at {_when(latest.withdrawn_at)}"
-            return f"the grant for {url} expired at {_when(latest.terms.expires)}"
+                return f"the grant for {url} was withdrawn at {when(latest.withdrawn_at)}"
+            return f"the grant for {url} expired at {when(latest.terms.expires)}"
         purposes = credentials.purposes
         fitting = [g for g in live if purposes <= g.terms.purposes]
         if not fitting:
@@ -130,21 +126,7 @@ class GrantReader:
 
     async def _load(self, root: str) -> None:
         """Read every grant record of storage `root` into the index."""
-        container = root + GRANTS
-        try:
-            listing = await self.store.get(container, accept=rdf.N_TRIPLES)
-        except NotFound:
-            return
-        graph = rdf.parse(listing.data, listing.content_type, base=self.store.url(container))
-        children = sorted(
-            path
-            for t in graph.triples
-            if t.predicate.value == _CONTAINS
-            and isinstance(t.object, ox.NamedNode)
-            and (path := self.store.path_of(t.object.value)) is not None
-            and not path.endswith("/")
-        )
-        for path in children:
+        for path in await records_in(self.store, root + GRANTS):
             await self._read(root, path)
 
     async def _read(self, root: str, path: str) -> None:
@@ -180,7 +162,3 @@ class GrantReader:
     async def refresh(self, root: str) -> None:
         """Bring storage `root`'s grants in the index up to date."""
         await self._bring_up_to_date(root)
-
-
-def _when(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

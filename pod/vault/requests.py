@@ -1,0 +1,327 @@
+"""Access requests: a publisher asks an owner for access, for purposes, for a while.
+
+A request is a record in the owner's storage, `<storage>consent/requests/<id>`, kept by the
+server and read by the owner only (like grants, pod.vault.grants). Its requester (WebID) and
+client id come from the verified token that sent it, never from its body. Approving it gives the
+grant `<storage>consent/grants/<id>`, with the request's own id: one write, made only if no
+grant has that id yet, so two approvals cannot give two grants and a crash leaves either the
+whole grant or none (no state in between to repair). A denial is one rewrite of the request.
+The requester learns the status of its own request (`status`), and nothing else of the owner's.
+Imports ldp, model, vault.grants.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Final, final
+
+import pyoxigraph as ox
+
+from pod.errors import Conflict, NotFound, PodError, PreconditionFailed, TooManyRequests
+from pod.ldp import rdf
+from pod.ldp.conditions import Conditions
+from pod.ldp.resources import ResourceStore
+from pod.vault import grants
+from pod.vault.grants import Grant, GrantBook, Status, Terms
+from pod.vocab import DPV, GC, KLUIS, PROV, RDF, RDFS, VC
+
+REQUESTS: Final = grants.CONSENT + "requests/"
+MAX_PENDING: Final = 20  # per requester in one storage: more waits for the owner's decisions
+COOL_DOWN: Final = 7 * 24 * 3600.0  # after a denial, before the same ask may come again
+_CREATE_ONLY: Final = Conditions(if_none_match=("*",))
+
+
+def requests_container(root: str) -> str:
+    return root + REQUESTS
+
+
+API_PREFIX: Final = ".kluis/consent/"  # under the base URL: the vault's API (pod.http.vault)
+
+
+def api_url(base_url: str, root: str, what: str) -> str:
+    """The URL of the vault API's `what` (requests, grants, choices) for storage `root`: where
+    the owner's profile and the storage description send those who would ask for access."""
+    return base_url.rstrip("/") + "/" + API_PREFIX + root.lstrip("/") + what
+
+
+class RequestStatus(enum.Enum):
+    PENDING = "pending"
+    GRANTED = "granted"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    path: str
+    root: str
+    owner: str
+    requester: str
+    client: str
+    terms: Terms  # as asked
+    made_at: float
+    texts: Mapping[str, str] = field(default_factory=dict)  # language ("" for none) -> text
+    denied_at: float | None = None
+    reason: str | None = None  # why it was denied, when it was denied for a reason
+
+    @property
+    def id(self) -> str:
+        return self.path.rsplit("/", 1)[1]
+
+    @property
+    def grant_path(self) -> str:
+        """Where approving it puts the grant."""
+        return grants.grants_container(self.root) + self.id
+
+
+def status(request: AccessRequest, grant: Grant | None, now: float) -> RequestStatus:
+    """Where a request stands, given the grant that answers it (if any) and the clock."""
+    if grant is not None:
+        return {
+            Status.GIVEN: RequestStatus.GRANTED,
+            Status.WITHDRAWN: RequestStatus.REVOKED,
+            Status.EXPIRED: RequestStatus.EXPIRED,
+        }[grant.status(now)]
+    if request.denied_at is not None:
+        return RequestStatus.DENIED
+    return RequestStatus.EXPIRED if now >= request.terms.expires else RequestStatus.PENDING
+
+
+# --- the record as RDF --------------------------------------------------------------------
+
+
+def to_turtle(request: AccessRequest, url: Callable[[str], str], *, server: str) -> bytes:
+    me = ox.NamedNode(url(request.path))
+    iri = grants.iri
+    denied = request.denied_at is not None
+    triples = [
+        ox.Triple(me, iri(RDF.type), iri(VC.SolidAccessRequest)),
+        ox.Triple(me, iri(GC.isConsentForDataSubject), ox.NamedNode(request.owner)),
+        ox.Triple(me, iri(GC.isProvidedTo), ox.NamedNode(request.requester)),
+        ox.Triple(me, iri(KLUIS.client), ox.NamedNode(request.client)),
+        ox.Triple(me, iri(DPV.isIndicatedAtTime), grants.time_literal(request.made_at)),
+        ox.Triple(
+            me,
+            iri(DPV.hasConsentStatus),
+            iri(DPV.ConsentRefused if denied else DPV.ConsentRequested),
+        ),
+        *grants.terms_triples(me, request.terms, url),
+    ]
+    for language, text in sorted(request.texts.items()):
+        literal = ox.Literal(text, language=language) if language else ox.Literal(text)
+        triples.append(ox.Triple(me, iri(RDFS.comment), literal))
+    if request.denied_at is not None:
+        triples.append(
+            ox.Triple(me, iri(PROV.invalidatedAtTime), grants.time_literal(request.denied_at))
+        )
+    if request.reason is not None:
+        triples.append(ox.Triple(me, iri(KLUIS.reason), ox.Literal(request.reason)))
+    return rdf.serialize_stored(triples, document=me.value, server=server)
+
+
+def from_triples(
+    triples: list[ox.Triple],
+    *,
+    path: str,
+    root: str,
+    url: Callable[[str], str],
+    path_of: Callable[[str], str | None],
+) -> AccessRequest:
+    """The request a record holds. Raises ValueError for a record this module did not write."""
+    me = url(path)
+    read = grants.RecordReader(triples)
+    texts = {
+        o.language or "": o.value for o in read.all(me, RDFS.comment) if isinstance(o, ox.Literal)
+    }
+    denied = [o for o in read.all(me, PROV.invalidatedAtTime) if isinstance(o, ox.Literal)]
+    reasons = [o.value for o in read.all(me, KLUIS.reason) if isinstance(o, ox.Literal)]
+    return AccessRequest(
+        path=path,
+        root=root,
+        owner=read.one_iri(me, GC.isConsentForDataSubject),
+        requester=read.one_iri(me, GC.isProvidedTo),
+        client=read.one_iri(me, KLUIS.client),
+        terms=read.terms(me, path_of),
+        made_at=grants.moment(read.one_literal(me, DPV.isIndicatedAtTime)),
+        texts=texts,
+        denied_at=grants.moment(denied[0]) if denied else None,
+        reason=reasons[0] if reasons else None,
+    )
+
+
+# --- asking, reading, deciding ----------------------------------------------------------------
+
+
+@final
+class RequestBook:
+    """Writes and reads access requests through the store, so the change feed announces each."""
+
+    def __init__(self, store: ResourceStore, book: GrantBook) -> None:
+        self.store = store
+        self.grants = book
+
+    async def read(self, path: str) -> AccessRequest:
+        """The request recorded at `path`. Raises NotFound."""
+        root = self.store.storages.root_of(path)
+        if root is None or not path.startswith(requests_container(root)):
+            raise NotFound(f"no access request at {self.store.url(path)}")
+        found = await self.store.read_graph(path)
+        if found is None:
+            raise NotFound(f"no access request at {self.store.url(path)}")
+        try:
+            return from_triples(
+                found[1].triples,
+                path=path,
+                root=root,
+                url=self.store.url,
+                path_of=self.store.path_of,
+            )
+        except ValueError as exc:
+            raise Conflict(f"{self.store.url(path)} is not an access request: {exc}") from exc
+
+    async def all_in(self, root: str) -> list[AccessRequest]:
+        """Every request recorded in storage `root`, oldest first."""
+        found = []
+        for path in await grants.records_in(self.store, requests_container(root)):
+            with contextlib.suppress(PodError):  # one unreadable record hides no other
+                found.append(await self.read(path))
+        return sorted(found, key=lambda r: r.made_at)
+
+    async def grant_of(self, request: AccessRequest) -> Grant | None:
+        """The grant that answers `request`, if it was approved."""
+        try:
+            return await self.grants.read(request.grant_path)
+        except NotFound:
+            return None
+
+    async def submit(
+        self,
+        *,
+        root: str,
+        requester: str,
+        client: str,
+        terms: Terms,
+        texts: Mapping[str, str],
+        now: float,
+        refused: Callable[[frozenset[str]], str | None] | None = None,
+    ) -> tuple[AccessRequest, bool]:
+        """Record a request (and whether it is new). The same ask (for however long) still
+        pending is answered with the pending one; one a denial answered within COOL_DOWN, or
+        one beyond MAX_PENDING pending ones, is refused (429). `refused` names a standing
+        refusal of the owner's that covers one of its purposes: then the request is recorded
+        already denied, with that reason, and never waits for the owner."""
+        owner = self.store.storages.owner(root)
+        if owner is None:
+            raise NotFound(f"{self.store.url(root)} is not a storage with an owner")
+        grants.check_terms(terms, root=root, now=now)
+        mine = [
+            r for r in await self.all_in(root) if r.requester == requester and r.client == client
+        ]
+        pending = []
+        for earlier in mine:
+            state = status(earlier, await self.grant_of(earlier), now)
+            if state is RequestStatus.PENDING:
+                if _same_ask(earlier.terms, terms):
+                    return earlier, False
+                pending.append(earlier)
+            elif (
+                state is RequestStatus.DENIED
+                and earlier.denied_at is not None
+                and now < earlier.denied_at + COOL_DOWN
+                and _overlap(earlier.terms, terms)
+            ):
+                retry = int(earlier.denied_at + COOL_DOWN - now) + 1
+                raise TooManyRequests(
+                    "the owner denied a request for this access on "
+                    f"{grants.when(earlier.denied_at)}; ask again after "
+                    f"{grants.when(earlier.denied_at + COOL_DOWN)}",
+                    retry_after=retry,
+                )
+        if len(pending) >= MAX_PENDING:
+            raise TooManyRequests(
+                f"{len(pending)} requests of yours wait for the owner already; wait for their "
+                "decisions",
+                retry_after=3600,
+            )
+        request = AccessRequest(
+            path=requests_container(root) + uuid.uuid4().hex,
+            root=root,
+            owner=owner,
+            requester=requester,
+            client=client,
+            terms=terms,
+            made_at=now,
+            texts=dict(texts),
+        )
+        reason = refused(terms.purposes) if refused is not None else None
+        if reason is not None:
+            request = replace(request, denied_at=now, reason=reason)
+        await grants.ensure_consent_container(self.store, root, owner)
+        await self._write(request, _CREATE_ONLY)
+        return request, True
+
+    async def approve(self, request: AccessRequest, terms: Terms, *, now: float) -> Grant:
+        """Give the grant `request` asked for, or narrower `terms`. Raises Conflict once it was
+        decided."""
+        state = status(request, await self.grant_of(request), now)
+        if state is not RequestStatus.PENDING:
+            raise Conflict(f"the request is {state.value} already")
+        if not terms.within(request.terms):
+            raise Conflict("an approval can give what was asked or less, never more")
+        try:
+            return await self.grants.give(
+                root=request.root,
+                recipient=request.requester,
+                client=request.client,
+                terms=terms,
+                request=self.store.url(request.path),
+                now=now,
+                path=request.grant_path,
+            )
+        except PreconditionFailed as exc:
+            raise Conflict("the request was approved meanwhile") from exc
+
+    async def deny(self, request: AccessRequest, *, now: float) -> AccessRequest:
+        state = status(request, await self.grant_of(request), now)
+        if state is not RequestStatus.PENDING:
+            raise Conflict(f"the request is {state.value} already")
+        meta = await self.store.head(request.path)
+        if meta is None:
+            raise NotFound(f"no access request at {self.store.url(request.path)}")
+        denied = replace(request, denied_at=now)
+        try:
+            await self._write(denied, Conditions(if_match=(meta.version,)))
+        except PreconditionFailed as exc:
+            raise Conflict("the request changed meanwhile; look again") from exc
+        return denied
+
+    async def _write(self, request: AccessRequest, conditions: Conditions) -> None:
+        await self.store.put(
+            request.path,
+            data=to_turtle(request, self.store.url, server=self.store.base_url),
+            content_type=rdf.TURTLE,
+            conditions=conditions,
+        )
+
+
+def _same_ask(a: Terms, b: Terms) -> bool:
+    """Whether two asks are for the same access, however long: a publisher asking again
+    while its ask is pending adds nothing for the owner to decide."""
+    return (a.resources, a.inherit, a.modes, a.purposes) == (
+        b.resources,
+        b.inherit,
+        b.modes,
+        b.purposes,
+    )
+
+
+def _overlap(a: Terms, b: Terms) -> bool:
+    """Whether two asks share a resource and a purpose (a cool-down holds for those)."""
+    shares_resource = any(b.covers(r) for r in a.resources) or any(a.covers(r) for r in b.resources)
+    return shares_resource and bool(a.purposes & b.purposes)
