@@ -243,7 +243,9 @@ def run(
         print(f"Kluis on {kluis.url}; setting up", file=sys.stderr)
         prepared = asyncio.run(setup(kluis.url, {s.key for s in scenarios}))
         if prepared.grants:
-            notes["grants"] = prepared.grants
+            # Kluis's peak so far: the grants given and read into its index, before any load.
+            peak = _peak_rss_mb(kluis.process.pid)
+            notes["grants"] = {**prepared.grants, "kluis_peak_rss_mb_after_setup": peak}
         asyncio.run(growth.setup(kluis.url, cases))
         notes["event_loop"] = {"kluis": event_loop(kluis.process.pid)}
         bodies = prepared.bodies
@@ -724,10 +726,10 @@ async def _put_with_acl(
 
 
 async def _grant_setup(
-    session: aiohttp.ClientSession, base: str, owner: BoundToken
+    session: aiohttp.ClientSession, base: str, owner: BoundToken, *, count: int = grants.GRANTS
 ) -> tuple[dict[str, BoundToken], tuple[str, bytes], dict[str, Any]]:
     """What h and hw need (benchmarks.grants): the grantee's and the member's tokens through
-    the benchmark's app, SHARED with its ACL, the grantee's grant among grants.GRANTS; checked.
+    the benchmark's app, SHARED with its ACL, the grantee's grant among `count`; checked.
 
     Returns the two tokens, SHARED's type and bytes (for the bare server), and how long the
     grants took to give and to be read.
@@ -759,6 +761,7 @@ async def _grant_setup(
             recipient=agents["grantee"].webid, client=grants.APP_ID, resource=url
         ),
         others=lambda n: grants.other_grant(n, resource=url),
+        count=count,
     )
 
     async def get(by: BoundToken | None) -> tuple[int, str, str, bytes]:
@@ -1192,7 +1195,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"Grants (h): {given['count']:,} given through the grant API in {given['give_s']} s "
             f"({given['per_second']}/s, {given['concurrency']} in flight); the first GETs after "
             f"them (Kluis reads them into its index) {given['first_read_s']} s; the set-up of "
-            f"h and hw {given['setup_s']} s in all."
+            f"h and hw {given['setup_s']} s in all; Kluis peak RSS after it "
+            f"{given['kluis_peak_rss_mb_after_setup']} MB."
         )
     if "patched_document" in notes:
         doc = notes["patched_document"]
