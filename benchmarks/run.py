@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ import aiohttp
 import pyoxigraph as ox
 from yarl import URL
 
-from benchmarks import growth, peers
+from benchmarks import grants, growth, peers
 from benchmarks.dpop import Alg, DPoPKey
 from benchmarks.drivers import NICE, Loader, find_loader, launcher, run_load, wrk_version
 from benchmarks.load import LoadSpec, Measurement
@@ -58,6 +58,7 @@ from benchmarks.scenarios import (
     PATCHED,
     PUBLIC_ACL,
     SCENARIOS,
+    SHARED,
     TURTLE,
     Scenario,
 )
@@ -71,6 +72,9 @@ LISTING_P50_TARGET_MS = 50.0
 # public GET of the same document (f). With both cores allowed, gmt at AUTH_RATIO_TARGET of fmt.
 AUTH_BUDGET_US = 60.0
 AUTH_RATIO_TARGET = 0.75
+# Issue 14: a GET allowed by a grant among grants.GRANTS (h) at GRANT_RATIO_TARGET of the same
+# GET allowed by WAC (hw).
+GRANT_RATIO_TARGET = 0.95
 PEAK_RSS_TARGET_MB = 150.0  # Kluis's peak resident memory over the whole run
 NOISE_CORES = 0.1  # CPU used by other processes during a run above which the report flags it
 # DPoP proofs are written right before each run: for the warm-up PROOF_RATE_GUESS a second
@@ -117,6 +121,17 @@ class BoundToken:
 class Prepared:
     bodies: dict[str, tuple[str, bytes]]  # the bare server's bodies, by its path
     tokens: dict[Alg, BoundToken]  # the pod owner's tokens, one per DPoP key algorithm
+    # The other agents' ES256 tokens (h: "grantee", hw: "member"), through the benchmark's app.
+    agents: dict[str, BoundToken] = field(default_factory=dict)
+    grants: dict[str, Any] = field(default_factory=dict)  # how the grants' set-up went
+
+    def token_for(self, scenario: Scenario) -> BoundToken | None:
+        """The token `scenario` sends (None: anonymous)."""
+        if scenario.dpop is None:
+            return None
+        if scenario.agent == "owner":
+            return self.tokens[scenario.dpop]
+        return self.agents[scenario.agent]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -209,6 +224,10 @@ def run(
         "--base-url", f"http://127.0.0.1:{port}/", "--data-dir", str(workdir / "data"),
         "--storage", "file", "--access-log", "false", "--password-cost", str(PASSWORD_COST),
     ]  # fmt: skip
+    if any(s.agent != "owner" for s in scenarios):
+        # The app the grantee and the member sign in with (benchmarks.grants).
+        clients = grants.write_static_clients(workdir / "clients.json")
+        kluis_command += ["--static-clients", str(clients)]
     # Written before Kluis starts, as the file backend keeps `/bench/.acl`: no one could PUT it
     # without logging in as the owner of the server.
     acl = workdir / "data" / BENCH.strip("/") / ".acl"
@@ -223,6 +242,10 @@ def run(
     with serving("kluis", kluis_command, port, options) as kluis:
         print(f"Kluis on {kluis.url}; setting up", file=sys.stderr)
         prepared = asyncio.run(setup(kluis.url, {s.key for s in scenarios}))
+        if prepared.grants:
+            # Kluis's peak so far: the grants given and read into its index, before any load.
+            peak = _peak_rss_mb(kluis.process.pid)
+            notes["grants"] = {**prepared.grants, "kluis_peak_rss_mb_after_setup": peak}
         asyncio.run(growth.setup(kluis.url, cases))
         notes["event_loop"] = {"kluis": event_loop(kluis.process.pid)}
         bodies = prepared.bodies
@@ -240,7 +263,7 @@ def run(
             notes["event_loop"]["bare"] = event_loop(bare.process.pid)
             for scenario in pinned:
                 row: dict[str, Any] = {"title": scenario.title}
-                token = prepared.tokens[scenario.dpop] if scenario.dpop else None
+                token = prepared.token_for(scenario)
                 for server, path in ((kluis, scenario.path), (bare, scenario.bare_path)):
                     print(f"{scenario.key}: {scenario.title} on {server.name}", file=sys.stderr)
                     row[server.name] = measure(scenario, server, path, options, token)
@@ -250,7 +273,8 @@ def run(
                         _measure_peer(row, scenario, peer, server, plans[scenario.key], options)
                 results[scenario.key] = row
             _peer_notes(notes, others, "e" in results)
-            algs = sorted({s.dpop for s in pinned if s.dpop is not None})
+            # For the cost of g and g2 over f: h and hw are compared with each other.
+            algs = sorted({s.dpop for s in pinned if s.dpop is not None and s.public})
             if algs:
                 busy = [kluis, bare, *(server for _, server, _ in others)]
                 verification = verify_alone(algs, options, idle=busy)
@@ -272,13 +296,14 @@ def run(
             notes["event_loop"]["kluis, both cores"] = event_loop(kluis.process.pid)
             for scenario in unpinned:
                 print(f"{scenario.key}: {scenario.title}", file=sys.stderr)
-                token = prepared.tokens[scenario.dpop] if scenario.dpop else None
+                token = prepared.token_for(scenario)
                 results[scenario.key] = {
                     "title": scenario.title,
                     "kluis": measure(scenario, kluis, scenario.path, options, token),
                 }
             notes["kluis_both_cores_peak_rss_mb"] = _peak_rss_mb(kluis.process.pid)
     compare_public(results, verification)
+    compare_grant(results)
     peaks = [notes.get(k) for k in ("kluis_peak_rss_mb", "kluis_both_cores_peak_rss_mb")]
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -586,6 +611,9 @@ async def setup(base: str, keys: set[str]) -> Prepared:
             algs.update(alg for k in keys if (alg := SCENARIOS[k].dpop) is not None)
             tokens = await _owner_tokens(session, base, algs)
             bodies["f"] = await _owned_document(session, base, tokens)
+            if keys & {"h", "hw"}:
+                agents, bodies["h"], found = await _grant_setup(session, base, tokens["ES256"])
+                return Prepared(bodies, tokens, agents, found)
     return Prepared(bodies, tokens)
 
 
@@ -593,6 +621,15 @@ async def _owner_tokens(
     session: aiohttp.ClientSession, base: str, algs: set[Alg]
 ) -> dict[Alg, BoundToken]:
     """Sign up with a pod, create client credentials, and get one access token per key."""
+    webid, basic = await _account(session, base, email=OWNER_EMAIL, pod=OWNER_POD)
+    return await _client_credentials(session, base, webid=webid, basic=basic, algs=algs)
+
+
+async def _account(
+    session: aiohttp.ClientSession, base: str, *, email: str, pod: str
+) -> tuple[str, str]:
+    """Sign up with a pod and create client credentials; the WebID and the client's HTTP
+    Basic authorization."""
 
     async def post(path: str, body: dict[str, str], **headers: str) -> dict[str, Any]:
         async with session.post(base + path, json=body, headers=headers) as response:
@@ -601,8 +638,8 @@ async def _owner_tokens(
                 raise RuntimeError(f"setup POST /{path}: {response.status} {found}")
             return found
 
-    account = {"email": OWNER_EMAIL, "password": OWNER_PASSWORD}
-    webid = (await post(".account/api/accounts", {**account, "pod": OWNER_POD}))["webId"]
+    account = {"email": email, "password": OWNER_PASSWORD}
+    webid = str((await post(".account/api/accounts", {**account, "pod": pod}))["webId"])
     api = (await post(".account/api/login", account))["token"]
     credential = await post(
         ".account/api/credentials",
@@ -611,7 +648,13 @@ async def _owner_tokens(
     )
     # HTTP Basic with form-encoded id and secret (RFC 6749 §2.3.1).
     pair = f"{quote(credential['clientId'], safe='')}:{quote(credential['clientSecret'], safe='')}"
-    basic = "Basic " + base64.b64encode(pair.encode()).decode()
+    return webid, "Basic " + base64.b64encode(pair.encode()).decode()
+
+
+async def _client_credentials(
+    session: aiohttp.ClientSession, base: str, *, webid: str, basic: str, algs: set[Alg]
+) -> dict[Alg, BoundToken]:
+    """One access token for `webid` per key algorithm, by the client credentials grant."""
     token_url = base + ".oidc/token"
     tokens: dict[Alg, BoundToken] = {}
     for alg in sorted(algs):
@@ -637,30 +680,15 @@ async def _owned_document(
     """
     url = base + OWNED[1:]
     owner = tokens["ES256"]
-
-    def signed(method: str, target: str, by: BoundToken) -> dict[str, str]:
-        proof = by.key.proof(method, target, token=by.token)
-        return {"Authorization": f"DPoP {by.token}", "DPoP": proof}
-
-    async def put(target: str, body: str) -> None:
-        headers = {"Content-Type": "text/turtle", **signed("PUT", target, owner)}
-        async with session.put(target, data=body, headers=headers) as response:
-            if response.status not in (201, 204):
-                raise RuntimeError(f"setup PUT {target}: {response.status} {await response.text()}")
-
-    await put(url, DOCUMENT)
-    async with session.head(url, headers=signed("HEAD", url, owner)) as response:
-        acl_link = response.links.get("acl")
-    if acl_link is None:
-        raise RuntimeError(f"setup: HEAD {url} answered {response.status} without Link rel=acl")
-    acl_url = str(URL(url).join(URL(str(acl_link["url"]))))
-    await put(acl_url, OWNED_ACL.format(owner=owner.webid, document=url))
+    await _put_with_acl(
+        session, url, DOCUMENT, owner=owner, acl=OWNED_ACL.format(owner=owner.webid, document=url)
+    )
     async with session.get(url, headers=TURTLE) as response:
         if response.status != 200:
             raise RuntimeError(f"setup: anonymous GET {url}: {response.status}")
         public = response.headers["Content-Type"], await response.read()
     for alg, by in tokens.items():
-        async with session.get(url, headers={**TURTLE, **signed("GET", url, by)}) as response:
+        async with session.get(url, headers={**TURTLE, **_signed("GET", url, by)}) as response:
             allowed = response.headers.get("WAC-Allow", "")
             if response.status != 200 or "control" not in allowed.split(",", 1)[0]:
                 raise RuntimeError(
@@ -670,6 +698,120 @@ async def _owned_document(
             if await response.read() != public[1]:
                 raise RuntimeError(f"setup: GET {url} as the owner answered other bytes")
     return public
+
+
+def _signed(method: str, target: str, by: BoundToken) -> dict[str, str]:
+    """The headers of one request with `by`'s token and a fresh proof."""
+    proof = by.key.proof(method, target, token=by.token)
+    return {"Authorization": f"DPoP {by.token}", "DPoP": proof}
+
+
+async def _put_with_acl(
+    session: aiohttp.ClientSession, url: str, body: str, *, owner: BoundToken, acl: str
+) -> None:
+    """PUT a Turtle document and then its ACL (found through its Link rel=acl) as `owner`."""
+
+    async def put(target: str, data: str) -> None:
+        headers = {"Content-Type": "text/turtle", **_signed("PUT", target, owner)}
+        async with session.put(target, data=data, headers=headers) as response:
+            if response.status not in (201, 204):
+                raise RuntimeError(f"setup PUT {target}: {response.status} {await response.text()}")
+
+    await put(url, body)
+    async with session.head(url, headers=_signed("HEAD", url, owner)) as response:
+        acl_link = response.links.get("acl")
+    if acl_link is None:
+        raise RuntimeError(f"setup: HEAD {url} answered {response.status} without Link rel=acl")
+    await put(str(URL(url).join(URL(str(acl_link["url"])))), acl)
+
+
+async def _grant_setup(
+    session: aiohttp.ClientSession, base: str, owner: BoundToken, *, count: int = grants.GRANTS
+) -> tuple[dict[str, BoundToken], tuple[str, bytes], dict[str, Any]]:
+    """What h and hw need (benchmarks.grants): the grantee's and the member's tokens through
+    the benchmark's app, SHARED with its ACL, the grantee's grant among `count`; checked.
+
+    Returns the two tokens, SHARED's type and bytes (for the bare server), and how long the
+    grants took to give and to be read.
+    """
+    started = time.monotonic()
+    url = base + SHARED[1:]
+    agents: dict[str, BoundToken] = {}
+    others: dict[str, BoundToken] = {}  # the same people through their client credentials
+    for name, email, pod in (
+        ("grantee", grants.GRANTEE_EMAIL, grants.GRANTEE_POD),
+        ("member", grants.MEMBER_EMAIL, grants.MEMBER_POD),
+    ):
+        webid, basic = await _account(session, base, email=email, pod=pod)
+        others[name] = (
+            await _client_credentials(session, base, webid=webid, basic=basic, algs={"ES256"})
+        )["ES256"]
+        key = DPoPKey("ES256")
+        issued = await grants.app_token(
+            base, email=email, password=OWNER_PASSWORD, webid=webid, key=key
+        )
+        agents[name] = BoundToken(key, str(issued["access_token"]), webid)
+    acl = grants.SHARED_ACL.format(owner=owner.webid, member=agents["member"].webid, document=url)
+    await _put_with_acl(session, url, DOCUMENT, owner=owner, acl=acl)
+    given = await grants.give_grants(
+        session,
+        grants.grants_api(base, OWNER_POD),
+        owner=lambda method, target: _signed(method, target, owner),
+        first=grants.grant_body(
+            recipient=agents["grantee"].webid, client=grants.APP_ID, resource=url
+        ),
+        others=lambda n: grants.other_grant(n, resource=url),
+        count=count,
+    )
+
+    async def get(by: BoundToken | None) -> tuple[int, str, str, bytes]:
+        headers = {**TURTLE, **(_signed("GET", url, by) if by is not None else {})}
+        async with session.get(url, headers=headers) as response:
+            return (
+                response.status,
+                response.headers.get("WAC-Allow", ""),
+                response.headers.get("Content-Type", ""),
+                await response.read(),
+            )
+
+    # The first GETs after the grants were given read them into Kluis's index.
+    first_read = time.monotonic()
+    status, _, content_type, body = await get(owner)
+    if status != 200:
+        raise RuntimeError(f"setup: GET {url} as the owner: {status}")
+    read_s = 0.0
+    expected = {
+        # Let in by its grant, with Read only (user="read" in WAC-Allow) and the same bytes...
+        "grantee": (agents["grantee"], 200),
+        # ...and by nothing else: the same person through another app is refused, so no ACL
+        # lets the grantee in.
+        "grantee, other app": (others["grantee"], 403),
+        # The member is let in by the ACL whatever its app: no grant names the benchmark's
+        # app for it, and none can name its client credentials.
+        "member": (agents["member"], 200),
+        "member, other app": (others["member"], 200),
+        "public": (None, 401),
+    }
+    for who, (by, want) in expected.items():
+        status, allowed, _, data = await get(by)
+        if status != want:
+            raise RuntimeError(f"setup: GET {url} as {who}: {status}, expected {want}")
+        if want == 200 and (grants.wac_allow_user(allowed) != {"read"} or data != body):
+            raise RuntimeError(f"setup: GET {url} as {who}: WAC-Allow {allowed!r}, other bytes")
+        if who == "grantee":
+            read_s = round(time.monotonic() - first_read, 1)
+    return (
+        agents,
+        (content_type, body),
+        {
+            "count": given.count,
+            "concurrency": grants.CONCURRENCY,
+            "give_s": given.seconds,
+            "per_second": round(given.count / given.seconds) if given.seconds else None,
+            "first_read_s": read_s,
+            "setup_s": round(time.monotonic() - started, 1),
+        },
+    )
 
 
 async def _document_size(url: str) -> dict[str, int]:
@@ -717,6 +859,8 @@ def _targets(results: dict[str, Any], connections: int) -> list[dict[str, Any]]:
     for key in ("g", "g2"):
         if "cost" in results.get(key, {}):
             targets.append(cost_target(key, results))
+    if "vs_wac" in results.get("h", {}):
+        targets.append(grant_target(results))
     if "vs_public" in results.get("gmt", {}):
         ratio = results["gmt"]["vs_public"]["kluis"]
         measured = "n/a"
@@ -732,6 +876,29 @@ def _targets(results: dict[str, Any], connections: int) -> list[dict[str, Any]]:
             }
         )
     return targets
+
+
+def compare_grant(results: dict[str, Any]) -> None:
+    """Add to (h) in `results` its rate against (hw)'s, per server, when both ran: `vs_wac`."""
+    if "h" in results and "hw" in results:
+        row, base = results["h"], results["hw"]
+        row["vs_wac"] = {name: _ratio(row[name], base[name]) for name in ("kluis", "bare")}
+
+
+def grant_target(results: dict[str, Any]) -> dict[str, Any]:
+    """The target entry of issue 14: a GET allowed by a grant (h) against the same GET
+    allowed by WAC (hw), on Kluis, after compare_grant."""
+    ratio = results["h"]["vs_wac"]["kluis"]
+    measured = "n/a"
+    if ratio is not None:
+        granted, wac = (results[k]["kluis"]["ok_per_second"] for k in ("h", "hw"))
+        measured = f"{ratio:.0%} ({granted:,.0f} of {wac:,.0f} req/s)"
+    return {
+        "target": f"authenticated GET allowed by a grant among {grants.GRANTS:,} (h) >= "
+        f"{GRANT_RATIO_TARGET:.0%} of the same GET allowed by WAC (hw)",
+        "measured": measured,
+        "met": ratio is not None and ratio >= GRANT_RATIO_TARGET,
+    }
 
 
 def compare_public(results: dict[str, Any], verification: dict[str, Any]) -> None:
@@ -1022,6 +1189,15 @@ def markdown(report: dict[str, Any]) -> str:
         + (f" ({before} MB before the growth scenarios)" if before is not None else "")
         + (f", {both} MB in its run on both cores." if both is not None else "."),
     ]
+    if "grants" in notes:
+        given = notes["grants"]
+        lines.append(
+            f"Grants (h): {given['count']:,} given through the grant API in {given['give_s']} s "
+            f"({given['per_second']}/s, {given['concurrency']} in flight); the first GETs after "
+            f"them (Kluis reads them into its index) {given['first_read_s']} s; the set-up of "
+            f"h and hw {given['setup_s']} s in all; Kluis peak RSS after it "
+            f"{given['kluis_peak_rss_mb_after_setup']} MB."
+        )
     if "patched_document" in notes:
         doc = notes["patched_document"]
         lines.append(

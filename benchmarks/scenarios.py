@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from benchmarks.dpop import Alg
+from benchmarks.grants import GRANTS
 from benchmarks.load import Mode
+
+# Whose token an authenticated scenario sends: the pod's owner (g, g2, gmt), the grantee of a
+# grant (h), or another account that the document's ACL names (hw).
+Agent = Literal["owner", "grantee", "member"]
 
 # About 1 KB and 20 triples: a typical WebID profile. Kluis stores it as canonical Turtle, so a GET
 # returns its own serialization of it (about 1.2 KB with the absolute IRIs).
@@ -81,9 +87,13 @@ OWNED_ACL = """\
     acl:accessTo <{document}>;
     acl:mode acl:Read.
 """
+# SHARED, in the same pod, is what h and hw GET (benchmarks.grants): the owner has full control,
+# the public nothing; the grantee (h) is let in by a grant alone, among GRANTS in the pod, and the
+# member (hw) by an acl:agent rule of the document's ACL.
+SHARED = f"/{OWNER_POD}/shared"
 # The scenarios that need the account and OWNED. fmt and gmt are f and g with Kluis allowed both
 # cores (not pinned): Kluis then checks proof signatures in a worker thread on the other core.
-AUTHENTICATED = ("f", "g", "g2", "fmt", "gmt")
+AUTHENTICATED = ("f", "g", "g2", "fmt", "gmt", "h", "hw")
 
 # Kluis paths. The setup creates DOC, PATCHED and the CHILDREN children of BIG.
 BENCH = "/bench/"  # the container that PUBLIC_ACL opens to everyone
@@ -103,9 +113,10 @@ class Scenario:
     body: str = ""
     mode: Mode = "fixed"
     connections: int | None = None  # None: the run's --connections
-    # Send the owner's DPoP-bound access token, with a fresh proof by a key of this algorithm
+    # Send `agent`'s DPoP-bound access token, with a fresh proof by a key of this algorithm
     # on every request (also to the bare server, which ignores them). None: anonymous.
     dpop: Alg | None = None
+    agent: Agent = "owner"
     # The scenario this one is compared with: the public GET of the same document (g against f).
     public: str | None = None
     # False: Kluis runs on every core (a second Kluis process, started after the pinned runs),
@@ -142,6 +153,14 @@ SCENARIOS = {
         Scenario(
             "g2", "GET same document authenticated (DPoP EdDSA)", "GET", OWNED, "/f", TURTLE,
             dpop="EdDSA", public="f",
+        ),
+        Scenario(
+            "h", f"GET pod document allowed by a grant among {GRANTS:,} (DPoP ES256)", "GET",
+            SHARED, "/h", TURTLE, dpop="ES256", agent="grantee",
+        ),
+        Scenario(
+            "hw", "GET same document allowed by WAC, acl:agent (DPoP ES256)", "GET", SHARED,
+            "/h", TURTLE, dpop="ES256", agent="member",
         ),
         Scenario(
             "fmt", "f with Kluis on both cores", "GET", OWNED, "/f", TURTLE, pinned=False,
