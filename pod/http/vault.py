@@ -33,7 +33,7 @@ from pod.http.keys import ASK_LIMITS, CHOICES, GRANTS, REQUESTS, SHAPES, STORE
 from pod.ldp.resources import ResourceStore
 from pod.model import AccessMode
 from pod.vault.choices import refusal
-from pod.vault.grants import Grant, Terms, grants_container
+from pod.vault.grants import CONSENT, Grant, Terms, grants_container
 from pod.vault.purposes import purposes
 from pod.vault.request_shape import SHAPES_FILE, parse_request
 from pod.vault.requests import API_PREFIX as PREFIX
@@ -47,7 +47,7 @@ def add_vault_routes(app: web.Application, *, base_path: str) -> None:
     one = "/{id:[0-9a-f]{32}}"
     app.router.add_get(storage + "grants", list_grants)
     app.router.add_post(storage + "grants", give_grant)
-    app.router.add_post(storage + "grants" + one, change_grant)
+    app.router.add_post(storage + "grants/{pair:[0-9a-f]{32}}" + one, change_grant)
     app.router.add_get(storage + "requests", list_requests)
     app.router.add_post(storage + "requests", ask)
     app.router.add_get(storage + "requests" + one, request_status)
@@ -84,11 +84,10 @@ async def _owned_root(request: web.Request) -> str:
 
 async def list_grants(request: web.Request) -> web.StreamResponse:
     root = await _owned_root(request)
-    reader = request.app[GRANTS]
-    await reader.refresh(root)
+    given = await request.app[GRANTS].book.all_in(root)
     now = time.time()
-    url = request.app[STORE].url
-    return web.json_response({"grants": [grant_json(g, url, now) for g in reader.grants_in(root)]})
+    store = request.app[STORE]
+    return web.json_response({"grants": [grant_json(g, store, now) for g in given]})
 
 
 async def give_grant(request: web.Request) -> web.StreamResponse:
@@ -99,11 +98,11 @@ async def give_grant(request: web.Request) -> web.StreamResponse:
     grant = await request.app[GRANTS].book.give(
         root=root,
         recipient=_iri(body, "recipient"),
-        client=_iri(body, "client"),
+        client=_client(body),
         terms=_terms(body, store.path_of),
         now=now,
     )
-    response = web.json_response(grant_json(grant, store.url, now), status=201)
+    response = web.json_response(grant_json(grant, store, now), status=201)
     response.headers["Location"] = store.url(grant.path)
     return response
 
@@ -113,7 +112,7 @@ async def change_grant(request: web.Request) -> web.StreamResponse:
     body = await _object(request)
     store = request.app[STORE]
     book = request.app[GRANTS].book
-    path = grants_container(root) + request.match_info["id"]
+    path = grants_container(root) + request.match_info["pair"] + "/" + request.match_info["id"]
     now = time.time()
     action = body.get("action")
     if action == "withdraw":
@@ -123,7 +122,7 @@ async def change_grant(request: web.Request) -> web.StreamResponse:
         grant = await book.narrow(path, _terms(body, store.path_of, current=current), now=now)
     else:
         raise BadRequest('action must be "withdraw" or "narrow"')
-    return web.json_response(grant_json(grant, store.url, now))
+    return web.json_response(grant_json(grant, store, now))
 
 
 # --- access requests ----------------------------------------------------------------------
@@ -270,14 +269,17 @@ async def put_choices(request: web.Request) -> web.StreamResponse:
 # --- grants -------------------------------------------------------------------------------
 
 
-def grant_json(grant: Grant, url: Callable[[str], str], now: float) -> dict[str, Any]:
-    """A grant as the API shows it: its terms, status and history."""
+def grant_json(grant: Grant, store: ResourceStore, now: float) -> dict[str, Any]:
+    """A grant as the API shows it: its record, where to change it, its terms, status and
+    history."""
+    url = store.url
 
     def terms(t: Terms) -> dict[str, Any]:
         return _terms_json(t, url)
 
     return {
         "id": url(grant.path),
+        "api": endpoint(store, grant.root, grant.path.removeprefix(grant.root + CONSENT)),
         "owner": grant.owner,
         "recipient": grant.recipient,
         "client": grant.client,
@@ -317,6 +319,14 @@ async def _object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body
+
+
+def _client(body: Mapping[str, Any]) -> str:
+    """A client id: a Client ID Document's URL, or the id an identity provider gave."""
+    value = body.get("client")
+    if not isinstance(value, str) or not 0 < len(value) <= 2048 or not value.isprintable():
+        raise BadRequest("client must be the client id of the app the grant is for")
+    return value
 
 
 def _iri(body: Mapping[str, Any], key: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -22,7 +23,7 @@ from typing import Final, final
 import pyoxigraph as ox
 
 from pod import paths
-from pod.errors import BadRequest, Conflict, NotFound, PreconditionFailed
+from pod.errors import BadRequest, Conflict, NotFound, PodError, PreconditionFailed
 from pod.ldp import rdf
 from pod.ldp.conditions import Conditions
 from pod.ldp.resources import ResourceStore
@@ -46,6 +47,16 @@ def consent_container(root: str) -> str:
 
 def grants_container(root: str) -> str:
     return root + GRANTS
+
+
+def pair_key(recipient: str, client: str) -> str:
+    """The name of the container of one (recipient, client) pair's grants: a request needs
+    only its own pair's grants, and finds them without reading anyone else's."""
+    return hashlib.sha256(f"{recipient}\n{client}".encode()).hexdigest()[:32]
+
+
+def pair_container(root: str, recipient: str, client: str) -> str:
+    return grants_container(root) + pair_key(recipient, client) + "/"
 
 
 def is_managed(path: str, root: str | None) -> bool:
@@ -170,6 +181,14 @@ def moment(literal: ox.Literal) -> float:
     return datetime.fromisoformat(literal.value.replace("Z", "+00:00")).timestamp()
 
 
+def client_term(client: str) -> ox.NamedNode | ox.Literal:
+    """A client id as RDF: the IRI of its Client ID Document, or the text an identity provider
+    gave it (Kluis's own client credentials have ids that are not IRIs)."""
+    if client.startswith(("http://", "https://")):
+        return ox.NamedNode(client)
+    return ox.Literal(client)
+
+
 def when(at: float) -> str:
     """A moment in words a person reads (UTC)."""
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -208,7 +227,7 @@ def to_turtle(grant: Grant, url: Callable[[str], str], *, server: str) -> bytes:
         ox.Triple(me, iri(RDF.type), iri(DPV.Consent)),
         ox.Triple(me, iri(GC.isConsentForDataSubject), ox.NamedNode(grant.owner)),
         ox.Triple(me, iri(GC.isProvidedTo), ox.NamedNode(grant.recipient)),
-        ox.Triple(me, iri(KLUIS.client), ox.NamedNode(grant.client)),
+        ox.Triple(me, iri(KLUIS.client), client_term(grant.client)),
         ox.Triple(me, iri(DPV.hasLegalBasis), iri(DPV.ExplicitlyExpressedConsent)),
         ox.Triple(
             me,
@@ -262,6 +281,13 @@ class RecordReader:
             raise ValueError(f"{subject} needs one {predicate}")
         return found[0]
 
+    def one_value(self, subject: str, predicate: object) -> str:
+        """The one IRI or literal text of `predicate`."""
+        found = [o for o in self.all(subject, predicate) if not isinstance(o, ox.BlankNode)]
+        if len(found) != 1:
+            raise ValueError(f"{subject} needs one {predicate}")
+        return found[0].value
+
     def one_literal(self, subject: str, predicate: object) -> ox.Literal:
         found = [o for o in self.all(subject, predicate) if isinstance(o, ox.Literal)]
         if len(found) != 1:
@@ -314,7 +340,7 @@ def from_triples(
         root=root,
         owner=read.one_iri(me, GC.isConsentForDataSubject),
         recipient=read.one_iri(me, GC.isProvidedTo),
-        client=read.one_iri(me, KLUIS.client),
+        client=read.one_value(me, KLUIS.client),
         terms=read.terms(me, path_of),
         given_at=moment(read.one_literal(me, DPV.isIndicatedAtTime)),
         withdrawn_at=moment(withdrawn[0])
@@ -360,6 +386,18 @@ class GrantBook:
         except ValueError as exc:
             raise Conflict(f"{self.store.url(path)} is not a grant record: {exc}") from exc
 
+    async def all_in(self, root: str) -> list[Grant]:
+        """Every grant of storage `root`, oldest first: a read of every record (for the owner's
+        pages, not for deciding requests)."""
+        found = []
+        for pair in await children_of(self.store, grants_container(root)):
+            if not pair.endswith("/"):
+                continue
+            for record in await records_in(self.store, pair):
+                with contextlib.suppress(PodError):  # one unreadable record hides no other
+                    found.append(await self.read(record))
+        return sorted(found, key=lambda g: g.given_at)
+
     async def give(
         self,
         *,
@@ -380,7 +418,7 @@ class GrantBook:
         check_terms(terms, root=root, now=now)
         await ensure_consent_container(self.store, root, owner)
         grant = Grant(
-            path=path or grants_container(root) + uuid.uuid4().hex,
+            path=path or pair_container(root, recipient, client) + uuid.uuid4().hex,
             root=root,
             owner=owner,
             recipient=recipient,
@@ -458,6 +496,11 @@ async def ensure_consent_container(store: ResourceStore, root: str, owner: str) 
 
 async def records_in(store: ResourceStore, container: str) -> list[str]:
     """The paths of the documents in `container` (none if it is missing), sorted."""
+    return [p for p in await children_of(store, container) if not p.endswith("/")]
+
+
+async def children_of(store: ResourceStore, container: str) -> list[str]:
+    """The paths of what `container` holds (nothing if it is missing), sorted."""
     try:
         listing = await store.get(container, accept=rdf.N_TRIPLES)
     except NotFound:
@@ -469,5 +512,4 @@ async def records_in(store: ResourceStore, container: str) -> list[str]:
         if t.predicate.value == _CONTAINS
         and isinstance(t.object, ox.NamedNode)
         and (path := store.path_of(t.object.value)) is not None
-        and not path.endswith("/")
     )

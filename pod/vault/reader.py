@@ -1,33 +1,42 @@
 """GrantReader: grants as a permission source beside Web Access Control (pod.acl.authorizer).
 
-Every grant in a storage is held in an index keyed by (recipient WebID, client id), so a request
-costs one dictionary look-up and a check of that pair's few grants: given, `now < expires`, the
-path covered, every purpose the request names covered (VAULT.md §1). Nothing is written when a
-grant ends: the clock is asked on every request.
+A storage keeps each (recipient WebID, client id) pair's grants in a container of their own,
+`<storage>consent/grants/<pair key>/` (pod.vault.grants), so a request needs that pair's
+grants only: one dictionary look-up in an index keyed by (storage, pair key), filled at the
+pair's first request from its container (a listing and a few records; nothing for a pair with
+no grants, which is remembered too), then a check of those few grants: given, `now < expires`,
+the path covered, every purpose the request names covered (VAULT.md §1). Nothing is written
+when a grant ends: the clock is asked on every request. A storage with 10,000 grants costs
+memory only for the pairs that ask.
 
-A storage's grants are read at its first authenticated request, then kept in step by the change
-feed, whichever process wrote them: an announced change of a record drops that grant from the
-index at once (so a withdrawal holds from the next request on) and marks it to be read again
-before the storage's next answer. Grants never name the public, so what anonymous requests are
-allowed depends on announced writes only (`follows_feed`). Imports ldp, feed, model, vault.grants.
+The index follows the change feed, whichever process wrote: an announced change under a pair's
+container drops that pair's entry at once, so a withdrawal holds from the next request on. It is
+bounded in entries (anyone signed in is a pair); a dropped entry is read again when needed.
+Grants never name the public, so what anonymous requests are allowed depends on announced
+writes only (`follows_feed`). Imports ldp, feed, cache, model, vault.grants.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+import contextlib
 import time
-from typing import final
+from typing import Final, final
 
+from pod.cache import LruCache
 from pod.errors import PodError
 from pod.feed import ChangeFeed, Event, ResourceChanged
+from pod.ldp.locks import MemoryLocker
 from pod.ldp.resources import ResourceStore
 from pod.model import AccessMode, Credentials
-from pod.vault.grants import GRANTS, Grant, GrantBook, Status, records_in, when
-from pod.vocab import LDP
+from pod.vault.grants import GRANTS, Grant, GrantBook, Status, pair_container, records_in, when
 
-log = logging.getLogger(__name__)
-_CONTAINS = str(LDP.contains)
+_PAIRS: Final = 10_000  # (storage, pair) entries kept
+_PAIR_BYTES: Final = 16 * 1024 * 1024
+_GRANT_BYTES: Final = 2048  # a Grant with its terms and history, about (measured: 1.3-1.8 KB)
+
+
+def _size(container: str, grants: tuple[Grant, ...]) -> int:
+    return 200 + len(container) + len(grants) * _GRANT_BYTES
 
 
 @final
@@ -37,11 +46,12 @@ class GrantReader:
     def __init__(self, store: ResourceStore, feed: ChangeFeed) -> None:
         self.store = store
         self.book = GrantBook(store)
-        self._by_pair: dict[tuple[str, str], dict[str, Grant]] = {}
-        self._by_path: dict[str, Grant] = {}
-        self._loaded: set[str] = set()  # storage roots whose grants are in the index
-        self._stale: dict[str, set[str]] = {}  # root -> records to read again
-        self._locks: dict[str, asyncio.Lock] = {}
+        # pair container -> the pair's grants in it, as last read
+        self._pairs: LruCache[str, tuple[Grant, ...]] = LruCache(
+            max_entries=_PAIRS, max_bytes=_PAIR_BYTES, sizer=_size
+        )
+        self._reading: dict[str, int] = {}  # pair container being read -> changes heard since
+        self._locks = MemoryLocker()  # one read of a pair's container at a time
         feed.subscribe(self._follow)
 
     def _follow(self, event: Event) -> None:
@@ -50,13 +60,14 @@ class GrantReader:
         at = event.path.find(GRANTS)
         if at < 0:
             return
-        root = event.path[:at]
-        if root not in self._loaded and root not in self._locks:
-            return  # not read yet: it will be read whole
-        if event.path == root + GRANTS:
-            return  # the container's own listing: its records are announced one by one
-        self._drop(event.path)
-        self._stale.setdefault(root, set()).add(event.path)
+        rest = event.path[at + len(GRANTS) :]
+        slash = rest.find("/")
+        if slash < 0:
+            return  # the grants container itself, or a stray document in it
+        container = event.path[: at + len(GRANTS) + slash + 1]
+        self._pairs.pop(container)
+        if container in self._reading:
+            self._reading[container] += 1
 
     async def modes(self, credentials: Credentials, path: str) -> AccessMode:
         """What the grants to this agent and client allow on `path` now, for the purposes the
@@ -98,67 +109,37 @@ class GrantReader:
         missing = needed & ~given
         return f"the grant for {url} gives {', '.join(given.names)}, not {', '.join(missing.names)}"
 
-    async def _grants_of(self, credentials: Credentials, path: str) -> list[Grant]:
+    async def _grants_of(self, credentials: Credentials, path: str) -> tuple[Grant, ...]:
         agent, client = credentials.agent, credentials.client_id
         if agent is None or client is None:
-            return []
+            return ()
         root = self.store.storages.root_of(path)
         if root is None:
-            return []
-        if root not in self._loaded or self._stale.get(root):
-            await self._bring_up_to_date(root)
-        grants = self._by_pair.get((agent, client))
-        if not grants:
-            return []
-        return [g for g in grants.values() if g.root == root]
+            return ()
+        container = pair_container(root, agent, client)
+        known = self._pairs.get(container)
+        if known is not None:
+            return known
+        return await self._read_pair(root, container, agent, client)
 
-    async def _bring_up_to_date(self, root: str) -> None:
-        lock = self._locks.get(root)
-        if lock is None:
-            lock = self._locks[root] = asyncio.Lock()
-        async with lock:
-            if root not in self._loaded:
-                await self._load(root)
-                self._loaded.add(root)
-            stale = self._stale.pop(root, set())
-            for path in sorted(stale):
-                await self._read(root, path)
-
-    async def _load(self, root: str) -> None:
-        """Read every grant record of storage `root` into the index."""
-        for path in await records_in(self.store, root + GRANTS):
-            await self._read(root, path)
-
-    async def _read(self, root: str, path: str) -> None:
-        self._drop(path)
-        try:
-            grant = await self.book.read(path)
-        except PodError as exc:  # one unreadable record must not hide the others
-            if await self.store.head(path) is not None:
-                log.warning("grant record %s cannot be read: %s", path, exc)
-            return
-        if grant.root != root:
-            return
-        self._by_path[path] = grant
-        self._by_pair.setdefault((grant.recipient, grant.client), {})[path] = grant
-
-    def _drop(self, path: str) -> None:
-        grant = self._by_path.pop(path, None)
-        if grant is None:
-            return
-        pair = (grant.recipient, grant.client)
-        grants = self._by_pair.get(pair)
-        if grants is not None:
-            grants.pop(path, None)
-            if not grants:
-                del self._by_pair[pair]
-
-    def grants_in(self, root: str) -> list[Grant]:
-        """Every grant of storage `root` in the index (read it first: `refresh`)."""
-        return sorted(
-            (g for g in self._by_path.values() if g.root == root), key=lambda g: g.given_at
-        )
-
-    async def refresh(self, root: str) -> None:
-        """Bring storage `root`'s grants in the index up to date."""
-        await self._bring_up_to_date(root)
+    async def _read_pair(
+        self, root: str, container: str, agent: str, client: str
+    ) -> tuple[Grant, ...]:
+        async with self._locks.hold(container):
+            known = self._pairs.get(container)
+            if known is not None:
+                return known
+            self._reading[container] = 0
+            try:
+                found = []
+                for record in await records_in(self.store, container):
+                    with contextlib.suppress(PodError):  # one unreadable record hides no other
+                        grant = await self.book.read(record)
+                        if grant.recipient == agent and grant.client == client:
+                            found.append(grant)
+                grants = tuple(found)
+                if self._reading[container] == 0:  # no change was announced meanwhile
+                    self._pairs.put(container, grants)
+                return grants
+            finally:
+                del self._reading[container]

@@ -77,7 +77,7 @@ class AccessRequest:
     @property
     def grant_path(self) -> str:
         """Where approving it puts the grant."""
-        return grants.grants_container(self.root) + self.id
+        return grants.pair_container(self.root, self.requester, self.client) + self.id
 
 
 def status(request: AccessRequest, grant: Grant | None, now: float) -> RequestStatus:
@@ -104,7 +104,7 @@ def to_turtle(request: AccessRequest, url: Callable[[str], str], *, server: str)
         ox.Triple(me, iri(RDF.type), iri(VC.SolidAccessRequest)),
         ox.Triple(me, iri(GC.isConsentForDataSubject), ox.NamedNode(request.owner)),
         ox.Triple(me, iri(GC.isProvidedTo), ox.NamedNode(request.requester)),
-        ox.Triple(me, iri(KLUIS.client), ox.NamedNode(request.client)),
+        ox.Triple(me, iri(KLUIS.client), grants.client_term(request.client)),
         ox.Triple(me, iri(DPV.isIndicatedAtTime), grants.time_literal(request.made_at)),
         ox.Triple(
             me,
@@ -146,7 +146,7 @@ def from_triples(
         root=root,
         owner=read.one_iri(me, GC.isConsentForDataSubject),
         requester=read.one_iri(me, GC.isProvidedTo),
-        client=read.one_iri(me, KLUIS.client),
+        client=read.one_value(me, KLUIS.client),
         terms=read.terms(me, path_of),
         made_at=grants.moment(read.one_literal(me, DPV.isIndicatedAtTime)),
         texts=texts,
