@@ -268,6 +268,9 @@ def run(
                     print(f"{scenario.key}: {scenario.title} on {server.name}", file=sys.stderr)
                     row[server.name] = measure(scenario, server, path, options, token)
                 row["ratio"] = _ratio(row["kluis"], row["bare"])
+                # Which scenario raised Kluis's peak, for the memory target.
+                peaks = notes.setdefault("kluis_peak_rss_mb_after", {})
+                peaks[scenario.key] = _peak_rss_mb(kluis.process.pid)
                 for peer, server, plans in others:
                     if scenario.key in plans:
                         _measure_peer(row, scenario, peer, server, plans[scenario.key], options)
@@ -1189,6 +1192,10 @@ def markdown(report: dict[str, Any]) -> str:
         + (f" ({before} MB before the growth scenarios)" if before is not None else "")
         + (f", {both} MB in its run on both cores." if both is not None else "."),
     ]
+    after = notes.get("kluis_peak_rss_mb_after")
+    if after:
+        steps = ", ".join(f"{key} {mb}" for key, mb in after.items())
+        lines.append(f"Kluis peak RSS (MB) after each scenario: {steps}.")
     if "grants" in notes:
         given = notes["grants"]
         lines.append(
