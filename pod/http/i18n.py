@@ -265,7 +265,9 @@ def page_error(message: str) -> Translatable:
         found = pattern.fullmatch(message)
         if found is not None:
             return Text(text.msgid, found.groupdict())
-    return Text(message)  # not in the catalog, so shown as it is (in English)
+    # Not in the catalog: shown in English, as a sentence. (The msgids above are sentences
+    # already, and one that starts with a WebID keeps its lower-case "https:".)
+    return Text(message[:1].upper() + message[1:])
 
 
 def _password_feedback(rest: str) -> list[Translatable]:
