@@ -219,7 +219,7 @@ _PAGE_ERRORS: Final[tuple[tuple[re.Pattern[str], Text], ...]] = tuple(
 _WEAK_PASSWORD: Final = re.compile(r"this password is too easy to guess\.\s*(?P<feedback>.*)")
 
 # zxcvbn's feedback (zxcvbn/feedback.py), which pod.accounts.passwords adds to its refusal of a
-# weak password; zxcvbn ships no translations. tests/http/test_i18n.py keeps this list equal to
+# weak password; zxcvbn ships no translations. tests/idp/test_i18n.py keeps this list equal to
 # the installed zxcvbn's.
 PASSWORD_FEEDBACK: Final = (
     N_("Use a few words, avoid common phrases."),
