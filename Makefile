@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.dev-stamp
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 
-.PHONY: serve test lint typecheck check bench clean
+.PHONY: serve test lint typecheck check bench clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,16 @@ check: lint typecheck test
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks
+
+# The pages' strings: extract them (pod/locales/babel.cfg) and merge new and changed ones into
+# every catalog, to be translated there (pod/locales/README.md). The catalogs are read at start:
+# nothing to compile.
+MESSAGES_POT := $(VENV)/messages.pot
+messages: $(DEV_STAMP)
+	$(BIN)/pybabel -q extract -F pod/locales/babel.cfg --add-location=file --sort-output \
+		--project=Kluis --no-wrap -c TRANSLATORS: -o $(MESSAGES_POT) .
+	$(BIN)/pybabel -q update -i $(MESSAGES_POT) -d pod/locales -D messages --no-wrap \
+		--ignore-obsolete
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

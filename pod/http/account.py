@@ -11,16 +11,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from aiohttp import hdrs, web
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from jinja2 import Environment
 
 from pod.accounts.service import API_TOKEN_LIFETIME, Account, AccountService, LoginAttempt
 from pod.errors import BadRequest, Forbidden, PodError, Unauthenticated
 from pod.http.bodies import read_form, read_json
-from pod.http.keys import ACCOUNTS, PROVIDER, SESSIONS, SETTINGS, TEMPLATES
+from pod.http.i18n import (
+    COOKIE,
+    COOKIE_MAX_AGE,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    N_,
+    Pages,
+    Text,
+    choose_language,
+    is_language,
+    page_error,
+)
+from pod.http.keys import ACCOUNTS, PAGES, PROVIDER, SESSIONS, SETTINGS, TEMPLATES
 from pod.http.proxies import client_address
 from pod.http.sessions import Session
 from pod.idp.provider import AuthRequest, origin_of
@@ -40,11 +51,20 @@ def urls(base: str) -> dict[str, str]:
         "pods": a + "pods",
         "credentials": a + "credentials",
         "apps": a + "apps",
+        "language": a + "language",
     }
 
 
 def _urls(request: web.Request) -> dict[str, str]:
     return urls(request.app[SETTINGS].base_path)
+
+
+def page_language(request: web.Request) -> str:
+    """The language to show pages in: chosen with the switch, else from Accept-Language."""
+    return choose_language(
+        cookie=request.cookies.get(COOKIE),
+        accept_language=request.headers.get(hdrs.ACCEPT_LANGUAGE),
+    )
 
 
 async def render(
@@ -54,20 +74,41 @@ async def render(
     status: int = 200,
     session: Session | None = None,
     account: Account | None = None,
+    back: str | None = None,
     **context: Any,
 ) -> web.Response:
+    """The page `template` in the reader's language. Page strings in `context` (`N_(...)`)
+    are translated; `back` is where the language switch returns to (by default this page when
+    it was a GET, else the account page)."""
     response = web.Response(status=status, content_type="text/html", charset="utf-8")
     if session is None:
         session = await request.app[SESSIONS].ensure(request, response)
-    env: Environment = request.app[TEMPLATES]
-    html = env.get_template(template).render(
-        urls=_urls(request),
-        csrf=session.csrf,
-        account=account,
-        base_url=request.app[SETTINGS].base_url,
-        **context,
+    u = _urls(request)
+    if back is None:
+        back = request.path_qs if request.method in ("GET", "HEAD") else u["account"]
+    language = page_language(request)
+    pages = request.app[PAGES]
+    html = (
+        pages.environment(language)
+        .get_template(template)
+        .render(
+            urls=u,
+            csrf=session.csrf,
+            account=account,
+            base_url=request.app[SETTINGS].base_url,
+            language=language,
+            languages=LANGUAGE_NAMES,
+            switch={
+                code: u["language"] + "?" + urlencode({"lang": code, "back": back})
+                for code in LANGUAGES
+            },
+            **{name: pages.translate(value, language) for name, value in context.items()},
+        )
     )
     response.text = html
+    # The page depends on both (RFC 9110 §12.5.5), and says which language it is in (§8.5).
+    response.headers[hdrs.CONTENT_LANGUAGE] = language
+    response.headers[hdrs.VARY] = "Accept-Language, Cookie"
     # The pages must not be framed by other sites (clickjacking) nor cached.
     response.headers["X-Frame-Options"] = "DENY"
     # form-action must allow the redirect to the app after the consent form.
@@ -76,6 +117,41 @@ async def render(
         "form-action 'self' http: https:; frame-ancestors 'none'"
     )
     response.headers[hdrs.CACHE_CONTROL] = "no-store"
+    return response
+
+
+def _is_own_page(location: str, base_path: str) -> bool:
+    """`location` is a path under this server's base path, and nothing a browser could read as
+    another site's address (`//host`, `/\\host`, tabs or newlines, which browsers drop)."""
+    if not location.startswith(base_path) or "\\" in location:
+        return False
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in location):
+        return False
+    parts = urlsplit(location)
+    return not parts.scheme and not parts.netloc
+
+
+async def get_language(request: web.Request) -> web.StreamResponse:
+    """The language switch on every page (links, no script): remember the choice in a cookie,
+    which wins over Accept-Language, and go back to the page (only one of ours: no open
+    redirect)."""
+    settings = request.app[SETTINGS]
+    back = request.query.get("back", "")
+    if not _is_own_page(back, settings.base_path):
+        back = _urls(request)["account"]
+    response = redirect(request, back)
+    language = request.query.get("lang")
+    if language is not None and is_language(language):
+        # Not personal data nor a secret: no consent needed, and SameSite=Lax like the session.
+        response.set_cookie(
+            COOKIE,
+            language,
+            path=settings.base_path,
+            max_age=COOKIE_MAX_AGE,
+            samesite="Lax",
+            httponly=True,
+            secure=settings.base_url.startswith("https:"),
+        )
     return response
 
 
@@ -133,8 +209,11 @@ async def continue_authorization(
                 auth,
                 account,
                 "login_required",
-                f"{auth.client_name} asked to sign you in without showing you Kluis, "
-                "but you are not logged in here.",
+                N_(
+                    "%(app)s asked to sign you in without showing you Kluis, "
+                    "but you are not logged in here.",
+                    app=auth.client_name,
+                ),
             )
         return redirect(request, f"{u['login']}?auth={auth.id}")
     if not account.webids:
@@ -153,14 +232,16 @@ async def continue_authorization(
             auth,
             account,
             "consent_required",
-            f"{auth.client_name} asked to sign you in without asking you, "
-            "but you have not allowed it yet.",
+            N_(
+                "%(app)s asked to sign you in without asking you, but you have not allowed it yet.",
+                app=auth.client_name,
+            ),
         )
     return redirect(request, f"{u['consent']}?auth={auth.id}")
 
 
 async def _cannot_without_asking(
-    request: web.Request, auth: AuthRequest, account: Account | None, error: str, message: str
+    request: web.Request, auth: AuthRequest, account: Account | None, error: str, message: Text
 ) -> web.Response:
     """`prompt=none` (OIDC Core §3.1.2.1), but the person would have to act: `error`."""
     return await send_back(
@@ -180,7 +261,8 @@ async def send_back(
     client_id: str,
     redirect_uri: str,
     location: str,
-    message: str,
+    message: Text,
+    details: str | None = None,
     status: int = 200,
 ) -> web.Response:
     """Return the browser to an app with an answer it did not choose (an error, a refusal
@@ -192,10 +274,11 @@ async def send_back(
         request,
         "message.html",
         status=status,
-        title="Sign-in stopped",
+        title=N_("Sign-in stopped"),
         message=message,
+        details=details,
         link=location,
-        link_text=f"Return to {origin_of(redirect_uri)}",
+        link_text=N_("Return to %(origin)s", origin=origin_of(redirect_uri)),
     )
 
 
@@ -218,8 +301,8 @@ async def _expired(request: web.Request) -> web.Response:
         request,
         "message.html",
         status=400,
-        title="This sign-in request has expired",
-        message="Go back to the app and sign in again.",
+        title=N_("This sign-in request has expired"),
+        message=N_("Go back to the app and sign in again."),
     )
 
 
@@ -227,7 +310,7 @@ async def _expired(request: web.Request) -> web.Response:
 
 
 async def get_login(request: web.Request) -> web.StreamResponse:
-    return await render(request, "login.html", title="Log in", auth=request.query.get("auth"))
+    return await render(request, "login.html", title=N_("Log in"), auth=request.query.get("auth"))
 
 
 async def post_login(request: web.Request) -> web.StreamResponse:
@@ -246,8 +329,9 @@ async def post_login(request: web.Request) -> web.StreamResponse:
             "login.html",
             status=status,
             session=session,
-            title="Log in",
-            error=exc.message,
+            back=_with_auth(_urls(request)["login"], auth_id),
+            title=N_("Log in"),
+            error=page_error(exc.message),
             auth=auth_id,
             email=form.get("email"),
         )
@@ -271,7 +355,7 @@ async def _logged_in(
 
 
 async def get_signup(request: web.Request) -> web.StreamResponse:
-    return await render(request, "signup.html", title="Sign up", auth=request.query.get("auth"))
+    return await render(request, "signup.html", title=N_("Sign up"), auth=request.query.get("auth"))
 
 
 async def post_signup(request: web.Request) -> web.StreamResponse:
@@ -292,8 +376,9 @@ async def post_signup(request: web.Request) -> web.StreamResponse:
             "signup.html",
             status=400,
             session=session,
-            title="Sign up",
-            error=exc.message,
+            back=_with_auth(_urls(request)["signup"], auth_id),
+            title=N_("Sign up"),
+            error=page_error(exc.message),
             auth=auth_id,
             email=form.get("email"),
             pod=form.get("pod"),
@@ -308,6 +393,10 @@ async def post_logout(request: web.Request) -> web.StreamResponse:
     response = redirect(request, _urls(request)["login"])
     await request.app[SESSIONS].end(session, response)
     return response
+
+
+def _with_auth(url: str, auth_id: str | None) -> str:
+    return f"{url}?{urlencode({'auth': auth_id})}" if auth_id else url
 
 
 async def _require_page_account(request: web.Request) -> tuple[Session, Account] | web.Response:
@@ -340,7 +429,7 @@ async def _account_page(
         status=status,
         session=session,
         account=account,
-        title="Your account",
+        title=N_("Your account"),
         pods=service.pods(account),
         credentials=await service.credentials(account),
         apps=await request.app[PROVIDER].connected_apps(account),
@@ -362,7 +451,9 @@ async def _page_action(
         done = await action(session, account, form)
     except PodError as exc:
         account = await request.app[ACCOUNTS].require(account.id)
-        return await _account_page(request, session, account, status=400, error=exc.message)
+        return await _account_page(
+            request, session, account, status=400, error=page_error(exc.message)
+        )
     return done if done is not None else redirect(request, _urls(request)["account"])
 
 
@@ -392,7 +483,7 @@ async def post_credential(request: web.Request) -> web.StreamResponse:
             session,
             account,
             secret={"client_id": credential.id, "client_secret": secret},
-            notice=f"Created credentials {credential.name!r}.",
+            notice=N_("Created credentials %(name)s.", name=repr(credential.name)),
         )
 
     return await _page_action(request, action)
@@ -428,7 +519,7 @@ async def get_consent(request: web.Request) -> web.StreamResponse:
         "consent.html",
         session=session,
         account=account,
-        title=f"Allow {auth.client_name}?",
+        title=N_("Allow %(app)s?", app=auth.client_name),
         pending=auth,
         webids=account.webids,
     )
@@ -465,8 +556,8 @@ async def post_consent(request: web.Request) -> web.StreamResponse:
             status=400,
             session=session,
             account=account,
-            title="Cannot allow this",
-            message=str(exc.description),
+            title=N_("Cannot allow this"),
+            message=page_error(str(exc.description)),
         )
     log.info(
         "consent given: account %s lets %s sign in as %s, scope %s%s",
@@ -610,6 +701,10 @@ async def api_revoke_app(request: web.Request) -> web.StreamResponse:
 
 
 def add_account_routes(app: web.Application, *, base_path: str) -> None:
+    loader = app[TEMPLATES].loader
+    assert loader is not None, "create_app gives the page templates a loader"
+    # The pages in every language, from the templates create_app chose.
+    app[PAGES] = Pages(loader)
     a = base_path + ".account/"
     r = app.router
     r.add_get(a, get_account)
@@ -619,6 +714,7 @@ def add_account_routes(app: web.Application, *, base_path: str) -> None:
     r.add_post(a + "signup", post_signup)
     r.add_post(a + "logout", post_logout)
     r.add_get(a + "continue", get_continue)
+    r.add_get(a + "language", get_language)
     r.add_get(a + "consent", get_consent)
     r.add_post(a + "consent", post_consent)
     r.add_post(a + "pods", post_pod)

@@ -29,6 +29,7 @@ from pod.http.account import (
 )
 from pod.http.authn import credentials_of
 from pod.http.bodies import read_form, read_json
+from pod.http.i18n import N_
 from pod.http.keys import PROVIDER, SESSIONS
 from pod.http.proxies import client_address
 from pod.idp.oauth_errors import error_text
@@ -89,8 +90,12 @@ async def get_authorize(request: web.Request) -> web.StreamResponse:
             request,
             "message.html",
             status=400,
-            title="This app cannot sign you in",
-            message=str(exc.description),
+            title=N_("This app cannot sign you in"),
+            message=N_(
+                "The app sent a sign-in request that Kluis cannot send an answer back to. "
+                "If this keeps happening, tell the people who make the app."
+            ),
+            details=str(exc.description),
         )
     except OAuth2Error as exc:
         query: dict[str, str] = {
@@ -108,7 +113,8 @@ async def get_authorize(request: web.Request) -> web.StreamResponse:
             client_id=params.get("client_id", ""),
             redirect_uri=exc.redirect_uri,
             location=exc.redirect_uri + separator + urlencode(query),
-            message=f"The app's sign-in request is not valid: {exc.description}",
+            message=N_("The app's sign-in request is not valid."),
+            details=exc.description or None,
             status=400,
         )
     session, account = await session_account(request)
@@ -161,8 +167,12 @@ async def end_session(request: web.Request) -> web.StreamResponse:
             request,
             "message.html",
             status=400,
-            title="Cannot log out here",
-            message=str(exc.description),
+            title=N_("Cannot log out here"),
+            message=N_(
+                "The app that sent you here asked for something Kluis cannot do, so you were "
+                "not logged out. You can log out on your account page."
+            ),
+            details=str(exc.description),
         )
     session, account = await session_account(request)
     csrf = params.get("csrf")
@@ -172,7 +182,9 @@ async def end_session(request: web.Request) -> web.StreamResponse:
             "logout.html",
             session=session,
             account=account,
-            title="Log out of Kluis?",
+            title=N_("Log out of Kluis?"),
+            # The switch of a POSTed confirmation page comes back to it as a GET.
+            back=_logout_page(request, params),
             target=target,
             destination=None if target is None else origin_of(target),
             fields={k: v for k, v in params.items() if k in _LOGOUT_FIELDS},
@@ -184,13 +196,21 @@ async def end_session(request: web.Request) -> web.StreamResponse:
         response = redirect(request, target)
     else:
         response = await render(
-            request, "message.html", title="Logged out", message="You are logged out of Kluis."
+            request,
+            "message.html",
+            title=N_("Logged out"),
+            message=N_("You are logged out of Kluis."),
         )
     await request.app[SESSIONS].end(session, response)
     return response
 
 
 _LOGOUT_FIELDS: Final = ("id_token_hint", "post_logout_redirect_uri", "state")
+
+
+def _logout_page(request: web.Request, params: dict[str, str]) -> str:
+    fields = {k: v for k, v in params.items() if k in _LOGOUT_FIELDS}
+    return request.path + ("?" + urlencode(fields) if fields else "")
 
 
 async def post_registration(request: web.Request) -> web.StreamResponse:

@@ -15,6 +15,7 @@ from pod.config import Settings
 from pod.feed import ChangeFeed
 from pod.fetch import Fetcher
 from pod.http.answers import Answers
+from pod.http.i18n import Pages
 from pod.http.sessions import Sessions
 from pod.idp.provider import Provider
 from pod.ldp.isolation import IsolatedWorker
@@ -36,6 +37,7 @@ ACCOUNTS = web.AppKey("accounts", AccountService)
 PROVIDER = web.AppKey("provider", Provider)
 SESSIONS = web.AppKey("sessions", Sessions)
 TEMPLATES = web.AppKey("templates", Environment)
+PAGES = web.AppKey("pages", Pages)  # the page templates and catalogs, in every language
 PATCH_WORKER = web.AppKey("patch_worker", IsolatedWorker)
 SHAPES = web.AppKey("shapes", ShapeConstraints)  # containers constrained by a SHACL shape
 ANSWERS = web.AppKey("answers", Answers)  # kept answers to anonymous reads

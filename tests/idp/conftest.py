@@ -8,6 +8,7 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,6 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from pod.app import create_app
 from pod.config import Settings
+from tests.idp.browsing import DEFAULT_LOCALE, SCREENSHOTS, Browser, chromium_page
 
 PASSWORD = "correct horse battery"
 
@@ -163,3 +165,43 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, html
     return found.group(1)
+
+
+# --- the browser (tests/idp/browsing.py) ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture
+def browser_locale() -> str:
+    """The browser's language; a test parametrizes it to be another."""
+    return DEFAULT_LOCALE
+
+
+@pytest.fixture
+async def browser(
+    tmp_path: Path, screenshots: Path, browser_locale: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Browser]:
+    """A browser page that records console errors, page errors and failed loads, and names its
+    screenshots after the test."""
+    async with chromium_page(tmp_path / "chromium-profile", locale=browser_locale) as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+        page.on(
+            "response",
+            lambda r: errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None,
+        )
+        page.on(
+            "console",
+            lambda msg: (
+                errors.append(f"console {msg.type}: {msg.text} at {msg.location}")
+                if msg.type == "error"
+                else None
+            ),
+        )
+        prefix = request.node.name.removeprefix("test_").replace("_", "-")
+        yield Browser(page, screenshots, prefix, errors)

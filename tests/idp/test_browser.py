@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import html
-import os
 import re
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -26,61 +23,19 @@ import aiohttp
 import pytest
 from aiohttp import web
 from authlib.integrations.requests_client import OAuth2Session
-from playwright.async_api import Locator, Page, async_playwright, expect
+from playwright.async_api import Locator, Page, expect
 from rdflib import Graph, URIRef
 from rdflib.namespace import Namespace
 
 from tests.conftest import ServerFactory
+from tests.idp.browsing import Browser, require_chromium
 from tests.idp.conftest import PASSWORD, Kluis
 from tests.support import new_ec_key, sign_proof
 
-CHROMIUM: Final = Path("/usr/bin/chromium")
-CHROMIUM_ARGS: Final = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
-SCREENSHOTS: Final = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-TIMEOUT_MS: Final = 10_000
 EMAIL: Final = "alice@example.org"
 POD: Final = "alice"
 HELLO: Final = "Hello from the browser test"
 PIM: Final = Namespace("http://www.w3.org/ns/pim/space#")
-
-
-def require_chromium(path: Path = CHROMIUM) -> None:
-    """Skip when the browser is missing; fail instead in CI, which must have installed it."""
-    if path.is_file() and os.access(path, os.X_OK):
-        return
-    reason = f"browser tests need Debian's Chromium at {path} (apt-get install chromium)"
-    if os.environ.get("KLUIS_CI"):
-        pytest.fail(f"{reason}; KLUIS_CI is set, so CI must provide it", pytrace=False)
-    pytest.skip(reason)
-
-
-@asynccontextmanager
-async def chromium_page(profile: Path) -> AsyncIterator[Page]:
-    """A page in a fresh headless Debian Chromium using the profile directory `profile`."""
-    require_chromium()
-    async with async_playwright() as playwright:
-        # Playwright passes the profile as --user-data-dir itself.
-        context = await playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            args=list(CHROMIUM_ARGS),
-            viewport={"width": 1000, "height": 800},
-        )
-        try:
-            context.set_default_timeout(TIMEOUT_MS)
-            expect.set_options(timeout=TIMEOUT_MS)
-            yield context.pages[0] if context.pages else await context.new_page()
-        finally:
-            await context.close()
 
 
 def test_missing_chromium_skips_or_fails_in_ci(
@@ -242,50 +197,6 @@ async def browser_app(kluis: Kluis, aiohttp_server: ServerFactory) -> BrowserApp
 
 
 # --- the browser ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
-
-
-@dataclass
-class Browser:
-    page: Page
-    shots: Path
-    prefix: str
-    errors: list[str]
-
-    async def shot(self, step: str) -> None:
-        await self.page.screenshot(path=self.shots / f"{self.prefix}-{step}.png", full_page=True)
-
-    def unexpected_errors(self) -> list[str]:
-        """Console errors, page errors and failed loads."""
-        return list(self.errors)
-
-
-@pytest.fixture
-async def browser(
-    tmp_path: Path, screenshots: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[Browser]:
-    async with chromium_page(tmp_path / "chromium-profile") as page:
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-        page.on(
-            "response",
-            lambda r: errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None,
-        )
-        page.on(
-            "console",
-            lambda msg: (
-                errors.append(f"console {msg.type}: {msg.text} at {msg.location}")
-                if msg.type == "error"
-                else None
-            ),
-        )
-        prefix = request.node.name.removeprefix("test_").replace("_", "-")
-        yield Browser(page, screenshots, prefix, errors)
 
 
 # --- the flow ---------------------------------------------------------------------------

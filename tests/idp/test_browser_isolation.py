@@ -30,8 +30,9 @@ from playwright.async_api import expect
 
 from pod.vocab import ACL, FOAF
 from tests.conftest import ServerFactory
+from tests.idp.browsing import SCREENSHOTS, Browser, chromium_page
 from tests.idp.conftest import Kluis, api_token, csrf_of, sign_up
-from tests.idp.test_browser import SCREENSHOTS, Browser, chromium_page, sign_up_in_browser
+from tests.idp.test_browser import sign_up_in_browser
 from tests.idp.test_flows import DPoPKey, client_credentials_token, dpop_headers
 
 MALLORY: Final = "mallory"

@@ -31,7 +31,7 @@ from joserfc.jwk import ECKey
 from playwright.async_api import ConsoleMessage, Request, Response
 from playwright.async_api import Page as PlaywrightPage
 
-from tests.idp.test_browser import SCREENSHOTS, chromium_page
+from tests.idp.browsing import SCREENSHOTS, chromium_page
 from tests.support import end_process, free_port, new_ec_key, sign_proof
 from tests.support import wait_until_serving as wait_up
 
