@@ -38,6 +38,7 @@ from pod.errors import BackendUnavailable
 from pod.feed import ChangeFeed, LocalFeed
 from pod.fetch import Fetcher
 from pod.http.access import AccessLogger
+from pod.http.access_page import add_access_routes
 from pod.http.account import add_account_routes
 from pod.http.answers import Answers
 from pod.http.bodies import runner_options as runner_options  # for embedders
@@ -54,6 +55,7 @@ from pod.http.keys import (
     GRANTS,
     HEADERS,
     IN_FLIGHT,
+    NAMES,
     PATCH_WORKER,
     PROVIDER,
     REQUESTS,
@@ -93,6 +95,7 @@ from pod.storage.kv import FileKeyValueStore, KeyValueStore, MemoryKeyValueStore
 from pod.storage.memory import MemoryBackend
 from pod.storage.records import AnnouncingKeyValueStore, declared
 from pod.vault.choices import StandingChoices
+from pod.vault.overview import ProfileNames
 from pod.vault.reader import GrantReader
 from pod.vault.requests import RequestBook
 
@@ -228,6 +231,7 @@ def create_app(
     app[GRANTS] = grants
     app[REQUESTS] = RequestBook(store, grants.book)
     app[CHOICES] = StandingChoices(store, feed)
+    app[NAMES] = ProfileNames(store, fetcher, readable=public_can_read)
     # Each process counts its own: a requester spread over workers asks a few times more.
     app[ASK_LIMITS] = RateLimiter(limit=30, window=3600, what="access requests to this pod")
     app[AUTHENTICATOR] = authenticator
@@ -245,6 +249,7 @@ def create_app(
     app.cleanup_ctx.append(_lifetime)
     add_idp_routes(app, base_path=settings.base_path)
     add_account_routes(app, base_path=settings.base_path)
+    add_access_routes(app, base_path=settings.base_path)
     add_vault_routes(app, base_path=settings.base_path)
     add_routes(app, base_path=settings.base_path)
     for consumer in consumers:

@@ -52,6 +52,7 @@ def urls(base: str) -> dict[str, str]:
         "credentials": a + "credentials",
         "apps": a + "apps",
         "language": a + "language",
+        "access": a + "access",
     }
 
 
@@ -178,7 +179,8 @@ async def session_account(request: web.Request) -> tuple[Session | None, Account
     return session, await request.app[ACCOUNTS].get(session.account)
 
 
-def _checked(request: web.Request, session: Session | None, form: Mapping[str, str]) -> None:
+def check_form(request: web.Request, session: Session | None, form: Mapping[str, str]) -> None:
+    """Raise Forbidden unless the form carries the session's CSRF token."""
     if not request.app[SESSIONS].check_csrf(session, form.get("csrf")):
         raise Forbidden("the form's CSRF token is missing or wrong; reload the page and try again")
 
@@ -316,7 +318,7 @@ async def get_login(request: web.Request) -> web.StreamResponse:
 async def post_login(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     session = await request.app[SESSIONS].load(request)
-    _checked(request, session, form)
+    check_form(request, session, form)
     auth_id = form.get("auth") or None
     try:
         account = await request.app[ACCOUNTS].log_in(
@@ -361,7 +363,7 @@ async def get_signup(request: web.Request) -> web.StreamResponse:
 async def post_signup(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     session = await request.app[SESSIONS].load(request)
-    _checked(request, session, form)
+    check_form(request, session, form)
     auth_id = form.get("auth") or None
     try:
         account = await request.app[ACCOUNTS].sign_up(
@@ -389,7 +391,7 @@ async def post_signup(request: web.Request) -> web.StreamResponse:
 async def post_logout(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     session = await request.app[SESSIONS].load(request)
-    _checked(request, session, form)
+    check_form(request, session, form)
     response = redirect(request, _urls(request)["login"])
     await request.app[SESSIONS].end(session, response)
     return response
@@ -399,7 +401,7 @@ def _with_auth(url: str, auth_id: str | None) -> str:
     return f"{url}?{urlencode({'auth': auth_id})}" if auth_id else url
 
 
-async def _require_page_account(request: web.Request) -> tuple[Session, Account] | web.Response:
+async def require_page_account(request: web.Request) -> tuple[Session, Account] | web.Response:
     session, account = await session_account(request)
     if session is None or account is None:
         return redirect(request, _urls(request)["login"])
@@ -407,7 +409,7 @@ async def _require_page_account(request: web.Request) -> tuple[Session, Account]
 
 
 async def get_account(request: web.Request) -> web.StreamResponse:
-    found = await _require_page_account(request)
+    found = await require_page_account(request)
     if isinstance(found, web.Response):
         return found
     session, account = found
@@ -441,12 +443,12 @@ async def _page_action(
     request: web.Request,
     action: Callable[[Session, Account, dict[str, str]], Awaitable[web.StreamResponse | None]],
 ) -> web.StreamResponse:
-    found = await _require_page_account(request)
+    found = await require_page_account(request)
     if isinstance(found, web.Response):
         return found
     session, account = found
     form = await _form(request)
-    _checked(request, session, form)
+    check_form(request, session, form)
     try:
         done = await action(session, account, form)
     except PodError as exc:
@@ -528,7 +530,7 @@ async def get_consent(request: web.Request) -> web.StreamResponse:
 async def post_consent(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     session, account = await session_account(request)
-    _checked(request, session, form)
+    check_form(request, session, form)
     auth = await _pending(request, form.get("auth"))
     if auth is None:
         return await _expired(request)

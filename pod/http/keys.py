@@ -24,6 +24,7 @@ from pod.ldp.shapes import ShapeConstraints
 from pod.model import Credentials
 from pod.ratelimit import RateLimiter
 from pod.vault.choices import StandingChoices
+from pod.vault.overview import ProfileNames
 from pod.vault.reader import GrantReader
 from pod.vault.requests import RequestBook
 
@@ -43,6 +44,7 @@ SHAPES = web.AppKey("shapes", ShapeConstraints)  # containers constrained by a S
 ANSWERS = web.AppKey("answers", Answers)  # kept answers to anonymous reads
 GRANTS = web.AppKey("grants", GrantReader)  # purpose-bound grants, by (WebID, client)
 REQUESTS = web.AppKey("requests", RequestBook)  # access requests
+NAMES = web.AppKey("names", ProfileNames)  # who asks, by the name their profile gives
 CHOICES = web.AppKey("choices", StandingChoices)  # purposes owners refuse once and for all
 ASK_LIMITS = web.AppKey("ask_limits", RateLimiter)  # access requests per requester and storage
 # Response headers of resources, by what they depend on (see `pod.http.ldp._resource_headers`).
