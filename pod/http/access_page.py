@@ -22,7 +22,7 @@ from aiohttp import web
 from babel.dates import format_datetime
 
 from pod.accounts.service import Account
-from pod.errors import BadRequest, NotFound, PodError
+from pod.errors import NotFound, PodError
 from pod.http.account import (
     check_form,
     page_language,
@@ -32,9 +32,10 @@ from pod.http.account import (
     urls,
 )
 from pod.http.bodies import read_form
-from pod.http.i18n import N_, page_error
+from pod.http.i18n import N_, Text, page_error
 from pod.http.keys import CHOICES, GRANTS, NAMES, REQUESTS, SETTINGS, STORE
 from pod.http.sessions import Session
+from pod.model import AccessMode
 from pod.vault.grants import Terms
 from pod.vault.overview import overview
 from pod.vault.purposes import label, purposes
@@ -78,7 +79,11 @@ async def _page(
         account=account,
         title=N_("Access to your data"),
         pods=pods,
-        purposes=list(purposes()),
+        # (index in the form, IRI, label): shown in the order of their labels.
+        purposes=sorted(
+            ((n, iri, label(iri, language)) for n, iri in enumerate(purposes())),
+            key=lambda row: row[2].lower(),
+        ),
         purpose_label=lambda iri: label(iri, language),
         when=lambda at: _when(at, language),
         until_value=_until_value,
@@ -110,6 +115,8 @@ async def _action(
         raise NotFound("no pod of yours is named in the form")
     try:
         done = await act(account, form, root)
+    except _Refused as exc:
+        return await _page(request, session, account, status=400, error=exc.text)
     except PodError as exc:
         return await _page(request, session, account, status=400, error=page_error(exc.message))
     page = urls(request.app[SETTINGS].base_path)["access"]
@@ -127,15 +134,23 @@ async def post_decide(request: web.Request) -> web.StreamResponse:
             await book.deny(made, now=now)
             return "denied"
         if form.get("action") != "approve":
-            raise BadRequest("approve or deny")
+            raise _Refused(N_("Choose to share or to deny."))
         ticked = {store.path_of(v) for k, v in form.items() if k.startswith("resource-")}
         chosen = tuple(sorted(p for p in ticked if p is not None))
         if not chosen:
-            raise BadRequest("tick what you want to share, or deny the request")
+            raise _Refused(N_("Tick what you want to share, or deny the request."))
+        modes = made.terms.modes
+        if len(modes.names) > 1:  # the person ticks which of them they allow
+            modes = AccessMode.NONE
+            for name in ("read", "append", "write"):
+                if form.get(f"mode-{name}") == name:
+                    modes |= AccessMode[name.upper()]
+            if not modes:
+                raise _Refused(N_("Tick what you allow them to do, or deny the request."))
         terms = Terms(
             resources=chosen,
             inherit=made.terms.inherit,
-            modes=made.terms.modes,
+            modes=modes,
             purposes=made.terms.purposes,
             expires=_until(form.get("until", ""), made.terms.expires),
         )
@@ -167,6 +182,14 @@ async def post_choices(request: web.Request) -> web.StreamResponse:
     return await _action(request, choose)
 
 
+class _Refused(Exception):
+    """A form filled in a way the page cannot act on; `text` says why, in the page's words."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text.msgid)
+        self.text = text
+
+
 def _id(value: str) -> str:
     if len(value) != 32 or not all(c in "0123456789abcdef" for c in value):
         raise NotFound("no such request")
@@ -181,9 +204,9 @@ def _until(value: str, asked: float) -> float:
     try:
         moment = datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
     except ValueError as exc:
-        raise BadRequest("the end date is not a date and time") from exc
+        raise _Refused(N_("The end is not a date and time.")) from exc
     if moment > asked + 1:  # the form shows the asked end to the second
-        raise BadRequest("sharing can end sooner than asked, not later")
+        raise _Refused(N_("Sharing can end sooner than they asked, not later."))
     return min(moment, asked)
 
 

@@ -26,7 +26,7 @@ def iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
 
 
-def ask_body(resources: list[str], purpose: str = RECOMMENDATIONS) -> str:
+def ask_body(resources: list[str], purpose: str = RECOMMENDATIONS, modes: str = "acl:Read") -> str:
     named = ", ".join(f"<{r}>" for r in resources)
     return f"""@prefix vc: <http://www.w3.org/ns/solid/vc#> .
 @prefix gc: <https://w3id.org/GConsent#> .
@@ -34,7 +34,7 @@ def ask_body(resources: list[str], purpose: str = RECOMMENDATIONS) -> str:
 @prefix cred: <https://www.w3.org/2018/credentials#> .
 @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
 @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
-<> a vc:SolidAccessRequest ; gc:forPersonalData {named} ; acl:mode acl:Read ;
+<> a vc:SolidAccessRequest ; gc:forPersonalData {named} ; acl:mode {modes} ;
    gc:forPurpose <{purpose}> ; cred:expirationDate "{iso(time.time() + 86400)}"^^xsd:dateTime ;
    rdfs:comment "Voor je leestips"@nl, "For your reading tips"@en .
 """
@@ -111,7 +111,7 @@ async def test_the_owner_shares_part_of_a_request_then_stops_with_one_click(klui
         }
         async with browser.post(kluis.url(".account/access/decide"), data=form) as r:
             assert r.status == 400
-            assert "tick what you want to share" in (await r.text()).lower()
+            assert "Tick what you want to share" in await r.text()
         form.update({"resource-0": wanted[0], "resource-1": wanted[1]})
         async with browser.post(kluis.url(".account/access/decide"), data=form) as r:
             assert r.status == 200
@@ -232,3 +232,42 @@ async def test_forms_need_the_sessions_csrf_token_and_the_owners_pod(kluis: Klui
         anonymous.get(kluis.url(".account/access"), allow_redirects=False) as r,
     ):
         assert r.status in (302, 303)
+
+
+async def test_the_owner_may_allow_fewer_modes_than_asked(kluis: Kluis) -> None:
+    await sign_up(kluis, "alice@example.org", "alice")
+    async with aiohttp.ClientSession() as http, browser_session() as browser:
+        news = await publisher(kluis, http)
+        wanted = kluis.url("alice/preferences/personalisation.ttl")
+        status, _ = await news.call(
+            "POST",
+            kluis.url(".kluis/consent/alice/requests"),
+            data=ask_body([wanted], modes="acl:Read, acl:Append"),
+            headers=TURTLE,
+        )
+        assert status == 201
+        await logged_in(kluis, browser, "alice@example.org")
+        async with browser.get(kluis.url(".account/access")) as r:
+            page = await r.text()
+        decide = form_of(page, "/.account/access/decide")
+        modes = re.findall(r'<input type="checkbox" name="mode-(\w+)"[^>]*>', decide)
+        assert modes == ["read", "append"]
+        assert "checked" not in "".join(re.findall(r'<input type="checkbox"[^>]*>', decide))
+        request_id = re.search(r'name="request" value="([0-9a-f]{32})"', decide)
+        assert request_id is not None
+        form = {
+            "csrf": csrf_of(page),
+            "pod": "/alice/",
+            "request": request_id[1],
+            "action": "approve",
+            "resource-0": wanted,
+        }
+        async with browser.post(kluis.url(".account/access/decide"), data=form) as r:
+            assert r.status == 400
+            assert "Tick what you allow them to do" in await r.text()
+        form["mode-read"] = "read"
+        async with browser.post(kluis.url(".account/access/decide"), data=form) as r:
+            assert r.status == 200
+        async with http.head(wanted, headers=news.token.headers("HEAD", wanted)) as r:
+            assert r.status == 200
+            assert 'user="read"' in r.headers["WAC-Allow"]
