@@ -16,7 +16,7 @@ import enum
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final, final
 
@@ -129,6 +129,7 @@ class Grant:
     withdrawn_at: float | None = None
     request: str | None = None  # the access request it answers, by URL
     history: tuple[GrantEvent, ...] = ()
+    version: str = field(default="", compare=False)  # of the record it was read from
 
     def status(self, now: float) -> Status:
         if self.withdrawn_at is not None:
@@ -378,13 +379,14 @@ class GrantBook:
         found = None if root is None else await self.store.read_graph(path)
         if found is None or root is None or not path.startswith(grants_container(root)):
             raise NotFound(f"no grant at {self.store.url(path)}")
-        _, graph = found
+        meta, graph = found
         try:
-            return from_triples(
+            grant = from_triples(
                 graph.triples, path=path, root=root, url=self.store.url, path_of=self.store.path_of
             )
         except ValueError as exc:
             raise Conflict(f"{self.store.url(path)} is not a grant record: {exc}") from exc
+        return replace(grant, version=meta.version)
 
     async def all_in(self, root: str) -> list[Grant]:
         """Every grant of storage `root`, oldest first: a read of every record (for the owner's
@@ -428,7 +430,7 @@ class GrantBook:
             request=request,
             history=(GrantEvent(EventKind.GIVEN, now, terms),),
         )
-        await self._write(grant, _CREATE_ONLY)
+        await put_record(self.store, grant.path, self._turtle(grant), _CREATE_ONLY)
         return grant
 
     async def narrow(self, path: str, terms: Terms, *, now: float) -> Grant:
@@ -460,22 +462,27 @@ class GrantBook:
         return await self._rewrite(grant, changed)
 
     async def _rewrite(self, old: Grant, new: Grant) -> Grant:
-        meta = await self.store.head(old.path)
-        if meta is None:
-            raise NotFound(f"no grant at {self.store.url(old.path)}")
-        try:
-            await self._write(new, Conditions(if_match=(meta.version,)))
-        except PreconditionFailed as exc:
-            raise Conflict("the grant changed meanwhile; look again and retry") from exc
+        await rewrite_record(self.store, old.path, self._turtle(new), version=old.version)
         return new
 
-    async def _write(self, grant: Grant, conditions: Conditions) -> None:
-        await self.store.put(
-            grant.path,
-            data=to_turtle(grant, self.store.url, server=self.store.base_url),
-            content_type=rdf.TURTLE,
-            conditions=conditions,
-        )
+    def _turtle(self, grant: Grant) -> bytes:
+        return to_turtle(grant, self.store.url, server=self.store.base_url)
+
+
+async def put_record(
+    store: ResourceStore, path: str, turtle: bytes, conditions: Conditions
+) -> None:
+    """Write a record the server keeps (Turtle), under `conditions`."""
+    await store.put(path, data=turtle, content_type=rdf.TURTLE, conditions=conditions)
+
+
+async def rewrite_record(store: ResourceStore, path: str, turtle: bytes, *, version: str) -> None:
+    """Replace a record, if it is still the version that was read: a change made meanwhile
+    (another page, another process) is never overwritten unseen (409, look again)."""
+    try:
+        await put_record(store, path, turtle, Conditions(if_match=(version,)))
+    except PreconditionFailed as exc:
+        raise Conflict(f"{store.url(path)} changed meanwhile; look again and retry") from exc
 
 
 async def ensure_consent_container(store: ResourceStore, root: str, owner: str) -> None:

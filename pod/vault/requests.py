@@ -69,6 +69,7 @@ class AccessRequest:
     texts: Mapping[str, str] = field(default_factory=dict)  # language ("" for none) -> text
     denied_at: float | None = None
     reason: str | None = None  # why it was denied, when it was denied for a reason
+    version: str = field(default="", compare=False)  # of the record it was read from
 
     @property
     def id(self) -> str:
@@ -175,7 +176,7 @@ class RequestBook:
         if found is None:
             raise NotFound(f"no access request at {self.store.url(path)}")
         try:
-            return from_triples(
+            made = from_triples(
                 found[1].triples,
                 path=path,
                 root=root,
@@ -184,6 +185,7 @@ class RequestBook:
             )
         except ValueError as exc:
             raise Conflict(f"{self.store.url(path)} is not an access request: {exc}") from exc
+        return replace(made, version=found[0].version)
 
     async def all_in(self, root: str) -> list[AccessRequest]:
         """Every request recorded in storage `root`, oldest first."""
@@ -263,7 +265,7 @@ class RequestBook:
         if reason is not None:
             request = replace(request, denied_at=now, reason=reason)
         await grants.ensure_consent_container(self.store, root, owner)
-        await self._write(request, _CREATE_ONLY)
+        await grants.put_record(self.store, request.path, self._turtle(request), _CREATE_ONLY)
         return request, True
 
     async def approve(self, request: AccessRequest, terms: Terms, *, now: float) -> Grant:
@@ -291,23 +293,14 @@ class RequestBook:
         state = status(request, await self.grant_of(request), now)
         if state is not RequestStatus.PENDING:
             raise Conflict(f"the request is {state.value} already")
-        meta = await self.store.head(request.path)
-        if meta is None:
-            raise NotFound(f"no access request at {self.store.url(request.path)}")
         denied = replace(request, denied_at=now)
-        try:
-            await self._write(denied, Conditions(if_match=(meta.version,)))
-        except PreconditionFailed as exc:
-            raise Conflict("the request changed meanwhile; look again") from exc
+        await grants.rewrite_record(
+            self.store, request.path, self._turtle(denied), version=request.version
+        )
         return denied
 
-    async def _write(self, request: AccessRequest, conditions: Conditions) -> None:
-        await self.store.put(
-            request.path,
-            data=to_turtle(request, self.store.url, server=self.store.base_url),
-            content_type=rdf.TURTLE,
-            conditions=conditions,
-        )
+    def _turtle(self, request: AccessRequest) -> bytes:
+        return to_turtle(request, self.store.url, server=self.store.base_url)
 
 
 def _same_ask(a: Terms, b: Terms) -> bool:

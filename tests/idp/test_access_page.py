@@ -15,7 +15,7 @@ import aiohttp
 from pod.vault.purposes import purposes
 from tests.idp.conftest import Kluis, api_token, browser_session, csrf_of, sign_up
 from tests.idp.test_pages import logged_in
-from tests.interop.conftest import Server, Token, client_credentials, person
+from tests.interop.conftest import Person, Server, Token, client_credentials, person
 
 RECOMMENDATIONS = "https://w3id.org/dpv#ProvidePersonalisedRecommendations"
 ADVERTISING = "https://w3id.org/dpv#PersonalisedAdvertising"
@@ -70,9 +70,7 @@ async def test_the_owner_shares_part_of_a_request_then_stops_with_one_click(klui
     async with aiohttp.ClientSession() as http, browser_session() as browser:
         news = await publisher(kluis, http)
         # Alice's pod holds three documents the publisher asks for.
-        owner = await client_credentials(
-            Server(kluis.base, Path("u")), http, await _alice_person(kluis, http)
-        )
+        owner = (await signed_in_as(kluis, http, "alice@example.org", "alice")).token
         wanted = [kluis.url(f"alice/reading/{n}") for n in ("topics", "authors", "history")]
         for url in wanted:
             async with http.put(
@@ -136,23 +134,27 @@ async def test_the_owner_shares_part_of_a_request_then_stops_with_one_click(klui
             assert happened in after
 
 
-async def _alice_person(kluis: Kluis, http: aiohttp.ClientSession) -> Any:
-    """Client credentials for alice's existing account (she signed up on the pages' API)."""
-    token = await api_token(kluis, "alice@example.org")
+async def signed_in_as(
+    kluis: Kluis, http: aiohttp.ClientSession, email: str, pod: str, name: str = "script"
+) -> Publisher:
+    """New client credentials of the account `email`, acting as its pod's WebID, and a token."""
+    token = await api_token(kluis, email)
     async with http.post(
         kluis.url(".account/api/credentials"),
-        json={"webId": kluis.url("alice/profile/card#me"), "name": "script"},
+        json={"webId": kluis.url(f"{pod}/profile/card#me"), "name": name},
         headers={"Authorization": f"Bearer {token}"},
     ) as r:
         assert r.status == 201, await r.text()
         made = await r.json()
-
-    class Who:
-        client_id = made["clientId"]
-        client_secret = made["clientSecret"]
-        webid = made["webId"]
-
-    return Who()
+    who = Person(
+        email=email,
+        webid=made["webId"],
+        pod_root=kluis.url(pod + "/"),
+        client_id=made["clientId"],
+        client_secret=made["clientSecret"],
+    )
+    bound = await client_credentials(Server(kluis.base, Path("unused")), http, who)
+    return Publisher(kluis, http, bound)
 
 
 async def test_the_page_in_dutch_with_purpose_labels(kluis: Kluis) -> None:

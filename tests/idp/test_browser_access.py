@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Final
 
 import aiohttp
@@ -22,49 +21,11 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.idp.browsing import Browser
-from tests.idp.conftest import PASSWORD, Kluis, api_token, sign_up
-from tests.idp.test_access_page import ADVERTISING, TURTLE, Publisher, ask_body, publisher
-from tests.interop.conftest import Server, client_credentials
+from tests.idp.conftest import PASSWORD, Kluis, sign_up
+from tests.idp.test_access_page import ADVERTISING, TURTLE, ask_body, publisher, signed_in_as
 
 EMAIL: Final = "anna@example.org"
 SHARE: Final = "Deel wat ik heb aangevinkt"
-
-
-async def _owner_token(kluis: Kluis, http: aiohttp.ClientSession) -> Publisher:
-    """Anna's own client credentials, to put her documents in her pod."""
-    token = await api_token(kluis, EMAIL)
-    async with http.post(
-        kluis.url(".account/api/credentials"),
-        json={"webId": kluis.url("anna/profile/card#me"), "name": "script"},
-        headers={"Authorization": f"Bearer {token}"},
-    ) as r:
-        assert r.status == 201, await r.text()
-        made = await r.json()
-
-    class Who:
-        client_id = made["clientId"]
-        client_secret = made["clientSecret"]
-
-    bound = await client_credentials(Server(kluis.base, Path("u")), http, Who())  # type: ignore[arg-type]
-    return Publisher(kluis, http, bound)
-
-
-async def _second_app(kluis: Kluis, http: aiohttp.ClientSession) -> Publisher:
-    """The same publisher through another app: client credentials of its own."""
-    token = await api_token(kluis, "news@example.org")
-    async with http.post(
-        kluis.url(".account/api/credentials"),
-        json={"webId": kluis.url("news/profile/card#me"), "name": "ads"},
-        headers={"Authorization": f"Bearer {token}"},
-    ) as r:
-        made = await r.json()
-
-    class Who:
-        client_id = made["clientId"]
-        client_secret = made["clientSecret"]
-
-    bound = await client_credentials(Server(kluis.base, Path("u")), http, Who())  # type: ignore[arg-type]
-    return Publisher(kluis, http, bound)
 
 
 async def _log_in(kluis: Kluis, page: Page) -> None:
@@ -86,7 +47,7 @@ async def test_a_publisher_asks_the_owner_decides_in_dutch_and_every_check_holds
     page = browser.page
     await sign_up(kluis, EMAIL, "anna")
     async with aiohttp.ClientSession() as http:
-        anna = await _owner_token(kluis, http)
+        anna = await signed_in_as(kluis, http, EMAIL, "anna")
         wanted = [kluis.url(f"anna/reading/{n}") for n in ("topics", "authors", "history")]
         for url in wanted:
             status, text = await anna.call(
@@ -94,7 +55,7 @@ async def test_a_publisher_asks_the_owner_decides_in_dutch_and_every_check_holds
             )
             assert status == 201, text
         news = await publisher(kluis, http)
-        ads = await _second_app(kluis, http)
+        ads = await signed_in_as(kluis, http, "news@example.org", "news", "ads")
         requests = kluis.url(".kluis/consent/anna/requests")
         status, text = await news.call("POST", requests, data=ask_body(wanted), headers=TURTLE)
         assert status == 201, text
