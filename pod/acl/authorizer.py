@@ -28,7 +28,9 @@ class PermissionReader(Protocol):
     """A source of permissions. One whose grants to the public (no agent) change only through
     writes the change feed announces (ACL documents) says so with a class attribute
     `follows_feed = True`, which lets answers to anonymous reads be kept until the feed announces
-    a change (`pod.http.answers`); without it (a reader that asks the clock, say) none is kept."""
+    a change (`pod.http.answers`); without it (a reader that asks the clock, say) none is kept.
+    One that never grants anything to a request without an agent says `agents_only = True`, and
+    is not asked about those."""
 
     async def modes(self, credentials: Credentials, path: str) -> AccessMode:
         """The modes this source grants `credentials` (agent, client, origin) on `path`, an
@@ -75,19 +77,26 @@ class Authorizer:
         if not readers:
             raise ValueError("an authorizer needs at least one permission reader")
         self.readers = tuple(readers)
+        # A reader that grants only to agents (`agents_only = True`: purpose-bound grants) is
+        # not asked about requests without one.
+        self._public_readers = tuple(r for r in readers if not getattr(r, "agents_only", False))
         self.store = store
         # Whether what the public is granted changes only through writes the feed announces.
         self.follows_feed = all(getattr(r, "follows_feed", False) for r in self.readers)
 
     async def granted(self, credentials: Credentials, path: str) -> AccessMode:
-        """The union of what every reader grants."""
-        if len(self.readers) == 1:
-            return await self.readers[0].modes(credentials, path)
-        modes = AccessMode.NONE
-        for reader in self.readers:
-            modes |= await reader.modes(credentials, path)
+        """The union of what every reader grants (asked of every request: enum arithmetic is
+        kept off the common paths, one reader granting everything, or nothing more)."""
+        readers = self.readers if credentials.agent is not None else self._public_readers
+        if not readers:
+            return AccessMode.NONE
+        modes = await readers[0].modes(credentials, path)
+        for reader in readers[1:]:
             if modes == EVERYTHING:
                 break
+            more = await reader.modes(credentials, path)
+            if more:
+                modes |= more
         return modes
 
     async def authorize(

@@ -321,12 +321,11 @@ class ProofVerifier:
 class ReplayCache:
     """Remembers proof ids for as long as their proofs are acceptable; bounded in size.
 
-    Ids are kept as 64-bit BLAKE2b digests, grouped by the second they were seen in: a whole
-    second is forgotten at once when it leaves the window, and an entry costs about 80 bytes, not
-    the 200 of the id text with its own time. Two ids share a digest with odds of about 1 in
-    10^9 among the 200,000 a full cache holds: a fresh proof then fails and the client makes
-    another. When full, the oldest second is forgotten first; it is the first to expire anyway,
-    and a proof older than the acceptance window is refused by its iat before this cache is asked.
+    Ids are grouped by the second they were seen in, so a whole second is forgotten at once when
+    it leaves the window: an id costs about 120 bytes (its text, a set's slot and a list's),
+    not the 200 of an ordered dict's entry with its own time. When full, the oldest second is
+    forgotten first; it is the first to expire anyway, and a proof older than the acceptance
+    window is refused by its iat before this cache is asked.
 
     A restart must not forget: a graceful shutdown saves what the cache holds (`snapshot`) and
     the next start takes it back (`restore`). After a crash there is nothing to take back, so
@@ -338,8 +337,8 @@ class ReplayCache:
         self.window = window
         self.max_entries = max_entries
         self.not_before: float | None = None
-        self._all: set[int] = set()  # the digests of every id within the window
-        self._seconds: dict[int, list[int]] = {}  # second seen -> its digests; oldest first
+        self._all: set[str] = set()  # every id within the window
+        self._seconds: dict[int, list[str]] = {}  # second seen -> its ids; oldest first
 
     def check_and_remember(self, proof: Proof, *, now: float | None = None) -> None:
         """Raise Unauthenticated if the proof's jti was seen within the window, or the proof is
@@ -348,10 +347,9 @@ class ReplayCache:
         if self.not_before is not None and proof.iat < self.not_before:
             raise _invalid("it was made before the server restarted; make a new proof")
         self._forget(current)
-        digest = _digest(proof.jti)
-        if digest in self._all:
+        if proof.jti in self._all:
             raise _invalid("this proof was already used (replayed jti)")
-        self._remember(digest, int(current))
+        self._remember(proof.jti, int(current))
 
     def _forget(self, current: float) -> None:
         """Drop the seconds that left the window, and the oldest while the cache is full."""
@@ -362,15 +360,15 @@ class ReplayCache:
                 break
             self._all.difference_update(self._seconds.pop(second))
 
-    def _remember(self, digest: int, second: int) -> None:
-        if digest in self._all:
+    def _remember(self, jti: str, second: int) -> None:
+        if jti in self._all:
             return
-        self._all.add(digest)
+        self._all.add(jti)
         bucket = self._seconds.get(second)
         if bucket is None:
-            self._seconds[second] = [digest]
+            self._seconds[second] = [jti]
         else:
-            bucket.append(digest)
+            bucket.append(jti)
 
     def refuse_before(self, moment: float) -> None:
         """Refuse proofs issued before `moment` (seconds since the epoch): this process cannot
@@ -378,28 +376,17 @@ class ReplayCache:
         self.not_before = moment
 
     def snapshot(self, *, now: float | None = None) -> dict[str, float]:
-        """The ids still within the window (as hex digests), with the second each was seen in
-        (for a graceful restart)."""
+        """The ids still within the window, with the second each was seen in (for a graceful
+        restart)."""
         current = time.time() if now is None else now
         return {
-            f"{digest:016x}": float(second)
-            for second, digests in self._seconds.items()
+            jti: float(second)
+            for second, ids in self._seconds.items()
             if second + 1 > current - self.window
-            for digest in digests
+            for jti in ids
         }
 
     def restore(self, seen: dict[str, float]) -> None:
-        """Take back a `snapshot` saved by the process before this one. Raises ValueError for
-        anything else (an older format): the caller then trusts nothing from before."""
-        try:
-            digests = [(int(second), int(key, 16)) for key, second in seen.items()]
-        except ValueError as exc:
-            raise ValueError("not a DPoP replay cache snapshot") from exc
-        if any(not 0 <= digest < 1 << 64 for _, digest in digests):
-            raise ValueError("not a DPoP replay cache snapshot")
-        for second, digest in sorted(digests):
-            self._remember(digest, second)
-
-
-def _digest(jti: str) -> int:
-    return int.from_bytes(hashlib.blake2b(jti.encode(), digest_size=8).digest(), "big")
+        """Take back a `snapshot` saved by the process before this one."""
+        for jti, second in sorted(seen.items(), key=lambda item: item[1]):
+            self._remember(jti, int(second))

@@ -42,6 +42,7 @@ def _size(container: str, grants: tuple[Grant, ...]) -> int:
 @final
 class GrantReader:
     follows_feed = True
+    agents_only = True  # a grant names its recipient: it never lets the public in
 
     def __init__(self, store: ResourceStore, feed: ChangeFeed) -> None:
         self.store = store

@@ -74,18 +74,13 @@ def test_snapshot_and_restore_carry_the_window_over() -> None:
     cache.check_and_remember(_proof("old", 0), now=0.0)
     cache.check_and_remember(_proof("recent", 100), now=100.0)
     saved = cache.snapshot(now=110.0)
-    assert list(saved.values()) == [100.0]  # "old" left the window
+    assert saved == {"recent": 100.0}  # "old" left the window
     restarted = ReplayCache(window=60.0)
     restarted.restore(saved)
     with pytest.raises(Unauthenticated, match="already used"):
         restarted.check_and_remember(_proof("recent", 100), now=111.0)
     restarted.check_and_remember(_proof("new", 111), now=111.0)
     restarted.check_and_remember(_proof("old", 111), now=111.0)
-
-
-def test_a_snapshot_of_another_format_is_refused() -> None:
-    with pytest.raises(ValueError, match="not a DPoP replay cache"):
-        ReplayCache().restore({"a-jti-as-text": 100.0})  # what older versions saved
 
 
 def test_an_id_is_refused_while_in_the_window_and_forgotten_after() -> None:
