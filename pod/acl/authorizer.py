@@ -122,7 +122,9 @@ class Authorizer:
             granted = await self.granted(credentials, path)
             if modes & granted != modes:  # not all granted
                 refusal = _refusal(credentials, needs, self.store.url(needs.target or path))
-                if isinstance(refusal, Forbidden):
+                # Explained only on the target itself: on an ancestor (a create needs Append
+                # there) it would tell which containers exist.
+                if isinstance(refusal, Forbidden) and path == operation.target:
                     reason = await self._explain(credentials, path, modes & ~granted)
                     if reason is not None:
                         refusal = Forbidden(f"{refusal.message}: {reason}")

@@ -36,6 +36,7 @@ from pod.http.i18n import N_, Text, page_error
 from pod.http.keys import CHOICES, GRANTS, NAMES, REQUESTS, SETTINGS, STORE
 from pod.http.sessions import Session
 from pod.model import AccessMode
+from pod.vault.choices import choose_never
 from pod.vault.grants import Terms
 from pod.vault.overview import overview
 from pod.vault.purposes import label, purposes
@@ -176,7 +177,9 @@ async def post_choices(request: web.Request) -> web.StreamResponse:
     async def choose(account: Account, form: Mapping[str, str], root: str) -> str:
         bundled = list(purposes())
         never = [iri for n, iri in enumerate(bundled) if form.get(f"purpose-{n}") == _NEVER]
-        await request.app[CHOICES].set_never(root, never, now=time.time())
+        await choose_never(
+            request.app[CHOICES], request.app[REQUESTS], root, never, now=time.time()
+        )
         return "choices"
 
     return await _action(request, choose)

@@ -33,6 +33,7 @@ CORS_EXPOSE = ", ".join(
         "Last-Modified",
         "Link",
         "Location",
+        "Retry-After",
         "Updates-Via",
         "Vary",
         "WAC-Allow",

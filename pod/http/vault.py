@@ -26,18 +26,18 @@ from typing import Any, Final
 from aiohttp import web
 
 from pod import paths
-from pod.errors import BadRequest, NotFound, Unauthenticated
+from pod.errors import BadRequest, Forbidden, NotFound, Unauthenticated
 from pod.http.authn import credentials_of, request_url
 from pod.http.bodies import SMALL_BODY_BYTES, read_body, read_json
 from pod.http.keys import ASK_LIMITS, CHOICES, GRANTS, REQUESTS, SHAPES, STORE
 from pod.ldp.resources import ResourceStore
 from pod.model import AccessMode
-from pod.vault.choices import refusal
+from pod.vault.choices import choose_never, refusal
 from pod.vault.grants import CONSENT, Grant, Terms, grants_container
 from pod.vault.purposes import purposes
 from pod.vault.request_shape import SHAPES_FILE, parse_request
 from pod.vault.requests import API_PREFIX as PREFIX
-from pod.vault.requests import AccessRequest, api_url, requests_container, status
+from pod.vault.requests import AccessRequest, api_url, denied, requests_container, status
 
 _MODES: Final = {"read": AccessMode.READ, "append": AccessMode.APPEND, "write": AccessMode.WRITE}
 
@@ -95,10 +95,13 @@ async def give_grant(request: web.Request) -> web.StreamResponse:
     body = await _object(request)
     store = request.app[STORE]
     now = time.time()
+    client = _client(body)
+    if client == (await credentials_of(request)).client_id:
+        raise Forbidden("an app cannot give itself a grant; give it on the consent page")
     grant = await request.app[GRANTS].book.give(
         root=root,
         recipient=_iri(body, "recipient"),
-        client=_client(body),
+        client=client,
         terms=_terms(body, store.path_of),
         now=now,
     )
@@ -209,12 +212,17 @@ async def decide(request: web.Request) -> web.StreamResponse:
     body = await _object(request)
     book = app[REQUESTS]
     found = await book.read(requests_container(root) + request.match_info["id"])
+    credentials = await credentials_of(request)
+    if credentials.client_id == found.client:
+        # The owner's WebID signed in through the very app that asks: it may not say yes to
+        # itself (the dashboard, or another app of the owner's, decides).
+        raise Forbidden("an app cannot decide on its own request for access")
     now = time.time()
     action = body.get("action")
     if action == "approve":
         await book.approve(found, _terms(body, store.path_of, current=found.terms), now=now)
     elif action == "deny":
-        found = await book.deny(found, now=now)
+        await book.deny(found, now=now)
     else:
         raise BadRequest('action must be "approve" or "deny"')
     return web.json_response(await _request_json(app, found, now))
@@ -222,10 +230,12 @@ async def decide(request: web.Request) -> web.StreamResponse:
 
 async def _request_json(app: web.Application, made: AccessRequest, now: float) -> dict[str, Any]:
     store = app[STORE]
-    grant = await app[REQUESTS].grant_of(made)
+    decision = await app[REQUESTS].decision_of(made)
+    grant = decision if isinstance(decision, Grant) else None
+    refused = denied(made, decision)
     return {
         "id": endpoint(store, made.root, "requests/" + made.id),
-        "status": status(made, grant, now).value,
+        "status": status(made, decision, now).value,
         "owner": made.owner,
         "requester": made.requester,
         "client": made.client,
@@ -233,8 +243,8 @@ async def _request_json(app: web.Application, made: AccessRequest, now: float) -
         "texts": dict(made.texts),
         "asked": _terms_json(made.terms, store.url),
         "granted": None if grant is None else _terms_json(grant.terms, store.url),
-        "denied": None if made.denied_at is None else _iso(made.denied_at),
-        "reason": made.reason,
+        "denied": None if refused is None else _iso(refused[0]),
+        "reason": None if refused is None else refused[1],
     }
 
 
@@ -262,7 +272,7 @@ async def put_choices(request: web.Request) -> web.StreamResponse:
     if unknown:
         raise BadRequest(f"not a purpose this server knows: {', '.join(unknown)}")
     choices = request.app[CHOICES]
-    await choices.set_never(root, never, now=time.time())
+    await choose_never(choices, request.app[REQUESTS], root, never, now=time.time())
     return web.json_response({"never": sorted(await choices.never(root))})
 
 

@@ -8,21 +8,25 @@ purpose. A request for a refused purpose is answered at once, denied with the re
 put before the owner. The server writes the document (the owner chooses on the consent pages or
 through the API); which purposes each storage refuses is kept in memory and dropped when the
 change feed announces a change of the document, whichever process wrote it. Imports ldp, feed,
-vault.grants.
+vault.grants, vault.requests.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Final, final
 
 import pyoxigraph as ox
 
 from pod import paths
+from pod.errors import Conflict
 from pod.feed import ChangeFeed, Event, ResourceChanged
 from pod.ldp import rdf
 from pod.ldp.resources import ResourceStore
 from pod.vault import grants
+from pod.vault.purposes import within
+from pod.vault.requests import RequestBook, RequestStatus, status
 from pod.vocab import DPV, RDF
 
 CHOICES: Final = grants.CONSENT + "choices"
@@ -45,20 +49,24 @@ class StandingChoices:
     def __init__(self, store: ResourceStore, feed: ChangeFeed) -> None:
         self.store = store
         self._never: dict[str, frozenset[str]] = {}  # storage root -> refused purposes
+        self._epoch = 0  # changes of any storage's choices heard
         feed.subscribe(self._follow)
 
     def _follow(self, event: Event) -> None:
         if isinstance(event, ResourceChanged) and event.path.endswith(CHOICES):
             self._never.pop(event.path[: -len(CHOICES)], None)
+            self._epoch += 1  # a read under way may have seen the document before the change
 
     async def never(self, root: str) -> frozenset[str]:
         """The purposes the owner of storage `root` refuses once and for all."""
         known = self._never.get(root)
         if known is not None:
             return known
+        epoch = self._epoch
         found = await self.store.read_graph(choices_path(root))
         refused = frozenset() if found is None else _refused(found[1].triples)
-        self._never[root] = refused
+        if epoch == self._epoch:
+            self._never[root] = refused
         return refused
 
     async def set_never(self, root: str, purposes: Iterable[str], *, now: float) -> None:
@@ -88,9 +96,33 @@ class StandingChoices:
         await self.store.put(doc, data=data, content_type=rdf.TURTLE)
 
 
+async def choose_never(
+    choices: StandingChoices,
+    requests: RequestBook,
+    root: str,
+    purposes: Iterable[str],
+    *,
+    now: float,
+) -> None:
+    """Make `purposes` the ones the owner of `root` never allows, and deny at once, with that
+    reason, the requests still waiting that ask for one of them: a choice made once applies
+    to what waits as much as to what comes."""
+    await choices.set_never(root, purposes, now=now)
+    never = await choices.never(root)
+    for made in await requests.all_in(root):
+        reason = refusal(never, made.terms.purposes)
+        if reason is None:
+            continue
+        if status(made, await requests.decision_of(made), now) is RequestStatus.PENDING:
+            with contextlib.suppress(Conflict):  # decided meanwhile
+                await requests.deny(made, now=now, reason=reason)
+
+
 def refusal(never: frozenset[str], purposes: frozenset[str]) -> str | None:
-    """Why a request for `purposes` is denied without asking, or None."""
-    refused = sorted(never & purposes)
+    """Why a request for `purposes` is denied without asking, or None. A purpose is refused
+    with each broader one it falls under (DPV's skos:broader): never for advertising is never
+    for personalised advertising too."""
+    refused = sorted(p for p in purposes if never & ({p} | within(p)))
     if not refused:
         return None
     return f"the owner never allows {', '.join(refused)}; this was decided once, for every request"

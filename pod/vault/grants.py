@@ -136,6 +136,10 @@ class Grant:
             return Status.WITHDRAWN
         return Status.GIVEN if now < self.terms.expires else Status.EXPIRED
 
+    def names(self, path: str) -> bool:
+        """Whether the grant's terms name `path` (never what the server keeps)."""
+        return self.terms.covers(path) and not path.startswith(self.root + CONSENT)
+
     def modes(self, path: str, purposes: frozenset[str], now: float) -> AccessMode:
         """What this grant allows on `path` for a request naming `purposes`, now."""
         terms = self.terms
@@ -144,9 +148,54 @@ class Grant:
             and now < terms.expires
             and purposes <= terms.purposes
             and terms.covers(path)
+            # What the server keeps (grants, requests) is never shared, a whole pod's grant
+            # with its contents included.
+            and not path.startswith(self.root + CONSENT)
         ):
             return terms.modes
         return AccessMode.NONE
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The owner's refusal of an access request, recorded where its grant would have gone."""
+
+    path: str
+    request: str  # the request's URL
+    at: float
+    reason: str | None = None  # why, when it was refused for the owner (a standing choice)
+
+
+def refusal_to_turtle(refusal: Refusal, url: Callable[[str], str], *, server: str) -> bytes:
+    me = ox.NamedNode(url(refusal.path))
+    triples = [
+        ox.Triple(me, iri(RDF.type), iri(DPV.Consent)),
+        ox.Triple(me, iri(DPV.hasConsentStatus), iri(DPV.ConsentRefused)),
+        ox.Triple(me, iri(VC.request), ox.NamedNode(refusal.request)),
+        ox.Triple(me, iri(DPV.isIndicatedAtTime), time_literal(refusal.at)),
+    ]
+    if refusal.reason is not None:
+        triples.append(ox.Triple(me, iri(KLUIS.reason), ox.Literal(refusal.reason)))
+    return rdf.serialize_stored(triples, document=me.value, server=server)
+
+
+def _is_refusal(triples: list[ox.Triple], me: str) -> bool:
+    return str(DPV.ConsentRefused) in RecordReader(triples).iris(me, DPV.hasConsentStatus)
+
+
+def refusal_from_triples(
+    triples: list[ox.Triple], *, path: str, url: Callable[[str], str]
+) -> Refusal:
+    me = url(path)
+    read = RecordReader(triples)
+    reasons = [o.value for o in read.all(me, KLUIS.reason) if isinstance(o, ox.Literal)]
+    return Refusal(
+        path=path,
+        request=read.one_iri(me, VC.request),
+        at=moment(read.one_literal(me, DPV.isIndicatedAtTime)),
+        reason=reasons[0] if reasons else None,
+    )
 
 
 def check_terms(terms: Terms, *, root: str, now: float) -> None:
@@ -374,13 +423,22 @@ class GrantBook:
         self.store = store
 
     async def read(self, path: str) -> Grant:
-        """The grant recorded at `path`. Raises NotFound."""
+        """The grant recorded at `path`. Raises NotFound (a refusal is no grant)."""
+        decision = await self.decision(path)
+        if not isinstance(decision, Grant):
+            raise NotFound(f"no grant at {self.store.url(path)}")
+        return decision
+
+    async def decision(self, path: str) -> Grant | Refusal:
+        """The decision recorded at `path`: a grant, or the refusal of a request."""
         root = self.store.storages.root_of(path)
         found = None if root is None else await self.store.read_graph(path)
         if found is None or root is None or not path.startswith(grants_container(root)):
             raise NotFound(f"no grant at {self.store.url(path)}")
         meta, graph = found
         try:
+            if _is_refusal(graph.triples, self.store.url(path)):
+                return refusal_from_triples(graph.triples, path=path, url=self.store.url)
             grant = from_triples(
                 graph.triples, path=path, root=root, url=self.store.url, path_of=self.store.path_of
             )
@@ -389,16 +447,27 @@ class GrantBook:
         return replace(grant, version=meta.version)
 
     async def all_in(self, root: str) -> list[Grant]:
-        """Every grant of storage `root`, oldest first: a read of every record (for the owner's
+        """Every grant of storage `root`, oldest first (refusals left out)."""
+        return [d for d in await self.decisions_in(root) if isinstance(d, Grant)]
+
+    async def decisions_in(self, root: str) -> list[Grant | Refusal]:
+        """Every decision recorded in storage `root`: a read of every record (for the owner's
         pages, not for deciding requests)."""
-        found = []
+        found: list[Grant | Refusal] = []
         for pair in await children_of(self.store, grants_container(root)):
             if not pair.endswith("/"):
                 continue
             for record in await records_in(self.store, pair):
                 with contextlib.suppress(PodError):  # one unreadable record hides no other
-                    found.append(await self.read(record))
-        return sorted(found, key=lambda g: g.given_at)
+                    found.append(await self.decision(record))
+        return sorted(found, key=lambda d: d.given_at if isinstance(d, Grant) else d.at)
+
+    async def refuse(self, path: str, refusal: Refusal) -> None:
+        """Record the refusal of a request where its grant would go: only one of the two can
+        be written (create-only), so an approval and a denial sent at once cannot both land.
+        Raises PreconditionFailed if it was decided already."""
+        turtle = refusal_to_turtle(refusal, self.store.url, server=self.store.base_url)
+        await put_record(self.store, path, turtle, _CREATE_ONLY)
 
     async def give(
         self,

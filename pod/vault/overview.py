@@ -10,6 +10,7 @@ a while, bounded (anyone signed in can ask, so anyone's profile may be named her
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,8 +25,8 @@ from pod.fetch import Fetcher
 from pod.ldp import rdf
 from pod.ldp.remote import fetch_graph
 from pod.ldp.resources import ResourceStore
-from pod.vault.grants import Grant, GrantBook, Status
-from pod.vault.requests import AccessRequest, RequestBook, RequestStatus, status
+from pod.vault.grants import Grant, GrantBook, Refusal, Status
+from pod.vault.requests import AccessRequest, RequestBook, RequestStatus, denied, status
 
 _NAMES: Final = (
     "http://xmlns.com/foaf/0.1/name",
@@ -36,6 +37,8 @@ _NAME_ENTRIES: Final = 2_000
 _NAME_BYTES: Final = 1024 * 1024
 _NAME_TTL: Final = 300.0
 _PREVIEW_CHARS: Final = 600
+_PREVIEW_BYTES: Final = 64 * 1024  # a larger document is described, not read
+_NAME_SECONDS: Final = 3.0
 
 
 @final
@@ -140,23 +143,25 @@ async def overview(
     """Storage `root`'s requests, grants and their history, for its owner."""
     now = time.time()
     made = await requests.all_in(root)
-    given = await grants.all_in(root)
-    by_request = {g.request: g for g in given if g.request is not None}
+    decisions = await grants.decisions_in(root)
+    given = [d for d in decisions if isinstance(d, Grant)]
+    by_request: dict[str | None, Grant | Refusal] = {d.request: d for d in decisions}
+    who_is = await _names(names, {r.requester for r in made} | {g.recipient for g in given})
     waiting, active, history = [], [], []
     for request in made:
-        grant = by_request.get(store.url(request.path))
-        state = status(request, grant, now)
-        who = await names.name(request.requester)
+        decision = by_request.get(store.url(request.path))
+        state = status(request, decision, now)
+        who = who_is[request.requester]
         if state is RequestStatus.PENDING:
             resources = tuple([await _resource(store, p) for p in request.terms.resources])
             waiting.append(Waiting(request, who, app_of(request.client), resources))
-        kind = "asked"
-        history.append(_event(request.made_at, kind, who, request, store))
-        if request.denied_at is not None:
-            denied = "refused-automatically" if request.reason else "denied"
-            history.append(_event(request.denied_at, denied, who, request, store))
+        history.append(_event(request.made_at, "asked", who, request, store))
+        refused = denied(request, decision)
+        if refused is not None:
+            kind = "refused-automatically" if refused[1] else "denied"
+            history.append(_event(refused[0], kind, who, request, store))
     for grant in given:
-        who = await names.name(grant.recipient)
+        who = who_is[grant.recipient]
         if grant.status(now) is Status.GIVEN:
             resources = tuple([await _resource(store, p) for p in grant.terms.resources])
             active.append(Active(grant, who, app_of(grant.client), resources))
@@ -187,6 +192,16 @@ async def overview(
     return Overview(root, tuple(waiting), tuple(active), tuple(history))
 
 
+async def _names(names: ProfileNames, webids: set[str]) -> dict[str, str]:
+    """Everyone's name at once, each lookup bounded in time: a slow host names nobody late."""
+    ordered = sorted(webids)
+    found = await asyncio.gather(
+        *(asyncio.wait_for(names.name(w), _NAME_SECONDS) for w in ordered),
+        return_exceptions=True,
+    )
+    return {w: n if isinstance(n, str) else w for w, n in zip(ordered, found, strict=True)}
+
+
 def _event(at: float, kind: str, who: str, request: AccessRequest, store: ResourceStore) -> Event:
     return Event(
         at,
@@ -205,15 +220,19 @@ def _name_of(store: ResourceStore, path: str) -> str:
 
 async def _resource(store: ResourceStore, path: str) -> Resource:
     """A resource as the owner is shown it: its name in the pod and the start of its data."""
+    meta = await store.head(path)
+    if meta is None:
+        return Resource(store.url(path), _name_of(store, path), "", False)
+    if not meta.is_container and (
+        not rdf.is_rdf_type(meta.content_type) or meta.size > _PREVIEW_BYTES
+    ):
+        kind = meta.content_type.split(";", 1)[0]
+        described = f"{kind}, {meta.size:,} bytes"
+        return Resource(store.url(path), _name_of(store, path), described, False)
     try:
         found = await store.get(path, accept=rdf.TURTLE)
     except PodError:
         return Resource(store.url(path), _name_of(store, path), "", False)
-    if not found.is_rdf:
-        kind = found.content_type.split(";", 1)[0]
-        return Resource(
-            store.url(path), _name_of(store, path), f"{kind}, {len(found.data):,} bytes", False
-        )
     text = found.data.decode("utf-8", "replace")
     lines = [line for line in text.splitlines() if not line.startswith("@prefix")]
     preview = "\n".join(lines).strip()

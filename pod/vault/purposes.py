@@ -42,6 +42,20 @@ def purposes() -> Mapping[str, Purpose]:
     return _load()
 
 
+def within(iri: str) -> frozenset[str]:
+    """Every bundled purpose `iri` falls under: its skos:broader ones, and theirs."""
+    found: set[str] = set()
+    todo = [iri]
+    bundled = _load()
+    while todo:
+        purpose = bundled.get(todo.pop())
+        for parent in () if purpose is None else purpose.broader:
+            if parent not in found:
+                found.add(parent)
+                todo.append(parent)
+    return frozenset(found)
+
+
 def label(iri: str, lang: str) -> str:
     """The label of purpose `iri` in language `lang` (a tag such as `nl` or `nl-BE`), else in
     English, else the IRI's local name (also for an IRI that is not a bundled purpose)."""

@@ -85,7 +85,7 @@ class GrantReader:
     async def explain(self, credentials: Credentials, path: str, needed: AccessMode) -> str | None:
         """Why the grants to this agent and client that name `path` do not allow `needed` there
         now, in words for the requester (who knows its grants), or None if none names it."""
-        covering = [g for g in await self._grants_of(credentials, path) if g.terms.covers(path)]
+        covering = [g for g in await self._grants_of(credentials, path) if g.names(path)]
         if not covering:
             return None
         now = time.time()

@@ -21,16 +21,25 @@ from typing import Final, final
 
 import pyoxigraph as ox
 
-from pod.errors import Conflict, NotFound, PodError, PreconditionFailed, TooManyRequests
+from pod.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PodError,
+    PreconditionFailed,
+    TooManyRequests,
+)
 from pod.ldp import rdf
 from pod.ldp.conditions import Conditions
+from pod.ldp.locks import MemoryLocker
 from pod.ldp.resources import ResourceStore
 from pod.vault import grants
-from pod.vault.grants import Grant, GrantBook, Status, Terms
+from pod.vault.grants import Grant, GrantBook, Refusal, Status, Terms
 from pod.vocab import DPV, GC, KLUIS, PROV, RDF, RDFS, VC
 
 REQUESTS: Final = grants.CONSENT + "requests/"
 MAX_PENDING: Final = 20  # per requester in one storage: more waits for the owner's decisions
+MAX_PENDING_IN_POD: Final = 200  # from everyone: a flood of WebIDs cannot bury the owner
 COOL_DOWN: Final = 7 * 24 * 3600.0  # after a denial, before the same ask may come again
 _CREATE_ONLY: Final = Conditions(if_none_match=("*",))
 
@@ -81,17 +90,31 @@ class AccessRequest:
         return grants.pair_container(self.root, self.requester, self.client) + self.id
 
 
-def status(request: AccessRequest, grant: Grant | None, now: float) -> RequestStatus:
-    """Where a request stands, given the grant that answers it (if any) and the clock."""
-    if grant is not None:
+Decision = Grant | Refusal
+
+
+def status(request: AccessRequest, decision: Decision | None, now: float) -> RequestStatus:
+    """Where a request stands, given the decision that answers it (if any) and the clock. The
+    record of the request itself never changes after it was made: its decision is its own
+    record, so what the requester is told and what the owner decided cannot disagree."""
+    if isinstance(decision, Grant):
         return {
             Status.GIVEN: RequestStatus.GRANTED,
             Status.WITHDRAWN: RequestStatus.REVOKED,
             Status.EXPIRED: RequestStatus.EXPIRED,
-        }[grant.status(now)]
-    if request.denied_at is not None:
+        }[decision.status(now)]
+    if decision is not None or request.denied_at is not None:
         return RequestStatus.DENIED
     return RequestStatus.EXPIRED if now >= request.terms.expires else RequestStatus.PENDING
+
+
+def denied(request: AccessRequest, decision: Decision | None) -> tuple[float, str | None] | None:
+    """When the request was denied and why (a standing choice), if it was."""
+    if isinstance(decision, Refusal):
+        return decision.at, decision.reason
+    if request.denied_at is not None:
+        return request.denied_at, request.reason
+    return None
 
 
 # --- the record as RDF --------------------------------------------------------------------
@@ -166,6 +189,7 @@ class RequestBook:
     def __init__(self, store: ResourceStore, book: GrantBook) -> None:
         self.store = store
         self.grants = book
+        self._asking = MemoryLocker()
 
     async def read(self, path: str) -> AccessRequest:
         """The request recorded at `path`. Raises NotFound."""
@@ -195,10 +219,10 @@ class RequestBook:
                 found.append(await self.read(path))
         return sorted(found, key=lambda r: r.made_at)
 
-    async def grant_of(self, request: AccessRequest) -> Grant | None:
-        """The grant that answers `request`, if it was approved."""
+    async def decision_of(self, request: AccessRequest) -> Decision | None:
+        """The grant or refusal that answers `request`, if it was decided."""
         try:
-            return await self.grants.read(request.grant_path)
+            return await self.grants.decision(request.grant_path)
         except NotFound:
             return None
 
@@ -213,38 +237,58 @@ class RequestBook:
         now: float,
         refused: Callable[[frozenset[str]], str | None] | None = None,
     ) -> tuple[AccessRequest, bool]:
-        """Record a request (and whether it is new). The same ask (for however long) still
-        pending is answered with the pending one; one a denial answered within COOL_DOWN, or
-        one beyond MAX_PENDING pending ones, is refused (429). `refused` names a standing
-        refusal of the owner's that covers one of its purposes: then the request is recorded
-        already denied, with that reason, and never waits for the owner."""
+        """Record a request (and whether it is new). The same ask from the same app (for
+        however long) still pending is answered with the pending one; an ask a denial answered
+        within COOL_DOWN (from whichever app of the requester), or one beyond MAX_PENDING of
+        the requester's or MAX_PENDING_IN_POD pending ones, is refused (429). `refused` names a
+        standing refusal of the owner's that covers one of its purposes: then the request is
+        recorded already denied, with that reason, and never waits for the owner."""
         owner = self.store.storages.owner(root)
         if owner is None:
             raise NotFound(f"{self.store.url(root)} is not a storage with an owner")
         grants.check_terms(terms, root=root, now=now)
-        mine = [
-            r for r in await self.all_in(root) if r.requester == requester and r.client == client
-        ]
-        pending = []
-        for earlier in mine:
-            state = status(earlier, await self.grant_of(earlier), now)
+        # One ask of a requester at a time in this process: two identical ones sent together
+        # make one request.
+        async with self._asking.hold(f"{root}\n{requester}"):
+            return await self._submit(root, owner, requester, client, terms, texts, now, refused)
+
+    async def _submit(
+        self,
+        root: str,
+        owner: str,
+        requester: str,
+        client: str,
+        terms: Terms,
+        texts: Mapping[str, str],
+        now: float,
+        refused: Callable[[frozenset[str]], str | None] | None,
+    ) -> tuple[AccessRequest, bool]:
+        pending, waiting_in_pod = [], 0
+        for earlier in await self.all_in(root):
+            decision = await self.decision_of(earlier)
+            state = status(earlier, decision, now)
             if state is RequestStatus.PENDING:
-                if _same_ask(earlier.terms, terms):
+                waiting_in_pod += 1
+            if earlier.requester != requester:
+                continue
+            if state is RequestStatus.PENDING:
+                if earlier.client == client and _same_ask(earlier.terms, terms):
                     return earlier, False
                 pending.append(earlier)
-            elif (
-                state is RequestStatus.DENIED
-                and earlier.denied_at is not None
-                and now < earlier.denied_at + COOL_DOWN
-                and _overlap(earlier.terms, terms)
-            ):
-                retry = int(earlier.denied_at + COOL_DOWN - now) + 1
+            when = denied(earlier, decision)
+            if when is not None and now < when[0] + COOL_DOWN and _overlap(earlier.terms, terms):
+                retry = int(when[0] + COOL_DOWN - now) + 1
                 raise TooManyRequests(
                     "the owner denied a request for this access on "
-                    f"{grants.when(earlier.denied_at)}; ask again after "
-                    f"{grants.when(earlier.denied_at + COOL_DOWN)}",
+                    f"{grants.when(when[0])}; ask again after "
+                    f"{grants.when(when[0] + COOL_DOWN)}",
                     retry_after=retry,
                 )
+        if waiting_in_pod >= MAX_PENDING_IN_POD:
+            raise TooManyRequests(
+                "too many requests wait for this person's decision; ask again later",
+                retry_after=3600,
+            )
         if len(pending) >= MAX_PENDING:
             raise TooManyRequests(
                 f"{len(pending)} requests of yours wait for the owner already; wait for their "
@@ -271,11 +315,11 @@ class RequestBook:
     async def approve(self, request: AccessRequest, terms: Terms, *, now: float) -> Grant:
         """Give the grant `request` asked for, or narrower `terms`. Raises Conflict once it was
         decided."""
-        state = status(request, await self.grant_of(request), now)
+        state = status(request, await self.decision_of(request), now)
         if state is not RequestStatus.PENDING:
             raise Conflict(f"the request is {state.value} already")
         if not terms.within(request.terms):
-            raise Conflict("an approval can give what was asked or less, never more")
+            raise BadRequest("an approval can give what was asked or less, never more")
         try:
             return await self.grants.give(
                 root=request.root,
@@ -287,17 +331,22 @@ class RequestBook:
                 path=request.grant_path,
             )
         except PreconditionFailed as exc:
-            raise Conflict("the request was approved meanwhile") from exc
+            raise Conflict("the request was decided meanwhile") from exc
 
-    async def deny(self, request: AccessRequest, *, now: float) -> AccessRequest:
-        state = status(request, await self.grant_of(request), now)
+    async def deny(
+        self, request: AccessRequest, *, now: float, reason: str | None = None
+    ) -> Refusal:
+        """Refuse `request` (`reason`: a standing choice of the owner's, when that is why).
+        Raises Conflict once it was decided."""
+        state = status(request, await self.decision_of(request), now)
         if state is not RequestStatus.PENDING:
             raise Conflict(f"the request is {state.value} already")
-        denied = replace(request, denied_at=now)
-        await grants.rewrite_record(
-            self.store, request.path, self._turtle(denied), version=request.version
-        )
-        return denied
+        refusal = Refusal(request.grant_path, self.store.url(request.path), now, reason)
+        try:
+            await self.grants.refuse(request.grant_path, refusal)
+        except PreconditionFailed as exc:
+            raise Conflict("the request was decided meanwhile") from exc
+        return refusal
 
     def _turtle(self, request: AccessRequest) -> bytes:
         return to_turtle(request, self.store.url, server=self.store.base_url)

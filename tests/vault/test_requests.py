@@ -109,7 +109,7 @@ async def test_an_approval_cannot_give_more_than_was_asked(pod: PodClient, bob: 
     made = await ask(pod, bob, ask_body(TOPICS))
     wider = {"action": "approve", "resources": [url(TOPICS), url(HISTORY)]}
     r = await pod.post(local(made["id"]), json=wider)
-    assert r.status == 409
+    assert r.status == 400
     assert "never more" in await r.text()
     assert (await pod.get(TOPICS, as_agent=bob)).status == 403
 
@@ -221,3 +221,84 @@ async def test_requests_are_found_from_the_storage_description(pod: PodClient) -
     text = await r.text()
     assert "accessRequests" in text
     assert url("/.kluis/consent/pod/requests") in text
+
+
+@pytest.mark.parametrize("first", ["approve", "deny"])
+async def test_an_approval_and_a_denial_at_once_cannot_both_land(
+    pod: PodClient, bob: Agent, first: str
+) -> None:
+    made = await ask(pod, bob, ask_body(TOPICS))
+    second = "deny" if first == "approve" else "approve"
+    answers = await asyncio.gather(
+        pod.post(local(made["id"]), json={"action": first}),
+        pod.post(local(made["id"]), json={"action": second}),
+    )
+    assert sorted(r.status for r in answers) == [200, 409]
+    won = {"approve": "granted", "deny": "denied"}[first if answers[0].status == 200 else second]
+    seen = await (await pod.get(local(made["id"]), as_agent=bob)).json()
+    assert seen["status"] == won
+    assert ((await pod.get(TOPICS, as_agent=bob)).status == 200) == (won == "granted")
+
+
+async def test_an_app_cannot_decide_on_its_own_request(
+    pod: PodClient, bob: Agent, issuer: Any
+) -> None:
+    made = await ask(pod, bob, ask_body(TOPICS))
+    same_app = Agent(issuer, "alice")  # the owner, signed in through the asking app
+    r = await pod.post(local(made["id"]), json={"action": "approve"}, as_agent=same_app)
+    assert r.status == 403
+    assert "its own request" in await r.text()
+    assert (await pod.get(TOPICS, as_agent=bob)).status == 403
+
+
+async def test_a_cool_down_holds_for_every_app_of_the_requester(
+    pod: PodClient, bob: Agent, issuer: Any
+) -> None:
+    made = await ask(pod, bob, ask_body(TOPICS))
+    assert (await pod.post(local(made["id"]), json={"action": "deny"})).status == 200
+    other = Agent(issuer, "bob", key=bob.dpop_key)
+    other.token = issuer.mint(webid=bob.webid, jkt=bob.jkt, client_id="https://b.example/id")
+    r = await pod.post(API + "requests", data=ask_body(TOPICS), headers=TURTLE, as_agent=other)
+    assert r.status == 429
+
+
+async def test_a_grant_of_the_whole_pod_never_opens_what_the_server_keeps(
+    pod: PodClient, bob: Agent
+) -> None:
+    made = await ask(
+        pod,
+        bob,
+        ask_body(POD).replace("acl:mode", "<https://w3id.org/kluis#inherit> true ; acl:mode"),
+    )
+    assert (await pod.post(local(made["id"]), json={"action": "approve"})).status == 200
+    assert (await pod.get(TOPICS, as_agent=bob)).status == 200
+    for kept in (
+        "consent/",
+        "consent/grants/",
+        "consent/requests/",
+        "consent/requests/" + made["id"].rsplit("/", 1)[1],
+    ):
+        assert (await pod.get(POD + kept, as_agent=bob)).status == 403, kept
+
+
+async def test_never_for_a_purpose_covers_the_narrower_ones_under_it(
+    pod: PodClient, bob: Agent
+) -> None:
+    assert (await pod.put(API + "choices", json={"never": [DPV + "Advertising"]})).status == 200
+    for narrower in (ADVERTISING, DPV + "TargetedAdvertising"):
+        made = await ask(pod, bob, ask_body(TOPICS, purpose=narrower))
+        assert made["status"] == "denied", narrower
+        assert narrower in made["reason"]
+    assert (await ask(pod, bob, ask_body(TOPICS)))["status"] == "pending"
+
+
+async def test_a_choice_made_later_denies_what_waits(pod: PodClient, bob: Agent) -> None:
+    waiting = await ask(pod, bob, ask_body(TOPICS, purpose=ADVERTISING))
+    other = await ask(pod, bob, ask_body(TOPICS))
+    assert (await pod.put(API + "choices", json={"never": [ADVERTISING]})).status == 200
+    seen = await (await pod.get(local(waiting["id"]), as_agent=bob)).json()
+    assert seen["status"] == "denied"
+    assert "never allows" in seen["reason"]
+    assert (await (await pod.get(local(other["id"]), as_agent=bob)).json())["status"] == "pending"
+    r = await pod.post(local(waiting["id"]), json={"action": "approve"})
+    assert r.status == 409
