@@ -6,13 +6,15 @@
   Location is where the requester follows its status, `requests/<id>` (GET), which only the
   requester and the owner may read;
 - `requests` (GET) and `requests/<id>` (POST: approve, perhaps narrower, or deny): the owner's;
-- `grants` (GET, POST) and `grants/<id>` (POST: narrow or withdraw): the owner's;
+- `grants` (GET, POST) and `grants/<pair>/<id>` (POST: narrow or withdraw; each grant's `api`
+  names it): the owner's;
 - `choices` (GET: anyone; PUT: the owner): the purposes the owner refuses once and for all.
 
 Authentication is that of any Solid request (a DPoP-bound token). To anyone but the owner the
-owner's parts answer as missing (Solid Protocol #server-unauthenticated). JSON out; the records
-themselves are RDF in the pod (`<storage>consent/`, pod.vault), which the owner reads like any
-resource.
+owner's parts answer as missing (Solid Protocol #server-unauthenticated), and no app decides
+about itself: the app a request or a grant is for cannot approve it or give it. JSON out; the
+records themselves are RDF in the pod (`<storage>consent/`, pod.vault), which the owner reads like
+any resource.
 """
 
 from __future__ import annotations

@@ -288,6 +288,16 @@ def _shapes_of(graph: rdflib.Graph, document: str, *, version: str) -> _Shapes:
 
 
 def _check_triples(shapes: _Shapes, triples: list[ox.Triple]) -> list[Violation]:
+    if any(isinstance(t.subject, ox.Triple) or isinstance(t.object, ox.Triple) for t in triples):
+        # RDF 1.2 quoted triples (`<< s p o >>`): SHACL 1.0 and pyshacl's graphs have none.
+        return [
+            Violation(
+                "",
+                "",
+                "a quoted triple (<< ... >>, RDF 1.2) cannot be checked "
+                "against a shape; state the triple itself",
+            )
+        ]
     return _check(shapes, _rdflib_graph(triples))
 
 

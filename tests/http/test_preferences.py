@@ -399,3 +399,13 @@ async def test_no_false_refusals_of_generated_valid_preferences(client: Client) 
         if response.status not in (201, 204):
             refused.append((document, response.status, await response.text()))
     assert refused == []
+
+
+async def test_a_quoted_triple_is_refused_with_a_reason(client: Client) -> None:
+    """RDF 1.2 quoted triples parse, but no SHACL 1.0 shape can check them: 422, not a 500."""
+    await constrain(client, "/pod/prefs/")
+    body = prefs('schema:knowsLanguage "nl"') + "<< <#p> <#a> <#b> >> <#said> <#me> .\n"
+    response = await client.put("/pod/prefs/quoted.ttl", data=body, headers=TURTLE)
+    assert response.status == 422
+    assert "quoted triple" in await response.text()
+    assert (await client.get("/pod/prefs/quoted.ttl")).status == 404
