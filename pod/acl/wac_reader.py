@@ -65,7 +65,7 @@ class WacReader:
         feed: ChangeFeed,
         *,
         trusted_origins: frozenset[str] = frozenset(),
-        cache_size: int = 10_000,
+        cache_size: int = 4_000,  # decisions, rules and documents; each new path adds one
     ) -> None:
         self.store = store
         self.groups = groups

@@ -74,7 +74,7 @@ _NOT_PLAIN: Final = (
     hdrs.RANGE,
 )
 # Response headers by (path, kind of resource, storage root, owner); see `_resource_headers`.
-HEADER_ENTRIES: Final = 20_000
+HEADER_ENTRIES: Final = 5_000
 HEADER_BYTES: Final = 32 * 1024 * 1024
 _STRING_BYTES: Final = 100  # a str object, its tuple slot and the tuple, estimated
 HeaderCache = LruCache[tuple[str, str, str | None, str | None], tuple[tuple[str, str], ...]]
