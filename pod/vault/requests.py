@@ -2,11 +2,13 @@
 
 A request is a record in the owner's storage, `<storage>consent/requests/<id>`, kept by the
 server and read by the owner only (like grants, pod.vault.grants). Its requester (WebID) and
-client id come from the verified token that sent it, never from its body. Approving it gives the
-grant `<storage>consent/grants/<id>`, with the request's own id: one write, made only if no
-grant has that id yet, so two approvals cannot give two grants and a crash leaves either the
-whole grant or none (no state in between to repair). A denial is one rewrite of the request.
-The requester learns the status of its own request (`status`), and nothing else of the owner's.
+client id come from the verified token that sent it, never from its body, and it never changes
+once written. Its decision is one record where its grant goes, `<storage>consent/grants/<pair>/
+<id>` with the request's own id: the grant when approved, a refusal when denied, written only if
+no decision is there yet. So of an approval and a denial sent at once exactly one lands, two
+approvals cannot give two grants, and a crash leaves the whole decision or none (no state in
+between to repair). The requester learns the status of its own request (`status`), and nothing
+else of the owner's.
 Imports ldp, model, vault.grants.
 """
 
@@ -78,7 +80,6 @@ class AccessRequest:
     texts: Mapping[str, str] = field(default_factory=dict)  # language ("" for none) -> text
     denied_at: float | None = None
     reason: str | None = None  # why it was denied, when it was denied for a reason
-    version: str = field(default="", compare=False)  # of the record it was read from
 
     @property
     def id(self) -> str:
@@ -200,7 +201,7 @@ class RequestBook:
         if found is None:
             raise NotFound(f"no access request at {self.store.url(path)}")
         try:
-            made = from_triples(
+            return from_triples(
                 found[1].triples,
                 path=path,
                 root=root,
@@ -209,7 +210,6 @@ class RequestBook:
             )
         except ValueError as exc:
             raise Conflict(f"{self.store.url(path)} is not an access request: {exc}") from exc
-        return replace(made, version=found[0].version)
 
     async def all_in(self, root: str) -> list[AccessRequest]:
         """Every request recorded in storage `root`, oldest first."""
