@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -132,6 +133,17 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         timeout=60,
         check=False,
     )
+
+
+def account_with_client(base: str, name: str) -> dict[str, Any]:
+    """An account with the pod `name` on the server at `base`, made with `kluis account create`,
+    and client credentials acting as its WebID (`kluis client create`): both answers merged."""
+    login = ("--server", base, "--email", f"{name}@example.org", "--password", "long enough")
+    account = json.loads(run_cli("account", "create", *login, "--pod", name).stdout)
+    client = json.loads(
+        run_cli("client", "create", *login, "--webid", account["webId"], "--name", name).stdout
+    )
+    return {**account, **client}
 
 
 async def test_account_and_client_commands(tmp_path: Path) -> None:

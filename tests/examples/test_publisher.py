@@ -18,7 +18,7 @@ from dpop_client import SignedIn
 
 from tests.support import free_port
 from tests.support import wait_until_serving as wait_up
-from tests.test_cli import run_cli, server
+from tests.test_cli import account_with_client, server
 
 ADVERTISING = "https://w3id.org/dpv#PersonalisedAdvertising"
 
@@ -30,15 +30,6 @@ class Two:
     publisher: dict[str, Any]  # the publisher's
 
 
-def _account(base: str, name: str) -> dict[str, Any]:
-    login = ("--server", base, "--email", f"{name}@example.org", "--password", "long enough")
-    account = json.loads(run_cli("account", "create", *login, "--pod", name).stdout)
-    client = json.loads(
-        run_cli("client", "create", *login, "--webid", account["webId"], "--name", name).stdout
-    )
-    return {**account, **client}
-
-
 @pytest.fixture
 async def two() -> AsyncIterator[Two]:
     port = free_port()
@@ -47,7 +38,7 @@ async def two() -> AsyncIterator[Two]:
         "--port", str(port), "--host", "127.0.0.1", "--storage", "memory", "--password-cost", "10"
     ) as proc:
         await wait_up(base, proc)
-        yield Two(base, _account(base, "eve"), _account(base, "news"))
+        yield Two(base, account_with_client(base, "eve"), account_with_client(base, "news"))
 
 
 def args(two: Two, **changes: Any) -> argparse.Namespace:

@@ -21,7 +21,7 @@ import rdflib
 from tests.examples.conftest import EXAMPLES  # noqa: F401 - puts examples/ on the path
 from tests.support import free_port
 from tests.support import wait_until_serving as wait_up
-from tests.test_cli import run_cli, server
+from tests.test_cli import account_with_client, server
 
 PURPOSES = [
     "https://w3id.org/dpv#" + name
@@ -40,15 +40,6 @@ PURPOSES = [
         "CommercialResearch",
     )
 ]
-
-
-def _account(base: str, name: str) -> dict[str, Any]:
-    login = ("--server", base, "--email", f"{name}@example.org", "--password", "long enough")
-    account = json.loads(run_cli("account", "create", *login, "--pod", name).stdout)
-    client = json.loads(
-        run_cli("client", "create", *login, "--webid", account["webId"], "--name", name).stdout
-    )
-    return {**account, **client}
 
 
 def _ask(resource: str, purpose: str) -> str:
@@ -77,7 +68,7 @@ async def test_a_kill_during_approvals_leaves_whole_grants_or_none(tmp_path: Pat
     async with aiohttp.ClientSession() as session:
         with server(*options) as proc:
             await wait_up(base, proc)
-            eve, news = _account(base, "eve"), _account(base, "news")
+            eve, news = account_with_client(base, "eve"), account_with_client(base, "news")
             asker = await SignedIn.sign_in(session, base, news["clientId"], news["clientSecret"])
             for purpose in PURPOSES:
                 await asker.request(
