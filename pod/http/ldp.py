@@ -532,13 +532,18 @@ def _build_headers(
             links.append(_TYPE_STORAGE)
             if owner:
                 links.append(headers.link(owner, str(SOLID.owner)))
-    methods = allowed_methods(path, meta, store.storages)
+    if grants.is_managed(path, root):  # kept by the server: read only (handle_resource)
+        methods = list(READ_ONLY)
+    else:
+        methods = allowed_methods(path, meta, store.storages)
     out: list[tuple[str, str]] = [(hdrs.LINK, ", ".join(links)), (hdrs.ALLOW, ", ".join(methods))]
     if "PATCH" in methods:
         out.append(("Accept-Patch", headers.ACCEPT_PATCH))
     if "POST" in methods:
         out.append(("Accept-Post", headers.ACCEPT_POST))
-    out += [("Accept-Put", headers.ACCEPT_PUT), (hdrs.VARY, _VARY)]
+    if "PUT" in methods:
+        out.append(("Accept-Put", headers.ACCEPT_PUT))
+    out.append((hdrs.VARY, _VARY))
     return tuple(out)
 
 

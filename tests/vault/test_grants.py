@@ -211,6 +211,11 @@ async def test_grant_records_are_rdf_the_owner_reads_and_nobody_writes(
             assert r.status == 405, (method, target, r.status)
             assert "kept by the server" in await r.text()
     assert text == await (await pod.get(record)).text()
+    for target in (record, POD + "consent/grants/"):
+        r = await pod.options(target)
+        assert set(r.headers["Allow"].split(", ")) == {"OPTIONS", "HEAD", "GET"}
+        assert "Accept-Put" not in r.headers
+        assert "Accept-Patch" not in r.headers
 
 
 @pytest.mark.parametrize(
