@@ -12,6 +12,7 @@ from pod.errors import BadRequest
 from pod.feed import act_as
 from pod.http.keys import AUTHENTICATOR, CREDENTIALS, SETTINGS
 from pod.model import ANONYMOUS, Credentials
+from pod.vault.grants import MAX_PURPOSES
 
 
 async def credentials_of(request: web.Request) -> Credentials:
@@ -47,7 +48,6 @@ async def credentials_of(request: web.Request) -> Credentials:
 # cover every purpose named (pod.vault.reader); without the header a grant's purposes are not
 # narrowed further.
 PURPOSE_HEADER = "Kluis-Purpose"
-MAX_PURPOSES = 10
 
 
 def purposes_of(value: str) -> frozenset[str]:

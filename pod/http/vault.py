@@ -22,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Any, Final
+from datetime import datetime
+from typing import Any, Final, TypeVar
 
 from aiohttp import web
 
@@ -35,12 +35,13 @@ from pod.http.keys import ASK_LIMITS, CHOICES, GRANTS, REQUESTS, SHAPES, STORE
 from pod.ldp.resources import ResourceStore
 from pod.model import AccessMode
 from pod.vault.choices import choose_never, refusal
-from pod.vault.grants import CONSENT, Grant, Terms, grants_container
+from pod.vault.grants import CONSENT, Grant, Terms, grants_container, iso
 from pod.vault.purposes import purposes
 from pod.vault.request_shape import SHAPES_FILE, parse_request
 from pod.vault.requests import API_PREFIX as PREFIX
 from pod.vault.requests import AccessRequest, api_url, denied, requests_container, status
 
+T = TypeVar("T")
 _MODES: Final = {"read": AccessMode.READ, "append": AccessMode.APPEND, "write": AccessMode.WRITE}
 
 
@@ -63,10 +64,14 @@ def endpoint(store: ResourceStore, root: str, what: str) -> str:
     return api_url(store.base_url, root, what)
 
 
+def _named_root(request: web.Request) -> str:
+    return paths.ROOT + request.match_info["storage"]
+
+
 async def _storage(request: web.Request) -> str:
     """The storage the URL names (404 if none has an owner)."""
     store = request.app[STORE]
-    root = paths.ROOT + request.match_info["storage"]
+    root = _named_root(request)
     if store.storages.owner(root) is None:
         raise NotFound(f"no storage at {store.url(root)}")
     return root
@@ -78,7 +83,7 @@ async def _owned_root(request: web.Request) -> str:
     credentials = await credentials_of(request)
     if credentials.agent is None:
         raise Unauthenticated("sign in as the pod's owner to manage its grants")
-    root = paths.ROOT + request.match_info["storage"]
+    root = _named_root(request)
     if store.storages.owner(root) != credentials.agent:
         raise NotFound(f"no storage at {store.url(root)} whose grants you manage")
     return root
@@ -241,11 +246,11 @@ async def _request_json(app: web.Application, made: AccessRequest, now: float) -
         "owner": made.owner,
         "requester": made.requester,
         "client": made.client,
-        "made": _iso(made.made_at),
+        "made": iso(made.made_at),
         "texts": dict(made.texts),
         "asked": _terms_json(made.terms, store.url),
         "granted": None if grant is None else _terms_json(grant.terms, store.url),
-        "denied": None if refused is None else _iso(refused[0]),
+        "denied": None if refused is None else iso(refused[0]),
         "reason": None if refused is None else refused[1],
     }
 
@@ -263,16 +268,10 @@ async def get_choices(request: web.Request) -> web.StreamResponse:
 async def put_choices(request: web.Request) -> web.StreamResponse:
     root = await _owned_root(request)
     body = await _object(request)
-    never = body.get("never")
-    if not isinstance(never, list) or not all(
-        isinstance(p, str) and p.startswith(("http://", "https://")) for p in never
-    ):
-        raise BadRequest(
-            'never must be a list of purpose IRIs, such as ["https://w3id.org/dpv#PersonalisedAdvertising"]'
-        )
-    unknown = sorted(set(never) - set(purposes()))
-    if unknown:
-        raise BadRequest(f"not a purpose this server knows: {', '.join(unknown)}")
+    never = _purposes(
+        body.get("never"),
+        'never must be a list of purpose IRIs, such as ["https://w3id.org/dpv#PersonalisedAdvertising"]',
+    )
     choices = request.app[CHOICES]
     await choose_never(choices, request.app[REQUESTS], root, never, now=time.time())
     return web.json_response({"never": sorted(await choices.never(root))})
@@ -296,14 +295,14 @@ def grant_json(grant: Grant, store: ResourceStore, now: float) -> dict[str, Any]
         "recipient": grant.recipient,
         "client": grant.client,
         "status": grant.status(now).value,
-        "given": _iso(grant.given_at),
-        "withdrawn": None if grant.withdrawn_at is None else _iso(grant.withdrawn_at),
+        "given": iso(grant.given_at),
+        "withdrawn": None if grant.withdrawn_at is None else iso(grant.withdrawn_at),
         "request": grant.request,
         **terms(grant.terms),
         "history": [
             {
                 "event": e.kind.value.lower(),
-                "at": _iso(e.at),
+                "at": iso(e.at),
                 **({} if e.terms is None else {"terms": terms(e.terms)}),
             }
             for e in grant.history
@@ -317,13 +316,8 @@ def _terms_json(t: Terms, url: Callable[[str], str]) -> dict[str, Any]:
         "inherit": t.inherit,
         "modes": t.modes.names,
         "purposes": sorted(t.purposes),
-        "expires": _iso(t.expires),
+        "expires": iso(t.expires),
     }
-
-
-def _iso(moment: float) -> str:
-    text = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
 
 
 async def _object(request: web.Request) -> dict[str, Any]:
@@ -356,57 +350,68 @@ def _terms(
 ) -> Terms:
     """The terms a body gives; a narrowing may leave any out, keeping `current`'s."""
 
-    def given(key: str) -> Any:
+    def field(key: str, read: Callable[[Any], T], kept: Callable[[Terms], T]) -> T:
         value = body.get(key)
-        if value is None and current is None:
+        if value is not None:
+            return read(value)
+        if current is None:
             raise BadRequest(f"{key} is required")
+        return kept(current)
+
+    def resources(value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+            raise BadRequest("resources must be a list of URLs")
+        found = {path_of(r) for r in value}
+        named = tuple(sorted(p for p in found if p is not None))
+        if len(named) != len(found):
+            raise BadRequest("every resource must be a URL on this server")
+        return named
+
+    def inherit(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise BadRequest("inherit must be true or false")
         return value
 
-    resources_in = given("resources")
-    if resources_in is None and current is not None:
-        resources = current.resources
-    else:
-        if not isinstance(resources_in, list) or not all(isinstance(r, str) for r in resources_in):
-            raise BadRequest("resources must be a list of URLs")
-        found = {path_of(r) for r in resources_in}
-        resources = tuple(sorted(p for p in found if p is not None))
-        if len(resources) != len(found):
-            raise BadRequest("every resource must be a URL on this server")
-    inherit = body.get("inherit", current.inherit if current is not None else False)
-    if not isinstance(inherit, bool):
-        raise BadRequest("inherit must be true or false")
-    modes_in = given("modes")
-    if modes_in is None and current is not None:
-        modes = current.modes
-    else:
-        if not isinstance(modes_in, list) or not all(m in _MODES for m in modes_in):
+    def modes(value: Any) -> AccessMode:
+        if not isinstance(value, list) or not all(m in _MODES for m in value):
             raise BadRequest(f"modes must be a list of {', '.join(_MODES)}")
-        modes = AccessMode.NONE
-        for m in modes_in:
-            modes |= _MODES[m]
-    purposes_in = given("purposes")
-    if purposes_in is None and current is not None:
-        chosen = current.purposes
-    else:
-        if not isinstance(purposes_in, list) or not all(
-            isinstance(p, str) and p.startswith(("http://", "https://")) for p in purposes_in
-        ):
-            raise BadRequest("purposes must be a list of purpose IRIs")
-        unknown = sorted(set(purposes_in) - set(purposes()))
-        if unknown:
-            raise BadRequest(f"not a purpose this server knows: {', '.join(unknown)}")
-        chosen = frozenset(purposes_in)
-    expires_in = given("expires")
-    if expires_in is None and current is not None:
-        expires = current.expires
-    else:
-        if not isinstance(expires_in, str):
+        given = AccessMode.NONE
+        for m in value:
+            given |= _MODES[m]
+        return given
+
+    def expires(value: Any) -> float:
+        if not isinstance(value, str):
             raise BadRequest("expires must be a date and time, such as 2027-01-31T12:00:00Z")
         try:
-            moment = datetime.fromisoformat(expires_in.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
-            raise BadRequest(f"expires is not a date and time: {expires_in!r}") from exc
+            raise BadRequest(f"expires is not a date and time: {value!r}") from exc
         if moment.tzinfo is None:
             raise BadRequest("expires needs a time zone, such as Z for UTC")
-        expires = moment.timestamp()
-    return Terms(resources, inherit, modes, chosen, expires)
+        return moment.timestamp()
+
+    return Terms(
+        resources=field("resources", resources, lambda t: t.resources),
+        inherit=inherit(body.get("inherit", current.inherit if current is not None else False)),
+        modes=field("modes", modes, lambda t: t.modes),
+        purposes=field(
+            "purposes",
+            lambda value: _purposes(value, "purposes must be a list of purpose IRIs"),
+            lambda t: t.purposes,
+        ),
+        expires=field("expires", expires, lambda t: t.expires),
+    )
+
+
+def _purposes(value: Any, wrong: str) -> frozenset[str]:
+    """Purpose IRIs of the bundled list (pod.vault.purposes); `wrong` says what a list of them
+    looks like, for a value that is none."""
+    if not isinstance(value, list) or not all(
+        isinstance(p, str) and p.startswith(("http://", "https://")) for p in value
+    ):
+        raise BadRequest(wrong)
+    unknown = sorted(set(value) - set(purposes()))
+    if unknown:
+        raise BadRequest(f"not a purpose this server knows: {', '.join(unknown)}")
+    return frozenset(value)

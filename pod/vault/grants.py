@@ -1,6 +1,7 @@
 """Grants: what an owner gave whom, for which app, on what, for which purposes and until when.
 
-A grant is its own record in the owner's pod, `<storage>consent/grants/<id>`, an RDF document
+A grant is its own record in the owner's pod, `<storage>consent/grants/<pair>/<id>` (one
+container per recipient and client, `pair_container`), an RDF document
 the server writes and only the owner may read (VAULT.md §1: never ACL lines, which would need a
 sweeper and could outlive or fight their grant). Its terms use the vocabularies of consent
 (GConsent https://w3id.org/GConsent, DPV https://w3id.org/dpv) the way Inrupt's access grants
@@ -137,8 +138,9 @@ class Grant:
         return Status.GIVEN if now < self.terms.expires else Status.EXPIRED
 
     def names(self, path: str) -> bool:
-        """Whether the grant's terms name `path` (never what the server keeps)."""
-        return self.terms.covers(path) and not path.startswith(self.root + CONSENT)
+        """Whether the grant's terms name `path`. What the server keeps (grants, requests) is
+        never shared, a whole pod's grant with its contents included."""
+        return self.terms.covers(path) and not is_managed(path, self.root)
 
     def modes(self, path: str, purposes: frozenset[str], now: float) -> AccessMode:
         """What this grant allows on `path` for a request naming `purposes`, now."""
@@ -147,10 +149,7 @@ class Grant:
             self.withdrawn_at is None
             and now < terms.expires
             and purposes <= terms.purposes
-            and terms.covers(path)
-            # What the server keeps (grants, requests) is never shared, a whole pod's grant
-            # with its contents included.
-            and not path.startswith(self.root + CONSENT)
+            and self.names(path)
         ):
             return terms.modes
         return AccessMode.NONE
@@ -189,12 +188,11 @@ def refusal_from_triples(
 ) -> Refusal:
     me = url(path)
     read = RecordReader(triples)
-    reasons = [o.value for o in read.all(me, KLUIS.reason) if isinstance(o, ox.Literal)]
     return Refusal(
         path=path,
         request=read.one_iri(me, VC.request),
         at=moment(read.one_literal(me, DPV.isIndicatedAtTime)),
-        reason=reasons[0] if reasons else None,
+        reason=read.optional_text(me, KLUIS.reason),
     )
 
 
@@ -222,9 +220,13 @@ def iri(term: object) -> ox.NamedNode:
     return ox.NamedNode(str(term))
 
 
+def iso(at: float) -> str:
+    """A moment as xsd:dateTime text, in UTC, to the millisecond."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def time_literal(at: float) -> ox.Literal:
-    text = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
-    return ox.Literal(text.replace("+00:00", "Z"), datatype=iri(XSD.dateTime))
+    return ox.Literal(iso(at), datatype=iri(XSD.dateTime))
 
 
 def moment(literal: ox.Literal) -> float:
@@ -338,6 +340,19 @@ class RecordReader:
             raise ValueError(f"{subject} needs one {predicate}")
         return found[0].value
 
+    def optional_literal(self, subject: str, predicate: object) -> ox.Literal | None:
+        """The first literal of `predicate`, if there is one."""
+        found = [o for o in self.all(subject, predicate) if isinstance(o, ox.Literal)]
+        return found[0] if found else None
+
+    def optional_moment(self, subject: str, predicate: object) -> float | None:
+        found = self.optional_literal(subject, predicate)
+        return None if found is None else moment(found)
+
+    def optional_text(self, subject: str, predicate: object) -> str | None:
+        found = self.optional_literal(subject, predicate)
+        return None if found is None else found.value
+
     def one_literal(self, subject: str, predicate: object) -> ox.Literal:
         found = [o for o in self.all(subject, predicate) if isinstance(o, ox.Literal)]
         if len(found) != 1:
@@ -374,7 +389,6 @@ def from_triples(
     """The grant a record holds. Raises ValueError for a record this module did not write."""
     me = url(path)
     read = RecordReader(triples)
-    withdrawn = read.all(me, PROV.invalidatedAtTime)
     requests = read.iris(me, VC.request)
     history = []
     for event in read.iris(me, KLUIS.history):
@@ -393,9 +407,7 @@ def from_triples(
         client=read.one_value(me, KLUIS.client),
         terms=read.terms(me, path_of),
         given_at=moment(read.one_literal(me, DPV.isIndicatedAtTime)),
-        withdrawn_at=moment(withdrawn[0])
-        if withdrawn and isinstance(withdrawn[0], ox.Literal)
-        else None,
+        withdrawn_at=read.optional_moment(me, PROV.invalidatedAtTime),
         request=requests[0] if requests else None,
         history=tuple(history),
     )

@@ -164,8 +164,6 @@ def from_triples(
     texts = {
         o.language or "": o.value for o in read.all(me, RDFS.comment) if isinstance(o, ox.Literal)
     }
-    denied = [o for o in read.all(me, PROV.invalidatedAtTime) if isinstance(o, ox.Literal)]
-    reasons = [o.value for o in read.all(me, KLUIS.reason) if isinstance(o, ox.Literal)]
     return AccessRequest(
         path=path,
         root=root,
@@ -175,8 +173,8 @@ def from_triples(
         terms=read.terms(me, path_of),
         made_at=grants.moment(read.one_literal(me, DPV.isIndicatedAtTime)),
         texts=texts,
-        denied_at=grants.moment(denied[0]) if denied else None,
-        reason=reasons[0] if reasons else None,
+        denied_at=read.optional_moment(me, PROV.invalidatedAtTime),
+        reason=read.optional_text(me, KLUIS.reason),
     )
 
 
