@@ -24,14 +24,13 @@ from babel.dates import format_datetime
 from pod.accounts.service import Account
 from pod.errors import NotFound, PodError
 from pod.http.account import (
-    check_form,
+    page_form,
     page_language,
     redirect,
     render,
     require_page_account,
     urls,
 )
-from pod.http.bodies import read_form
 from pod.http.i18n import N_, Text, page_error
 from pod.http.keys import CHOICES, GRANTS, NAMES, REQUESTS, SETTINGS, STORE
 from pod.http.sessions import Session
@@ -105,12 +104,10 @@ async def _action(
 ) -> web.StreamResponse:
     """A form on the page: the session's account, its CSRF token checked, the pod it names
     one of the account's; then back to the page, saying what was done."""
-    found = await require_page_account(request)
+    found = await page_form(request)
     if isinstance(found, web.Response):
         return found
-    session, account = found
-    form = await read_form(request)
-    check_form(request, session, form)
+    session, account, form = found
     root = form.get("pod", "")
     if root not in _roots(request, account):
         raise NotFound("no pod of yours is named in the form")

@@ -408,6 +408,20 @@ async def require_page_account(request: web.Request) -> tuple[Session, Account] 
     return session, account
 
 
+async def page_form(
+    request: web.Request,
+) -> tuple[Session, Account, dict[str, str]] | web.Response:
+    """A form posted from an account page: the session's account and the form, its CSRF token
+    checked (Forbidden if wrong); a redirect to the log-in page without a session."""
+    found = await require_page_account(request)
+    if isinstance(found, web.Response):
+        return found
+    session, account = found
+    form = await _form(request)
+    check_form(request, session, form)
+    return session, account, form
+
+
 async def get_account(request: web.Request) -> web.StreamResponse:
     found = await require_page_account(request)
     if isinstance(found, web.Response):
@@ -443,12 +457,10 @@ async def _page_action(
     request: web.Request,
     action: Callable[[Session, Account, dict[str, str]], Awaitable[web.StreamResponse | None]],
 ) -> web.StreamResponse:
-    found = await require_page_account(request)
+    found = await page_form(request)
     if isinstance(found, web.Response):
         return found
-    session, account = found
-    form = await _form(request)
-    check_form(request, session, form)
+    session, account, form = found
     try:
         done = await action(session, account, form)
     except PodError as exc:
