@@ -26,7 +26,7 @@ from pod.ldp import rdf
 from pod.ldp.resources import ResourceStore
 from pod.vault import grants
 from pod.vault.purposes import within
-from pod.vault.requests import RequestBook, RequestStatus, status
+from pod.vault.requests import RequestBook
 from pod.vocab import DPV, RDF
 
 CHOICES: Final = grants.CONSENT + "choices"
@@ -38,6 +38,7 @@ _PUBLIC_ACL: Final = """@prefix acl: <http://www.w3.org/ns/auth/acl#> .
     acl:mode acl:Read .
 """
 _REFUSED: Final = str(DPV.ConsentRefused)
+_PURPOSE: Final = str(DPV.hasPurpose)
 
 
 def choices_path(root: str) -> str:
@@ -111,10 +112,8 @@ async def choose_never(
     never = await choices.never(root)
     for made in await requests.all_in(root):
         reason = refusal(never, made.terms.purposes)
-        if reason is None:
-            continue
-        if status(made, await requests.decision_of(made), now) is RequestStatus.PENDING:
-            with contextlib.suppress(Conflict):  # decided meanwhile
+        if reason is not None and made.denied_at is None:
+            with contextlib.suppress(Conflict):  # decided already: nothing waits
                 await requests.deny(made, now=now, reason=reason)
 
 
@@ -129,16 +128,10 @@ def refusal(never: frozenset[str], purposes: frozenset[str]) -> str | None:
 
 
 def _refused(triples: list[ox.Triple]) -> frozenset[str]:
-    statuses: dict[str, set[str]] = {}
-    purposes: dict[str, set[str]] = {}
-    for t in triples:
-        if not isinstance(t.subject, ox.NamedNode) or not isinstance(t.object, ox.NamedNode):
-            continue
-        subject, predicate = t.subject.value, t.predicate.value
-        if predicate == str(DPV.hasConsentStatus):
-            statuses.setdefault(subject, set()).add(t.object.value)
-        elif predicate == str(DPV.hasPurpose):
-            purposes.setdefault(subject, set()).add(t.object.value)
+    read = grants.RecordReader(triples)
     return frozenset(
-        p for node, ps in purposes.items() if _REFUSED in statuses.get(node, set()) for p in ps
+        purpose
+        for node, predicate in read.values
+        if predicate == _PURPOSE and _REFUSED in read.iris(node, DPV.hasConsentStatus)
+        for purpose in read.iris(node, DPV.hasPurpose)
     )
