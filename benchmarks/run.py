@@ -293,8 +293,7 @@ def run(
         )
         notes["kluis_peak_rss_mb"] = _peak_rss_mb(kluis.process.pid)
     if unpinned:
-        # Kluis sizes its proof-signature pool from the cores it may use when it starts
-        # (`proof_threads` -1), so it starts again, on the same port and data, on every core.
+        # Kluis starts again, on the same port and data, free to run on every core.
         with serving("kluis", kluis_command, port, options, pinned=False) as kluis:
             notes["event_loop"]["kluis, both cores"] = event_loop(kluis.process.pid)
             for scenario in unpinned:

@@ -259,14 +259,9 @@ def create_app(
 
 def _proof_threads(setting: int) -> ThreadPoolExecutor | None:
     """The pool that checks proof signatures (`Settings.proof_threads`), or None for the loop."""
-    count = setting
-    if count < 0:
-        affinity = getattr(os, "sched_getaffinity", None)  # Linux: the cores we may run on
-        cores = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
-        count = 1 if cores > 1 else 0
-    if count == 0:
+    if setting == 0:
         return None
-    return ThreadPoolExecutor(max_workers=count, thread_name_prefix="kluis-dpop")
+    return ThreadPoolExecutor(max_workers=setting, thread_name_prefix="kluis-dpop")
 
 
 def _static_clients(path: str) -> list[dict[str, Any]]:

@@ -6,11 +6,11 @@ an OAuth error code (`invalid_token`, `invalid_dpop_proof`, `invalid_request`) a
 
 from __future__ import annotations
 
-import asyncio
 from concurrent.futures import Executor
 from typing import final
 
 from pod.auth.dpop import ProofVerifier, ReplayCache
+from pod.auth.signatures import SignatureChecks
 from pod.auth.tokens import TokenVerifier, same_issuer
 from pod.auth.webid import WebIdProfiles
 from pod.errors import FetchError, Unauthenticated
@@ -31,15 +31,16 @@ class Authenticator:
         allow_bearer: bool = False,
         signatures: Executor | None = None,
     ) -> None:
-        """`signatures`: where proof signatures are checked (None: on the event loop). A
-        thread pool lets the loop serve other requests meanwhile on another core:
-        `cryptography` releases the GIL while it verifies."""
+        """`signatures`: where proof signatures are checked (None: on the event loop), in
+        batches (`SignatureChecks`). A thread pool lets the loop serve other requests meanwhile
+        on another core: `cryptography` releases the GIL while it verifies."""
         self.tokens = tokens
         self.proofs = proofs
         self.replay = replay
         self.profiles = profiles
         self.allow_bearer = allow_bearer
         self.signatures = signatures
+        self._signatures = SignatureChecks(signatures)
 
     async def authenticate(
         self,
@@ -62,11 +63,7 @@ class Authenticator:
                     "a DPoP-bound token needs a DPoP proof header", error="invalid_dpop_proof"
                 )
             checked = self.proofs.check(dpop, method=method, url=url, access_token=token)
-            if self.signatures is None:
-                proof = checked.signed()
-            else:
-                loop = asyncio.get_running_loop()
-                proof = await loop.run_in_executor(self.signatures, checked.signed)
+            proof = await self._signatures.signed(checked)
             # Remembered with no await since the check, so two concurrent uses of one proof
             # cannot both pass.
             self.replay.check_and_remember(proof)
