@@ -161,7 +161,8 @@ def create_app(
     base = urlsplit(settings.base_url)
     own_origin = frozenset({f"{base.scheme}://{base.netloc}"})
     issuer = settings.base_url
-    proofs, replay = ProofVerifier(), ReplayCache()
+    proofs = ProofVerifier()
+    replay = ReplayCache(window=proofs.max_age + proofs.skew, skew=proofs.skew)
     signing_keys = SigningKeys(kv, retire_after=2 * max(ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME))
     issuer_keys = IssuerKeys(fetcher)
     issuer_keys.register_local(issuer, signing_keys.key_set)

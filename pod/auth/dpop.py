@@ -323,9 +323,10 @@ class ReplayCache:
 
     Ids are grouped by the second they were seen in, so a whole second is forgotten at once when
     it leaves the window: an id costs about 120 bytes (its text, a set's slot and a list's),
-    not the 200 of an ordered dict's entry with its own time. When full, the oldest second is
-    forgotten first; it is the first to expire anyway, and a proof older than the acceptance
-    window is refused by its iat before this cache is asked.
+    not the 200 of an ordered dict's entry with its own time. A proof older than the acceptance
+    window is refused by its iat before this cache is asked. When full, the oldest second is
+    forgotten first, and proofs issued before its end are refused from then on: under more
+    than `max_entries` proofs per window the window shortens instead of letting a replay in.
 
     A restart must not forget: a graceful shutdown saves what the cache holds (`snapshot`) and
     the next start takes it back (`restore`). After a crash there is nothing to take back, so
@@ -333,30 +334,39 @@ class ReplayCache:
     gone unrecorded); clients make a fresh proof per request anyway.
     """
 
-    def __init__(self, *, window: float = 65.0, max_entries: int = 200_000) -> None:
+    def __init__(
+        self, *, window: float = 65.0, max_entries: int = 200_000, skew: float = 5.0
+    ) -> None:
+        """`window`: how long a proof is acceptable (the verifier's max_age + skew); `skew`: how
+        far ahead of the server's clock an accepted proof's iat may be."""
         self.window = window
         self.max_entries = max_entries
+        self.skew = skew
         self.not_before: float | None = None
         self._all: set[str] = set()  # every id within the window
         self._seconds: dict[int, list[str]] = {}  # second seen -> its ids; oldest first
 
     def check_and_remember(self, proof: Proof, *, now: float | None = None) -> None:
-        """Raise Unauthenticated if the proof's jti was seen within the window, or the proof is
-        older than a restart after which its use could not be known; else remember it."""
+        """Raise Unauthenticated if the proof's jti was seen within the window, or the proof was
+        issued before a moment from which on its use could not be known (a restart, or a second
+        forgotten early); else remember it."""
         current = time.time() if now is None else now
-        if self.not_before is not None and proof.iat < self.not_before:
-            raise _invalid("it was made before the server restarted; make a new proof")
         self._forget(current)
+        if self.not_before is not None and proof.iat < self.not_before:
+            raise _invalid(
+                "it was made before the server restarted or before the newest proofs it can "
+                "remember; make a new proof"
+            )
         if proof.jti in self._all:
             raise _invalid("this proof was already used (replayed jti)")
         self._remember(proof.jti, int(current))
 
     def _forget(self, current: float) -> None:
-        """Drop the seconds that left the window, and the oldest while the cache is full."""
+        """Drop the seconds that left the window."""
         oldest = current - self.window
         while self._seconds:
             second = next(iter(self._seconds))
-            if second + 1 > oldest and len(self._all) < self.max_entries:
+            if second + 1 > oldest:
                 break
             self._all.difference_update(self._seconds.pop(second))
 
@@ -369,6 +379,12 @@ class ReplayCache:
             self._seconds[second] = [jti]
         else:
             bucket.append(jti)
+        # Full: the oldest second goes, and proofs that could have been seen in it (issued
+        # before its end, or up to `skew` ahead of it) are refused from now on.
+        while len(self._all) > self.max_entries:
+            oldest = next(iter(self._seconds))
+            self._all.difference_update(self._seconds.pop(oldest))
+            self.not_before = max(self.not_before or 0.0, oldest + 1.0 + self.skew)
 
     def refuse_before(self, moment: float) -> None:
         """Refuse proofs issued before `moment` (seconds since the epoch): this process cannot

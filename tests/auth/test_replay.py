@@ -91,14 +91,22 @@ def test_an_id_is_refused_while_in_the_window_and_forgotten_after() -> None:
     cache.check_and_remember(_proof("a", 100), now=161.0)  # its iat is checked by the verifier
 
 
-def test_a_full_cache_forgets_the_oldest_second_first() -> None:
-    cache = ReplayCache(window=60.0, max_entries=4)
-    for n, second in enumerate((100, 100, 101, 102)):
-        cache.check_and_remember(_proof(f"p{n}", second), now=second)
-    cache.check_and_remember(_proof("p4", 103), now=103)  # full: second 100 goes
+def test_a_full_cache_forgets_the_oldest_second_and_refuses_its_proofs() -> None:
+    """Forgetting a second before it left the window must not let its proofs be used again,
+    nor those whose iat was up to `skew` ahead of it."""
+    cache = ReplayCache(window=60.0, max_entries=3, skew=5.0)
+    for n, second in enumerate((100, 110, 120)):
+        cache.check_and_remember(_proof(f"p{n}", second), now=second + 0.2)
+    cache.check_and_remember(_proof("p3", 120), now=120.5)  # over: second 100 goes
+    for iat in (100, 105.9):
+        with pytest.raises(Unauthenticated, match="made before"):
+            cache.check_and_remember(_proof("p0", iat), now=120.6)
     with pytest.raises(Unauthenticated, match="already used"):
-        cache.check_and_remember(_proof("p2", 101), now=103)
-    cache.check_and_remember(_proof("p0", 103), now=103)
+        cache.check_and_remember(_proof("p1", 110), now=120.6)
+    cache.check_and_remember(_proof("p4", 110), now=120.7)  # over again: second 110 goes
+    with pytest.raises(Unauthenticated, match="made before"):
+        cache.check_and_remember(_proof("p5", 115), now=120.8)
+    cache.check_and_remember(_proof("p6", 116), now=120.8)
 
 
 def test_after_a_crash_only_proofs_made_after_the_start_count() -> None:
