@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 import time
 import warnings
 from dataclasses import dataclass
@@ -321,12 +322,16 @@ class ProofVerifier:
 class ReplayCache:
     """Remembers proof ids for as long as their proofs are acceptable; bounded in size.
 
-    Ids are grouped by the second they were seen in, so a whole second is forgotten at once when
-    it leaves the window: an id costs about 120 bytes (its text, a set's slot and a list's),
-    not the 200 of an ordered dict's entry with its own time. A proof older than the acceptance
-    window is refused by its iat before this cache is asked. When full, the oldest second is
-    forgotten first, and proofs issued before its end are refused from then on: under more
-    than `max_entries` proofs per window the window shortens instead of letting a replay in.
+    An id is kept as a 64-bit keyed BLAKE2b digest, grouped by the second it was seen in, so a
+    whole second is forgotten at once when it leaves the window: about 86 bytes an id (an int,
+    a set's slot and a list's), where its text cost 135 and an ordered dict's entry 200. Two ids
+    with one digest would only refuse a fresh proof as a replay, never admit one; with the key
+    secret, a client cannot choose ids that collide with another's.
+
+    A proof older than the acceptance window is refused by its iat before this cache is asked.
+    When full, the oldest second is forgotten first, and proofs issued before its end are
+    refused from then on: under more than `max_entries` proofs per window the window shortens
+    instead of letting a replay in.
 
     A restart must not forget: a graceful shutdown saves what the cache holds (`snapshot`) and
     the next start takes it back (`restore`). After a crash there is nothing to take back, so
@@ -343,8 +348,14 @@ class ReplayCache:
         self.max_entries = max_entries
         self.skew = skew
         self.not_before: float | None = None
-        self._all: set[str] = set()  # every id within the window
-        self._seconds: dict[int, list[str]] = {}  # second seen -> its ids; oldest first
+        self.key = secrets.token_bytes(16)  # of the digests; saved with them (`snapshot`)
+        self._all: set[int] = set()  # the digest of every id within the window
+        self._seconds: dict[int, list[int]] = {}  # second seen -> its digests; oldest first
+
+    def _digest(self, jti: str) -> int:
+        # surrogatepass: a JSON string may hold a lone surrogate, which is still a distinct id.
+        data = jti.encode("utf-8", "surrogatepass")
+        return int.from_bytes(hashlib.blake2b(data, digest_size=8, key=self.key).digest())
 
     def check_and_remember(self, proof: Proof, *, now: float | None = None) -> None:
         """Raise Unauthenticated if the proof's jti was seen within the window, or the proof was
@@ -357,9 +368,10 @@ class ReplayCache:
                 "it was made before the server restarted or before the newest proofs it can "
                 "remember; make a new proof"
             )
-        if proof.jti in self._all:
+        digest = self._digest(proof.jti)
+        if digest in self._all:
             raise _invalid("this proof was already used (replayed jti)")
-        self._remember(proof.jti, int(current))
+        self._remember(digest, int(current))
 
     def _forget(self, current: float) -> None:
         """Drop the seconds that left the window."""
@@ -370,15 +382,15 @@ class ReplayCache:
                 break
             self._all.difference_update(self._seconds.pop(second))
 
-    def _remember(self, jti: str, second: int) -> None:
-        if jti in self._all:
+    def _remember(self, digest: int, second: int) -> None:
+        if digest in self._all:
             return
-        self._all.add(jti)
+        self._all.add(digest)
         bucket = self._seconds.get(second)
         if bucket is None:
-            self._seconds[second] = [jti]
+            self._seconds[second] = [digest]
         else:
-            bucket.append(jti)
+            bucket.append(digest)
         # Full: the oldest second goes, and proofs that could have been seen in it (issued
         # before its end, or up to `skew` ahead of it) are refused from now on.
         while len(self._all) > self.max_entries:
@@ -391,18 +403,23 @@ class ReplayCache:
         know which of them were used before it started."""
         self.not_before = moment
 
-    def snapshot(self, *, now: float | None = None) -> dict[str, float]:
-        """The ids still within the window, with the second each was seen in (for a graceful
-        restart)."""
+    def snapshot(self, *, now: float | None = None) -> tuple[str, dict[str, float]]:
+        """For a graceful restart: the digests' key and the digests still within the window
+        (hex), with the second each was seen in."""
         current = time.time() if now is None else now
-        return {
-            jti: float(second)
-            for second, ids in self._seconds.items()
+        seen = {
+            f"{digest:016x}": float(second)
+            for second, digests in self._seconds.items()
             if second + 1 > current - self.window
-            for jti in ids
+            for digest in digests
         }
+        return self.key.hex(), seen
 
-    def restore(self, seen: dict[str, float]) -> None:
-        """Take back a `snapshot` saved by the process before this one."""
-        for jti, second in sorted(seen.items(), key=lambda item: item[1]):
-            self._remember(jti, int(second))
+    def restore(self, key: str, seen: dict[str, float]) -> None:
+        """Take back a `snapshot` saved by the process before this one. Raises ValueError if
+        it is not one."""
+        self.key = bytes.fromhex(key)
+        if len(self.key) != 16:
+            raise ValueError("the saved DPoP replay cache has a key of the wrong length")
+        for digest, second in sorted(seen.items(), key=lambda item: item[1]):
+            self._remember(int(digest, 16), int(second))

@@ -28,17 +28,18 @@ class SeenProofs:
     """Proof ids (as `ReplayCache.snapshot` gives them) with when they were seen, seconds since
     the epoch."""
 
-    seen: Mapping[str, float]
+    key: str  # the digests' key, hex
+    seen: Mapping[str, float]  # digest (hex) -> the second it was seen in
 
     def to_json(self) -> Record:
-        return {"seen": dict(self.seen)}
+        return {"key": self.key, "seen": dict(self.seen)}
 
     @classmethod
     def from_json(cls, key: str, data: Record) -> SeenProofs:
-        seen = data.get("seen")
-        if not isinstance(seen, dict):
+        seen, digest_key = data.get("seen"), data.get("key")
+        if not isinstance(seen, dict) or not isinstance(digest_key, str):
             raise ValueError("no proof ids in the saved DPoP replay cache")
-        return cls({str(k): float(v) for k, v in seen.items()})
+        return cls(digest_key, {str(k): float(v) for k, v in seen.items()})
 
 
 # A saved cache is worth keeping only as long as the proofs it names are acceptable: the
@@ -55,7 +56,7 @@ async def resume(replay: ReplayCache, kv: KeyValueStore) -> None:
     try:
         saved = await Records(kv, DPOP).take(_KEY)
         if saved is not None:
-            replay.restore(dict(saved.seen))
+            replay.restore(saved.key, dict(saved.seen))
             return
     except (ValueError, TypeError):  # not what `save` writes: trust nothing from before
         pass
@@ -65,7 +66,8 @@ async def resume(replay: ReplayCache, kv: KeyValueStore) -> None:
 async def save(replay: ReplayCache, kv: KeyValueStore) -> None:
     """Keep what `replay` holds for the next process (at a graceful shutdown)."""
     try:
-        await Records(kv, DPOP).put(_KEY, SeenProofs(replay.snapshot()), ttl=replay.window)
+        digest_key, seen = replay.snapshot()
+        await Records(kv, DPOP).put(_KEY, SeenProofs(digest_key, seen), ttl=replay.window)
     except OSError:
         log.exception(
             "could not save the DPoP replay cache; proofs older than the restart will be refused"

@@ -73,10 +73,10 @@ def test_snapshot_and_restore_carry_the_window_over() -> None:
     cache = ReplayCache(window=60.0)
     cache.check_and_remember(_proof("old", 0), now=0.0)
     cache.check_and_remember(_proof("recent", 100), now=100.0)
-    saved = cache.snapshot(now=110.0)
-    assert saved == {"recent": 100.0}  # "old" left the window
+    key, saved = cache.snapshot(now=110.0)
+    assert list(saved.values()) == [100.0]  # "old" left the window
     restarted = ReplayCache(window=60.0)
-    restarted.restore(saved)
+    restarted.restore(key, saved)
     with pytest.raises(Unauthenticated, match="already used"):
         restarted.check_and_remember(_proof("recent", 100), now=111.0)
     restarted.check_and_remember(_proof("new", 111), now=111.0)
