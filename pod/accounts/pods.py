@@ -138,14 +138,9 @@ async def _create_preferences(store: ResourceStore, root: str, webid: str) -> No
     explicitly, and nothing else chosen (consent is never pre-ticked: GDPR Art. 4(11), 7; CJEU
     C-673/17 Planet49). Owner-only, as the storage's default ACL makes it. Pods made before this
     have no preferences/ container; their owners can make one the same way."""
-    container = store.url(root + PREFERENCES)
-    shapes = store.base_url + "/" + VOCAB_PATH + PREFERENCES_SHAPES
-    declaration = [
-        ox.Triple(ox.NamedNode(container), ox.NamedNode(LDP.constrainedBy), ox.NamedNode(shapes))
-    ]
-    await store.put(
-        root + PREFERENCES, data=rdf.serialize(declaration, rdf.TURTLE), content_type=rdf.TURTLE
-    )
+    # The starter document is written first and the container's shape declared after it: it
+    # is our own and conforms (tests/http/test_preferences.py), so a sign-up does not load
+    # pyshacl (about 7 MB, kept for the life of the process) to check it again.
     me = ox.NamedNode(store.url(root + STARTER_PREFERENCES) + "#preferences")
     starter = [
         ox.Triple(me, _A, ox.NamedNode(KLUIS.Preferences)),
@@ -158,4 +153,12 @@ async def _create_preferences(store: ResourceStore, root: str, webid: str) -> No
         data=rdf.serialize(starter, rdf.TURTLE),
         content_type=rdf.TURTLE,
         relative=True,
+    )
+    container = store.url(root + PREFERENCES)
+    shapes = store.base_url + "/" + VOCAB_PATH + PREFERENCES_SHAPES
+    declaration = [
+        ox.Triple(ox.NamedNode(container), ox.NamedNode(LDP.constrainedBy), ox.NamedNode(shapes))
+    ]
+    await store.put(
+        root + PREFERENCES, data=rdf.serialize(declaration, rdf.TURTLE), content_type=rdf.TURTLE
     )
