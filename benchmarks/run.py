@@ -65,7 +65,7 @@ from benchmarks.scenarios import (
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: `benchmarks` imports from here
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
-GET_RATIO_TARGET = 0.40
+GET_RATIO_TARGET = 0.50  # issue 13: a and b at >= 50% of the bare server on uvloop
 LISTING_P50_TARGET_MS = 50.0
 # Issue 13, target 4. On one core, an authenticated GET (g, g2) may cost at most one signature
 # verification (measured alone, benchmarks.verify) plus AUTH_BUDGET_US more per request than the
@@ -837,15 +837,17 @@ def _ratio(kluis: dict[str, Any], bare: dict[str, Any]) -> float | None:
 
 def _targets(results: dict[str, Any], connections: int) -> list[dict[str, Any]]:
     targets = []
-    if "a" in results:
-        ratio = results["a"]["ratio"]
-        targets.append(
-            {
-                "target": f"public GET of a small document >= {GET_RATIO_TARGET:.0%} of bare",
-                "measured": f"{ratio:.0%}" if ratio is not None else "n/a",
-                "met": ratio is not None and ratio >= GET_RATIO_TARGET,
-            }
-        )
+    for key in ("a", "b"):
+        if key in results:
+            ratio = results[key]["ratio"]
+            targets.append(
+                {
+                    "target": f"public GET of a small document ({key}: "
+                    f"{SCENARIOS[key].title}) >= {GET_RATIO_TARGET:.0%} of bare",
+                    "measured": f"{ratio:.0%}" if ratio is not None else "n/a",
+                    "met": ratio is not None and ratio >= GET_RATIO_TARGET,
+                }
+            )
     for key in ("c", "c1"):
         if key in results:
             p50 = results[key]["kluis"]["p50_ms"]
