@@ -84,6 +84,9 @@ class Warned:
 
     def __init__(self) -> None:
         self.kinds: set[str] = set()
+        # The Host header of the last request seen without proxy headers whose scheme and
+        # host matched base_url: the same header again needs no check.
+        self.fine_host: str | None = None
 
 
 WARNED = web.AppKey("warned", Warned)

@@ -96,20 +96,26 @@ def _in(text: str, networks: _Networks) -> bool:
 def warn_about_origin(request: web.Request) -> None:
     """Log once per app when a request shows that clients reach the server at another scheme or
     host than `base_url`, or that a proxy the settings do not trust forwards requests."""
-    warned = request.app[WARNED].kinds
+    state = request.app[WARNED]
+    warned = state.kinds
     if len(warned) == 2:
         return
-    settings = request.app[SETTINGS]
     headers = request.headers
     forwarding = [
         name
         for name in (hdrs.FORWARDED, hdrs.X_FORWARDED_FOR, hdrs.X_FORWARDED_PROTO)
         if name in headers
     ]
+    settings = request.app[SETTINGS]
     if not forwarding:
-        # The common case, asked on every request: no proxy, and the Host seen before.
+        # The common case, asked on every request: no proxy, and the Host seen last time.
+        host = headers.get(hdrs.HOST)
+        if host is not None and host == state.fine_host:
+            return
         seen = f"{request.scheme}://{request.host}"
-        if "origin" not in warned and not _same_origin(seen, settings.base_url):
+        if _same_origin(seen, settings.base_url):
+            state.fine_host = host
+        elif "origin" not in warned:
             peer = request.remote or "unknown"
             trusted = bool(settings.proxy_networks) and _in(peer, settings.proxy_networks)
             _warn_origin(warned, seen, settings.base_url, trusted)

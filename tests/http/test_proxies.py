@@ -162,3 +162,24 @@ async def test_a_proxy_that_is_not_trusted_is_warned_about_once(
     # Not believed from an untrusted peer: the connection's own scheme and Host are what counts.
     assert f"a request arrived for http://{client.host}:{client.port}/ but base_url" in origin
     assert "also set trusted_proxies" in origin
+
+
+async def test_a_direct_request_at_another_host_is_warned_about_once(
+    aiohttp_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without a proxy the Host header decides; one that matched base_url is remembered, and a
+    request at another host after it is still noticed."""
+    client = await aiohttp_client(
+        create_app(Settings(base_url="http://pod.example/", storage="memory"))
+    )
+    caplog.set_level(logging.WARNING, logger="pod.http.proxies")
+    await _get(client, Host="pod.example")
+    await _get(client, Host="pod.example")
+    assert _warnings(caplog) == []
+    await _get(client, Host="other.example")
+    await _get(client, Host="other.example")
+    await _get(client, Host="pod.example")
+    [warning] = _warnings(caplog)
+    assert "a request arrived for http://other.example/ but base_url is http://pod.example/" in (
+        warning
+    )
