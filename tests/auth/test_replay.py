@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from pod.auth.dpop import Proof, ReplayCache
+from pod.auth.replay_state import resume, save
 from pod.errors import Unauthenticated
+from pod.storage.kv import MemoryKeyValueStore
 from tests.interop.conftest import Server, client_credentials, person
 from tests.support import free_port
 from tests.support import wait_until_serving as wait_up
@@ -115,3 +118,24 @@ def test_after_a_crash_only_proofs_made_after_the_start_count() -> None:
     with pytest.raises(Unauthenticated, match="before the server restarted"):
         cache.check_and_remember(_proof("a", 999), now=1001.0)
     cache.check_and_remember(_proof("b", 1000), now=1001.0)
+
+
+async def test_a_saved_cache_is_taken_back_only_with_its_key() -> None:
+    """A graceful stop saves the digests with their key; a saved cache without a key (as
+    versions before the digests saved it) is not trusted: proofs from before the start are
+    refused, as after a crash."""
+    kv = MemoryKeyValueStore()
+    cache = ReplayCache(window=60.0)
+    cache.check_and_remember(_proof("seen", time.time()))
+    await save(cache, kv)
+    restarted = ReplayCache(window=60.0)
+    await resume(restarted, kv)
+    assert restarted.not_before is None
+    with pytest.raises(Unauthenticated, match="already used"):
+        restarted.check_and_remember(_proof("seen", time.time()))
+    await kv.put("dpop", "replay", {"seen": {"seen": time.time()}}, ttl=60)
+    older = ReplayCache(window=60.0)
+    await resume(older, kv)
+    assert older.not_before is not None
+    with pytest.raises(Unauthenticated, match="before the server restarted"):
+        older.check_and_remember(_proof("seen", older.not_before - 1))

@@ -501,7 +501,7 @@ STORED: list[tuple[str, str, Record]] = [
         "06" * 32,
         {"webid": "https://pod.example/ann/profile/card#me", "client_id": "c", "before": 1.5},
     ),
-    ("dpop", "replay", {"seen": {"jti-1": 1700000000.5}}),
+    ("dpop", "replay", {"key": "00" * 16, "seen": {"0123456789abcdef": 1700000000.5}}),
     ("server", "base_url", {"url": "https://pod.example/"}),
 ]
 
