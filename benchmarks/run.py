@@ -1089,8 +1089,8 @@ def _versus_public(report: dict[str, Any]) -> list[str]:
     if both:
         lines += [
             "",
-            "The same with Kluis allowed both cores (a second Kluis process, not pinned; "
-            "it checks proof signatures in a worker thread; the load generator stays on core "
+            "The same with Kluis allowed both cores (a second Kluis process, not pinned, "
+            "with its default settings; the load generator stays on core "
             f"{report['environment']['pinned']['load']}, which Kluis may now share):",
             "",
             "| scenario | Kluis req/s | p50 ms | p99 ms | errors | Kluis cores | vs (fmt) |",

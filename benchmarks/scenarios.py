@@ -92,7 +92,7 @@ OWNED_ACL = """\
 # member (hw) by an acl:agent rule of the document's ACL.
 SHARED = f"/{OWNER_POD}/shared"
 # The scenarios that need the account and OWNED. fmt and gmt are f and g with Kluis allowed both
-# cores (not pinned): Kluis then checks proof signatures in a worker thread on the other core.
+# cores (not pinned), with its default settings.
 AUTHENTICATED = ("f", "g", "g2", "fmt", "gmt", "h", "hw")
 
 # Kluis paths. The setup creates DOC, PATCHED and the CHILDREN children of BIG.
