@@ -6,9 +6,12 @@ every size, so it says nothing here):
 - c10, c1k, c10k: GET a container of 10 / 1,000 / 10,000 children;
 - d10, d1k, d10k: PUT a new 1 KB document into a container already holding 10 / 1,000 / 10,000;
 - e20, e1k, e10k: N3 Patch inserting one fixed triple into a document of 20 / 1,000 / 10,000
-  triples.
+  triples;
+- q10, q10k: PUT a new 1 KB document into a pod (a storage root) already holding 10 / 10,000,
+  with a quota (`--pod-quota-bytes`, too high to refuse anything): every write is counted
+  against the pod's quota, and issue 15 asks that this never walks the pod per write.
 
-The children of the c and d containers are written into the data directory before Kluis starts
+The children of the c, d and q containers are written into the data directory before Kluis starts
 (as the file backend lays them out: one plain Turtle file each, files 0600 and directories 0700),
 which takes well under a second where 22,000 PUTs would take a minute. The e documents are PUT
 once Kluis runs, so they are stored as Kluis stores any document.
@@ -19,6 +22,7 @@ ends larger than it started: the report gives both sizes.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,12 +32,14 @@ from typing import Any, Literal
 import aiohttp
 import pyoxigraph as ox
 
-from benchmarks.scenarios import BENCH, CHILD, DOCUMENT, PATCH, TURTLE, Scenario
+from benchmarks.scenarios import BENCH, CHILD, DOCUMENT, PATCH, PUBLIC_ACL, TURTLE, Scenario
 
-Family = Literal["c", "d", "e"]
+Family = Literal["c", "d", "e", "q"]
 # What the issue sets, each a ratio of the largest size's figure to the smallest's.
 PUT_P50_GROWTH_TARGET = 1.10  # d: PUT p50 at 10,000 documents within 10% of at 10
 PATCH_RATE_GROWTH_TARGET = 0.25  # e: rate on 10,000 triples >= 25% of on 20
+QUOTA_PUT_P50_GROWTH_TARGET = 1.10  # q: PUT p50 into a pod of 10,000 within 10% of into one of 10
+POD_QUOTA_BYTES = 10**12  # the q scenarios' quota: counted, never reached
 DOCUMENT_TRIPLES = 20  # in DOCUMENT
 _FILE_MODE = 0o600  # as pod.storage.claim: the owner's data only
 _DIR_MODE = 0o700
@@ -63,6 +69,12 @@ def _case(family: Family, size: int) -> Case:
             key, f"PUT new 1 KB document, container of {size:,}", "PUT", f"{BENCH}grow-{key}/",
             "", {"Content-Type": "text/turtle"}, DOCUMENT, "unique",
         )  # fmt: skip
+    elif family == "q":
+        # A pod of its own (a storage root at the top, as every pod is), with a quota.
+        scenario = Scenario(
+            key, f"PUT new 1 KB document, pod of {size:,}, with a quota", "PUT", f"/quota-{key}/",
+            "", {"Content-Type": "text/turtle"}, DOCUMENT, "unique",
+        )  # fmt: skip
     else:
         scenario = Scenario(
             key, f"PATCH (N3) one fixed triple, {size:,}-triple document", "PATCH",
@@ -77,8 +89,16 @@ CASES = {
         *(_case("c", n) for n in (10, 1_000, 10_000)),
         *(_case("d", n) for n in (10, 1_000, 10_000)),
         *(_case("e", n) for n in (DOCUMENT_TRIPLES, 1_000, 10_000)),
+        *(_case("q", n) for n in (10, 10_000)),
     )
 }
+
+
+def server_options(cases: Iterable[Case]) -> list[str]:
+    """What `kluis serve` needs beside its usual options to run `cases`."""
+    if any(case.family == "q" for case in cases):
+        return ["--pod-quota-bytes", str(POD_QUOTA_BYTES)]
+    return []
 
 
 def document(triples: int) -> str:
@@ -90,12 +110,17 @@ def document(triples: int) -> str:
 
 
 def write_children(data_dir: Path, cases: Iterable[Case]) -> None:
-    """Write the children of the c and d containers into a data directory Kluis will serve."""
+    """Write the children of the c, d and q containers into a data directory Kluis will serve;
+    a q container is made a storage (a pod) anyone may read and write, as the file backend
+    keeps its marker and its ACL."""
     for case in cases:
         if case.family == "e":
             continue
         folder = data_dir / case.scenario.path.strip("/")
         folder.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        if case.family == "q":
+            _write_new(folder / ".kluis~self.json", json.dumps({"storage": "true"}).encode())
+            _write_new(folder / ".acl", PUBLIC_ACL.encode())
         body = CHILD.encode()
         for i in range(case.size):
             fd = os.open(folder / f"item-{i:05d}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
@@ -210,7 +235,29 @@ def targets(rows: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": ratio is not None and ratio >= PATCH_RATE_GROWTH_TARGET,
             }
         )
+    ends = _ends(rows, "q")
+    if ends and (ends[0]["size"], ends[1]["size"]) == (10, 10_000):
+        small, large = (r["kluis"]["p50_ms"] for r in ends)
+        ratio = _quotient(large, small)
+        found.append(
+            {
+                "target": "PUT p50 into a pod of 10,000 documents with a quota within "
+                f"{QUOTA_PUT_P50_GROWTH_TARGET - 1:.0%} of into one of 10",
+                "measured": "n/a"
+                if ratio is None
+                else f"{ratio:.0%} ({_number(large)} ms against {_number(small)})",
+                "met": ratio is not None and ratio <= QUOTA_PUT_P50_GROWTH_TARGET,
+            }
+        )
     return found
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def _size(row: dict[str, Any]) -> str:

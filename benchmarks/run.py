@@ -224,6 +224,7 @@ def run(
         "--base-url", f"http://127.0.0.1:{port}/", "--data-dir", str(workdir / "data"),
         "--storage", "file", "--access-log", "false", "--password-cost", str(PASSWORD_COST),
     ]  # fmt: skip
+    kluis_command += growth.server_options(cases)
     if any(s.agent != "owner" for s in scenarios):
         # The app the grantee and the member sign in with (benchmarks.grants).
         clients = grants.write_static_clients(workdir / "clients.json")

@@ -6,6 +6,7 @@ Only this module and the CLI import every layer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import logging
@@ -58,6 +59,7 @@ from pod.http.keys import (
     NAMES,
     PATCH_WORKER,
     PROVIDER,
+    QUOTAS,
     REQUESTS,
     SESSIONS,
     SETTINGS,
@@ -82,9 +84,11 @@ from pod.ldp.converting import ConvertingStore
 from pod.ldp.isolation import IsolatedWorker
 from pod.ldp.listings import CachedListings
 from pod.ldp.locks import LockingStore
+from pod.ldp.quotas import QuotaBackend, Quotas
 from pod.ldp.resources import ResourceStore
 from pod.ldp.rules import SolidRules
 from pod.ldp.shapes import ShapeConstraints
+from pod.ldp.storages import Storages
 from pod.migrate import check_base_url
 from pod.model import ANONYMOUS, AccessMode
 from pod.ratelimit import RateLimiter
@@ -95,6 +99,7 @@ from pod.storage.kv import FileKeyValueStore, KeyValueStore, MemoryKeyValueStore
 from pod.storage.memory import MemoryBackend
 from pod.storage.records import AnnouncingKeyValueStore, declared
 from pod.vault.choices import StandingChoices
+from pod.vault.grants import is_managed
 from pod.vault.overview import ProfileNames
 from pod.vault.reader import GrantReader
 from pod.vault.requests import RequestBook
@@ -134,11 +139,24 @@ def create_app(
     (one process's own by default), and each of `consumers` is called with it to subscribe.
     """
     feed = feed or LocalFeed()
+    # Key-value records: every write announced on the feed too.
+    kv = AnnouncingKeyValueStore(kv or make_kv(settings), feed)
     # The store stack, bottom up: the Solid rules over the backend, then one layer per concern.
     # Every layer that keeps state follows the change feed; the top one announces each write.
+    # Under the rules, every byte stored in a pod is counted against its quota.
+    backend = backend or make_backend(settings)
+    storages = Storages()
+    quotas = Quotas(
+        backend,
+        kv,
+        storages,
+        default_limit=settings.pod_quota_bytes,
+        never_refused=is_managed,  # consent/: withdrawing consent must stay possible
+    )
     rules = SolidRules(
-        backend or make_backend(settings),
+        QuotaBackend(backend, quotas),
         base_url=settings.base_url,
+        storages=storages,
         max_rdf_bytes=settings.max_rdf_bytes,
     )
     feed.subscribe(rules.storages.follow)
@@ -153,8 +171,6 @@ def create_app(
     feed.subscribe(shapes.follow)
     rules.validators.append(shapes.validate)
     rules.non_rdf_checks.append(shapes.check_non_rdf)
-    # Key-value records: every write announced on the feed too.
-    kv = AnnouncingKeyValueStore(kv or make_kv(settings), feed)
     fetcher = Fetcher(
         timeout=settings.fetch_timeout, allow_private_networks=settings.fetch_private_networks
     )
@@ -247,7 +263,11 @@ def create_app(
     app[IN_FLIGHT] = InFlight()
     app[WARNED] = Warned()
     app[PATCH_WORKER] = IsolatedWorker(name="kluis-sparql-parser")
+    app[QUOTAS] = quotas
     app.cleanup_ctx.append(_lifetime)
+    # After _lifetime, so that it ends first: the counters are stored clean once no request
+    # is left, with the store and the feed still open.
+    app.cleanup_ctx.append(_counting)
     add_idp_routes(app, base_path=settings.base_path)
     add_account_routes(app, base_path=settings.base_path)
     add_access_routes(app, base_path=settings.base_path)
@@ -302,6 +322,17 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         signatures.shutdown(wait=False, cancel_futures=True)
     await app[FETCHER].close()
     await store.close()
+
+
+async def _counting(app: web.Application) -> AsyncIterator[None]:
+    """The pods' usage counters: stored while serving, and clean at a graceful shutdown."""
+    quotas = app[QUOTAS]
+    keeper = asyncio.create_task(quotas.keep())
+    yield
+    keeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await keeper
+    await quotas.close()
 
 
 _SWEEP_SECONDS = 1800.0

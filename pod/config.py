@@ -42,6 +42,11 @@ class Settings:
         "Largest PATCH body (N3 Patch or SPARQL Update) parsed (413 above); the worst "
         "patch this size takes about half a second of CPU to parse.",
     )
+    pod_quota_bytes: int = _setting(
+        0,
+        "Bytes each pod may hold (507 for a write past it); 0: no limit. The operator can "
+        "give a pod a limit of its own.",
+    )
     fsync: bool = _setting(True, "fsync files and directories on every write (crash durability).")
     access_log: bool = _setting(True, "Log one line per request.")
     shutdown_timeout: float = _setting(
@@ -112,7 +117,7 @@ class Settings:
             raise ValueError("base_url may not have a query or fragment")
         if not self.base_url.endswith("/"):
             object.__setattr__(self, "base_url", self.base_url + "/")
-        for name in ("max_body_bytes", "max_rdf_bytes", "max_patch_bytes"):
+        for name in ("max_body_bytes", "max_rdf_bytes", "max_patch_bytes", "pod_quota_bytes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} may not be negative")
         # A TCP port is 16 bits; 0 would listen on a random port the base URL does not name.

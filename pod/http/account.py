@@ -15,7 +15,9 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from aiohttp import hdrs, web
 from authlib.oauth2.rfc6749.errors import OAuth2Error
+from babel.numbers import get_decimal_symbol
 
+from pod.accounts.pods import Pod
 from pod.accounts.service import API_TOKEN_LIFETIME, Account, AccountService, LoginAttempt
 from pod.errors import BadRequest, Forbidden, PodError, Unauthenticated
 from pod.http.bodies import read_form, read_json
@@ -31,10 +33,11 @@ from pod.http.i18n import (
     is_language,
     page_error,
 )
-from pod.http.keys import ACCOUNTS, PAGES, PROVIDER, SESSIONS, SETTINGS, TEMPLATES
+from pod.http.keys import ACCOUNTS, PAGES, PROVIDER, QUOTAS, SESSIONS, SETTINGS, TEMPLATES
 from pod.http.proxies import client_address
 from pod.http.sessions import Session
 from pod.idp.provider import AuthRequest, origin_of
+from pod.ldp.quotas import amount
 
 log = logging.getLogger(__name__)
 
@@ -439,6 +442,7 @@ async def _account_page(
     **extra: Any,
 ) -> web.Response:
     service = request.app[ACCOUNTS]
+    pods = service.pods(account)
     return await render(
         request,
         "account.html",
@@ -446,11 +450,33 @@ async def _account_page(
         session=session,
         account=account,
         title=N_("Your account"),
-        pods=service.pods(account),
+        pods=pods,
+        usage=await _usage(request, pods),
         credentials=await service.credentials(account),
         apps=await request.app[PROVIDER].connected_apps(account),
         **extra,
     )
+
+
+async def _usage(request: web.Request, pods: list[Pod]) -> dict[str, str]:
+    """How much each pod holds, and of what quota, in the page's language, by pod root URL."""
+    language = page_language(request)
+    point = get_decimal_symbol(language)
+    quotas = request.app[QUOTAS]
+    shown: dict[str, str] = {}
+    for pod in pods:
+        used, limit = await quotas.usage(f"/{pod.name}/")
+        text = (
+            N_(
+                "%(used)s of %(quota)s used",
+                used=amount(used, point=point),
+                quota=amount(limit, point=point),
+            )
+            if limit
+            else N_("%(used)s used", used=amount(used, point=point))
+        )
+        shown[pod.root] = text.translate(request.app[PAGES].translations[language])
+    return shown
 
 
 async def _page_action(

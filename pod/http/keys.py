@@ -19,6 +19,7 @@ from pod.http.i18n import Pages
 from pod.http.sessions import Sessions
 from pod.idp.provider import Provider
 from pod.ldp.isolation import IsolatedWorker
+from pod.ldp.quotas import Quotas
 from pod.ldp.resources import ResourceStore
 from pod.ldp.shapes import ShapeConstraints
 from pod.model import Credentials
@@ -46,6 +47,7 @@ GRANTS = web.AppKey("grants", GrantReader)  # purpose-bound grants, by (WebID, c
 REQUESTS = web.AppKey("requests", RequestBook)  # access requests
 NAMES = web.AppKey("names", ProfileNames)  # who asks, by the name their profile gives
 CHOICES = web.AppKey("choices", StandingChoices)  # purposes owners refuse once and for all
+QUOTAS = web.AppKey("quotas", Quotas)  # each pod's limit and usage
 ASK_LIMITS = web.AppKey("ask_limits", RateLimiter)  # access requests per requester and storage
 # Response headers of resources, by what they depend on (see `pod.http.ldp._resource_headers`).
 HEADERS: web.AppKey[

@@ -19,7 +19,7 @@ from aiohttp.web import Application
 
 from benchmarks import growth
 from benchmarks.growth import CASES, Case
-from benchmarks.scenarios import BENCH, PUBLIC_ACL, SCENARIOS, TURTLE, Scenario
+from benchmarks.scenarios import BENCH, CHILD, PUBLIC_ACL, SCENARIOS, TURTLE, Scenario
 from pod.app import create_app
 from pod.config import Settings
 
@@ -33,14 +33,19 @@ def test_the_issue_s_sizes_are_all_there() -> None:
         "c10": ("c", 10), "c1k": ("c", 1_000), "c10k": ("c", 10_000),
         "d10": ("d", 10), "d1k": ("d", 1_000), "d10k": ("d", 10_000),
         "e20": ("e", 20), "e1k": ("e", 1_000), "e10k": ("e", 10_000),
+        "q10": ("q", 10), "q10k": ("q", 10_000),
     }  # fmt: skip
     paths = [c.scenario.path for c in CASES.values()]
     assert len(set(paths)) == len(paths)
-    assert all(p.startswith(BENCH) for p in paths)  # where the public ACL lets anyone write
+    # Where the public ACL lets anyone write; a q container is a pod of its own, with that ACL.
+    assert all(c.scenario.path.startswith(BENCH) for c in CASES.values() if c.family != "q")
+    assert all(c.scenario.path.count("/") == 2 for c in CASES.values() if c.family == "q")
+    assert growth.server_options(CASES.values()) == ["--pod-quota-bytes", str(10**12)]
+    assert growth.server_options(c for c in CASES.values() if c.family != "q") == []
 
 
 def test_each_put_goes_to_a_new_url_and_each_patch_inserts_the_same_triple() -> None:
-    assert {c.scenario.mode for c in CASES.values() if c.family == "d"} == {"unique"}
+    assert {c.scenario.mode for c in CASES.values() if c.family in "dq"} == {"unique"}
     for scenario in (*(c.scenario for c in CASES.values() if c.family == "e"), SCENARIOS["e"]):
         assert scenario.mode == "fixed"
         assert "{n}" not in scenario.body
@@ -58,10 +63,10 @@ def test_document_cannot_be_smaller_than_the_profile() -> None:
         growth.document(19)
 
 
-async def _serve(aiohttp_server: ServerFactory, data_dir: Path) -> str:
+async def _serve(aiohttp_server: ServerFactory, data_dir: Path, **options: Any) -> str:
     port = unused_port()
     base = f"http://127.0.0.1:{port}/"
-    settings = Settings(base_url=base, data_dir=data_dir, access_log=False, fsync=False)
+    settings = Settings(base_url=base, data_dir=data_dir, access_log=False, fsync=False, **options)
     app: Application = create_app(settings)
     await aiohttp_server(app, port=port)
     return base
@@ -104,6 +109,37 @@ async def test_written_children_are_listed_by_kluis(
 
     await growth.setup(base, [listed, patched])
     assert await growth.size_now(patched, base, data) == 25
+
+
+async def test_a_quota_pod_is_a_storage_anyone_may_write_with_its_quota_counting(
+    aiohttp_server: ServerFactory, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    pod = Case(Scenario("q4", "test", "PUT", "/t-q4/", ""), "q", 4)
+    growth.write_children(data, [pod])
+    assert {stat.S_IMODE(f.stat().st_mode) for f in (data / "t-q4").iterdir()} == {0o600}
+    # Room for what is there (the children and the ACL) and 1,500 bytes more.
+    quota = len(CHILD) * 4 + len(PUBLIC_ACL) + 1_500
+    base = await _serve(aiohttp_server, data, pod_quota_bytes=quota)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(base + "t-q4/.well-known/solid") as response:
+            assert response.status == 200  # a storage: it has a description
+        body = b"x" * 1_000
+        headers = {"Content-Type": "application/octet-stream"}
+        async with session.put(base + "t-q4/new", data=body, headers=headers) as response:
+            assert response.status == 201, await response.text()
+        async with session.put(base + "t-q4/more", data=body, headers=headers) as response:
+            assert response.status == 507, await response.text()
+    assert await growth.size_now(pod, base, data) == 5
+
+
+@pytest.mark.parametrize(("p50_at_10k", "met"), [(44.0, True), (45.0, False)])
+def test_quota_target_is_put_p50_in_a_pod_of_10000_against_of_10(
+    p50_at_10k: float, met: bool
+) -> None:
+    [target] = growth.targets(_rows(_row("q", 10, 700, 40.0), _row("q", 10_000, 650, p50_at_10k)))
+    assert "pod of 10,000 documents with a quota" in target["target"]
+    assert target["met"] is met
 
 
 def _row(family: growth.Family, size: int, rate: float, p50: float | None) -> dict[str, Any]:

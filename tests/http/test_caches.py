@@ -17,12 +17,11 @@ from pod.acl.wac_reader import WacReader
 from pod.app import create_app
 from pod.cache import LruCache
 from pod.config import Settings
-from pod.http.keys import AUTHORIZER, HEADERS, STORE
+from pod.http.keys import AUTHORIZER, HEADERS, QUOTAS, STORE
 from pod.ldp import negotiation, rdf
 from pod.ldp.converting import ConvertingStore
 from pod.ldp.listings import CachedListings
 from pod.ldp.resources import ResourceStore, layer
-from pod.ldp.rules import SolidRules
 from pod.storage.fs import FileBackend
 from pod.storage.memory import MemoryBackend
 from tests.conftest import POD, Client, url
@@ -168,7 +167,6 @@ async def test_anonymous_requests_for_many_long_paths_leave_bounded_state(
     """Each anonymous GET of a new path, from a new Origin, left a parsed path, the file paths
     of every ACL above it, the effective rules, the ACL documents looked for, and a decision
     keyed by path and Origin: all kept by count only. Each is now counted by its size too."""
-    store = app[STORE]
     authorizer = app[AUTHORIZER].readers[0]
     assert isinstance(authorizer, WacReader)
     caches: dict[str, LruCache[Any, Any]] = {
@@ -177,7 +175,7 @@ async def test_anonymous_requests_for_many_long_paths_leave_bounded_state(
         "rules": authorizer._rules,
         "ACL documents": authorizer._documents,
     }
-    backend = layer(store, SolidRules).backend
+    backend = app[QUOTAS].backend  # the backend itself, under the quota counter
     if isinstance(backend, FileBackend):
         caches["file paths"] = backend._fs_paths
     before = {name: cache.bytes for name, cache in caches.items()}

@@ -503,6 +503,8 @@ STORED: list[tuple[str, str, Record]] = [
     ),
     ("dpop", "replay", {"key": "00" * 16, "seen": {"0123456789abcdef": 1700000000.5}}),
     ("server", "base_url", {"url": "https://pod.example/"}),
+    ("usage", "/ann/", {"used": 123456, "clean": False, "counted_at": 1700000000.5}),
+    ("quotas", "/ann/", {"bytes": 100000000}),
 ]
 
 
