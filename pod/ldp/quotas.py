@@ -37,7 +37,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Final, Self, final
 
@@ -343,15 +342,6 @@ class Quotas:
                 log.exception("saving the usage counter of %s failed", root)
 
 
-# What this task last found at two paths through a QuotaBackend (its stats, writes and
-# deletes; a PUT stats the new document and its container), newest first: the old size a write
-# replaces, without a second stat. SolidRules stats a resource inside its per-path lock right
-# before replacing it, so what it found still holds when the write comes; a write or delete
-# updates it, and a listing forgets it (a container's PATCH reads the container, no stat).
-_Seen = tuple[tuple["QuotaBackend", str, Metadata | None], ...]
-_SEEN: Final[ContextVar[_Seen]] = ContextVar("quota_seen", default=())
-
-
 @final
 class QuotaBackend:
     """A Backend that counts what it stores per pod and refuses writes past a pod's limit.
@@ -361,33 +351,11 @@ class QuotaBackend:
         self.inner = inner
         self.quotas = quotas
         self._root_of = quotas.storages.root_of
-        # Reading passes straight to the backend below.
+        # Reading passes straight to the backend below: a GET pays nothing for the counting.
         self.read = inner.read
+        self.stat = inner.stat
+        self.children = inner.children
         self.set_attrs = inner.set_attrs  # attributes are not counted: no Metadata.size
-
-    def _note(self, path: str, meta: Metadata | None) -> None:
-        # Every stat passes here (a kept answer's GET too): keep it to a tuple or two.
-        seen = _SEEN.get()
-        if seen and seen[0][1] != path:
-            _SEEN.set(((self, path, meta), seen[0]))
-        else:
-            _SEEN.set(((self, path, meta),))
-
-    async def _old(self, path: str) -> Metadata | None:
-        for backend, seen_path, meta in _SEEN.get():
-            if seen_path == path and backend is self:
-                return meta
-        return await self.inner.stat(path)
-
-    async def stat(self, path: str) -> Metadata | None:
-        meta = await self.inner.stat(path)
-        self._note(path, meta)
-        return meta
-
-    async def children(self, path: str) -> list[Metadata]:
-        if _SEEN.get():
-            _SEEN.set(())
-        return await self.inner.children(path)
 
     async def write(
         self, path: str, data: bytes, *, content_type: str, create_only: bool = False
@@ -401,7 +369,9 @@ class QuotaBackend:
         pod = await quotas.enter(root)
         try:
             # A create-only write succeeds only where nothing was.
-            old = None if create_only else await self._old(path)
+            # The size it replaces: one stat more per write (SolidRules holds the path's lock,
+            # so it still holds when the write comes), where reads would pay for remembering.
+            old = None if create_only else await self.inner.stat(path)
             growth = len(data) - (0 if old is None else old.size)
             quotas.reserve(root, pod, path, growth)  # raises before anything is stored
             try:
@@ -416,7 +386,6 @@ class QuotaBackend:
                 raise
             if written.size != len(data):  # a backend that stores other bytes than it got
                 pod.used += written.size - len(data)
-            self._note(path, written)
             return written
         finally:
             quotas.leave(pod)
@@ -427,7 +396,7 @@ class QuotaBackend:
             return await self.inner.delete(path)
         pod = await self.quotas.enter(root)
         try:
-            old = await self._old(path)
+            old = await self.inner.stat(path)
             try:
                 await self.inner.delete(path)
             except asyncio.CancelledError:
@@ -435,7 +404,6 @@ class QuotaBackend:
                 raise
             if old is not None:
                 pod.used -= old.size
-            self._note(path, None)
         finally:
             self.quotas.leave(pod)
 
