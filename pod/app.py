@@ -160,6 +160,7 @@ def create_app(
         max_rdf_bytes=settings.max_rdf_bytes,
     )
     feed.subscribe(rules.storages.follow)
+    rules.size_checks.append(quotas.admits)
     feed.subscribe(rules.graphs.follow)  # parsed documents, kept for PATCH
     store: ResourceStore = LockingStore(rules)  # one write at a time per resource
     store = CachedListings(store, feed)  # container listings

@@ -235,14 +235,26 @@ class Quotas:
         """Count `growth` bytes (negative: freed) for a write of `path`, or raise QuotaExceeded
         when that passes the pod's limit. Synchronous: nothing runs between check and count."""
         if growth > 0:
-            limit = self._limit_of(pod)
-            if limit and pod.used + growth > limit and not self._never_refused(path, root):
-                left = max(0, limit - pod.used)
-                raise QuotaExceeded(
-                    f"this write needs {amount(growth)} more; the pod {root} has "
-                    f"{amount(left)} left of its {amount(limit)} quota"
-                )
+            self._check(root, pod, path, growth)
         pod.used += growth
+
+    async def admits(self, path: str, size: int) -> None:
+        """Raise QuotaExceeded if a new resource of `size` bytes at `path` would pass its pod's
+        limit now: asked before the containers missing above it are created, so a refused
+        write leaves none behind. The write itself reserves, and may still be refused."""
+        root = self.storages.root_of(path)
+        if root is None or size <= 0:
+            return
+        self._check(root, await self._loaded(root), path, size)
+
+    def _check(self, root: str, pod: _Pod, path: str, growth: int) -> None:
+        limit = self._limit_of(pod)
+        if limit and pod.used + growth > limit and not self._never_refused(path, root):
+            left = max(0, limit - pod.used)
+            raise QuotaExceeded(
+                f"this write needs {amount(growth)} more; the pod {root} has "
+                f"{amount(left)} left of its {amount(limit)} quota"
+            )
 
     def _limit_of(self, pod: _Pod) -> int:
         return self.default_limit if pod.override is None else pod.override

@@ -75,6 +75,10 @@ class SolidRules:
         # Checks a non-RDF document must pass before it is stored (a constrained container
         # holds only RDF): each gets the path and raises PodError.
         self.non_rdf_checks: list[Callable[[str], Awaitable[None]]] = []
+        # Checks a new resource must pass before the containers missing above it are created
+        # (a pod's quota): each gets the path and the size to store, and raises PodError, so a
+        # refused write leaves no empty container behind.
+        self.size_checks: list[Callable[[str, int], Awaitable[None]]] = []
 
     def url(self, path: str) -> str:
         return self.base_url + paths.to_url_path(path)
@@ -192,7 +196,7 @@ class SolidRules:
         await self._check_conditions(path, current, conditions)
         changes: list[ResourceChanged] = []
         if current is None:
-            await self._ensure_parents(path, changes)
+            await self._ensure_parents(path, changes, size=len(body))
         meta = await self._write(path, body, media)
         return _written(path, meta, created=current is None, changes=changes)
 
@@ -215,7 +219,7 @@ class SolidRules:
         await self._check_conditions(path, current, conditions)
         changes: list[ResourceChanged] = []
         if current is None:
-            await self._ensure_parents(path, changes)
+            await self._ensure_parents(path, changes, size=len(body))
             meta = await self._write(path, body, rdf.TURTLE)
             return _written(path, meta, created=True, changes=changes)
         own = await self.read_graph(path)
@@ -315,7 +319,7 @@ class SolidRules:
         body = await offload(size + growth, _serialize, triples, rdf.TURTLE, prefixes)
         changes: list[ResourceChanged] = []
         if meta is None:
-            await self._ensure_parents(path, changes)
+            await self._ensure_parents(path, changes, size=len(body))
         written = await self._write(path, body, rdf.TURTLE)
         # Kept as written, so that the next patch neither reads nor parses it.
         self.graphs.put(
@@ -474,8 +478,11 @@ class SolidRules:
         for validator in self.validators:
             await validator(path, triples)
 
-    async def _ensure_parents(self, path: str, changes: list[ResourceChanged]) -> None:
-        """Create the missing containers above `path`, top-down, noting each in `changes`."""
+    async def _ensure_parents(
+        self, path: str, changes: list[ResourceChanged], *, size: int = 0
+    ) -> None:
+        """Create the missing containers above `path`, top-down, noting each in `changes`, once
+        `path` with `size` bytes passed the size checks."""
         missing: list[str] = []
         for ancestor in paths.ancestors(path):
             meta = await self.backend.stat(ancestor)
@@ -488,6 +495,8 @@ class SolidRules:
             # Each new container must pass the validators a container PUT passes (a shape's
             # container holds conforming documents, not containers), before any is created.
             await self._validate(missing[-1], [])
+            for check in self.size_checks:
+                await check(path, size)
         for container in reversed(missing):
             try:
                 created = await self.backend.write(

@@ -131,6 +131,23 @@ async def test_a_write_past_the_quota_is_507_and_stores_nothing(
     assert await left(app) == 0
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+async def test_a_refused_write_leaves_no_container_behind(
+    client: PodClient, app: Application, method: str
+) -> None:
+    """A write into containers that do not exist yet is refused before they are made."""
+    room = await left(app)
+    before = await stored(app)
+    target = POD + "new/deeper/doc"
+    if method == "PUT":
+        r = await client.put(target, data=b"x" * (room + 1), headers=BYTES)
+    else:
+        r = await client.patch(target, data=patch_inserting("y" * room), headers=N3)
+    assert r.status == 507, await r.text()
+    assert await stored(app) == before  # no new/ nor new/deeper/
+    assert (await client.get(POD + "new/")).status == 404
+
+
 async def test_a_delete_frees_room_and_a_smaller_replacement_is_always_allowed(
     client: PodClient, app: Application
 ) -> None:
