@@ -201,9 +201,7 @@ class WacReader:
             if kind is None and rule.public:
                 kind = "public"
             if kind is not None:
-                found.append(
-                    Basis(source="wac", ref=self.store.url(acl_path), kind=kind, rule=rule.name)
-                )
+                found.append(Basis(source="wac", ref=acl_path, kind=kind, rule=rule.name))
         return tuple(found)
 
     async def _effective_rules(self, path: str, generation: int) -> tuple[str | None, list[Rule]]:

@@ -117,6 +117,11 @@ def _limit(text: str | None) -> int:
     return limit
 
 
+def _basis_json(basis: dict[str, Any], url: Callable[[str], str]) -> dict[str, Any]:
+    ref = basis.get("ref")
+    return {**basis, "ref": url(ref)} if isinstance(ref, str) else basis
+
+
 def _report_json(report: Report, url: Callable[[str], str], root: str, days: int) -> dict[str, Any]:
     records = [
         {
@@ -129,7 +134,7 @@ def _report_json(report: Report, url: Callable[[str], str], root: str, days: int
             "resource": url(str(r.get("p"))),
             "status": r.get("s"),
             "purposes": r.get("u", []),
-            "basis": r.get("b", []),
+            "basis": [_basis_json(b, url) for b in r.get("b", []) if isinstance(b, dict)],
         }
         for r in report.records
     ]

@@ -95,7 +95,7 @@ class GrantReader:
         return tuple(
             Basis(
                 source="grant",
-                ref=self.store.url(grant.path),
+                ref=grant.path,
                 kind="grant",
                 purposes=tuple(sorted(credentials.purposes or grant.terms.purposes)),
                 until=grant.terms.expires,
