@@ -58,7 +58,7 @@ def verified(line: bytes) -> bytes | None:
 
 def records(data: bytes) -> list[bytes]:
     """The payloads of the whole records in `data`: lines ending in `\\n` whose CRC matches."""
-    found = []
+    found: list[bytes] = []
     start = 0
     while True:
         end = data.find(b"\n", start)

@@ -26,7 +26,7 @@ DAY = "2026-12-07"
 # Payloads as the access log writes them: printable JSON-ish text, never a tab or a newline.
 payloads = st.lists(
     st.text(
-        alphabet=st.characters(blacklist_characters="\t\n", blacklist_categories=("Cs",)),
+        alphabet=st.characters(exclude_characters="\t\n", exclude_categories=["Cs"]),
         max_size=60,
     ).map(str.encode),
     max_size=12,
