@@ -221,11 +221,8 @@ class FileJournal:
             raise
         self._open[(key, day)] = fd
         while len(self._open) > _OPEN_SEGMENTS:
-            old, old_fd = self._open.popitem(last=False)
-            if old in self._dirty and self.fsync:
-                os.fsync(old_fd)
-            self._dirty.discard(old)
-            os.close(old_fd)
+            # Closed unsynced: `sync` opens it again to fsync it, off the request path.
+            os.close(self._open.popitem(last=False)[1])
         return fd
 
     def append(self, key: str, day: str, payload: bytes) -> None:
@@ -328,15 +325,22 @@ class FileJournal:
         new_dirs, self._new_dirs = self._new_dirs, set()
         if not self.fsync:
             return
-        for segment in dirty:
-            fd = self._open.get(segment)
-            if fd is None:
-                continue  # closed since: synced when closed, or dropped
+        for key, day in dirty:
+            fd = self._open.get((key, day))
             try:
-                os.fsync(fd)
+                if fd is not None:
+                    os.fsync(fd)
+                    continue
             except OSError as exc:
                 if exc.errno != errno.EBADF:  # closed meanwhile by the appending thread
                     raise
+            # Closed since (fsync reaches the file's pages through any descriptor), or dropped.
+            with contextlib.suppress(FileNotFoundError):
+                fd = os.open(self.directory / key / (day + SUFFIX), os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
         # A new segment's directory entry, and a new key's, must survive too.
         for directory in sorted(new_dirs, key=lambda p: -len(p.parts)):
             with contextlib.suppress(FileNotFoundError):

@@ -151,3 +151,17 @@ def test_keys_and_days_that_could_name_other_files_are_refused(tmp_path: Path) -
     for key, day in (("../x", DAY), (KEY, "../../etc"), ("ABC", DAY)):
         with pytest.raises(ValueError, match="journal key"):
             journal.append(key, day, b"x")
+
+
+def test_segments_closed_to_bound_open_files_are_synced_and_appended_to_again(
+    tmp_path: Path,
+) -> None:
+    journal = FileJournal(tmp_path / "journal", fsync=True)
+    keys = [f"{i:032x}" for i in range(70)]  # more than it keeps open
+    for key in keys:
+        journal.append(key, DAY, b"first")
+    journal.sync()  # the closed ones are opened again to be synced
+    for key in keys:
+        journal.append(key, DAY, b"second")
+    journal.close()
+    assert all(list(journal.read(key, DAY)) == [b"first", b"second"] for key in keys)
