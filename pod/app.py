@@ -252,16 +252,16 @@ def create_app(
     # Each process counts its own: a requester spread over workers asks a few times more.
     app[ASK_LIMITS] = RateLimiter(limit=30, window=3600, what="access requests to this pod")
     app[AUTHENTICATOR] = authenticator
-    app[DISCLOSURES] = (
-        DisclosureLog(
+    disclosures = None
+    if settings.disclosure_log:
+        disclosures = DisclosureLog(
             journal if journal is not None else make_journal(settings),
             store.storages,
             base_path=settings.base_path,
             days=settings.disclosure_days,
         )
-        if settings.disclosure_log
-        else None
-    )
+        feed.subscribe(disclosures.follow)  # what allows a request may change
+    app[DISCLOSURES] = disclosures
     app[ACCOUNTS] = accounts
     app[PROVIDER] = provider
     app[SESSIONS] = Sessions(

@@ -45,7 +45,7 @@ from pod.http.ldp import handle_resource
 from pod.http.proxies import warn_about_origin
 from pod.idp.provider import origin_of
 from pod.ldp import methods
-from pod.model import AccessMode, Basis
+from pod.model import AccessMode
 from pod.vault.disclosures import Disclosure, DisclosureLog
 
 log = logging.getLogger(__name__)
@@ -163,15 +163,24 @@ async def _disclose(
     if root is None or storages.owner(root) == credentials.agent:
         return
     method = request.method
-    basis: tuple[Basis, ...] = ()
+    basis = "[]"
     if status < 400:
-        try:
-            authorizer = app[AUTHORIZER]
-            basis = await authorizer.basis(credentials, path, _MODES.get(method, _WRITE))
-            if not basis and method == hdrs.METH_PATCH:  # an insert-only patch needs Append
-                basis = await authorizer.basis(credentials, path, AccessMode.APPEND)
-        except errors.PodError as exc:  # a group that cannot be fetched now, say
-            log.warning("what allowed %s %s is unknown: %s", method, path, exc)
+        mode = _MODES.get(method, _WRITE)
+        c = credentials
+        key = (path, c.agent, c.client_id, c.origin, c.purposes, mode)
+        known = disclosures.known_basis(key)
+        if known is not None:
+            basis = known
+        else:
+            epoch = disclosures.epoch
+            try:
+                authorizer = app[AUTHORIZER]
+                found = await authorizer.basis(credentials, path, mode)
+                if not found and method == hdrs.METH_PATCH:  # an insert-only patch: Append
+                    found = await authorizer.basis(credentials, path, AccessMode.APPEND)
+                basis = disclosures.remember_basis(key, found, epoch)
+            except errors.PodError as exc:  # a group that cannot be fetched now, say
+                log.warning("what allowed %s %s is unknown: %s", method, path, exc)
     disclosure = Disclosure(
         at=time.time(),
         request_id=request_id,

@@ -17,12 +17,14 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, final
 
 from pod import paths
+from pod.cache import LruCache
 from pod.errors import BadRequest, PodError
+from pod.feed import Event, ResourceChanged
 from pod.ldp.storages import Storages
 from pod.model import Basis
 from pod.storage.journal import Journal
@@ -39,6 +41,15 @@ _COUNT_SECONDS: Final = 10
 _SYNC_SECONDS: Final = 1.0
 _DAY_SECONDS: Final = 86_400
 _VERSION: Final = 1
+# json.dumps makes a new encoder per call unless every option is its default: one, made once.
+_ENCODE: Final = json.JSONEncoder(separators=(",", ":")).encode
+# What allowed a request, kept per (path, agent, client, origin, purposes, mode) as the JSON
+# of its records: asking the readers and encoding their answer cost as much as the rest of
+# the record. Forgotten on any announced change (ACLs, grants, group documents) and after
+# _BASIS_SECONDS (remote groups) or when a grant it names ends.
+_BASES: Final = 10_000
+_BASIS_BYTES: Final = 8 * 1024 * 1024
+_BASIS_SECONDS: Final = 60.0
 
 
 def day_of(moment: float) -> str:
@@ -74,7 +85,7 @@ class Disclosure:
     path: str
     status: int
     purposes: tuple[str, ...] = ()
-    basis: tuple[Basis, ...] = ()
+    basis: str = "[]"  # JSON, from `DisclosureLog.encode_basis`
 
     def payload(self) -> bytes:
         record: dict[str, Any] = {
@@ -88,10 +99,9 @@ class Disclosure:
             "p": self.path,
             "s": self.status,
             "u": list(self.purposes),
-            "b": [_basis_json(b) for b in self.basis],
         }
-        # json.dumps escapes control characters, so no tab or newline reaches the framing.
-        return json.dumps(record, separators=(",", ":")).encode()
+        # JSON escapes control characters, so no tab or newline reaches the framing.
+        return (_ENCODE(record)[:-1] + ',"b":' + self.basis + "}").encode()
 
 
 def _basis_json(basis: Basis) -> dict[str, Any]:
@@ -177,6 +187,30 @@ class DisclosureLog:
         self._public: dict[tuple[str, str], int] = {}  # (raw path, day) -> reads
         self._day_start = 0.0  # the UTC day `_day` names, cached: strftime per record costs
         self._day = ""
+        self._bases: LruCache[Hashable, str] = LruCache(max_entries=_BASES, max_bytes=_BASIS_BYTES)
+        self.epoch = 0  # moved by every announced change; see `remember_basis`
+
+    def follow(self, event: Event) -> None:
+        """A change feed listener: any change may change what allows a request."""
+        if isinstance(event, ResourceChanged):
+            self.epoch += 1
+            self._bases.clear()
+
+    def known_basis(self, key: Hashable) -> str | None:
+        """The JSON of what allowed the requests `key` names, when known."""
+        return self._bases.get(key)
+
+    def remember_basis(self, key: Hashable, basis: tuple[Basis, ...], epoch: int) -> str:
+        """The JSON of `basis`, kept for `key` unless a change was announced since `epoch`
+        (when the readers were asked)."""
+        encoded = _ENCODE([_basis_json(b) for b in basis])
+        seconds = _BASIS_SECONDS
+        for b in basis:
+            if b.until is not None:
+                seconds = min(seconds, b.until - self.clock())
+        if epoch == self.epoch and seconds > 0:
+            self._bases.put(key, encoded, expires=time.monotonic() + seconds)
+        return encoded
 
     def today(self, moment: float) -> str:
         if not self._day_start <= moment < self._day_start + _DAY_SECONDS:

@@ -49,13 +49,15 @@ async def pod(client: PodClient) -> PodClient:
     return client
 
 
-async def share_with(client: PodClient, owner: Agent, member: Agent, path: str) -> None:
-    """An ACL for `path` whose rule `#member` lets `member` read it (acl:agent)."""
+async def share_with(
+    client: PodClient, owner: Agent, member: Agent, path: str, *, rule: str = "member"
+) -> None:
+    """An ACL for `path` whose rule `#<rule>` lets `member` read it (acl:agent)."""
     target = url(path)
     acl = f"""@prefix acl: <http://www.w3.org/ns/auth/acl#> .
 <#owner> a acl:Authorization; acl:agent <{owner.webid}>; acl:accessTo <{target}>;
   acl:mode acl:Read, acl:Write, acl:Control .
-<#member> a acl:Authorization; acl:agent <{member.webid}>; acl:accessTo <{target}>;
+<#{rule}> a acl:Authorization; acl:agent <{member.webid}>; acl:accessTo <{target}>;
   acl:mode acl:Read ."""
     r = await client.put(path + ".acl", data=acl, headers=TURTLE)
     assert r.status in (201, 204), await r.text()
@@ -117,6 +119,20 @@ async def test_a_kept_answer_is_logged_too(
         first.headers["X-Request-Id"],
     ]
     assert records[0]["basis"] == records[1]["basis"] != []
+
+
+async def test_a_changed_acl_changes_the_basis_of_the_next_record(
+    pod: PodClient, alice: Agent, bob: Agent
+) -> None:
+    """What allowed a request is kept between requests; an ACL change ends that at once."""
+    await share_with(pod, alice, bob, DOC)
+    for _ in range(2):
+        assert (await pod.get(DOC, as_agent=bob)).status == 200
+    await share_with(pod, alice, bob, DOC, rule="reader")
+    assert (await pod.get(DOC, as_agent=bob)).status == 200
+    records = (await read_log(pod))["records"]
+    rules = [r["basis"][0]["rule"] for r in records]
+    assert rules == [url(DOC + ".acl#reader"), *[url(DOC + ".acl#member")] * 2]
 
 
 async def test_a_grantee_is_logged_with_the_grant_and_its_purpose(
