@@ -22,7 +22,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import time
 from typing import Final
 
 from aiohttp import hdrs, web
@@ -45,8 +44,8 @@ from pod.http.ldp import handle_resource
 from pod.http.proxies import warn_about_origin
 from pod.idp.provider import origin_of
 from pod.ldp import methods
-from pod.model import AccessMode
-from pod.vault.disclosures import Disclosure, DisclosureLog
+from pod.model import AccessMode, Basis
+from pod.vault.disclosures import Asker, DisclosureLog
 
 log = logging.getLogger(__name__)
 _counter = itertools.count(1)
@@ -163,39 +162,34 @@ async def _disclose(
     if root is None or storages.owner(root) == credentials.agent:
         return
     method = request.method
-    basis = "[]"
-    if status < 400:
-        mode = _MODES.get(method, _WRITE)
-        c = credentials
-        key = (path, c.agent, c.client_id, c.origin, c.purposes, mode)
-        known = disclosures.known_basis(key)
-        if known is not None:
-            basis = known
-        else:
-            epoch = disclosures.epoch
+    # A refusal has no basis: its key names no mode.
+    mode = _MODES.get(method, _WRITE) if status < 400 else None
+    c = credentials
+    key = (path, c.agent, c.client_id, c.origin, c.purposes, mode)
+    fragment = disclosures.known(key)
+    if fragment is None:
+        epoch = disclosures.epoch
+        found: tuple[Basis, ...] = ()
+        if mode is not None:
             try:
                 authorizer = app[AUTHORIZER]
                 found = await authorizer.basis(credentials, path, mode)
                 if not found and method == hdrs.METH_PATCH:  # an insert-only patch: Append
                     found = await authorizer.basis(credentials, path, AccessMode.APPEND)
-                basis = disclosures.remember_basis(key, found, epoch)
             except errors.PodError as exc:  # a group that cannot be fetched now, say
                 log.warning("what allowed %s %s is unknown: %s", method, path, exc)
-    disclosure = Disclosure(
-        at=time.time(),
-        request_id=request_id,
-        root=root,
-        agent=credentials.agent,
-        client=credentials.client_id,
-        origin=credentials.origin,
-        method=method,
-        path=path,
-        status=status,
-        purposes=tuple(sorted(credentials.purposes)),
-        basis=basis,
-    )
+        asker = Asker(
+            root=root,
+            agent=credentials.agent,
+            client=credentials.client_id,
+            origin=credentials.origin,
+            path=path,
+            purposes=tuple(sorted(credentials.purposes)),
+            basis=found,
+        )
+        fragment = disclosures.remember(key, asker, epoch)
     try:
-        disclosures.record(disclosure)
+        disclosures.record(fragment, request_id=request_id, method=method, status=status)
     except OSError:
         log.exception("the access log of %s could not be written", root)
 
