@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+from collections.abc import Hashable
 from typing import Final
 
 from aiohttp import hdrs, web
@@ -44,8 +45,8 @@ from pod.http.ldp import handle_resource
 from pod.http.proxies import warn_about_origin
 from pod.idp.provider import origin_of
 from pod.ldp import methods
-from pod.model import AccessMode, Basis
-from pod.vault.disclosures import Asker, DisclosureLog
+from pod.model import AccessMode, Basis, Credentials
+from pod.vault.disclosures import NOT_LOGGED, Asker, DisclosureLog, Fragment
 
 log = logging.getLogger(__name__)
 _counter = itertools.count(1)
@@ -152,46 +153,62 @@ async def _disclose(
         ):
             disclosures.count(target_path(request))
         return
-    app = request.app
-    try:
-        path = paths.parse_url_path(target_path(request), disclosures.base_path)
-    except errors.PodError:
-        return
-    storages = app[STORE].storages
-    root = storages.root_of(path)
-    if root is None or storages.owner(root) == credentials.agent:
-        return
     method = request.method
     # A refusal has no basis: its key names no mode.
     mode = _MODES.get(method, _WRITE) if status < 400 else None
     c = credentials
-    key = (path, c.agent, c.client_id, c.origin, c.purposes, mode)
+    # Keyed by the raw target: a request seen before needs no parsing and no storage look-up
+    # (what they find changes only through announced writes, which empty the cache).
+    key = (target_path(request), c.agent, c.client_id, c.origin, c.purposes, mode)
     fragment = disclosures.known(key)
     if fragment is None:
-        epoch = disclosures.epoch
-        found: tuple[Basis, ...] = ()
-        if mode is not None:
-            try:
-                authorizer = app[AUTHORIZER]
-                found = await authorizer.basis(credentials, path, mode)
-                if not found and method == hdrs.METH_PATCH:  # an insert-only patch: Append
-                    found = await authorizer.basis(credentials, path, AccessMode.APPEND)
-            except errors.PodError as exc:  # a group that cannot be fetched now, say
-                log.warning("what allowed %s %s is unknown: %s", method, path, exc)
-        asker = Asker(
-            root=root,
-            agent=credentials.agent,
-            client=credentials.client_id,
-            origin=credentials.origin,
-            path=path,
-            purposes=tuple(sorted(credentials.purposes)),
-            basis=found,
-        )
-        fragment = disclosures.remember(key, asker, epoch)
+        fragment = await _asked(request, credentials, key, mode, disclosures)
+    if fragment is NOT_LOGGED:
+        return
     try:
         disclosures.record(fragment, request_id=request_id, method=method, status=status)
     except OSError:
-        log.exception("the access log of %s could not be written", root)
+        log.exception("the access log could not be written")
+
+
+async def _asked(
+    request: web.Request,
+    credentials: Credentials,
+    key: tuple[Hashable, ...],
+    mode: AccessMode | None,
+    disclosures: DisclosureLog,
+) -> Fragment:
+    """The repeating part of the records of requests like this one (`NOT_LOGGED`: the owner's,
+    or outside any pod), asking the authorizer what allowed it."""
+    epoch = disclosures.epoch
+    app = request.app
+    try:
+        path = paths.parse_url_path(target_path(request), disclosures.base_path)
+    except errors.PodError:
+        return disclosures.remember(key, None, epoch)
+    storages = app[STORE].storages
+    root = storages.root_of(path)
+    if root is None or credentials.agent is None or storages.owner(root) == credentials.agent:
+        return disclosures.remember(key, None, epoch)
+    found: tuple[Basis, ...] = ()
+    if mode is not None:
+        try:
+            authorizer = app[AUTHORIZER]
+            found = await authorizer.basis(credentials, path, mode)
+            if not found and request.method == hdrs.METH_PATCH:  # an insert-only patch: Append
+                found = await authorizer.basis(credentials, path, AccessMode.APPEND)
+        except errors.PodError as exc:  # a group that cannot be fetched now, say
+            log.warning("what allowed %s %s is unknown: %s", request.method, path, exc)
+    asker = Asker(
+        root=root,
+        agent=credentials.agent,
+        client=credentials.client_id,
+        origin=credentials.origin,
+        path=path,
+        purposes=tuple(sorted(credentials.purposes)),
+        basis=found,
+    )
+    return disclosures.remember(key, asker, epoch)
 
 
 def _isolate(response: web.StreamResponse) -> None:

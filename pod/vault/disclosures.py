@@ -38,6 +38,9 @@ class Fragment(NamedTuple):
     json: str
 
 
+NOT_LOGGED: Final = Fragment("", "")  # requests no record is made of (the owner's, say)
+
+
 log = logging.getLogger(__name__)
 
 MIN_DAYS: Final = 7
@@ -205,9 +208,13 @@ class DisclosureLog:
         """The repeating part of the records of the requests `key` names, when known."""
         return self._bases.get(key)
 
-    def remember(self, key: Hashable, asker: Asker, epoch: int) -> Fragment:
-        """The repeating part of `asker`'s records, kept for `key` unless a change was
-        announced since `epoch` (when the readers were asked what allowed it)."""
+    def remember(self, key: Hashable, asker: Asker | None, epoch: int) -> Fragment:
+        """The repeating part of `asker`'s records (None: NOT_LOGGED), kept for `key` unless
+        a change was announced since `epoch` (when the readers were asked what allowed it)."""
+        if asker is None:
+            if epoch == self.epoch:
+                self._bases.put(key, NOT_LOGGED)
+            return NOT_LOGGED
         fragment = Fragment(key_of(asker.root), asker.fragment())
         seconds = _BASIS_SECONDS
         for b in asker.basis:
