@@ -5,7 +5,7 @@ refused, with what allowed it (`model.Basis`); anonymous reads are counted per r
 instead (`count`), flushed every few seconds, never one record each. Records go to a journal
 (`pod.storage.journal`), one segment per pod and UTC day, written before the response leaves
 (`record` is one synchronous append), and are dropped whole days at a time once older than the
-pod's retention. Imports ldp (storage roots), model, paths, storage.journal.
+pod's retention. Imports ldp (storage roots), feed, cache, model, paths, storage.journal.
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ class DisclosureLog:
         self._bases: LruCache[Hashable, Fragment] = LruCache(
             max_entries=_BASES, max_bytes=_BASIS_BYTES
         )
-        self.epoch = 0  # moved by every announced change; see `remember_basis`
+        self.epoch = 0  # moved by every announced change; see `remember`
 
     def follow(self, event: Event) -> None:
         """A change feed listener: any change may change what allows a request."""
