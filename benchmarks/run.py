@@ -75,6 +75,9 @@ AUTH_RATIO_TARGET = 0.75
 # Issue 14: a GET allowed by a grant among grants.GRANTS (h) at GRANT_RATIO_TARGET of the same
 # GET allowed by WAC (hw).
 GRANT_RATIO_TARGET = 0.95
+# Issue 15 §1: the GET allowed by WAC (hw), each one recorded in the owner's access log, at
+# DISCLOSURE_RATIO_TARGET of the same GET with the log off (hw0).
+DISCLOSURE_RATIO_TARGET = 0.95
 PEAK_RSS_TARGET_MB = 150.0  # Kluis's peak resident memory over the whole run
 NOISE_CORES = 0.1  # CPU used by other processes during a run above which the report flags it
 # DPoP proofs are written right before each run: for the warm-up PROOF_RATE_GUESS a second
@@ -235,7 +238,8 @@ def run(
     acl.parent.mkdir(parents=True)
     acl.write_text(PUBLIC_ACL)
     growth.write_children(workdir / "data", cases)
-    pinned = [s for s in scenarios if s.pinned]
+    pinned = [s for s in scenarios if s.pinned and not s.kluis_options]
+    restarted = [s for s in scenarios if s.pinned and s.kluis_options]
     unpinned = [s for s in scenarios if not s.pinned]
     results: dict[str, Any] = {}
     notes: dict[str, Any] = {}
@@ -293,6 +297,17 @@ def run(
             lambda case: asyncio.run(growth.size_now(case, kluis.url, workdir / "data")),
         )
         notes["kluis_peak_rss_mb"] = _peak_rss_mb(kluis.process.pid)
+    for scenario in restarted:
+        # Kluis starts again, pinned, on the same port and data, with the scenario's options.
+        command = kluis_command + list(scenario.kluis_options)
+        with serving(f"kluis-{scenario.key}", command, port, options) as kluis:
+            print(f"{scenario.key}: {scenario.title}", file=sys.stderr)
+            results[scenario.key] = {
+                "title": scenario.title,
+                "kluis": measure(
+                    scenario, kluis, scenario.path, options, prepared.token_for(scenario)
+                ),
+            }
     if unpinned:
         # Kluis starts again, on the same port and data, free to run on every core.
         with serving("kluis", kluis_command, port, options, pinned=False) as kluis:
@@ -307,6 +322,7 @@ def run(
             notes["kluis_both_cores_peak_rss_mb"] = _peak_rss_mb(kluis.process.pid)
     compare_public(results, verification)
     compare_grant(results)
+    compare_disclosures(results)
     peaks = [notes.get(k) for k in ("kluis_peak_rss_mb", "kluis_both_cores_peak_rss_mb")]
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -614,7 +630,7 @@ async def setup(base: str, keys: set[str]) -> Prepared:
             algs.update(alg for k in keys if (alg := SCENARIOS[k].dpop) is not None)
             tokens = await _owner_tokens(session, base, algs)
             bodies["f"] = await _owned_document(session, base, tokens)
-            if keys & {"h", "hw"}:
+            if keys & {"h", "hw", "hw0"}:
                 agents, bodies["h"], found = await _grant_setup(session, base, tokens["ES256"])
                 return Prepared(bodies, tokens, agents, found)
     return Prepared(bodies, tokens)
@@ -866,6 +882,8 @@ def _targets(results: dict[str, Any], connections: int) -> list[dict[str, Any]]:
             targets.append(cost_target(key, results))
     if "vs_wac" in results.get("h", {}):
         targets.append(grant_target(results))
+    if "vs_log_off" in results.get("hw", {}):
+        targets.append(disclosure_target(results))
     if "vs_public" in results.get("gmt", {}):
         ratio = results["gmt"]["vs_public"]["kluis"]
         measured = "n/a"
@@ -903,6 +921,28 @@ def grant_target(results: dict[str, Any]) -> dict[str, Any]:
         f"{GRANT_RATIO_TARGET:.0%} of the same GET allowed by WAC (hw)",
         "measured": measured,
         "met": ratio is not None and ratio >= GRANT_RATIO_TARGET,
+    }
+
+
+def compare_disclosures(results: dict[str, Any]) -> None:
+    """Add to (hw) in `results` its rate on Kluis against (hw0)'s, the same GET with the access
+    log off, when both ran: `vs_log_off`."""
+    if "hw" in results and "hw0" in results:
+        results["hw"]["vs_log_off"] = _ratio(results["hw"]["kluis"], results["hw0"]["kluis"])
+
+
+def disclosure_target(results: dict[str, Any]) -> dict[str, Any]:
+    """The target entry of issue 15 §1, after compare_disclosures."""
+    ratio = results["hw"]["vs_log_off"]
+    measured = "n/a"
+    if ratio is not None:
+        logged, off = (results[k]["kluis"]["ok_per_second"] for k in ("hw", "hw0"))
+        measured = f"{ratio:.0%} ({logged:,.0f} of {off:,.0f} req/s)"
+    return {
+        "target": "authenticated GET recorded in the owner's access log (hw) >= "
+        f"{DISCLOSURE_RATIO_TARGET:.0%} of the same GET with the log off (hw0)",
+        "measured": measured,
+        "met": ratio is not None and ratio >= DISCLOSURE_RATIO_TARGET,
     }
 
 

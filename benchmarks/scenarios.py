@@ -93,7 +93,7 @@ OWNED_ACL = """\
 SHARED = f"/{OWNER_POD}/shared"
 # The scenarios that need the account and OWNED. fmt and gmt are f and g with Kluis allowed both
 # cores (not pinned), with its default settings.
-AUTHENTICATED = ("f", "g", "g2", "fmt", "gmt", "h", "hw")
+AUTHENTICATED = ("f", "g", "g2", "fmt", "gmt", "h", "hw", "hw0")
 
 # Kluis paths. The setup creates DOC, PATCHED and the CHILDREN children of BIG.
 BENCH = "/bench/"  # the container that PUBLIC_ACL opens to everyone
@@ -122,6 +122,9 @@ class Scenario:
     # False: Kluis runs on every core (a second Kluis process, started after the pinned runs),
     # the load generator still pinned to its core, which Kluis may then share; Kluis only.
     pinned: bool = True
+    # Options Kluis runs this scenario with: it starts again, pinned, on the same data, after
+    # the other pinned runs (as fmt and gmt do, unpinned); Kluis only.
+    kluis_options: tuple[str, ...] = ()
 
 
 SCENARIOS = {
@@ -161,6 +164,11 @@ SCENARIOS = {
         Scenario(
             "hw", "GET same document allowed by WAC, acl:agent (DPoP ES256)", "GET", SHARED,
             "/h", TURTLE, dpop="ES256", agent="member",
+        ),
+        Scenario(
+            "hw0", "hw with the owner's access log off (--disclosure-log false)", "GET", SHARED,
+            "/h", TURTLE, dpop="ES256", agent="member",
+            kluis_options=("--disclosure-log", "false"),
         ),
         Scenario(
             "fmt", "f with Kluis on both cores", "GET", OWNED, "/f", TURTLE, pinned=False,

@@ -43,6 +43,7 @@ from pod.http.access_page import add_access_routes
 from pod.http.account import add_account_routes
 from pod.http.answers import Answers
 from pod.http.bodies import runner_options as runner_options  # for embedders
+from pod.http.disclosures import add_disclosure_routes
 from pod.http.idp import add_idp_routes, endpoints
 from pod.http.keys import (
     ACCOUNTS,
@@ -51,6 +52,7 @@ from pod.http.keys import (
     AUTHENTICATOR,
     AUTHORIZER,
     CHOICES,
+    DISCLOSURES,
     FEED,
     FETCHER,
     GRANTS,
@@ -95,10 +97,12 @@ from pod.ratelimit import RateLimiter
 from pod.storage.base import Backend
 from pod.storage.claim import claim_data_directory
 from pod.storage.fs import FileBackend
+from pod.storage.journal import FileJournal, Journal, MemoryJournal
 from pod.storage.kv import FileKeyValueStore, KeyValueStore, MemoryKeyValueStore
 from pod.storage.memory import MemoryBackend
 from pod.storage.records import AnnouncingKeyValueStore, declared
 from pod.vault.choices import StandingChoices
+from pod.vault.disclosures import DisclosureLog
 from pod.vault.grants import is_managed
 from pod.vault.overview import ProfileNames
 from pod.vault.reader import GrantReader
@@ -121,6 +125,15 @@ def make_kv(settings: Settings) -> KeyValueStore:
     return FileKeyValueStore(settings.data_dir / ".kluis" / "kv")
 
 
+def make_journal(settings: Settings) -> Journal:
+    """Where the owners' access logs go (pod.vault.disclosures)."""
+    if settings.storage == "memory":
+        return MemoryJournal()
+    return FileJournal(
+        settings.data_dir / ".kluis" / "journal" / "disclosures", fsync=settings.fsync
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -130,13 +143,15 @@ def create_app(
     more_readers: Sequence[PermissionReader] = (),
     feed: ChangeFeed | None = None,
     consumers: Sequence[Callable[[ChangeFeed], object]] = (),
+    journal: Journal | None = None,
 ) -> web.Application:
     """Build the Kluis aiohttp application for `settings`.
 
     `backend` and `kv` override the storage the settings name (tests pass their own);
     `readers` replace Web Access Control as the source of permissions (an embedding that does
     its own access control) and `more_readers` add sources beside it; `feed` is the change feed
-    (one process's own by default), and each of `consumers` is called with it to subscribe.
+    (one process's own by default), and each of `consumers` is called with it to subscribe;
+    `journal` keeps the owners' access logs (the settings choose one unless given).
     """
     feed = feed or LocalFeed()
     # Key-value records: every write announced on the feed too.
@@ -253,6 +268,16 @@ def create_app(
     # Each process counts its own: a requester spread over workers asks a few times more.
     app[ASK_LIMITS] = RateLimiter(limit=30, window=3600, what="access requests to this pod")
     app[AUTHENTICATOR] = authenticator
+    disclosures = None
+    if settings.disclosure_log:
+        disclosures = DisclosureLog(
+            journal if journal is not None else make_journal(settings),
+            store.storages,
+            base_path=settings.base_path,
+            days=settings.disclosure_days,
+        )
+        feed.subscribe(disclosures.follow)  # what allows a request may change
+    app[DISCLOSURES] = disclosures
     app[ACCOUNTS] = accounts
     app[PROVIDER] = provider
     app[SESSIONS] = Sessions(
@@ -269,10 +294,12 @@ def create_app(
     # After _lifetime, so that it ends first: the counters are stored clean once no request
     # is left, with the store and the feed still open.
     app.cleanup_ctx.append(_counting)
+    app.cleanup_ctx.append(_disclosures)
     add_idp_routes(app, base_path=settings.base_path)
     add_account_routes(app, base_path=settings.base_path)
     add_access_routes(app, base_path=settings.base_path)
     add_vault_routes(app, base_path=settings.base_path)
+    add_disclosure_routes(app, base_path=settings.base_path)
     add_routes(app, base_path=settings.base_path)
     for consumer in consumers:
         consumer(feed)
@@ -334,6 +361,23 @@ async def _counting(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await keeper
     await quotas.close()
+
+
+async def _disclosures(app: web.Application) -> AsyncIterator[None]:
+    """The owners' access logs: old days dropped at start, then kept (synced every second,
+    anonymous counts written every 10 s, retention daily) until shutdown, when what is counted
+    is written and the log synced. Cleaned up before `_lifetime`, so after the last request."""
+    disclosures = app[DISCLOSURES]
+    if disclosures is None:
+        yield
+        return
+    disclosures.apply_retention()
+    keeper = asyncio.create_task(disclosures.keep())
+    yield
+    keeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await keeper
+    disclosures.close()
 
 
 _SWEEP_SECONDS = 1800.0

@@ -49,6 +49,14 @@ class Settings:
     )
     fsync: bool = _setting(True, "fsync files and directories on every write (crash durability).")
     access_log: bool = _setting(True, "Log one line per request.")
+    disclosure_log: bool = _setting(
+        True,
+        "Keep each pod owner's access log: every request by another identified agent, and "
+        "anonymous reads counted per resource and day.",
+    )
+    disclosure_days: int = _setting(
+        365, "Days the access log is kept, unless a pod's owner chooses otherwise (7 to 3650)."
+    )
     shutdown_timeout: float = _setting(
         10.0, "Seconds in-flight requests get to finish on SIGINT/SIGTERM."
     )
@@ -134,6 +142,8 @@ class Settings:
             raise ValueError("proof_threads must be 0 or more")
         if self.remote_cache_seconds < 0:
             raise ValueError("remote_cache_seconds may not be negative")
+        if not 7 <= self.disclosure_days <= 3650:
+            raise ValueError(f"disclosure_days must be 7 to 3650, not {self.disclosure_days}")
         self.proxy_networks  # noqa: B018 (refuse a malformed list at start-up, not per request)
 
     @property

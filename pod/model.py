@@ -69,3 +69,21 @@ class Metadata:
     @property
     def is_storage(self) -> bool:
         return self.attrs.get("storage") == "true"
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Basis:
+    """What allowed a request, as a permission reader tells it (for the owner's access log):
+    `source` "wac" or "grant"; `ref` the path of the ACL document or of the grant record; `rule`
+    the authorization's IRI (a blank node's label) within that ACL; `kind` how it names the
+    agent (agent, public, authenticated, group:<iri>, grant); the purposes it covers and until
+    when it holds (a grant's). `ref` is a resource path, made a URL only when shown (making
+    URLs costs microseconds, and every logged request has a basis)."""
+
+    source: str
+    ref: str
+    kind: str
+    rule: str | None = None
+    purposes: tuple[str, ...] = ()
+    until: float | None = None

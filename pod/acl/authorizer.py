@@ -19,7 +19,7 @@ from pod.acl.modes import Needs, needed_modes
 from pod.errors import Forbidden, PodError, Unauthenticated
 from pod.ldp.operation import Operation
 from pod.ldp.resources import ResourceStore
-from pod.model import ANONYMOUS, AccessMode, Credentials, Metadata
+from pod.model import ANONYMOUS, AccessMode, Basis, Credentials, Metadata
 
 EVERYTHING = AccessMode.READ | AccessMode.APPEND | AccessMode.WRITE | AccessMode.CONTROL
 
@@ -132,6 +132,20 @@ class Authorizer:
             if path == operation.target:
                 on_target = granted
         return checked if on_target is None else checked._replace(granted=on_target)
+
+    async def basis(
+        self, credentials: Credentials, path: str, mode: AccessMode
+    ) -> tuple[Basis, ...]:
+        """What grants `credentials` `mode` on `path`, as each reader that can tell (a `basis`
+        method, like `explain`) tells it: for the owner's access log, asked only of requests it
+        records, after they were allowed."""
+        found: tuple[Basis, ...] = ()
+        for reader in self.readers:
+            basis = getattr(reader, "basis", None)
+            if basis is not None:
+                more: tuple[Basis, ...] = await basis(credentials, path, mode)
+                found += more
+        return found
 
     async def _explain(
         self, credentials: Credentials, path: str, missing: AccessMode

@@ -43,7 +43,8 @@ MODES: Final = {
 @final
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One conforming acl:Authorization."""
+    """One conforming acl:Authorization; `name` is its IRI, or `_:b<n>` for the n-th blank node
+    of its document (what the owner's access log cites)."""
 
     modes: AccessMode
     access_to: frozenset[str]
@@ -53,6 +54,7 @@ class Rule:
     authenticated: bool
     groups: frozenset[str]
     origins: frozenset[str]
+    name: str = ""
 
     def matches_agent(self, credentials: Credentials, member_of: frozenset[str]) -> bool:
         """Whether the rule's subjects include this agent (`member_of`: its matching groups)."""
@@ -85,17 +87,18 @@ def parse_rules(triples: Iterable[ox.Triple], *, strict: bool = False) -> list[R
         if isinstance(t.subject, ox.NamedNode | ox.BlankNode):
             by_subject.setdefault(t.subject, []).append(t)
     rules = []
-    for subject, ts in by_subject.items():
+    for n, (subject, ts) in enumerate(by_subject.items()):
         if not any(t.predicate == _TYPE and t.object == _AUTHORIZATION for t in ts):
             continue
-        rule = _rule(subject, ts, strict=strict)
+        name = subject.value if isinstance(subject, ox.NamedNode) else f"_:b{n}"
+        rule = _rule(subject, ts, name=name, strict=strict)
         if rule is not None:
             rules.append(rule)
     return rules
 
 
 def _rule(
-    subject: ox.NamedNode | ox.BlankNode, ts: list[ox.Triple], *, strict: bool
+    subject: ox.NamedNode | ox.BlankNode, ts: list[ox.Triple], *, name: str, strict: bool
 ) -> Rule | None:
     def iris(predicate: ox.NamedNode) -> frozenset[str]:
         return frozenset(
@@ -123,6 +126,7 @@ def _rule(
         authenticated=_AUTHENTICATED.value in classes,
         groups=iris(_AGENT_GROUP),
         origins=frozenset(o.rstrip("/") for o in iris(_ORIGIN)),
+        name=name,
     )
     problems = []
     if not rule.access_to and not rule.default:

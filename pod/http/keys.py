@@ -25,6 +25,7 @@ from pod.ldp.shapes import ShapeConstraints
 from pod.model import Credentials
 from pod.ratelimit import RateLimiter
 from pod.vault.choices import StandingChoices
+from pod.vault.disclosures import DisclosureLog
 from pod.vault.overview import ProfileNames
 from pod.vault.reader import GrantReader
 from pod.vault.requests import RequestBook
@@ -49,6 +50,8 @@ NAMES = web.AppKey("names", ProfileNames)  # who asks, by the name their profile
 CHOICES = web.AppKey("choices", StandingChoices)  # purposes owners refuse once and for all
 QUOTAS = web.AppKey("quotas", Quotas)  # each pod's limit and usage
 ASK_LIMITS = web.AppKey("ask_limits", RateLimiter)  # access requests per requester and storage
+# The owners' access logs; None when `disclosure_log` is off.
+DISCLOSURES: web.AppKey[DisclosureLog | None] = web.AppKey("disclosures")
 # Response headers of resources, by what they depend on (see `pod.http.ldp._resource_headers`).
 HEADERS: web.AppKey[
     LruCache[tuple[str, str, str | None, str | None], tuple[tuple[str, str], ...]]

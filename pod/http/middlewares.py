@@ -20,21 +20,45 @@ effect (CSP applies to documents), so apps on other origins use pods as before.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
+from collections.abc import Hashable
 from typing import Final
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from pod import errors, logs
+from pod import errors, logs, paths
 from pod.http import headers
+from pod.http.authn import target_path
 from pod.http.errors import log_refusal, render, render_http_exception, render_unexpected
-from pod.http.keys import IN_FLIGHT, REQUEST_ID, SETTINGS
+from pod.http.keys import (
+    AUTHORIZER,
+    CREDENTIALS,
+    DISCLOSURES,
+    IN_FLIGHT,
+    REQUEST_ID,
+    SETTINGS,
+    STORE,
+)
+from pod.http.ldp import handle_resource
 from pod.http.proxies import warn_about_origin
 from pod.idp.provider import origin_of
 from pod.ldp import methods
+from pod.model import AccessMode, Basis, Credentials
+from pod.vault.disclosures import NOT_LOGGED, Asker, DisclosureLog, Fragment
 
+log = logging.getLogger(__name__)
 _counter = itertools.count(1)
+_COUNTED: Final = frozenset({hdrs.METH_GET, hdrs.METH_HEAD})  # anonymous reads, counted
+_WRITE: Final = AccessMode.WRITE
+# The mode a request used, by method (pod.acl.modes asks for more where a resource is created).
+_MODES: Final = {
+    hdrs.METH_GET: AccessMode.READ,
+    hdrs.METH_HEAD: AccessMode.READ,
+    hdrs.METH_OPTIONS: AccessMode.READ,
+    hdrs.METH_POST: AccessMode.APPEND,
+}
 _PID: Final = f"{os.getpid():x}"
 ALL_METHODS: Final = ", ".join(methods.ALL_METHODS)  # what CORS preflights may ask for
 SAFE_METHODS: Final = frozenset(methods.READ_ONLY)
@@ -105,7 +129,86 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
     response.headers["X-Request-Id"] = request_id
     if 400 <= response.status < 500:
         log_refusal(request, response, detail=refusal)
+    disclosures = request.app[DISCLOSURES]
+    if disclosures is not None and request.match_info.handler is handle_resource:
+        await _disclose(request, response.status, request_id, disclosures)
     return response
+
+
+async def _disclose(
+    request: web.Request, status: int, request_id: str, disclosures: DisclosureLog
+) -> None:
+    """Record a request to a pod in its owner's access log (pod.vault.disclosures), before its
+    response is returned, so no answered request lacks its record even after a kill -9.
+
+    Here, because only here is every final status known: a kept answer (pod.http.answers) never
+    reaches the authorizer. Anonymous reads are only counted. The basis (what allowed it) is
+    asked only of requests that are recorded: an identified agent other than the owner."""
+    credentials = request.get(CREDENTIALS)
+    if credentials is None or credentials.agent is None:
+        if (
+            status < 400
+            and request.method in _COUNTED
+            and hdrs.AUTHORIZATION not in request.headers
+        ):
+            disclosures.count(target_path(request))
+        return
+    method = request.method
+    # A refusal has no basis: its key names no mode.
+    mode = _MODES.get(method, _WRITE) if status < 400 else None
+    c = credentials
+    # Keyed by the raw target: a request seen before needs no parsing and no storage look-up
+    # (what they find changes only through announced writes, which empty the cache).
+    key = (target_path(request), c.agent, c.client_id, c.origin, c.purposes, mode)
+    fragment = disclosures.known(key)
+    if fragment is None:
+        fragment = await _asked(request, credentials, key, mode, disclosures)
+    if fragment is NOT_LOGGED:
+        return
+    try:
+        disclosures.record(fragment, request_id=request_id, method=method, status=status)
+    except OSError:
+        log.exception("the access log could not be written")
+
+
+async def _asked(
+    request: web.Request,
+    credentials: Credentials,
+    key: tuple[Hashable, ...],
+    mode: AccessMode | None,
+    disclosures: DisclosureLog,
+) -> Fragment:
+    """The repeating part of the records of requests like this one (`NOT_LOGGED`: the owner's,
+    or outside any pod), asking the authorizer what allowed it."""
+    epoch = disclosures.epoch
+    app = request.app
+    try:
+        path = paths.parse_url_path(target_path(request), disclosures.base_path)
+    except errors.PodError:
+        return disclosures.remember(key, None, epoch)
+    storages = app[STORE].storages
+    root = storages.root_of(path)
+    if root is None or credentials.agent is None or storages.owner(root) == credentials.agent:
+        return disclosures.remember(key, None, epoch)
+    found: tuple[Basis, ...] = ()
+    if mode is not None:
+        try:
+            authorizer = app[AUTHORIZER]
+            found = await authorizer.basis(credentials, path, mode)
+            if not found and request.method == hdrs.METH_PATCH:  # an insert-only patch: Append
+                found = await authorizer.basis(credentials, path, AccessMode.APPEND)
+        except errors.PodError as exc:  # a group that cannot be fetched now, say
+            log.warning("what allowed %s %s is unknown: %s", request.method, path, exc)
+    asker = Asker(
+        root=root,
+        agent=credentials.agent,
+        client=credentials.client_id,
+        origin=credentials.origin,
+        path=path,
+        purposes=tuple(sorted(credentials.purposes)),
+        basis=found,
+    )
+    return disclosures.remember(key, asker, epoch)
 
 
 def _isolate(response: web.StreamResponse) -> None:

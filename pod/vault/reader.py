@@ -27,7 +27,7 @@ from pod.errors import PodError
 from pod.feed import ChangeFeed, Event, ResourceChanged
 from pod.ldp.locks import MemoryLocker
 from pod.ldp.resources import ResourceStore
-from pod.model import AccessMode, Credentials
+from pod.model import AccessMode, Basis, Credentials
 from pod.vault.grants import GRANTS, Grant, GrantBook, Status, pair_container, records_in, when
 
 _PAIRS: Final = 10_000  # (storage, pair) entries kept
@@ -81,6 +81,28 @@ class GrantReader:
         for grant in grants:
             modes |= grant.modes(path, credentials.purposes, now)
         return modes
+
+    async def basis(
+        self, credentials: Credentials, path: str, mode: AccessMode
+    ) -> tuple[Basis, ...]:
+        """The grants to this agent and client that allow `mode` on `path` now, for the owner's
+        access log: each with the purposes the request served (those it named, else those the
+        grant covers) and when it ends."""
+        grants = await self._grants_of(credentials, path)
+        if not grants:
+            return ()
+        now = time.time()
+        return tuple(
+            Basis(
+                source="grant",
+                ref=grant.path,
+                kind="grant",
+                purposes=tuple(sorted(credentials.purposes or grant.terms.purposes)),
+                until=grant.terms.expires,
+            )
+            for grant in grants
+            if mode in grant.modes(path, credentials.purposes, now)
+        )
 
     async def explain(self, credentials: Credentials, path: str, needed: AccessMode) -> str | None:
         """Why the grants to this agent and client that name `path` do not allow `needed` there

@@ -1,0 +1,373 @@
+"""Journals: append-only records in one segment per key and UTC day. Imports storage.claim.
+
+A record is one line, `<payload>\\t<crc32 as 8 hex digits>\\n`; the payload holds neither a tab
+nor a newline (JSON as `json.dumps` writes it escapes both). A reader keeps a line only if it
+ends in `\\n` and its CRC matches, so a record torn by a crash is never read as another one.
+
+Contract (every implementation):
+- `append` writes one record with one `os.write` on a descriptor opened with O_APPEND (or the
+  same in memory) before it returns: once it has returned the record survives the process (the
+  page cache outlives a kill -9); `sync` makes it survive the machine too.
+- Opening a segment to append to it cuts off a torn tail (whatever follows the last record
+  that verifies), so a torn record never stays mid-file.
+- Segments are only ever appended to, or dropped whole (retention, `drop`).
+- Keys and days are names the caller checks (hex digests, `YYYY-MM-DD`); nothing a request
+  controls reaches a file name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final, Protocol, final
+
+from pod.storage.claim import FILE_MODE, make_dirs
+
+SUFFIX: Final = ".jsonl"
+_DAY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_KEY: Final = re.compile(r"^[0-9a-f]{8,64}$")
+_TAIL_BYTES: Final = 64 * 1024  # what a writer checks of a segment it opens
+_READ_BYTES: Final = 1024 * 1024
+_OPEN_SEGMENTS: Final = 64  # descriptors kept open, least recently used closed first
+_META: Final = "meta.json"
+
+
+def frame(payload: bytes) -> bytes:
+    """One record: the payload, a tab, its CRC-32 in hex, a newline. Raises ValueError for a
+    payload holding a tab or a newline (it could not be told from the framing)."""
+    if b"\n" in payload or b"\t" in payload:
+        raise ValueError("a journal record may hold neither a tab nor a newline")
+    return b"%s\t%08x\n" % (payload, zlib.crc32(payload))
+
+
+def verified(line: bytes) -> bytes | None:
+    """The payload of one line (without its `\\n`), or None if its CRC does not match."""
+    tab = line.rfind(b"\t")
+    if tab < 0 or len(line) - tab != 9:
+        return None
+    payload = line[:tab]
+    # Compared as written (lower-case hex), so no other spelling of the number passes.
+    return payload if line[tab + 1 :] == b"%08x" % zlib.crc32(payload) else None
+
+
+def records(data: bytes) -> list[bytes]:
+    """The payloads of the whole records in `data`: lines ending in `\\n` whose CRC matches."""
+    found: list[bytes] = []
+    start = 0
+    while True:
+        end = data.find(b"\n", start)
+        if end < 0:
+            return found  # an unterminated tail is torn
+        payload = verified(data[start:end])
+        if payload is not None:
+            found.append(payload)
+        start = end + 1
+
+
+def good_end(tail: bytes, offset: int) -> int:
+    """Where the records in a segment end, given its last bytes `tail` starting at `offset`:
+    after the last line that verifies (a torn tail is cut off), or, when no line in `tail` can
+    be checked whole, after its last newline."""
+    end = tail.rfind(b"\n")
+    while end >= 0:
+        start = tail.rfind(b"\n", 0, end) + 1
+        if start == 0 and offset > 0:
+            break  # this line begins before the tail: it cannot be checked here
+        if verified(tail[start:end]) is not None:
+            return offset + end + 1
+        end = start - 1
+    if offset == 0:
+        return 0  # nothing in the segment verifies
+    return offset + tail.rfind(b"\n") + 1
+
+
+def is_day(day: str) -> bool:
+    return _DAY.match(day) is not None
+
+
+def _check(key: str, day: str | None = None) -> None:
+    if _KEY.match(key) is None or (day is not None and not is_day(day)):
+        raise ValueError(f"not a journal key and day: {key!r} {day!r}")
+
+
+class Journal(Protocol):
+    """Append-only day segments per key. See the module docstring for the contract."""
+
+    def append(self, key: str, day: str, payload: bytes) -> None:
+        """Append one record (framed here) to segment `day` of `key`."""
+        ...
+
+    def all_keys(self) -> list[str]:
+        """Every key with segments or meta data."""
+        ...
+
+    def days(self, key: str) -> list[str]:
+        """The days of `key`'s segments, oldest first."""
+        ...
+
+    def read(self, key: str, day: str) -> Iterator[bytes]:
+        """The payloads of the whole, verified records of one segment, in order (blocking:
+        call it in a thread)."""
+        ...
+
+    def drop_before(self, key: str, day: str) -> int:
+        """Delete `key`'s segments older than `day`, whole; return how many."""
+        ...
+
+    def drop(self, key: str) -> None:
+        """Delete everything of `key`."""
+        ...
+
+    def get_meta(self, key: str) -> bytes | None:
+        """The small document kept beside `key`'s segments (its settings), or None."""
+        ...
+
+    def put_meta(self, key: str, data: bytes) -> None:
+        """Replace that document atomically."""
+        ...
+
+    def sync(self) -> None:
+        """Make every record appended so far survive a machine crash."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@final
+class MemoryJournal:
+    """A journal in memory, lost on exit, for the memory backend and tests."""
+
+    def __init__(self) -> None:
+        self.segments: dict[str, dict[str, bytearray]] = {}
+        self.meta: dict[str, bytes] = {}
+
+    def append(self, key: str, day: str, payload: bytes) -> None:
+        line = frame(payload)
+        self.segments.setdefault(key, {}).setdefault(day, bytearray()).extend(line)
+
+    def all_keys(self) -> list[str]:
+        return sorted(set(self.segments) | set(self.meta))
+
+    def days(self, key: str) -> list[str]:
+        return sorted(self.segments.get(key, {}))
+
+    def read(self, key: str, day: str) -> Iterator[bytes]:
+        data = bytes(self.segments.get(key, {}).get(day, b""))
+        yield from records(data)
+
+    def drop_before(self, key: str, day: str) -> int:
+        segments = self.segments.get(key, {})
+        old = [d for d in segments if d < day]
+        for d in old:
+            del segments[d]
+        return len(old)
+
+    def drop(self, key: str) -> None:
+        self.segments.pop(key, None)
+        self.meta.pop(key, None)
+
+    def get_meta(self, key: str) -> bytes | None:
+        return self.meta.get(key)
+
+    def put_meta(self, key: str, data: bytes) -> None:
+        self.meta[key] = data
+
+    def sync(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@final
+class FileJournal:
+    """Segments as files `<directory>/<key>/<day>.jsonl` (0600, in directories 0700).
+
+    Appending is one `os.write` on an O_APPEND descriptor; the last `_OPEN_SEGMENTS` segments
+    written stay open. With `fsync`, `sync` fsyncs the segments written since the last call
+    (and the directories of new ones); the caller runs it off the request path.
+    """
+
+    def __init__(self, directory: Path, *, fsync: bool = True) -> None:
+        self.directory = directory
+        self.fsync = fsync
+        self._open: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._dirty: set[tuple[str, str]] = set()  # written since the last sync
+        self._new_dirs: set[Path] = set()  # directories with entries not yet synced
+
+    def _fd(self, key: str, day: str) -> int:
+        fd = self._open.get((key, day))
+        if fd is not None:
+            self._open.move_to_end((key, day))
+            return fd
+        _check(key, day)
+        folder = self.directory / key
+        path = folder / (day + SUFFIX)
+        if not path.exists():
+            make_dirs(folder)
+            self._new_dirs.update((folder, self.directory))
+        # Read and write: the torn-tail check reads the segment's end first.
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        try:
+            _cut_torn_tail(fd)
+        except OSError:
+            os.close(fd)
+            raise
+        self._open[(key, day)] = fd
+        while len(self._open) > _OPEN_SEGMENTS:
+            # Closed unsynced: `sync` opens it again to fsync it, off the request path.
+            os.close(self._open.popitem(last=False)[1])
+        return fd
+
+    def append(self, key: str, day: str, payload: bytes) -> None:
+        line = frame(payload)
+        fd = self._fd(key, day)
+        written = os.write(fd, line)
+        while written < len(line):  # a regular file takes it whole unless the disk is full
+            written += os.write(fd, line[written:])
+        self._dirty.add((key, day))
+
+    def all_keys(self) -> list[str]:
+        try:
+            return sorted(e.name for e in os.scandir(self.directory) if _KEY.match(e.name))
+        except FileNotFoundError:
+            return []
+
+    def days(self, key: str) -> list[str]:
+        _check(key)
+        try:
+            names = os.listdir(self.directory / key)
+        except FileNotFoundError:
+            return []
+        return sorted(
+            n[: -len(SUFFIX)] for n in names if n.endswith(SUFFIX) and is_day(n[: -len(SUFFIX)])
+        )
+
+    def read(self, key: str, day: str) -> Iterator[bytes]:
+        _check(key, day)
+        try:
+            f = (self.directory / key / (day + SUFFIX)).open("rb")
+        except FileNotFoundError:
+            return
+        with f:
+            carry = b""
+            while chunk := f.read(_READ_BYTES):
+                data = carry + chunk
+                last = data.rfind(b"\n")
+                if last < 0:
+                    carry = data
+                    continue
+                yield from records(data[: last + 1])
+                carry = data[last + 1 :]
+            # What is left has no newline: a torn tail, never a record.
+
+    def _forget(self, key: str, day: str) -> None:
+        fd = self._open.pop((key, day), None)
+        self._dirty.discard((key, day))
+        if fd is not None:
+            os.close(fd)
+
+    def drop_before(self, key: str, day: str) -> int:
+        _check(key, day)
+        old = [d for d in self.days(key) if d < day]
+        for d in old:
+            self._forget(key, d)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.directory / key / (d + SUFFIX))
+        if old:
+            self._new_dirs.add(self.directory / key)
+        return len(old)
+
+    def drop(self, key: str) -> None:
+        _check(key)
+        for d in self.days(key):
+            self._forget(key, d)
+        folder = self.directory / key
+        if folder.exists():
+            for entry in os.scandir(folder):
+                os.unlink(entry.path)
+            folder.rmdir()
+            self._new_dirs.add(self.directory)
+
+    def get_meta(self, key: str) -> bytes | None:
+        _check(key)
+        try:
+            return (self.directory / key / _META).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def put_meta(self, key: str, data: bytes) -> None:
+        _check(key)
+        folder = self.directory / key
+        make_dirs(folder)
+        temporary = folder / (_META + ".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+        try:
+            os.write(fd, data)
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, folder / _META)
+        if self.fsync:
+            _sync_directory(folder)
+
+    def sync(self) -> None:
+        # Safe in another thread than `append`'s: each set is swapped for a new one at once,
+        # so a record appended meanwhile stays marked for the next sync.
+        dirty, self._dirty = self._dirty, set()
+        new_dirs, self._new_dirs = self._new_dirs, set()
+        if not self.fsync:
+            return
+        for key, day in dirty:
+            fd = self._open.get((key, day))
+            try:
+                if fd is not None:
+                    os.fsync(fd)
+                    continue
+            except OSError as exc:
+                if exc.errno != errno.EBADF:  # closed meanwhile by the appending thread
+                    raise
+            # Closed since (fsync reaches the file's pages through any descriptor), or dropped.
+            with contextlib.suppress(FileNotFoundError):
+                fd = os.open(self.directory / key / (day + SUFFIX), os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        # A new segment's directory entry, and a new key's, must survive too.
+        for directory in sorted(new_dirs, key=lambda p: -len(p.parts)):
+            with contextlib.suppress(FileNotFoundError):
+                _sync_directory(directory)
+
+    def close(self) -> None:
+        self.sync()
+        for fd in self._open.values():
+            os.close(fd)
+        self._open.clear()
+
+
+def _cut_torn_tail(fd: int) -> None:
+    """Cut off whatever follows the last whole record of the segment open at `fd`."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return
+    offset = max(0, size - _TAIL_BYTES)
+    tail = os.pread(fd, size - offset, offset)
+    end = good_end(tail, offset)
+    if end < size:
+        os.ftruncate(fd, end)
+
+
+def _sync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
