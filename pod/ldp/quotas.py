@@ -366,8 +366,10 @@ class QuotaBackend:
         # Reading passes straight to the backend below: a GET pays nothing for the counting.
         self.read = inner.read
         self.stat = inner.stat
-        self.children = inner.children
         self.set_attrs = inner.set_attrs  # attributes are not counted: no Metadata.size
+
+    async def children(self, path: str) -> list[Metadata]:
+        return await self.inner.children(path)
 
     async def write(
         self, path: str, data: bytes, *, content_type: str, create_only: bool = False
