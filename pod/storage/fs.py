@@ -608,7 +608,7 @@ class DirectorySyncs:
                     covers = state.asked  # every ticket taken so far: their renames are done
                     self._lock.release()
                     try:
-                        _fsync_directory(directory)
+                        fsync_directory(directory)
                     finally:
                         self._lock.acquire()
                         state.syncing = False
@@ -632,7 +632,8 @@ class _DirectoryState:
         self.syncing = False
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str | os.PathLike[str]) -> None:
+    """Make a directory's entries (a file created, renamed or removed in it) durable."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Final, Protocol, final
 
 from pod.storage.claim import FILE_MODE, make_dirs
+from pod.storage.fs import fsync_directory
 
 SUFFIX: Final = ".jsonl"
 _DAY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -316,7 +317,7 @@ class FileJournal:
             os.close(fd)
         os.replace(temporary, folder / _META)
         if self.fsync:
-            _sync_directory(folder)
+            fsync_directory(folder)
 
     def sync(self) -> None:
         # Safe in another thread than `append`'s: each set is swapped for a new one at once,
@@ -344,7 +345,7 @@ class FileJournal:
         # A new segment's directory entry, and a new key's, must survive too.
         for directory in sorted(new_dirs, key=lambda p: -len(p.parts)):
             with contextlib.suppress(FileNotFoundError):
-                _sync_directory(directory)
+                fsync_directory(directory)
 
     def close(self) -> None:
         self.sync()
@@ -363,11 +364,3 @@ def _cut_torn_tail(fd: int) -> None:
     end = good_end(tail, offset)
     if end < size:
         os.ftruncate(fd, end)
-
-
-def _sync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

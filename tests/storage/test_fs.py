@@ -241,7 +241,7 @@ def test_writers_into_one_directory_share_its_fsyncs(
     """Each writer returns only after an fsync of the directory that began after it asked (so
     after its rename), and writers that wait together share one."""
     syncs: list[tuple[float, float]] = []  # (began, ended) of each real fsync
-    real = fs._fsync_directory
+    real = fs.fsync_directory
 
     def timed(directory: str) -> None:
         began = time.monotonic()
@@ -249,7 +249,7 @@ def test_writers_into_one_directory_share_its_fsyncs(
         real(directory)
         syncs.append((began, time.monotonic()))
 
-    monkeypatch.setattr(fs, "_fsync_directory", timed)
+    monkeypatch.setattr(fs, "fsync_directory", timed)
     group = fs.DirectorySyncs()
     asked: list[tuple[float, float]] = []  # (asked, returned) of each writer
     lock = threading.Lock()
@@ -276,7 +276,7 @@ def test_a_failed_directory_fsync_fails_its_writer_and_the_next_one_syncs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    real = fs._fsync_directory
+    real = fs.fsync_directory
 
     def failing_once(directory: str) -> None:
         calls.append(directory)
@@ -284,7 +284,7 @@ def test_a_failed_directory_fsync_fails_its_writer_and_the_next_one_syncs(
             raise OSError(5, "I/O error")
         real(directory)
 
-    monkeypatch.setattr(fs, "_fsync_directory", failing_once)
+    monkeypatch.setattr(fs, "fsync_directory", failing_once)
     group = fs.DirectorySyncs()
     with pytest.raises(OSError, match="I/O error"):
         group.sync(str(tmp_path))
