@@ -46,7 +46,7 @@ from pod.http.proxies import warn_about_origin
 from pod.idp.provider import origin_of
 from pod.ldp import methods
 from pod.model import AccessMode, Basis, Credentials
-from pod.vault.disclosures import NOT_LOGGED, Asker, DisclosureLog, Fragment
+from pod.vault.disclosures import NOT_LOGGED, Asker, DisclosureLog, Fragment, fragment_of
 
 log = logging.getLogger(__name__)
 _counter = itertools.count(1)
@@ -60,6 +60,7 @@ _MODES: Final = {
     hdrs.METH_POST: AccessMode.APPEND,
 }
 _PID: Final = f"{os.getpid():x}"
+_POD_APIS: Final = ".kluis/"  # under the base path: APIs about one pod, named `{storage}`
 ALL_METHODS: Final = ", ".join(methods.ALL_METHODS)  # what CORS preflights may ask for
 SAFE_METHODS: Final = frozenset(methods.READ_ONLY)
 ISOLATION: Final = "sandbox"
@@ -130,8 +131,13 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
     if 400 <= response.status < 500:
         log_refusal(request, response, detail=refusal)
     disclosures = request.app[DISCLOSURES]
-    if disclosures is not None and request.match_info.handler is handle_resource:
-        await _disclose(request, response.status, request_id, disclosures)
+    if disclosures is not None:
+        if request.match_info.handler is handle_resource:
+            await _disclose(request, response.status, request_id, disclosures)
+        elif "storage" in request.match_info and request.path.startswith(
+            settings.base_path + _POD_APIS
+        ):
+            _disclose_api(request, response.status, request_id, disclosures)
     return response
 
 
@@ -167,6 +173,35 @@ async def _disclose(
         return
     try:
         disclosures.record(fragment, request_id=request_id, method=method, status=status)
+    except OSError:
+        log.exception("the access log could not be written")
+
+
+def _disclose_api(
+    request: web.Request, status: int, request_id: str, disclosures: DisclosureLog
+) -> None:
+    """Record a call by an identified agent other than the owner to an API about one pod (the
+    vault's `.kluis/consent/<pod>/…`, the access log's `.kluis/disclosures/<pod>/…`): asking for
+    access, reading a request's status, probing another's log. Nothing allows these by a
+    rule, so a record has no basis; they are rare, so nothing is kept between them."""
+    credentials = request.get(CREDENTIALS)
+    if credentials is None or credentials.agent is None:
+        return
+    root = paths.ROOT + request.match_info["storage"]
+    owner = request.app[STORE].storages.owner(root)
+    if owner is None or owner == credentials.agent:
+        return
+    asker = Asker(
+        root=root,
+        agent=credentials.agent,
+        client=credentials.client_id,
+        origin=credentials.origin,
+        path=paths.ROOT + request.path[len(disclosures.base_path) :],
+        purposes=tuple(sorted(credentials.purposes)),
+    )
+    fragment = fragment_of(asker)
+    try:
+        disclosures.record(fragment, request_id=request_id, method=request.method, status=status)
     except OSError:
         log.exception("the access log could not be written")
 

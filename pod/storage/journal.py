@@ -228,11 +228,16 @@ class FileJournal:
 
     def append(self, key: str, day: str, payload: bytes) -> None:
         line = frame(payload)
-        fd = self._fd(key, day)
+        segment = (key, day)
+        fd = self._open.get(segment)
+        if fd is None:
+            fd = self._fd(key, day)
+        else:
+            self._open.move_to_end(segment)
         written = os.write(fd, line)
         while written < len(line):  # a regular file takes it whole unless the disk is full
             written += os.write(fd, line[written:])
-        self._dirty.add((key, day))
+        self._dirty.add(segment)
 
     def all_keys(self) -> list[str]:
         try:

@@ -246,8 +246,40 @@ async def test_only_the_owner_reads_the_log(pod: PodClient, bob: Agent, issuer: 
     assert (await pod.get("/.kluis/disclosures/nobody/")).status == 404
     assert (await pod.get(LOG, params={"limit": "0"})).status == 400
     assert (await pod.get(LOG, params={"since": "yesterday"})).status == 400
-    # The owner's own reads of the log are no disclosure.
-    assert len((await read_log(pod))["records"]) == 1
+    # Bob's probe of the log is recorded too; the owner's own reads of it are no disclosure.
+    records = (await read_log(pod))["records"]
+    assert [(x["method"], x["resource"], x["status"]) for x in records] == [
+        ("GET", url(LOG), 404),
+        ("GET", url(DOC), 403),
+    ]
+
+
+async def test_asking_for_access_is_logged(pod: PodClient, bob: Agent) -> None:
+    """A request for access through the vault's API is a request to the pod by an identified
+    agent, so it is recorded, with no basis (no rule allows asking); reading its status too."""
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600))
+    body = f"""@prefix vc: <http://www.w3.org/ns/solid/vc#> .
+@prefix gc: <https://w3id.org/GConsent#> .
+@prefix acl: <http://www.w3.org/ns/auth/acl#> .
+@prefix cred: <https://www.w3.org/2018/credentials#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<> a vc:SolidAccessRequest ; gc:forPersonalData <{url(DOC)}> ; acl:mode acl:Read ;
+   gc:forPurpose <{RECOMMENDATIONS}> ; cred:expirationDate "{expires}"^^xsd:dateTime ."""
+    asked = "/.kluis/consent/pod/requests"
+    r = await pod.post(asked, data=body, headers=TURTLE, as_agent=bob)
+    assert r.status == 201, await r.text()
+    made = await r.json()
+    status_path = "/" + made["id"].split("/", 3)[3]
+    r = await pod.get(status_path, as_agent=bob)
+    assert r.status == 200, await r.text()
+    records = (await read_log(pod, who=bob.webid))["records"]
+    assert [(x["method"], x["resource"], x["status"], x["basis"]) for x in records] == [
+        ("GET", made["id"], 200, []),
+        ("POST", url(asked), 201, []),
+    ]
+    # The owner's own calls to the same API are not recorded.
+    assert (await pod.get(asked)).status == 200
+    assert len((await read_log(pod))["records"]) == 2
 
 
 async def test_the_time_window_selects_records(pod: PodClient, bob: Agent) -> None:
