@@ -124,6 +124,33 @@ def test_a_writer_reopening_a_segment_cuts_off_its_torn_tail(tmp_path: Path) -> 
     assert list(FileJournal(directory).read(KEY, DAY)) == [b"one", b"two", b"four"]
 
 
+def test_a_segment_left_by_a_killed_writer_reads_and_is_cut_back_on_reopening(
+    tmp_path: Path,
+) -> None:
+    """A writer killed with its window mapped leaves zeros past its records, and maybe part of
+    the record it was copying: readers skip both, the next writer cuts them off."""
+    directory = tmp_path / "journal"
+    first = FileJournal(directory, fsync=False)
+    for n in range(3000):  # past one window, so the window moved
+        first.append(KEY, DAY, b"record %d" % n)
+    segment = directory / KEY / f"{DAY}.jsonl"
+    whole = segment.read_bytes().rstrip(b"\0")
+    left = segment.stat().st_size
+    assert left > len(whole)  # the window's zeros, there while it is open (as at a kill)
+    torn = frame(b"in flight")[:5]
+    with segment.open("r+b") as f:  # the start of a record being copied when the kill came
+        f.seek(len(whole))
+        f.write(torn)
+    assert segment.stat().st_size == left
+    expected = [b"record %d" % n for n in range(3000)]
+    assert list(FileJournal(directory).read(KEY, DAY)) == expected
+    second = FileJournal(directory, fsync=False)
+    second.append(KEY, DAY, b"after")
+    second.close()
+    assert segment.read_bytes() == whole + frame(b"after")
+    assert list(second.read(KEY, DAY)) == [*expected, b"after"]
+
+
 def test_a_bad_record_inside_a_segment_is_kept_but_never_read(tmp_path: Path) -> None:
     directory = tmp_path / "journal"
     first = FileJournal(directory, fsync=False)
