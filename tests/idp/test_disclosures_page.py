@@ -117,7 +117,7 @@ def sentences(page: str) -> list[str]:
 
 
 def rows(page: str) -> list[str]:
-    found = re.search(r'<table class="records">.*?<tbody>(.*?)</tbody>', page, re.S)
+    found = re.search(r'<table class="records"[^>]*>.*?<tbody>(.*?)</tbody>', page, re.S)
     return [text_of(tr) for tr in re.findall(r"<tr>(.*?)</tr>", found[1], re.S)] if found else []
 
 
