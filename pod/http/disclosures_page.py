@@ -51,6 +51,7 @@ PERIODS: Final = (1, 7, 30, 90, 365)
 DEFAULT_DAYS: Final = 7
 SENTENCES: Final = 100  # groups put in words; the rest are counted
 CHOICES: Final = 100  # people, apps, resources and purposes offered in each filter
+PUBLIC_ROWS: Final = 200  # anonymous reads shown, per resource and day
 _DAY: Final = 86_400
 _RDF_SUFFIXES: Final = (".ttl", ".jsonld", ".json", ".nt", ".n3", ".rdf", ".trig", ".nq")
 
@@ -116,6 +117,7 @@ class PodLog:
     unsaid: int  # requests in groups left out of the sentences
     records: tuple[Row, ...]
     public: tuple[tuple[str, str, int], ...]  # (resource, day in words, reads), newest first
+    public_unsaid: int  # days whose reads are left out
     people: tuple[tuple[str, str], ...]  # filter choices: (value, what the owner reads)
     apps: tuple[tuple[str, str], ...]
     resources: tuple[tuple[str, str], ...]
@@ -312,9 +314,12 @@ async def _pod_log(
         for (agent, client, path, used, action, allowed), n in said
     )
     records = tuple(_row(store, r, names, language) for r in report.records)
+    # Newest day first; per resource and day, so a long period of much-read public data
+    # is cut short.
+    counted = sorted(report.public.items(), key=lambda item: (item[0][1], -item[1]), reverse=True)
     public = tuple(
         (_readable(store, path), format_date(date.fromisoformat(day), "long", locale=language), n)
-        for (path, day), n in sorted(report.public.items(), key=lambda item: item[0][1])[::-1]
+        for (path, day), n in counted[:PUBLIC_ROWS]
     )
     return PodLog(
         root=root,
@@ -323,6 +328,7 @@ async def _pod_log(
         unsaid=sum(n for _, n in unsaid) + report.other,
         records=records,
         public=public,
+        public_unsaid=len({day for (_, day), _ in counted[PUBLIC_ROWS:]}),
         people=tuple((w, names.get(w, w)) for w in people),
         apps=tuple((c, app_of(c)) for c in apps),
         resources=tuple((store.url(p), _readable(store, p) or "/") for p in paths),

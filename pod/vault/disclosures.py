@@ -146,12 +146,26 @@ class Filters:
             return False
         if self.path is not None and not _under(record.get("p", ""), self.path):
             return False
-        return self.purpose is None or self.purpose in record.get("u", ())
+        return self.purpose is None or self.purpose in purposes_of(record)
 
     @property
     def anonymous_match(self) -> bool:
         """Whether anonymous reads can match (they name no agent, app or purpose)."""
         return self.who is None and self.app is None and self.purpose is None
+
+
+def purposes_of(record: dict[str, Any]) -> tuple[str, ...]:
+    """The purposes a record's request was for: those it named (Kluis-Purpose), else those of
+    the grants that allowed it (a grant is bound to its purposes, so a read through it serves
+    them), else none."""
+    named = record.get("u")
+    if named:
+        return tuple(named)
+    found: set[str] = set()
+    for basis in record.get("b") or ():
+        if isinstance(basis, dict) and basis.get("source") == "grant":
+            found.update(str(p) for p in basis.get("purposes") or ())
+    return tuple(sorted(found))
 
 
 def _under(path: str, selected: str) -> bool:
@@ -161,8 +175,8 @@ def _under(path: str, selected: str) -> bool:
 @dataclass(slots=True)
 class Report:
     """What `DisclosureLog.read` found: the newest records (newest first), totals per
-    (agent, client, resource, purposes, action, allowed), and the anonymous reads per
-    resource and day."""
+    (agent, client, resource, purposes (`purposes_of`), action, allowed), and the anonymous
+    reads per resource and day."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[tuple[str, str | None, str, tuple[str, ...], str, bool], int] = field(
@@ -380,7 +394,7 @@ def _total(report: Report, record: dict[str, Any]) -> None:
         str(record.get("a")),
         record.get("c"),
         str(record.get("p")),
-        tuple(record.get("u") or ()),
+        purposes_of(record),
         action_of(str(record.get("m"))),
         int(record.get("s", 500)) < 400,
     )
