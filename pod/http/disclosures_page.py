@@ -40,7 +40,6 @@ from pod.vault.disclosures import (
     MIN_DAYS,
     DisclosureLog,
     Filters,
-    Report,
     action_of,
 )
 from pod.vault.overview import app_of, names_of
@@ -274,6 +273,8 @@ async def _pod_log(
 ) -> PodLog:
     store = request.app[STORE]
     since = now - now % _DAY if asked.days == 1 else now - asked.days * _DAY
+    # The filters offer what the period holds, whatever else is chosen (`Report.seen`, from
+    # the same pass over the log).
     report = await disclosures.read(
         root,
         Filters(
@@ -283,15 +284,12 @@ async def _pod_log(
             path=asked.path,
             purpose=asked.purpose or None,
         ),
+        choices=asked.filtered,
     )
-    # The filters offer what the period holds, whatever else is chosen: a second read only
-    # when something else narrows the first.
-    everything = (
-        await disclosures.read(root, Filters(since=since), limit=1) if asked.filtered else report
-    )
+    seen = report.seen if asked.filtered else _groups(report.totals)
     ranked = sorted(report.totals.items(), key=lambda item: -item[1])
     said, unsaid = ranked[:SENTENCES], ranked[SENTENCES:]
-    people, apps, paths, purposes = _choices(everything)
+    people, apps, paths, purposes = _choices(seen)
     names = await names_of(
         request.app[NAMES],
         {key[0] for key, _ in said} | {str(r.get("a")) for r in report.records} | set(people),
@@ -337,26 +335,33 @@ async def _pod_log(
     )
 
 
-def _choices(report: Report) -> tuple[list[str], list[str], list[str], list[str]]:
-    """The people, apps, resources and purposes of `report`'s totals, the most frequent
+def _groups(
+    totals: Mapping[tuple[str, str | None, str, tuple[str, ...], str, bool], int],
+) -> dict[tuple[str, str | None, str, tuple[str, ...]], int]:
+    """Totals per (agent, client, resource, purposes), as `Report.seen` keeps them."""
+    found: Counter[tuple[str, str | None, str, tuple[str, ...]]] = Counter()
+    for key, n in totals.items():
+        found[key[:4]] += n
+    return dict(found)
+
+
+def _choices(
+    seen: Mapping[tuple[str, str | None, str, tuple[str, ...]], int],
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The people, apps, resources and purposes of the period's requests, the most frequent
     CHOICES of each, in a stable order."""
     people: Counter[str] = Counter()
     apps: Counter[str] = Counter()
     paths: Counter[str] = Counter()
     purposes: Counter[str] = Counter()
-    for (agent, client, path, used, _, _), n in report.totals.items():
+    for (agent, client, path, used), n in seen.items():
         people[agent] += n
         if client:
             apps[client] += n
         paths[path] += n
         for iri in used:
             purposes[iri] += n
-    return (
-        _most(people),
-        _most(apps),
-        _most(paths),
-        _most(purposes),
-    )
+    return _most(people), _most(apps), _most(paths), _most(purposes)
 
 
 def _most(counted: Counter[str]) -> list[str]:

@@ -183,6 +183,9 @@ class Report:
         default_factory=dict
     )
     other: int = 0  # records in groups past MAX_GROUPS
+    # With `read(..., choices=True)`: the records of the time window whatever the other
+    # filters, per (agent, client, resource, purposes), for a page to offer as filters.
+    seen: dict[tuple[str, str | None, str, tuple[str, ...]], int] = field(default_factory=dict)
     public: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
@@ -316,14 +319,18 @@ class DisclosureLog:
         """Forget `root`'s whole log (its pod is erased)."""
         self.journal.drop(key_of(root))
 
-    async def read(self, root: str, filters: Filters, *, limit: int = DEFAULT_LIMIT) -> Report:
+    async def read(
+        self, root: str, filters: Filters, *, limit: int = DEFAULT_LIMIT, choices: bool = False
+    ) -> Report:
         """The newest `limit` records of `root`'s log that pass `filters`, with totals and
-        anonymous reads; the segments are read in a thread."""
+        anonymous reads (and, with `choices`, `Report.seen`); the segments are read in a
+        thread."""
         self.flush_counts()  # what was counted so far shows at once
-        return await asyncio.to_thread(self._scan, key_of(root), filters, limit)
+        return await asyncio.to_thread(self._scan, key_of(root), filters, limit, choices)
 
-    def _scan(self, key: str, filters: Filters, limit: int) -> Report:
+    def _scan(self, key: str, filters: Filters, limit: int, choices: bool = False) -> Report:
         report = Report()
+        window = Filters(since=filters.since, until=filters.until) if choices else None
         newest: deque[dict[str, Any]] = deque(maxlen=limit)
         first = None if filters.since is None else day_of(filters.since)
         last = None if filters.until is None else day_of(filters.until)
@@ -333,9 +340,12 @@ class DisclosureLog:
             for record in _parsed(self.journal.read(key, day)):
                 if record.get("k") == "n":
                     self._public_count(report, record, filters)
-                elif filters.keeps(record):
-                    newest.append(record)
-                    _total(report, record)
+                else:
+                    if window is not None and window.keeps(record):
+                        _seen(report, record)
+                    if filters.keeps(record):
+                        newest.append(record)
+                        _total(report, record)
         report.records = list(reversed(newest))
         return report
 
@@ -405,3 +415,12 @@ def _total(report: Report, record: dict[str, Any]) -> None:
         totals[key] = 1
     else:
         report.other += 1
+
+
+def _seen(report: Report, record: dict[str, Any]) -> None:
+    key = (str(record.get("a")), record.get("c"), str(record.get("p")), purposes_of(record))
+    seen = report.seen
+    if key in seen:
+        seen[key] += 1
+    elif len(seen) < MAX_GROUPS:
+        seen[key] = 1

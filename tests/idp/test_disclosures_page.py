@@ -189,6 +189,8 @@ async def test_filters_narrow_the_records_and_the_totals(kluis: Kluis) -> None:
         assert [s.startswith("NPO read") for s in sentences(by_app)] == [True]
         assert len(rows(by_app)) == 3
         assert f'<option value="{npo.client}" selected>' in by_app
+        assert f'<option value="{bob.client}">' in by_app  # still offered: the whole period's
+        assert f'<option value="{bob.who.webid}">' in by_app
         by_person = await page_of(kluis, browser, who=bob.who.webid)
         assert [s.startswith("Bob tried") for s in sentences(by_person)] == [True]
         assert len(rows(by_person)) == 1
