@@ -148,9 +148,13 @@ async def get_disclosures_page(request: web.Request) -> web.StreamResponse:
     if isinstance(found, web.Response):
         return found
     session, account = found
-    done = request.query.get("done")
-    notice = N_("Saved. Older days are deleted.") if done == "retention" else None
-    return await _page(request, session, account, _asked(request, account), notice=notice)
+    asked = _asked(request, account)
+    disclosures = request.app[DISCLOSURES]
+    notice = None
+    if request.query.get("done") == "retention" and disclosures is not None and asked.pod:
+        days = disclosures.retention(asked.pod)
+        notice = N_("Saved: this log is kept %(days)s days from now on.", days=days)
+    return await _page(request, session, account, asked, notice=notice)
 
 
 async def post_retention(request: web.Request) -> web.StreamResponse:

@@ -40,7 +40,7 @@ WORDS: Final = {
         "show": "Show",
         "days": "Days to keep the log",
         "save": "Save",
-        "saved": "Saved. Older days are deleted.",
+        "saved": "Saved: this log is kept 30 days from now on.",
     },
     "nl-NL": {
         "email": "E-mailadres",
@@ -56,7 +56,7 @@ WORDS: Final = {
         "show": "Toon",
         "days": "Dagen dat het log bewaard blijft",
         "save": "Bewaren",
-        "saved": "Bewaard. Oudere dagen zijn gewist.",
+        "saved": "Bewaard: dit log blijft vanaf nu 30 dagen bewaard.",
     },
 }
 

@@ -252,7 +252,7 @@ async def test_retention_needs_the_csrf_token_and_is_kept(kluis: Kluis) -> None:
             assert r.status == 200
             assert r.url.query["done"] == "retention"
             saved = await r.text()
-        assert "Saved. Older days are deleted." in saved
+        assert "Saved: this log is kept 30 days from now on." in saved
         assert 'required value="30"' in saved
         assert 'required value="30"' in await page_of(kluis, browser)
     # Kept where the log is: a server started anew on the same data reads it back.
