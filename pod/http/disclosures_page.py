@@ -52,6 +52,8 @@ SENTENCES: Final = 100  # groups put in words; the rest are counted
 CHOICES: Final = 100  # people, apps, resources and purposes offered in each filter
 PUBLIC_ROWS: Final = 200  # anonymous reads shown, per resource and day
 _DAY: Final = 86_400
+# What an erased account's WebID becomes in other owners' logs (issue 15, decision D2).
+ERASED: Final = "urn:kluis:erased:"
 _RDF_SUFFIXES: Final = (".ttl", ".jsonld", ".json", ".nt", ".n3", ".rdf", ".trig", ".nq")
 
 
@@ -88,6 +90,10 @@ class Total:
     allowed: bool
     count: int
 
+    @property
+    def erased(self) -> bool:
+        return self.webid.startswith(ERASED)
+
 
 @final
 @dataclass(frozen=True, slots=True)
@@ -103,6 +109,10 @@ class Row:
     action: str
     status: int
     whys: tuple[Why, ...]
+
+    @property
+    def erased(self) -> bool:
+        return self.webid.startswith(ERASED)
 
 
 @final
@@ -263,6 +273,7 @@ async def _page(
         pods=_roots(request, account),
         min_days=MIN_DAYS,
         max_days=MAX_DAYS,
+        erased=ERASED,
         **extra,
     )
 
@@ -294,10 +305,8 @@ async def _pod_log(
     ranked = sorted(report.totals.items(), key=lambda item: -item[1])
     said, unsaid = ranked[:SENTENCES], ranked[SENTENCES:]
     people, apps, paths, purposes = _choices(seen)
-    names = await names_of(
-        request.app[NAMES],
-        {key[0] for key, _ in said} | {str(r.get("a")) for r in report.records} | set(people),
-    )
+    webids = {key[0] for key, _ in said} | {str(r.get("a")) for r in report.records} | set(people)
+    names = await names_of(request.app[NAMES], (w for w in webids if not w.startswith(ERASED)))
 
     def why_of(iris: Iterable[str]) -> str:
         return _listed((_lower_first(label(i, language)) for i in iris), language)

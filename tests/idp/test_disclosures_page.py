@@ -8,6 +8,7 @@ the tests that read or keep it run on both."""
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ import pytest
 
 from pod.app import create_app
 from pod.http.keys import DISCLOSURES
+from pod.vault.disclosures import day_of, key_of
 from tests.idp.conftest import Kluis, api_token, browser_session, csrf_of, sign_up
 from tests.idp.test_access_page import Publisher, signed_in_as
 from tests.idp.test_pages import logged_in
@@ -290,3 +292,31 @@ async def test_an_empty_log_says_what_the_page_will_show_and_is_linked(kluis: Kl
         dutch = text_of(await page_of(kluis, browser, "nl", days="30"))
         assert "Wie je gegevens zag" in dutch
         assert "Niemand behalve jij heeft deze pod in de afgelopen 30 dagen gebruikt." in dutch
+
+
+async def test_an_erased_account_is_named_as_such(kluis: Kluis) -> None:
+    """Erasure leaves a pseudonym in other owners' logs (decision D2): the page names no one,
+    and looks no profile up for it."""
+    await sign_up(kluis, "alice@example.org", "alice")
+    log = kluis.app[DISCLOSURES]
+    assert log is not None
+    now = time.time()
+    erased = "urn:kluis:erased:0f3a9c2e71b4"
+    record = {"v": 1, "t": now, "r": "x", "a": erased, "c": None, "m": "PUT", "s": 204}
+    record |= {"p": "/alice/notes/today", "u": [], "b": []}
+    log.journal.append(key_of("/alice/"), day_of(now), json.dumps(record).encode())
+    async with browser_session() as browser:
+        await logged_in(kluis, browser, "alice@example.org")
+        page = await page_of(kluis, browser)
+        assert sentences(page) == [
+            "Someone whose account was deleted changed your notes/today once this week, using "
+            "an app without a name"
+        ]
+        [row] = rows(page)
+        assert f"Someone whose account was deleted {erased}" in row
+        assert "Someone whose account was deleted (0f3a9c2e)" in text_of(page)
+        dutch = await page_of(kluis, browser, "nl")
+        assert sentences(dutch) == [
+            "Iemand van wie het account is verwijderd heeft je notes/today deze week één keer "
+            "gewijzigd, via een app zonder naam"
+        ]
