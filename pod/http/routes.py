@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from pod.http.disclosures_page import add_disclosures_page_routes
 from pod.http.ldp import handle_resource
 from pod.http.vocab import get_vocabulary
 from pod.ldp.shapes import VOCAB_PATH
 
 
 def add_routes(app: web.Application, *, base_path: str) -> None:
+    add_disclosures_page_routes(app, base_path=base_path)  # the owner's "Who saw my data"
     # The bundled vocabulary and shapes, at a stable URL that names no resource (`.kluis`).
     app.router.add_get(base_path + VOCAB_PATH + "{name}", get_vocabulary)
     # [\s\S]: also match decoded newlines, so pod.paths refuses them with a clear 400.

@@ -154,12 +154,26 @@ class Filters:
             return False
         if self.path is not None and not _under(record.get("p", ""), self.path):
             return False
-        return self.purpose is None or self.purpose in record.get("u", ())
+        return self.purpose is None or self.purpose in purposes_of(record)
 
     @property
     def anonymous_match(self) -> bool:
         """Whether anonymous reads can match (they name no agent, app or purpose)."""
         return self.who is None and self.app is None and self.purpose is None
+
+
+def purposes_of(record: dict[str, Any]) -> tuple[str, ...]:
+    """The purposes a record's request was for: those it named (Kluis-Purpose), else those of
+    the grants that allowed it (a grant is bound to its purposes, so a read through it serves
+    them), else none."""
+    named = record.get("u")
+    if named:
+        return tuple(named)
+    found: set[str] = set()
+    for basis in record.get("b") or ():
+        if isinstance(basis, dict) and basis.get("source") == "grant":
+            found.update(str(p) for p in basis.get("purposes") or ())
+    return tuple(sorted(found))
 
 
 def _under(path: str, selected: str) -> bool:
@@ -169,14 +183,17 @@ def _under(path: str, selected: str) -> bool:
 @dataclass(slots=True)
 class Report:
     """What `DisclosureLog.read` found: the newest records (newest first), totals per
-    (agent, client, resource, purposes, action, allowed), and the anonymous reads per
-    resource and day."""
+    (agent, client, resource, purposes (`purposes_of`), action, allowed), and the anonymous
+    reads per resource and day."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[tuple[str, str | None, str, tuple[str, ...], str, bool], int] = field(
         default_factory=dict
     )
     other: int = 0  # records in groups past MAX_GROUPS
+    # With `read(..., choices=True)`: the records of the time window whatever the other
+    # filters, per (agent, client, resource, purposes), for a page to offer as filters.
+    seen: dict[tuple[str, str | None, str, tuple[str, ...]], int] = field(default_factory=dict)
     public: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
@@ -317,14 +334,18 @@ class DisclosureLog:
         """Forget `root`'s whole log (its pod is erased)."""
         self.journal.drop(key_of(root))
 
-    async def read(self, root: str, filters: Filters, *, limit: int = DEFAULT_LIMIT) -> Report:
+    async def read(
+        self, root: str, filters: Filters, *, limit: int = DEFAULT_LIMIT, choices: bool = False
+    ) -> Report:
         """The newest `limit` records of `root`'s log that pass `filters`, with totals and
-        anonymous reads; the segments are read in a thread."""
+        anonymous reads (and, with `choices`, `Report.seen`); the segments are read in a
+        thread."""
         self.flush_counts()  # what was counted so far shows at once
-        return await asyncio.to_thread(self._scan, key_of(root), filters, limit)
+        return await asyncio.to_thread(self._scan, key_of(root), filters, limit, choices)
 
-    def _scan(self, key: str, filters: Filters, limit: int) -> Report:
+    def _scan(self, key: str, filters: Filters, limit: int, choices: bool = False) -> Report:
         report = Report()
+        window = Filters(since=filters.since, until=filters.until) if choices else None
         newest: deque[dict[str, Any]] = deque(maxlen=limit)
         first = None if filters.since is None else day_of(filters.since)
         last = None if filters.until is None else day_of(filters.until)
@@ -334,9 +355,12 @@ class DisclosureLog:
             for record in _parsed(self.journal.read(key, day)):
                 if record.get("k") == "n":
                     self._public_count(report, record, filters)
-                elif filters.keeps(record):
-                    newest.append(record)
-                    _total(report, record)
+                else:
+                    if window is not None and window.keeps(record):
+                        _seen(report, record)
+                    if filters.keeps(record):
+                        newest.append(record)
+                        _total(report, record)
         report.records = list(reversed(newest))
         return report
 
@@ -395,7 +419,7 @@ def _total(report: Report, record: dict[str, Any]) -> None:
         str(record.get("a")),
         record.get("c"),
         str(record.get("p")),
-        tuple(record.get("u") or ()),
+        purposes_of(record),
         action_of(str(record.get("m"))),
         int(record.get("s", 500)) < 400,
     )
@@ -406,3 +430,12 @@ def _total(report: Report, record: dict[str, Any]) -> None:
         totals[key] = 1
     else:
         report.other += 1
+
+
+def _seen(report: Report, record: dict[str, Any]) -> None:
+    key = (str(record.get("a")), record.get("c"), str(record.get("p")), purposes_of(record))
+    seen = report.seen
+    if key in seen:
+        seen[key] += 1
+    elif len(seen) < MAX_GROUPS:
+        seen[key] = 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Final, final
 from urllib.parse import urlsplit
@@ -190,6 +190,12 @@ async def overview(
             )
     history.sort(key=lambda e: e.at, reverse=True)
     return Overview(root, tuple(waiting), tuple(active), tuple(history))
+
+
+async def names_of(names: ProfileNames, webids: Iterable[str]) -> dict[str, str]:
+    """The name of each of `webids` (`ProfileNames.name`), looked up at once, each in bounded
+    time (as the consent pages do: a slow host names nobody late)."""
+    return await _names(names, set(webids))
 
 
 async def _names(names: ProfileNames, webids: set[str]) -> dict[str, str]:

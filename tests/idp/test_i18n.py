@@ -43,9 +43,22 @@ def extracted() -> dict[str, list[str]]:
         method_map, options_map = parse_mapping_cfg(f)  # type: ignore[no-untyped-call]
     found: dict[str, list[str]] = {}
     for filename, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options_map):
-        assert isinstance(message, str), f"{filename}: plural or context forms are not used"
-        found.setdefault(message, []).append(filename)
+        # A plural ({% trans count %}) is (singular, plural), kept under its singular, as a
+        # catalog keeps it.
+        msgid = message[0] if isinstance(message, tuple) else message
+        assert isinstance(msgid, str), f"{filename}: context forms are not used"
+        found.setdefault(msgid, []).append(filename)
     return found
+
+
+def singular(msgid: object) -> str:
+    """A catalog entry's msgid; a plural entry's singular one."""
+    return str(msgid[0] if isinstance(msgid, tuple | list) else msgid)
+
+
+def is_translated(string: object) -> bool:
+    """Every form filled in (a plural has one per form of the language)."""
+    return all(string) if isinstance(string, tuple | list) else bool(string)
 
 
 def catalog(language: str) -> Catalog:
@@ -72,13 +85,15 @@ def problems(found: Iterable[str], translations: Catalog) -> dict[str, list[str]
     found = set(found)
     return {
         "missing (make messages, then translate)": [
-            m for m in sorted(found) if m not in translations or not translations[m].string
+            m
+            for m in sorted(found)
+            if m not in translations or not is_translated(translations[m].string)
         ],
         "guessed, to check (remove '#, fuzzy')": [
-            str(m.id) for m in translations if m.id and m.fuzzy
+            singular(m.id) for m in translations if m.id and m.fuzzy
         ],
         "no page uses them (make messages)": [
-            str(m.id) for m in translations if m.id and m.id not in found
+            singular(m.id) for m in translations if m.id and singular(m.id) not in found
         ],
         # the same %(name)s placeholders in each translation as in its msgid
         "placeholders differ": [
@@ -106,9 +121,16 @@ def test_the_catalog_check_finds_each_problem() -> None:
     ]
     translations["Log in"].flags.add("fuzzy")
     translations["Allow %(app)s?"].string = "%(naam)s toestaan?"
+    # a plural with one of its forms left empty
+    plural = "Anyone (not signed in) opened your %(what)s once on %(day)s"
+    forms = translations[plural].string
+    assert isinstance(forms, tuple)
+    assert all(forms)
+    translations[plural].string = (forms[0], "")
     found_problems = problems(found, translations)
     assert found_problems["guessed, to check (remove '#, fuzzy')"] == ["Log in"]
     assert len(found_problems["placeholders differ"]) == 1
+    assert found_problems["missing (make messages, then translate)"] == [plural]
 
 
 def test_password_feedback_is_zxcvbns() -> None:
