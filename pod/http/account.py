@@ -56,6 +56,7 @@ def urls(base: str) -> dict[str, str]:
         "apps": a + "apps",
         "language": a + "language",
         "access": a + "access",
+        "data": a + "data/",
     }
 
 
