@@ -297,7 +297,7 @@ async def _sharing(
     translations: NullTranslations,
     when: Callable[[float | None], str],
 ) -> dict[str, Any]:
-    """"Who can see this": the rules that govern the item in words, where they are set, and the
+    """Who can see the item: the rules that govern it in words, where they are set, and the
     live grants that name it."""
     app = request.app
     store = app[STORE]

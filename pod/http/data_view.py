@@ -384,9 +384,7 @@ def retarget(rules: Iterable[Rule], *, target_url: str, is_container: bool) -> l
     """Rules inherited from a container's ACL as rules of the item's own ACL: the same subjects
     and modes, for the item (and, for a container, what it holds)."""
     default = frozenset({target_url}) if is_container else frozenset()
-    return [
-        replace(r, access_to=frozenset({target_url}), default=default, name="") for r in rules
-    ]
+    return [replace(r, access_to=frozenset({target_url}), default=default, name="") for r in rules]
 
 
 def with_public_read(

@@ -10,13 +10,13 @@ from typing import Final
 
 import aiohttp
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import FilePayload, expect
 
 from tests.idp.browsing import Browser
 from tests.idp.conftest import PASSWORD, Kluis, sign_up
 
 EMAIL: Final = "anna@example.org"
-CONTENT: Final = "Hello from Anna's pod.\n".encode() * 50
+CONTENT: Final = b"Hello from Anna's pod.\n" * 50
 # The words a person reads and clicks, per browser language.
 WORDS: Final = {
     "en-US": {
@@ -84,7 +84,7 @@ async def test_my_data_browse_upload_download_share_delete(
     # Upload a file into the pod's root.
     await page.get_by_role("link", name="anna", exact=True).click()
     await page.get_by_label(words["upload into"]).set_input_files(
-        files=[{"name": "hello.txt", "mimeType": "text/plain", "buffer": CONTENT}]
+        files=FilePayload(name="hello.txt", mimeType="text/plain", buffer=CONTENT)
     )
     await page.get_by_role("button", name=words["upload"], exact=True).click()
     await expect(page.get_by_role("status")).to_have_text(words["uploaded"])

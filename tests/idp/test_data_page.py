@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from tests.idp.conftest import Kluis, browser_session, csrf_of, sign_up
-from tests.idp.test_access_page import Publisher, publisher, signed_in_as
+from tests.idp.test_access_page import Publisher, ask_body, publisher, signed_in_as
 from tests.idp.test_pages import logged_in
 
 # Both storage backends (the quota test chooses its own).
@@ -163,8 +163,6 @@ async def test_upload_new_folder_and_delete_are_seen_over_ldp(kluis: Kluis) -> N
         listing = await _page(browser, where)
         assert "Uploaded." in listing
         assert f'href="/{DATA}photos/holiday.jpg"' in listing
-        status, body = await owner.call("GET", kluis.url("alice/photos/holiday.jpg"))
-        assert status == 200
         async with http.get(
             kluis.url("alice/photos/holiday.jpg"),
             headers=owner.token.headers("GET", kluis.url("alice/photos/holiday.jpg")),
@@ -289,7 +287,7 @@ async def test_sharing_changes_are_seen_by_others_over_ldp(kluis: Kluis) -> None
         await _post(browser, page_url, {"csrf": csrf, "action": "unshare", "webid": webid})
         assert (await news.call("GET", url))[0] == 403
         # The owner never loses their own access, and cannot share with themselves.
-        status, acl = await owner.call("GET", url + ".acl")
+        status, _acl = await owner.call("GET", url + ".acl")
         assert status == 200
         assert (await owner.call("GET", url))[0] == 200
         _, refused = await _post(
@@ -299,3 +297,41 @@ async def test_sharing_changes_are_seen_by_others_over_ldp(kluis: Kluis) -> None
             status=400,
         )
         assert "That is your own WebID" in refused
+
+
+@backends
+async def test_a_grant_naming_the_item_is_listed_and_stopped_from_its_page(kluis: Kluis) -> None:
+    await sign_up(kluis, EMAIL, "alice")
+    async with browser_session() as browser, aiohttp.ClientSession() as http:
+        owner = await _owner(kluis, http)
+        news = await publisher(kluis, http)
+        url = kluis.url("alice/reading/topics")
+        status, text = await owner.call("PUT", url, data="<#a> <#b> 'c' .", headers=TURTLE)
+        assert status == 201, text
+        status, text = await news.call(
+            "POST", kluis.url(".kluis/consent/alice/requests"), data=ask_body([url]), headers=TURTLE
+        )
+        assert status == 201, text
+        await logged_in(kluis, browser, EMAIL)
+        access = await _page(browser, kluis.url(".account/access"))
+        request_id = re.search(r'name="request" value="([0-9a-f]{32})"', access)
+        assert request_id is not None
+        decide = {
+            "csrf": csrf_of(access),
+            "pod": "/alice/",
+            "request": request_id[1],
+            "action": "approve",
+            "resource-0": url,
+        }
+        await _post(browser, kluis.url(".account/access/decide"), decide)
+        assert (await news.call("GET", url))[0] == 200
+        page = unescape(await _page(browser, kluis.url(DATA + "reading/topics")))
+        assert "Shared on request" in page
+        assert "can read it through" in page
+        grant = re.search(r'name="grant" value="([^"]+)"', page)
+        assert grant is not None
+        stop = {"csrf": csrf_of(page), "pod": "/alice/", "grant": grant[1]}
+        await _post(browser, kluis.url(".account/access/withdraw"), stop)
+        assert (await news.call("GET", url))[0] == 403
+        page = await _page(browser, kluis.url(DATA + "reading/topics"))
+        assert "Shared on request" not in page

@@ -55,7 +55,11 @@ def test_a_document_is_grouped_by_subject_the_document_first() -> None:
     blank = ox.BlankNode()
     triples = [
         ox.Triple(me, n("http://xmlns.com/foaf/0.1/name"), ox.Literal("Alice", language="en")),
-        ox.Triple(me, n("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), n("http://xmlns.com/foaf/0.1/Person")),
+        ox.Triple(
+            me,
+            n("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+            n("http://xmlns.com/foaf/0.1/Person"),
+        ),
         ox.Triple(n(DOC), n("http://xmlns.com/foaf/0.1/primaryTopic"), me),
         ox.Triple(blank, n("http://xmlns.com/foaf/0.1/name"), ox.Literal("x")),
         ox.Triple(me, n("http://xmlns.com/foaf/0.1/knows"), n("https://elsewhere.example/#b")),
