@@ -229,14 +229,16 @@ async def _page(
         )
         return text.translate(translations)
 
-    def inside(iri: str) -> str | None:
+    def inside(iri: str) -> tuple[str, str] | None:
+        """A resource of this pod: its page of My data, and its name there ("pod/a/b#c")."""
         document, _, fragment = iri.partition("#")
         found = store.path_of(document)
         if found is None or not found.startswith(target.root):
             return None
-        if found == path:
-            return "#" + fragment if fragment else data_url(base, found)
-        return data_url(base, found) + ("#" + fragment if fragment else "")
+        anchor = "#" + fragment if fragment else ""
+        if found == path and anchor:
+            return anchor, anchor
+        return data_url(base, found) + anchor, found[1:] + anchor
 
     context: dict[str, Any] = {
         "item": {

@@ -215,11 +215,12 @@ class Subject:
 @dataclass(frozen=True, slots=True)
 class Terms:
     """How a page shows terms: in `language`, with a resource of the owner's pod linked to its
-    page of My data (`link_inside`: a URL, or None when the IRI is not in the pod)."""
+    page of My data (`link_inside`: that page's URL and the resource's name in the pod, or None
+    when the IRI is not in the pod)."""
 
     language: str
     document_url: str
-    link_inside: Callable[[str], str | None]
+    link_inside: Callable[[str], tuple[str, str] | None]
 
     def value(self, term: ox.NamedNode | ox.BlankNode | ox.Literal, *, named: bool) -> Value:
         """How an object is shown; `named` IRIs (classes, predicates) by their label."""
@@ -232,7 +233,9 @@ class Terms:
         if named:
             return Value(label(iri, self.language), link=iri)
         if inside is not None:
-            return Value(self.short(iri), link=inside, inside=True)
+            link, name = inside
+            text = self.short(iri) if iri.startswith(self.document_url + "#") else name
+            return Value(text, link=link, inside=True)
         return Value(iri, link=iri if iri.startswith(("http://", "https://")) else None)
 
     def short(self, iri: str) -> str:

@@ -65,14 +65,21 @@ def test_a_document_is_grouped_by_subject_the_document_first() -> None:
         ox.Triple(me, n("http://xmlns.com/foaf/0.1/knows"), n("https://elsewhere.example/#b")),
     ]
 
-    def inside(iri: str) -> str | None:
-        return "/page" + iri[len(FOLDER) - 1 :] if iri.startswith(FOLDER) else None
+    def inside(iri: str) -> tuple[str, str] | None:
+        if not iri.startswith(FOLDER):
+            return None
+        return "/page" + iri[len(FOLDER) - 1 :], "notes/" + iri[len(FOLDER) :]
 
     subjects = data_view.document(triples, data_view.Terms("en", DOC, inside))
     assert [s.title for s in subjects] == ["", "#me", "…"]
     about, person, _ = subjects
     assert [(s.predicate, [v.text for v in s.values]) for s in about.statements] == [
         ("about", ["#me"])
+    ]
+    other = ox.Triple(me, n("http://xmlns.com/foaf/0.1/knows"), n(FOLDER + "friends"))
+    known = data_view.document([other], data_view.Terms("en", DOC, inside))[0]
+    assert [(v.text, v.link) for v in known.statements[0].values] == [
+        ("notes/friends", "/page/friends")
     ]
     assert about.statements[0].values[0].link == "/page/diary#me"
     assert [s.predicate for s in person.statements] == ["knows", "name"]
