@@ -34,7 +34,14 @@ from pod import paths
 from pod.accounts.service import Account
 from pod.acl.wac import Rule, parse_rules
 from pod.acl.wac_reader import WacReader
-from pod.errors import Conflict, InvalidPath, PodError, PreconditionFailed, QuotaExceeded
+from pod.errors import (
+    Conflict,
+    InvalidPath,
+    PayloadTooLarge,
+    PodError,
+    PreconditionFailed,
+    QuotaExceeded,
+)
 from pod.feed import act_as
 from pod.http import data_view
 from pod.http.account import (
@@ -393,12 +400,23 @@ async def post_data(request: web.Request) -> web.StreamResponse:
     """Every form of the pages posts to the page of the item it changes, with an `action`:
     upload (a multipart form into a folder), folder, delete, public, share or unshare."""
     files: list[Upload] = []
+    limit = request.app[SETTINGS].max_body_bytes
     if request.content_type == "multipart/form-data":
         found = await require_page_account(request)
         if isinstance(found, web.Response):
             return found
         session, account = found
-        form, files = await read_multipart(request, limit=request.app[SETTINGS].max_body_bytes)
+        try:
+            form, files = await read_multipart(request, limit=limit)
+        except PayloadTooLarge:
+            # Said in words on the folder's page; nothing was written, so no token is needed.
+            target = _target(request, account)
+            if target is None:
+                return await _missing(request, session, account)
+            point = get_decimal_symbol(page_language(request))
+            too_large = N_("That is too large: files of up to %(limit)s can be uploaded.")
+            said = Text(too_large.msgid, {"limit": amount(limit, point=point)})
+            return await _page(request, session, account, target, status=413, error=said)
         check_form(request, session, form)
         form["action"] = "upload"
     else:

@@ -229,14 +229,15 @@ class Terms:
         if isinstance(term, ox.BlankNode):
             return Value("…", link="#" + _blank_anchor(term))
         iri = term.value
+        web = iri if iri.startswith(("http://", "https://")) else None  # never javascript:
         inside = self.link_inside(iri)
         if named:
-            return Value(label(iri, self.language), link=iri)
+            return Value(label(iri, self.language), link=web)
         if inside is not None:
             link, name = inside
             text = self.short(iri) if iri.startswith(self.document_url + "#") else name
             return Value(text, link=link, inside=True)
-        return Value(iri, link=iri if iri.startswith(("http://", "https://")) else None)
+        return Value(iri, link=web)
 
     def short(self, iri: str) -> str:
         """An IRI of the document (`<doc#me>`) by its fragment, another one whole."""
@@ -396,7 +397,10 @@ def with_public_read(
     """The rules with everyone's Read added, or taken away (other modes the public holds, such
     as Append on an inbox, stay)."""
     if on:
-        if any(r.public and AccessMode.READ in r.modes and not r.origins for r in rules):
+        if any(
+            r.public and AccessMode.READ in r.modes and not r.origins and target_url in r.access_to
+            for r in rules
+        ):
             return rules
         return [*rules, _rule(target_url, is_container, AccessMode.READ, public=True)]
     out = []

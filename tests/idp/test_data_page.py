@@ -335,3 +335,20 @@ async def test_a_grant_naming_the_item_is_listed_and_stopped_from_its_page(kluis
         assert (await news.call("GET", url))[0] == 403
         page = await _page(browser, kluis.url(DATA + "reading/topics"))
         assert "Shared on request" not in page
+
+
+@pytest.mark.parametrize(
+    "kluis", [{"storage": "memory", "max_body_bytes": 100_000}], indirect=True, ids=["small"]
+)
+async def test_an_upload_over_the_size_limit_is_refused_in_words(kluis: Kluis) -> None:
+    await sign_up(kluis, EMAIL, "alice")
+    async with browser_session() as browser, aiohttp.ClientSession() as http:
+        await logged_in(kluis, browser, EMAIL)
+        csrf = csrf_of(await _page(browser, kluis.url(DATA)))
+        form = aiohttp.FormData()
+        form.add_field("csrf", csrf)
+        form.add_field("file", b"x" * 200_000, filename="big.bin")
+        _, refused = await _post(browser, kluis.url(DATA), form, status=413)
+        assert "That is too large: files of up to 100 kB can be uploaded." in refused
+        owner = await _owner(kluis, http)
+        assert (await owner.call("GET", kluis.url("alice/big.bin")))[0] == 404
