@@ -201,8 +201,9 @@ class Statement:
 @final
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """What a document says about one thing: `title` (its label, or a short form of its IRI),
-    `anchor` (its fragment, to link to it within the page), its classes by label."""
+    """What a document says about one thing: `title` (its IRI, by its fragment when it is the
+    document's; empty for the document itself), `anchor` (that fragment, to link to it within
+    the page), its classes by label."""
 
     title: str
     iri: str
@@ -230,9 +231,9 @@ class Terms:
             return Value("…", link="#" + _blank_anchor(term))
         iri = term.value
         web = iri if iri.startswith(("http://", "https://")) else None  # never javascript:
-        inside = self.link_inside(iri)
         if named:
             return Value(label(iri, self.language), link=web)
+        inside = self.link_inside(iri)
         if inside is not None:
             link, name = inside
             text = self.short(iri) if iri.startswith(self.document_url + "#") else name
