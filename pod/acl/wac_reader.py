@@ -204,6 +204,25 @@ class WacReader:
                 found.append(Basis(source="wac", ref=acl_path, kind=kind, rule=rule.name))
         return tuple(found)
 
+    async def effective(self, path: str) -> tuple[str | None, str | None, list[Rule]]:
+        """What governs `path`, for the owner's pages: the effective ACL document (None: there
+        is none), the container it is inherited from (None: it is the resource's own ACL), and
+        its rules that govern `path` (WAC https://solidproject.org/TR/wac#effective-acl-resource;
+        inherited ones are those with acl:default for that container). From the parsed ACL
+        documents this reader keeps, so in step with the change feed."""
+        generation = self._generation
+        for acl_path, inherited_from in acl_chain(path):
+            document = await self._acl_document(acl_path, generation)
+            if document is None:
+                continue
+            rules = applicable(
+                document,
+                target_url=self.store.url(path),
+                inherited_from=None if inherited_from is None else self.store.url(inherited_from),
+            )
+            return acl_path, inherited_from, rules
+        return None, None, []
+
     async def _effective_rules(self, path: str, generation: int) -> tuple[str | None, list[Rule]]:
         """The effective ACL document of `path` (None: there is none) and its rules that
         govern `path`."""

@@ -57,6 +57,7 @@ def urls(base: str) -> dict[str, str]:
         "language": a + "language",
         "access": a + "access",
         "disclosures": a + "disclosures",
+        "data": a + "data/",
     }
 
 

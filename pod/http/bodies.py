@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable
-from typing import Any, Final, TypeVar
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar, final
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import BodyPartReader, hdrs, web
 
 from pod.config import Settings
 from pod.errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
@@ -21,6 +22,7 @@ READ_CHUNK: Final = 64 * 1024
 # nature, and sent by anyone, so capped well below the resource bodies' limit.
 SMALL_BODY_BYTES: Final = 64 * 1024
 _FORM: Final = "application/x-www-form-urlencoded"
+_MULTIPART: Final = "multipart/form-data"
 _MAX_FORM_FIELDS: Final = 64
 T = TypeVar("T")
 
@@ -85,6 +87,66 @@ async def read_form(request: web.Request, *, limit: int = SMALL_BODY_BYTES) -> d
             raise BadRequest(f"the form gives {name!r} more than once")
         form[name] = value
     return form
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file sent in a form: the name the browser gave it (maybe empty: no file chosen), the
+    media type it declared (None: none), and its bytes."""
+
+    filename: str
+    content_type: str | None
+    data: bytes
+
+
+async def read_multipart(
+    request: web.Request, *, limit: int
+) -> tuple[dict[str, str], list[Upload]]:
+    """A `multipart/form-data` body (RFC 7578, an HTML form with a file): its text fields and
+    its files. Refused (413) as soon as its parts exceed `limit` bytes together, a text field
+    beyond SMALL_BODY_BYTES, and (408) when no part of it arrives for `body_timeout` seconds;
+    a field given twice or more than the form fields' limit is refused (400), as `read_form`."""
+    if request.content_type != _MULTIPART:
+        raise UnsupportedMediaType(f"send the form as {_MULTIPART}", accepted=(_MULTIPART,))
+    declared = request.content_length
+    if declared is not None and declared > limit + SMALL_BODY_BYTES:  # boundaries, headers
+        raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}")
+    timeout = request.app[SETTINGS].body_timeout
+    reader = await request.multipart()
+    fields: dict[str, str] = {}
+    files: list[Upload] = []
+    total = 0
+    while True:
+        part = await _in_time(reader.next(), timeout)
+        if part is None:
+            return fields, files
+        if not isinstance(part, BodyPartReader):
+            raise BadRequest("a form part may not itself be multipart")
+        if len(fields) + len(files) >= _MAX_FORM_FIELDS:
+            raise BadRequest(f"the form has more than {_MAX_FORM_FIELDS} fields")
+        chunks: list[bytes] = []
+        while True:
+            chunk = await _in_time(part.read_chunk(READ_CHUNK), timeout)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                raise PayloadTooLarge(f"the form exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        name = part.name or ""
+        if part.filename is not None:
+            files.append(Upload(part.filename, part.headers.get(hdrs.CONTENT_TYPE), data))
+            continue
+        if name in fields:
+            raise BadRequest(f"the form gives {name!r} more than once")
+        if len(data) > SMALL_BODY_BYTES:
+            raise PayloadTooLarge(f"the form field {name!r} is longer than {SMALL_BODY_BYTES}")
+        try:
+            fields[name] = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest("the form is not UTF-8") from exc
 
 
 async def read_json(request: web.Request, *, limit: int = SMALL_BODY_BYTES) -> Any:
