@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from pod.http.admin_api import not_found
 from pod.http.ldp import handle_resource
 from pod.http.vocab import get_vocabulary
 from pod.ldp.shapes import VOCAB_PATH
 
 
+async def unknown_account_path(request: web.Request) -> web.StreamResponse:
+    """No page or API is at this path under `.account/` (a name no resource may take)."""
+    raise not_found(request)
+
+
 def add_routes(app: web.Application, *, base_path: str) -> None:
     # The bundled vocabulary and shapes, at a stable URL that names no resource (`.kluis`).
     app.router.add_get(base_path + VOCAB_PATH + "{name}", get_vocabulary)
+    # Added last, after every page and API: the admin routes answer an unknown path's 404
+    # without their token (pod.http.admin_api), so an unknown path must answer just that.
+    app.router.add_route("*", base_path + ".account/{tail:[\\s\\S]*}", unknown_account_path)
     # [\s\S]: also match decoded newlines, so pod.paths refuses them with a clear 400.
     app.router.add_route("*", base_path + r"{tail:[\s\S]*}", handle_resource)

@@ -5,7 +5,9 @@ Access tokens are self-contained JWTs that stay valid until they expire (an hour
 what they were issued for must be checked on every request. A record per (WebID, client id) says
 that tokens issued up to its time no longer count; it lives in the KeyValueStore (namespace
 `revocations`, owned here) for as long as such a token could still be valid (so a restart
-forgets nothing), and in memory for the check, which is a dictionary look-up.
+forgets nothing), and in memory for the check, which is a dictionary look-up. A record whose
+client id is `ALL_CLIENTS` revokes every client's tokens for the WebID: the operator disabled
+its account (`kluis admin disable`).
 
 The memory copy follows the change feed: a revocation written by any process (another worker,
 a maintenance command) marks its key stale, and the next check re-reads that record before it
@@ -45,6 +47,8 @@ class Revocation:
 # Each record lives as long as a token it refuses could (the `keep` its writer gives). Keys are
 # hashes already, so the change feed carries them as they are.
 REVOCATIONS: Final = declare("revocations", Revocation, ttl=Expiry.PER_RECORD)
+# No client id is a lone asterisk: they are URLs, `kluis-cc-` ids or an operator's static ids.
+ALL_CLIENTS: Final = "*"
 
 
 def record_key(webid: str, client_id: str) -> str:
@@ -92,7 +96,11 @@ class Revocations:
         if self._stale:
             await self._refresh()
         before = self._before.get(record_key(webid, client_id))
-        return before is not None and issued_at <= before
+        if before is not None and issued_at <= before:
+            return True
+        # One hash more, only when the signature of a new token was checked (pod.auth.tokens).
+        every = self._before.get(record_key(webid, ALL_CLIENTS))
+        return every is not None and issued_at <= every
 
     async def _refresh(self) -> None:
         """Re-read every stale record. One refresh at a time, so reads land in order; a check
