@@ -5,7 +5,8 @@ random token to `Settings.admin_token_path` (mode 0600; `admin_token_file`), and
 send it as `Authorization: Bearer`. The file is the truth: it is read per request (the API is
 rare), so every process serving the same data directory accepts the token the last one wrote.
 Without the right token, or with the API off (memory storage and no `admin_token_file`), every
-route answers 404 as an unknown path does, whatever the method: the routes do not announce
+route answers 404 as an unknown path does, whatever the method (`METHODS`; any other falls
+through to the resource handler, as it does for an unknown path): the routes do not announce
 themselves. Like the rest of `.account/`, no CORS, and the same-origin guard of
 `pod.http.middlewares` applies.
 """
@@ -32,6 +33,9 @@ from pod.http.keys import ACCOUNTS, PROVIDER, QUOTAS, SESSIONS, SETTINGS, STORE
 from pod.storage.claim import FILE_MODE, make_dirs
 
 PREFIX: Final = ".account/api/admin/"
+# The methods an admin path and an unknown `.account/` path answer alike without the token;
+# named one by one (not "*"), so the router lists each route with its method.
+METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -208,10 +212,14 @@ async def post_reset_link(request: web.Request) -> web.StreamResponse:
 
 def add_admin_routes(app: web.Application, *, base_path: str) -> None:
     a = base_path + PREFIX
-    r = app.router
-    r.add_route("*", a + "accounts", _admin({"GET": get_accounts}))
-    r.add_route("*", a + "pods/{name}/quota", _admin({"PUT": put_quota}))
-    r.add_route("*", a + "pods/{name}/recount", _admin({"POST": post_recount}))
-    r.add_route("*", a + "disable", _admin({"POST": post_disable}))
-    r.add_route("*", a + "enable", _admin({"POST": post_enable}))
-    r.add_route("*", a + "reset-links", _admin({"POST": post_reset_link}))
+    for path, methods in (
+        ("accounts", {"GET": get_accounts}),
+        ("pods/{name}/quota", {"PUT": put_quota}),
+        ("pods/{name}/recount", {"POST": post_recount}),
+        ("disable", {"POST": post_disable}),
+        ("enable", {"POST": post_enable}),
+        ("reset-links", {"POST": post_reset_link}),
+    ):
+        handler = _admin(methods)
+        for method in METHODS:
+            app.router.add_route(method, a + path, handler)

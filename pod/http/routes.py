@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pod.http.admin_api import not_found
+from pod.http.admin_api import METHODS, not_found
 from pod.http.ldp import handle_resource
 from pod.http.vocab import get_vocabulary
 from pod.ldp.shapes import VOCAB_PATH
@@ -20,6 +20,7 @@ def add_routes(app: web.Application, *, base_path: str) -> None:
     app.router.add_get(base_path + VOCAB_PATH + "{name}", get_vocabulary)
     # Added last, after every page and API: the admin routes answer an unknown path's 404
     # without their token (pod.http.admin_api), so an unknown path must answer just that.
-    app.router.add_route("*", base_path + ".account/{tail:[\\s\\S]*}", unknown_account_path)
+    for method in METHODS:
+        app.router.add_route(method, base_path + r".account/{tail:[\s\S]*}", unknown_account_path)
     # [\s\S]: also match decoded newlines, so pod.paths refuses them with a clear 400.
     app.router.add_route("*", base_path + r"{tail:[\s\S]*}", handle_resource)
