@@ -47,7 +47,8 @@ class Revocation:
 # Each record lives as long as a token it refuses could (the `keep` its writer gives). Keys are
 # hashes already, so the change feed carries them as they are.
 REVOCATIONS: Final = declare("revocations", Revocation, ttl=Expiry.PER_RECORD)
-# No client id is a lone asterisk: they are URLs, `kluis-cc-` ids or an operator's static ids.
+# Client ids are URLs or `kluis-cc-` ids; only an operator's static client named `*` could
+# collide, and it would then be revoked with every disabled account.
 ALL_CLIENTS: Final = "*"
 
 
