@@ -96,10 +96,12 @@ class Revocations:
         issued in the second of a revocation counts as revoked: `iat` cannot tell it apart."""
         if self._stale:
             await self._refresh()
+        if not self._before:  # nothing revoked in the last hour: no hashing
+            return False
         before = self._before.get(record_key(webid, client_id))
         if before is not None and issued_at <= before:
             return True
-        # One hash more, only when the signature of a new token was checked (pod.auth.tokens).
+        # Asked once per token, when its signature is checked (pod.auth.tokens), not per request.
         every = self._before.get(record_key(webid, ALL_CLIENTS))
         return every is not None and issued_at <= every
 
