@@ -374,6 +374,8 @@ async def _admin(args: argparse.Namespace) -> str:
     """Run a `kluis admin` command; what to print."""
     server = args.server or os.environ.get(ENV_PREFIX + "BASE_URL") or "http://localhost:3000/"
     api = server.rstrip("/") + "/.account/api/admin/"
+    if args.action == "quota" and args.limit is None and not args.recount:
+        raise CommandError("give the pod a quota (2G, none, default), or --recount")
     token = _admin_token(args)
     async with aiohttp.ClientSession() as session:
 
@@ -384,8 +386,6 @@ async def _admin(args: argparse.Namespace) -> str:
             listed = await call("GET", "accounts")
             return json.dumps(listed, indent=2) if args.json else _accounts_table(listed)
         if args.action == "quota":
-            if args.limit is None and not args.recount:
-                raise CommandError("give the pod a quota (2G, none, default), or --recount")
             pod = "pods/" + quote(args.pod, safe="")
             answer = None
             if args.limit is not None:

@@ -312,6 +312,8 @@ async def test_admin_commands(tmp_path: Path) -> None:
         }
         done = admin("quota", "nobody", "2G")
         assert (done.returncode, "no pod named 'nobody'" in done.stderr) == (1, True)
+        done = admin("quota", "ann")
+        assert (done.returncode, "or --recount" in done.stderr) == (1, True)
         done = admin("quota", "ann", "lots")
         assert done.returncode == 2
         assert "not a size" in done.stderr
