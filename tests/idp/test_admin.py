@@ -58,11 +58,40 @@ async def admin(
         return await r.json()
 
 
-async def test_settings_say_where_the_token_goes(tmp_path: Path) -> None:
+def test_settings_say_where_the_token_goes(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path).admin_token_path == tmp_path / ".kluis" / "admin-token"
     assert Settings(storage="memory").admin_token_path is None  # no data directory: off
     chosen = tmp_path / "token"
     assert Settings(storage="memory", admin_token_file=str(chosen)).admin_token_path == chosen
+
+
+@pytest.mark.parametrize("chosen", [True, False])
+async def test_with_memory_storage_the_api_needs_a_token_file(tmp_path: Path, chosen: bool) -> None:
+    path = tmp_path / "run" / "admin-token"
+    settings = Settings(
+        host="127.0.0.1",
+        port=free_port(),
+        storage="memory",
+        data_dir=tmp_path / "unused",
+        access_log=False,
+        admin_token_file=str(path) if chosen else "",
+    )
+    server = TestServer(create_app(settings), host="127.0.0.1", port=settings.port)
+    await server.start_server()
+    try:
+        assert path.is_file() is chosen
+        assert not (tmp_path / "unused").exists()
+        token = path.read_text().strip() if chosen else "anything"
+        async with (
+            aiohttp.ClientSession() as s,
+            s.get(
+                settings.base_url + ADMIN + "accounts",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as r,
+        ):
+            assert r.status == (200 if chosen else 404)
+    finally:
+        await server.close()
 
 
 @FILE_STORAGE
