@@ -41,6 +41,7 @@ from pod.fetch import Fetcher
 from pod.http.access import AccessLogger
 from pod.http.access_page import add_access_routes
 from pod.http.account import add_account_routes
+from pod.http.admin_api import add_admin_routes, write_admin_token
 from pod.http.answers import Answers
 from pod.http.bodies import runner_options as runner_options  # for embedders
 from pod.http.disclosures import add_disclosure_routes
@@ -295,8 +296,10 @@ def create_app(
     # is left, with the store and the feed still open.
     app.cleanup_ctx.append(_counting)
     app.cleanup_ctx.append(_disclosures)
+    app.cleanup_ctx.append(_admin_token)
     add_idp_routes(app, base_path=settings.base_path)
     add_account_routes(app, base_path=settings.base_path)
+    add_admin_routes(app, base_path=settings.base_path)
     add_access_routes(app, base_path=settings.base_path)
     add_vault_routes(app, base_path=settings.base_path)
     add_disclosure_routes(app, base_path=settings.base_path)
@@ -378,6 +381,24 @@ async def _disclosures(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await keeper
     disclosures.close()
+
+
+async def _admin_token(app: web.Application) -> AsyncIterator[None]:
+    """A new token for `kluis admin` at every start (pod.http.admin_api), where the operator,
+    and only the operator, can read it."""
+    path = app[SETTINGS].admin_token_path
+    if path is not None:
+        try:
+            await asyncio.to_thread(write_admin_token, path)
+        except OSError as exc:
+            # The server still serves its pods; only `kluis admin` cannot reach it, not even
+            # with the token of an earlier start.
+            log.error("cannot write the admin token to %s: %s", path, exc.strerror or exc)
+            with contextlib.suppress(OSError):
+                path.unlink()
+        else:
+            log.info("kluis admin: token written to %s", path)
+    yield
 
 
 _SWEEP_SECONDS = 1800.0

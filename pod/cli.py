@@ -5,6 +5,9 @@
 - `kluis account create` and `kluis client create` talk to a running server through its JSON
   account API (the one the pages use), and print JSON for scripts.
 - `kluis idp rotate-keys` adds a signing key in a file-backed data directory.
+- `kluis admin` is the operator's: it calls a running server's admin API
+  (`pod.http.admin_api`) with the token the server wrote at its start, found in the data
+  directory (or `--token-file`), so only who can read the operator's files can use it.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import getpass
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
+from urllib.parse import quote
 
 import aiohttp
 
@@ -29,6 +34,7 @@ from pod.config import ENV_PREFIX, Settings, parse_value, setting_fields
 from pod.errors import BackendUnavailable
 from pod.idp.keys import SigningKeys
 from pod.idp.provider import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME
+from pod.ldp.quotas import amount
 from pod.migrate import BaseUrlChanged, move
 from pod.storage.claim import claim_data_directory
 from pod.storage.kv import FileKeyValueStore
@@ -91,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     client_create.add_argument("--webid", required=True, help="the WebID the client acts as")
     client_create.add_argument("--name", required=True, help="a name to recognise it by")
 
+    _admin_parser(commands)
+
     idp = commands.add_parser("idp", help="identity provider maintenance")
     idp_commands = idp.add_subparsers(dest="action", metavar="ACTION", required=True)
     rotate = idp_commands.add_parser(
@@ -103,6 +111,88 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the server's data directory [env {ENV_PREFIX}DATA_DIR]",
     )
     return parser
+
+
+def _admin_parser(commands: Any) -> None:
+    admin = commands.add_parser(
+        "admin",
+        help="the operator's commands, on a running server",
+        description="Call a running server's admin API with the token it wrote at its start "
+        "(<data-dir>/.kluis/admin-token, or the setting admin_token_file).",
+    )
+    admin.add_argument(
+        "--server",
+        default=None,
+        help=f"base URL of the server [env {ENV_PREFIX}BASE_URL, default http://localhost:3000/]",
+    )
+    where = admin.add_mutually_exclusive_group()
+    where.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        help=f"the server's admin token file [env {ENV_PREFIX}ADMIN_TOKEN_FILE]",
+    )
+    where.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"the server's data directory, which holds .kluis/admin-token "
+        f"[env {ENV_PREFIX}DATA_DIR, default ./data]",
+    )
+    actions = admin.add_subparsers(dest="action", metavar="ACTION", required=True)
+    accounts = actions.add_parser(
+        "accounts", help="every account with its pods, their usage and quota"
+    )
+    accounts.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    quota = actions.add_parser(
+        "quota", help="set a pod's quota, or recount its usage; prints the pod's usage"
+    )
+    quota.add_argument("pod", help="the pod's name")
+    quota.add_argument(
+        "limit",
+        nargs="?",
+        type=_quota,
+        default=None,
+        help="bytes (500M, 2G, 1.5GB, 512MiB: k, M, G, T are powers of 1000, Ki, Mi, Gi, Ti of "
+        "1024), none (no limit) or default (the setting pod_quota_bytes)",
+    )
+    quota.add_argument(
+        "--recount", action="store_true", help="walk the pod and correct its usage counter"
+    )
+    for name, text in (
+        ("disable", "disable an account: log-in refused, its sessions and tokens end"),
+        ("enable", "enable a disabled account again"),
+        ("reset-link", "make a one-time password-reset link, valid an hour"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("email", help="the account's e-mail address")
+
+
+_UNIT_BYTES: Final = {
+    "": 1,
+    "k": 10**3,
+    "m": 10**6,
+    "g": 10**9,
+    "t": 10**12,
+    "ki": 2**10,
+    "mi": 2**20,
+    "gi": 2**30,
+    "ti": 2**40,
+}
+_SIZE: Final = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]i?)?b?", re.IGNORECASE)
+
+
+def _quota(text: str) -> int | str:
+    """A quota as `kluis admin quota` takes it: bytes, `none` or `default`."""
+    lowered = text.strip().lower()
+    if lowered in ("none", "default"):
+        return lowered
+    found = _SIZE.fullmatch(lowered)
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size (500M, 2G, 1073741824), none or default"
+        )
+    return round(float(found["number"]) * _UNIT_BYTES[found["unit"] or ""])
 
 
 def _setting_options(parser: argparse.ArgumentParser) -> None:
@@ -170,6 +260,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             return migrate(settings, old=args.old_base_url, dry_run=args.dry_run)
         return serve(settings)
+    if args.command == "admin":
+        try:
+            print(asyncio.run(_admin(args)))
+        except CommandError as exc:
+            print(f"kluis admin: {exc}", file=sys.stderr)
+            return 1
+        return 0
     try:
         result = asyncio.run(_run_command(args))
     except CommandError as exc:
@@ -273,13 +370,84 @@ async def _run_command(args: argparse.Namespace) -> dict[str, Any]:
         )
 
 
+async def _admin(args: argparse.Namespace) -> str:
+    """Run a `kluis admin` command; what to print."""
+    server = args.server or os.environ.get(ENV_PREFIX + "BASE_URL") or "http://localhost:3000/"
+    api = server.rstrip("/") + "/.account/api/admin/"
+    if args.action == "quota" and args.limit is None and not args.recount:
+        raise CommandError("give the pod a quota (2G, none, default), or --recount")
+    token = _admin_token(args)
+    async with aiohttp.ClientSession() as session:
+
+        async def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+            return await _call(session, method, api + path, body, token=token, admin=True)
+
+        if args.action == "accounts":
+            listed = await call("GET", "accounts")
+            return json.dumps(listed, indent=2) if args.json else _accounts_table(listed)
+        if args.action == "quota":
+            pod = "pods/" + quote(args.pod, safe="")
+            answer = None
+            if args.limit is not None:
+                quota = None if args.limit == "none" else args.limit
+                answer = await call("PUT", pod + "/quota", {"quota": quota})
+            if args.recount:
+                answer = await call("POST", pod + "/recount")
+            return json.dumps(answer, indent=2)
+        path = {"disable": "disable", "enable": "enable", "reset-link": "reset-links"}
+        return json.dumps(await call("POST", path[args.action], {"email": args.email}), indent=2)
+
+
+def _admin_token(args: argparse.Namespace) -> str:
+    path: Path | None = args.token_file
+    if path is None and args.data_dir is None and ENV_PREFIX + "ADMIN_TOKEN_FILE" in os.environ:
+        path = Path(os.environ[ENV_PREFIX + "ADMIN_TOKEN_FILE"])
+    if path is None:
+        data_dir = args.data_dir or Path(os.environ.get(ENV_PREFIX + "DATA_DIR", "data"))
+        path = data_dir / ".kluis" / "admin-token"
+    try:
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise CommandError(
+            f"cannot read the admin token at {path} ({exc.strerror or exc}): run this as the "
+            "user the server runs as, with its --data-dir or --token-file, while it runs"
+        ) from exc
+    if not token:
+        raise CommandError(f"{path} is empty; restart the server to write a new admin token")
+    return token
+
+
+def _accounts_table(listed: dict[str, Any]) -> str:
+    """The accounts as a table for people: one line per pod (an account without one has a
+    line of its own)."""
+    rows: list[tuple[str, ...]] = [("E-MAIL", "CREATED", "STATE", "POD", "USED", "QUOTA")]
+    for account in listed["accounts"]:
+        state = "disabled" if account["disabled"] else "active"
+        first = (account["email"], account["created"][:10], state)
+        pods = account["pods"] or [None]
+        for at, pod in enumerate(pods):
+            who = first if at == 0 else ("", "", "")
+            if pod is None:
+                rows.append((*who, "-", "", ""))
+            else:
+                quota = "none" if pod["quota"] is None else amount(pod["quota"])
+                rows.append((*who, pod["name"], amount(pod["used"]), quota))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
 async def _call(
     session: aiohttp.ClientSession,
     method: str,
     url: str,
-    body: dict[str, Any],
+    body: dict[str, Any] | None,
     *,
     token: str | None = None,
+    admin: bool = False,
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
@@ -290,6 +458,12 @@ async def _call(
                 answer = {"detail": await response.text()}
     except aiohttp.ClientError as exc:
         raise CommandError(f"cannot reach the server at {url}: {exc}; is it running?") from exc
+    if admin and response.status == 404 and str(answer.get("detail")).endswith("does not exist"):
+        # The admin API hides itself from a wrong token as an unknown path (pod.http.admin_api).
+        raise CommandError(
+            f"the server at {url.split('.account/', 1)[0]} refused the admin token: give its "
+            "--data-dir or --token-file (a server with memory storage needs admin_token_file)"
+        )
     if response.status >= 400:
         detail = answer.get("detail") or answer.get("error_description") or answer
         raise CommandError(f"the server refused ({response.status}): {detail}")

@@ -89,6 +89,12 @@ class Settings:
         "Threads that check DPoP proof signatures off the event loop; 0: on the event loop, in "
         "batches, which measured faster than a thread on two cores (it waits for the GIL).",
     )
+    admin_token_file: str = _setting(
+        "",
+        "Where the server writes, at every start, the token `kluis admin` needs (mode 0600). "
+        "Empty: `<data_dir>/.kluis/admin-token` with file storage; with memory storage, "
+        "`kluis admin` is off unless this is set.",
+    )
     allow_signup: bool = _setting(True, "Let anyone create an account on the sign-up page.")
     password_cost: int = _setting(
         15, "scrypt cost (log2 N) for new password hashes; higher is slower and stronger."
@@ -150,6 +156,15 @@ class Settings:
     def proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         """`trusted_proxies` parsed: the networks whose forwarding headers are believed."""
         return _networks(self.trusted_proxies)
+
+    @property
+    def admin_token_path(self) -> Path | None:
+        """Where the admin token goes (`admin_token_file`); None: `kluis admin` is off."""
+        if self.admin_token_file:
+            return Path(self.admin_token_file)
+        if self.storage == "memory":
+            return None
+        return self.data_dir / ".kluis" / "admin-token"
 
     @property
     def base_path(self) -> str:

@@ -270,3 +270,81 @@ async def test_fresh_server_says_where_to_sign_up(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         await proc.communicate()
     assert any(f"sign up at {base}.account/signup" in line for line in lines)
+
+
+async def test_admin_commands(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    data = tmp_path / "data"
+    args = ("--port", str(port), "--host", "127.0.0.1", "--data-dir", str(data))
+    with server(*args, "--fsync", "off", "--password-cost", "10") as proc:
+        await wait_up(base, proc)
+        ann = account_with_client(base, "ann")
+        login = ("--server", base, "--email", "ann@example.org", "--password", "long enough")
+
+        def admin(*command: str) -> subprocess.CompletedProcess[str]:
+            return run_cli("admin", "--server", base, "--data-dir", str(data), *command)
+
+        done = admin("accounts", "--json")
+        assert done.returncode == 0, done.stderr
+        [account] = json.loads(done.stdout)["accounts"]
+        assert account["email"] == "ann@example.org"
+        assert account["disabled"] is False
+        [pod] = account["pods"]
+        assert (pod["name"], pod["webId"], pod["quota"]) == ("ann", ann["webId"], None)
+        assert pod["used"] > 0
+        table = admin("accounts").stdout.splitlines()
+        assert table[0].split() == ["E-MAIL", "CREATED", "STATE", "POD", "USED", "QUOTA"]
+        assert table[1].split()[:4] == ["ann@example.org", account["created"][:10], "active", "ann"]
+        assert table[1].split()[-1] == "none"
+
+        # A quota in people's units; none; back to the setting; a recount.
+        quota = json.loads(admin("quota", "ann", "500M").stdout)
+        assert quota["quota"] == 500_000_000
+        assert json.loads(admin("quota", "ann", "1.5GiB").stdout)["quota"] == 3 * 2**29
+        assert admin("accounts").stdout.splitlines()[1].endswith(" 1.6 GB")
+        assert json.loads(admin("quota", "ann", "none").stdout)["quota"] is None
+        assert json.loads(admin("quota", "ann", "default", "--recount").stdout) == {
+            "name": "ann",
+            "root": base + "ann/",
+            "used": pod["used"],
+            "quota": None,
+        }
+        done = admin("quota", "nobody", "2G")
+        assert (done.returncode, "no pod named 'nobody'" in done.stderr) == (1, True)
+        done = admin("quota", "ann")
+        assert (done.returncode, "or --recount" in done.stderr) == (1, True)
+        done = admin("quota", "ann", "lots")
+        assert done.returncode == 2
+        assert "not a size" in done.stderr
+
+        # Disabled: its log-in is refused with the reason; enabled again, it works.
+        assert json.loads(admin("disable", "ann@example.org").stdout)["disabled"] is True
+        done = run_cli("client", "create", *login, "--webid", ann["webId"], "--name", "x")
+        assert done.returncode == 1
+        assert "disabled by the operator" in done.stderr
+        assert json.loads(admin("accounts", "--json").stdout)["accounts"][0]["disabled"] is True
+        assert json.loads(admin("enable", "ann@example.org").stdout)["disabled"] is False
+        done = run_cli("client", "create", *login, "--webid", ann["webId"], "--name", "x")
+        assert done.returncode == 0, done.stderr
+        done = admin("disable", "nobody@example.org")
+        assert done.returncode == 1
+        assert "no account has that e-mail address" in done.stderr
+
+        # A one-time reset link, whose page offers the form.
+        made = json.loads(admin("reset-link", "ann@example.org").stdout)
+        assert made["link"].startswith(base + ".account/reset?token=")
+        async with aiohttp.ClientSession() as s, s.get(made["link"]) as r:
+            assert r.status == 200
+            assert 'name="repeat"' in await r.text()
+
+        # Only the server's token will do, and the command says what is wrong.
+        wrong = tmp_path / "wrong-token"
+        wrong.write_text("not the token\n")
+        done = run_cli("admin", "--server", base, "--token-file", str(wrong), "accounts")
+        assert done.returncode == 1
+        assert "refused the admin token" in done.stderr
+        done = run_cli("admin", "--server", base, "--data-dir", str(tmp_path), "accounts")
+        assert done.returncode == 1
+        assert "cannot read the admin token" in done.stderr
+        assert "Traceback" not in done.stderr

@@ -3,8 +3,9 @@
 One code path for the JSON account API, the HTML pages and (through the API) the CLI. Imports
 accounts.passwords, accounts.pods, storage, ldp. This module owns these KeyValueStore
 namespaces: `accounts` (by id), `emails` (email -> account id, claimed atomically), `pod_names`,
-`credentials` (client id -> WebID binding and the secret's hash) and `api_tokens` (a token's
-SHA-256 -> account id).
+`credentials` (client id -> WebID binding and the secret's hash), `api_tokens` (a token's
+SHA-256 -> account id) and `resets` (a one-time password-reset token's SHA-256 -> account id,
+valid an hour: `kluis admin reset-link`, for servers with no mail to send one).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ CREDENTIAL_PREFIX: Final = "kluis-cc-"
 SIGNUPS_PER_HOUR: Final = 20
 _NAME_MAX: Final = 100
 API_TOKEN_LIFETIME: Final = 24 * 3600
+RESET_LIFETIME: Final = 3600
 
 
 def _token_key(token: str) -> str:
@@ -60,10 +62,16 @@ def _secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+class AccountDisabled(Forbidden):
+    """The operator disabled the account (`kluis admin disable`): it cannot log in nor act."""
+
+
 @final
 @dataclass(slots=True)
 class Account:
-    """An account, stored under its id. Not frozen: `add_pod` extends the caller's copy."""
+    """An account, stored under its id. Not frozen: `add_pod` extends the caller's copy.
+    `disabled`: the operator disabled it; records stored before the flag existed load as
+    enabled."""
 
     id: str
     email: str
@@ -71,15 +79,19 @@ class Account:
     created: float
     pods: list[str] = field(default_factory=list)
     webids: list[str] = field(default_factory=list)
+    disabled: bool = False
 
     def to_json(self) -> Record:
-        return {
+        stored: Record = {
             "email": self.email,
             "password_hash": self.password_hash,
             "created": self.created,
             "pods": self.pods,
             "webids": self.webids,
         }
+        if self.disabled:  # absent otherwise: an enabled account keeps the form it had
+            stored["disabled"] = True
+        return stored
 
     @classmethod
     def from_json(cls, key: str, data: Record) -> Account:
@@ -90,6 +102,7 @@ class Account:
             created=float(data["created"]),
             pods=list(data.get("pods", [])),
             webids=list(data.get("webids", [])),
+            disabled=bool(data.get("disabled", False)),
         )
 
 
@@ -156,6 +169,9 @@ EMAILS: Final = declare("emails", Owner, ttl=Expiry.NEVER, secret_keys=True)
 POD_NAMES: Final = declare("pod_names", Owner, ttl=Expiry.NEVER)
 CREDENTIALS: Final = declare("credentials", _StoredCredential, ttl=Expiry.NEVER)
 API_TOKENS: Final = declare("api_tokens", Owner, ttl=API_TOKEN_LIFETIME)  # keyed by hash
+RESETS: Final = declare("resets", Owner, ttl=RESET_LIFETIME)  # keyed by hash
+_DISABLED: Final = "this account was disabled by the operator of this server; ask them about it"
+_RESET_GONE: Final = "this password-reset link is unknown, expired or used already"
 
 
 async def all_accounts(kv: KeyValueStore) -> list[Account]:
@@ -268,6 +284,7 @@ class AccountService:
         self._pod_names = Records(kv, POD_NAMES)
         self._credentials = Records(kv, CREDENTIALS)
         self._api_tokens = Records(kv, API_TOKENS)
+        self._resets = Records(kv, RESETS)
         self.store = store
         self.issuer = issuer
         self.password_cost = password_cost
@@ -328,6 +345,9 @@ class AccountService:
         if not await verify_password(password[:MAX_PASSWORD_LENGTH], stored) or account is None:
             raise Unauthenticated("wrong e-mail address or password")
         self.limiter.succeeded(slots)
+        # Only after the password: a guesser learns nothing about the account from it.
+        if account.disabled:
+            raise AccountDisabled(_DISABLED)
         return account
 
     async def get(self, account_id: str) -> Account | None:
@@ -337,10 +357,76 @@ class AccountService:
         return bool(await self._emails.items())
 
     async def require(self, account_id: str) -> Account:
+        """The account, enabled. Raises Unauthenticated or AccountDisabled."""
         account = await self.get(account_id)
         if account is None:
             raise Unauthenticated("the account no longer exists; log in again")
+        if account.disabled:
+            raise AccountDisabled(_DISABLED)
         return account
+
+    async def by_email(self, email: str) -> Account:
+        """The account of `email`. Raises BadRequest (not an address) or NotFound."""
+        found = await self._emails.get(normalize_email(email))
+        account = None if found is None else await self.get(found.account)
+        if account is None:
+            raise NotFound("no account has that e-mail address")
+        return account
+
+    # --- the operator's (`kluis admin`) --------------------------------------------------
+
+    async def set_disabled(self, account: Account, disabled: bool) -> None:
+        """Disable or enable `account`. Disabling also deletes its API tokens; ending its page
+        sessions and its apps' tokens is for the callers that own them (the HTTP sessions, the
+        identity provider)."""
+        account.disabled = disabled
+        await self._accounts.put(account.id, account)
+        if disabled:
+            await self.forget_api_tokens(account)
+        log.info("account %s %s by the operator", account.id, "disabled" if disabled else "enabled")
+
+    async def forget_api_tokens(self, account: Account) -> int:
+        """Delete every API token of `account`; how many there were."""
+        gone = 0
+        for key, owner in await self._api_tokens.items():
+            if owner.account == account.id and await self._api_tokens.delete(key):
+                gone += 1
+        return gone
+
+    async def issue_reset(self, account: Account) -> str:
+        """A one-time password-reset token for `account`, valid RESET_LIFETIME seconds. Kept
+        under its SHA-256 only, like API tokens."""
+        token = secrets.token_urlsafe(32)
+        await self._resets.put(_token_key(token), Owner(account.id))
+        log.info("password-reset link made for account %s", account.id)
+        return token
+
+    async def account_of_reset(self, token: str) -> Account | None:
+        """The account a live reset token is for (nothing is redeemed), or None."""
+        found = await self._resets.get(_token_key(token)) if token else None
+        return None if found is None else await self.get(found.account)
+
+    async def reset_password(self, token: str, password: str) -> Account:
+        """Redeem a reset token: `password` becomes the account's, and its API tokens go.
+        The new password is checked before the token is taken, so a weak one does not use
+        the link up. Raises BadRequest (a weak password) or Unauthenticated (the token is
+        unknown, expired or used)."""
+        account = await self.account_of_reset(token)
+        if account is None:
+            raise Unauthenticated(_RESET_GONE)
+        context = [account.email, account.email.split("@", 1)[0], *account.pods, "kluis", "solid"]
+        await asyncio.to_thread(check_new_password, password, context=context)
+        password_hash = await hash_password(password, cost=self.password_cost)
+        # Of two concurrent redemptions only one takes the record.
+        taken = await self._resets.take(_token_key(token))
+        fresh = None if taken is None else await self.get(taken.account)
+        if fresh is None:
+            raise Unauthenticated(_RESET_GONE)
+        fresh.password_hash = password_hash
+        await self._accounts.put(fresh.id, fresh)
+        await self.forget_api_tokens(fresh)
+        log.info("password reset with a one-time link: account %s", fresh.id)
+        return fresh
 
     # --- API tokens (the JSON account API, `kluis account` and `kluis client`) --------------
 

@@ -68,3 +68,12 @@ class LoginSessions:
 
     async def end(self, session_id: str) -> None:
         await self._records.delete(session_id)
+
+    async def end_all(self, account: str) -> int:
+        """End every session of `account` (disabled, or its password reset); how many.
+        A scan of every session: the operator's commands and password resets are rare."""
+        ended = 0
+        for session_id, session in await self._records.items():
+            if session.account == account and await self._records.delete(session_id):
+                ended += 1
+        return ended

@@ -18,9 +18,16 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from babel.numbers import get_decimal_symbol
 
 from pod.accounts.pods import Pod
-from pod.accounts.service import API_TOKEN_LIFETIME, Account, AccountService, LoginAttempt
+from pod.accounts.service import (
+    API_TOKEN_LIFETIME,
+    Account,
+    AccountDisabled,
+    AccountService,
+    LoginAttempt,
+)
 from pod.errors import BadRequest, Forbidden, PodError, Unauthenticated
 from pod.http.bodies import read_form, read_json
+from pod.http.errors import status_of
 from pod.http.i18n import (
     COOKIE,
     COOKIE_MAX_AGE,
@@ -29,6 +36,7 @@ from pod.http.i18n import (
     N_,
     Pages,
     Text,
+    Translatable,
     choose_language,
     is_language,
     page_error,
@@ -58,6 +66,7 @@ def urls(base: str) -> dict[str, str]:
         "access": a + "access",
         "disclosures": a + "disclosures",
         "data": a + "data/",
+        "reset": a + "reset",
     }
 
 
@@ -181,7 +190,9 @@ async def session_account(request: web.Request) -> tuple[Session | None, Account
     session = await request.app[SESSIONS].load(request)
     if session is None or session.account is None:
         return session, None
-    return session, await request.app[ACCOUNTS].get(session.account)
+    account = await request.app[ACCOUNTS].get(session.account)
+    # Disabling ends the account's sessions; this holds for one that raced it.
+    return session, None if account is None or account.disabled else account
 
 
 def check_form(request: web.Request, session: Session | None, form: Mapping[str, str]) -> None:
@@ -330,15 +341,21 @@ async def post_login(request: web.Request) -> web.StreamResponse:
             form.get("email", ""), form.get("password", ""), attempt=await _attempt(request)
         )
     except PodError as exc:
-        status = 429 if exc.__class__.__name__ == "TooManyRequests" else 401
         return await render(
             request,
             "login.html",
-            status=status,
+            status=status_of(exc),
             session=session,
             back=_with_auth(_urls(request)["login"], auth_id),
             title=N_("Log in"),
-            error=page_error(exc.message),
+            error=(
+                N_(
+                    "The operator of this server has disabled this account. "
+                    "Ask them to enable it again."
+                )
+                if isinstance(exc, AccountDisabled)
+                else page_error(exc.message)
+            ),
             auth=auth_id,
             email=form.get("email"),
         )
@@ -399,6 +416,76 @@ async def post_logout(request: web.Request) -> web.StreamResponse:
     check_form(request, session, form)
     response = redirect(request, _urls(request)["login"])
     await request.app[SESSIONS].end(session, response)
+    return response
+
+
+async def get_reset(request: web.Request) -> web.StreamResponse:
+    """The page of a one-time password-reset link (`kluis admin reset-link`): a form for the
+    new password, or why the link no longer works. Looking does not use the link up."""
+    token = request.query.get("token", "")
+    if await request.app[ACCOUNTS].account_of_reset(token) is None:
+        return await _reset_gone(request)
+    return _no_referrer(await render(request, "reset.html", title=N_("New password"), token=token))
+
+
+async def post_reset(request: web.Request) -> web.StreamResponse:
+    form = await _form(request)
+    session = await request.app[SESSIONS].load(request)
+    check_form(request, session, form)
+    token, password = form.get("token", ""), form.get("password", "")
+    account: Account | None = None
+    error: Translatable = N_("The two passwords differ. Type the same new password twice.")
+    if password == form.get("repeat", ""):
+        try:
+            account = await request.app[ACCOUNTS].reset_password(token, password)
+        except Unauthenticated:
+            return await _reset_gone(request)
+        except PodError as exc:  # a password too easy to guess: the link still works
+            error = page_error(exc.message)
+    if account is None:
+        return _no_referrer(
+            await render(
+                request,
+                "reset.html",
+                status=400,
+                session=session,
+                back=_urls(request)["reset"] + "?" + urlencode({"token": token}),
+                title=N_("New password"),
+                token=token,
+                error=error,
+            )
+        )
+    # Whoever was logged in with the old password (perhaps not the owner) is no longer.
+    ended = await request.app[SESSIONS].logins.end_all(account.id)
+    log.info("password reset: account %s, %d session(s) ended", account.id, ended)
+    return await render(
+        request,
+        "message.html",
+        title=N_("Your password is changed"),
+        message=N_("Log in with your new password. Every session with the old one has ended."),
+        link=_urls(request)["login"],
+        link_text=N_("Log in"),
+    )
+
+
+async def _reset_gone(request: web.Request) -> web.Response:
+    return _no_referrer(
+        await render(
+            request,
+            "message.html",
+            status=400,
+            title=N_("This link no longer works"),
+            message=N_(
+                "A password-reset link works once, for an hour. "
+                "Ask the operator of this server for a new one."
+            ),
+        )
+    )
+
+
+def _no_referrer(response: web.Response) -> web.Response:
+    # The page's URL holds the token: no link or resource on it may carry it elsewhere.
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
@@ -755,6 +842,8 @@ def add_account_routes(app: web.Application, *, base_path: str) -> None:
     r.add_get(a + "signup", get_signup)
     r.add_post(a + "signup", post_signup)
     r.add_post(a + "logout", post_logout)
+    r.add_get(a + "reset", get_reset)
+    r.add_post(a + "reset", post_reset)
     r.add_get(a + "continue", get_continue)
     r.add_get(a + "language", get_language)
     r.add_get(a + "consent", get_consent)

@@ -49,7 +49,7 @@ from pod.errors import Unauthenticated
 from pod.idp.clients import Client, Clients
 from pod.idp.keys import ALGORITHM, SigningKeys
 from pod.idp.oauth_errors import error_text
-from pod.idp.revocations import Revocations
+from pod.idp.revocations import ALL_CLIENTS, Revocations
 from pod.storage.kv import KeyValueStore, Record
 from pod.storage.records import Expiry, JsonRecord, Records, declare
 
@@ -656,8 +656,6 @@ class Provider:
             check,
         )
         await self._refresh_used.put(_hash(token), Redeemed(grant.family))
-        if await self.accounts.get(grant.account) is None:
-            raise InvalidGrantError(description="the account no longer exists")
         return await self._tokens(
             client_id=client.client_id,
             account=grant.account,
@@ -682,6 +680,7 @@ class Provider:
         credential = await self.accounts.check_client_secret(client_id, secret or "")
         if credential is None:
             raise InvalidClientError(description="unknown or revoked client credentials")
+        await self._check_account(credential.account)
         access = await self._access_token(
             webid=credential.webid, client_id=client_id, jkt=jkt, scope=["webid"]
         )
@@ -706,6 +705,7 @@ class Provider:
         bind_refresh: bool,
         client_name: str,
     ) -> dict[str, Any]:
+        await self._check_account(account)
         response: dict[str, Any] = {
             "access_token": await self._access_token(
                 webid=webid, client_id=client_id, jkt=jkt, scope=scope
@@ -734,6 +734,17 @@ class Provider:
             )
             response["refresh_token"] = refresh
         return response
+
+    async def _check_account(self, account_id: str) -> None:
+        """Issue nothing for an account that is gone or that the operator disabled: a code or
+        refresh token issued before still exists. Raises InvalidGrantError."""
+        account = await self.accounts.get(account_id)
+        if account is None:
+            raise InvalidGrantError(description="the account no longer exists")
+        if account.disabled:
+            raise InvalidGrantError(
+                description="the account was disabled by the operator of this server"
+            )
 
     async def _redeem(
         self,
@@ -776,6 +787,19 @@ class Provider:
             if grant.account == account.id and grant.client_id == client_id:
                 await self._refresh_tokens.delete(key)
         log.info("app %s revoked: account %s", client_id, account.id)
+
+    async def revoke_everything(self, account: Account) -> None:
+        """End every app's access for `account` (the operator disabled it): the access tokens
+        issued for its WebIDs so far stop working at the next request, in every process, and
+        its refresh tokens are deleted, so its apps sign in again once it is enabled. Its
+        client credentials and remembered consents stay, refused while it is disabled
+        (`_check_account`)."""
+        for webid in account.webids:
+            await self.revocations.revoke(webid=webid, client_id=ALL_CLIENTS)
+        for key, grant in await self._refresh_tokens.items():
+            if grant.account == account.id:
+                await self._refresh_tokens.delete(key)
+        log.info("every token of account %s revoked", account.id)
 
     async def revoke_credential(self, account: Account, client_id: str) -> None:
         """Delete client credentials of `account`; their access tokens stop working at once.

@@ -5,7 +5,9 @@ Access tokens are self-contained JWTs that stay valid until they expire (an hour
 what they were issued for must be checked on every request. A record per (WebID, client id) says
 that tokens issued up to its time no longer count; it lives in the KeyValueStore (namespace
 `revocations`, owned here) for as long as such a token could still be valid (so a restart
-forgets nothing), and in memory for the check, which is a dictionary look-up.
+forgets nothing), and in memory for the check, which is a dictionary look-up. A record whose
+client id is `ALL_CLIENTS` revokes every client's tokens for the WebID: the operator disabled
+its account (`kluis admin disable`).
 
 The memory copy follows the change feed: a revocation written by any process (another worker,
 a maintenance command) marks its key stale, and the next check re-reads that record before it
@@ -45,6 +47,9 @@ class Revocation:
 # Each record lives as long as a token it refuses could (the `keep` its writer gives). Keys are
 # hashes already, so the change feed carries them as they are.
 REVOCATIONS: Final = declare("revocations", Revocation, ttl=Expiry.PER_RECORD)
+# Client ids are URLs or `kluis-cc-` ids; only an operator's static client named `*` could
+# collide, and it would then be revoked with every disabled account.
+ALL_CLIENTS: Final = "*"
 
 
 def record_key(webid: str, client_id: str) -> str:
@@ -91,8 +96,14 @@ class Revocations:
         issued in the second of a revocation counts as revoked: `iat` cannot tell it apart."""
         if self._stale:
             await self._refresh()
+        if not self._before:  # nothing revoked in the last hour: no hashing
+            return False
         before = self._before.get(record_key(webid, client_id))
-        return before is not None and issued_at <= before
+        if before is not None and issued_at <= before:
+            return True
+        # Asked once per token, when its signature is checked (pod.auth.tokens), not per request.
+        every = self._before.get(record_key(webid, ALL_CLIENTS))
+        return every is not None and issued_at <= every
 
     async def _refresh(self) -> None:
         """Re-read every stale record. One refresh at a time, so reads land in order; a check

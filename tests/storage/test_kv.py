@@ -384,9 +384,22 @@ STORED: list[tuple[str, str, Record]] = [
             "webids": ["https://pod.example/ann/profile/card#me"],
         },
     ),
+    (
+        "accounts",
+        "a2",
+        {
+            "email": "bo@example.org",
+            "password_hash": "scrypt$15$8$1$AA$AA",
+            "created": 1700000000.5,
+            "pods": [],
+            "webids": [],
+            "disabled": True,
+        },
+    ),
     ("emails", "ann@example.org", {"account": "a1"}),
     ("pod_names", "ann", {"account": "a1"}),
     ("api_tokens", "ab" * 32, {"account": "a1"}),
+    ("resets", "ac" * 32, {"account": "a1"}),
     (
         "credentials",
         "kluis-cc-0123",
