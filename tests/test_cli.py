@@ -270,3 +270,39 @@ async def test_fresh_server_says_where_to_sign_up(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         await proc.communicate()
     assert any(f"sign up at {base}.account/signup" in line for line in lines)
+
+
+async def test_export_and_import_commands(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    with server(
+        "--port", str(port), "--host", "127.0.0.1", "--storage", "memory", "--password-cost", "10"
+    ) as proc:
+        await wait_up(base, proc)
+        login = ("--server", base, "--email", "eve@example.org", "--password", "long enough")
+        done = run_cli("account", "create", *login, "--pod", "eve")
+        assert done.returncode == 0, done.stderr
+        output = tmp_path / "eve.tar.gz"
+        done = run_cli("export", *login, "--pod", "eve", "--output", str(output))
+        assert done.returncode == 0, done.stderr
+        answer = json.loads(done.stdout)
+        assert answer["bytes"] == output.stat().st_size > 0
+        assert answer["dataBytes"] > 0
+        assert not (tmp_path / "eve.tar.gz.part").exists()
+        assert "\r" not in done.stderr  # no progress line: stderr is not a terminal
+        done = run_cli("import", *login, "--pod", "eve2", "--input", str(output))
+        assert done.returncode == 0, done.stderr
+        imported = json.loads(done.stdout)
+        assert imported["created"] is True
+        assert imported["renamed"] is True
+        assert imported["podRoot"] == base + "eve2/"
+        async with aiohttp.ClientSession() as s, s.get(base + "eve2/profile/card") as r:
+            assert r.status == 200  # public, as the original's
+        done = run_cli("import", *login, "--pod", "eve", "--input", str(output))
+        assert done.returncode == 1
+        assert "(409)" in done.stderr
+        assert "Traceback" not in done.stderr
+        done = run_cli("export", *login, "--pod", "nobody", "--output", str(tmp_path / "x"))
+        assert done.returncode == 1
+        assert "(404)" in done.stderr
+        assert not (tmp_path / "x").exists()
