@@ -148,7 +148,8 @@ async def measure(files: int, size: int, *, workdir: Path | None = None) -> Resu
                 ) as r:
                     token = str((await r.json())["token"])
                 rss = _status_kb(proc.pid, "VmRSS")
-                Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
+                # proc(5): writing 5 to clear_refs resets the peak (VmHWM) to the RSS now.
+                await asyncio.to_thread(Path(f"/proc/{proc.pid}/clear_refs").write_text, "5")
                 started = time.perf_counter()
                 received = 0
                 async with session.get(

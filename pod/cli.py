@@ -367,7 +367,7 @@ async def _import(
     session: aiohttp.ClientSession, server: str, token: str, pod: str, archive: Path
 ) -> dict[str, Any]:
     url = f"{server}.account/api/pods/{pod}/import"
-    size = archive.stat().st_size
+    size = await asyncio.to_thread(os.path.getsize, archive)
     progress = _Progress(f"importing into {pod}", size)
 
     async def body() -> Any:

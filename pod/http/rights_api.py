@@ -141,7 +141,8 @@ async def post_import_api(request: web.Request) -> web.StreamResponse:
     name = request.match_info["pod"]
     with _spool(request) as file:
         await spool_body(request, file, limit=request.app[SETTINGS].max_import_bytes)
-        done = await import_pod(_targets(request), account, name, file)
+        with request.app[EXPORTS].running(f"/{name}/"):
+            done = await import_pod(_targets(request), account, name, file)
     _log_import(account, done)
     return web.json_response(done.to_json(), status=201 if done.created else 200)
 
@@ -173,8 +174,10 @@ async def post_import_page(request: web.Request) -> web.StreamResponse:
         if not got_archive:
             raise BadRequest("choose the archive to import")
         account = await request.app[ACCOUNTS].require(account.id)
+        name = fields.get("pod", "").strip()
         try:
-            done = await import_pod(_targets(request), account, fields.get("pod", "").strip(), file)
+            with request.app[EXPORTS].running(f"/{name}/"):
+                done = await import_pod(_targets(request), account, name, file)
         except PodError as exc:
             return await account_page(
                 request, session, account, status=status_of(exc), error=page_error(exc.message)
@@ -185,9 +188,7 @@ async def post_import_page(request: web.Request) -> web.StreamResponse:
         request,
         session,
         account,
-        notice=N_(
-            "Imported %(files)s files into %(pod)s.", files=str(done.files), pod=done.root
-        ),
+        notice=N_("Imported %(files)s files into %(pod)s.", files=str(done.files), pod=done.root),
     )
 
 
@@ -209,4 +210,3 @@ def _log_import(account: Account, done: Imported) -> None:
         account.id,
         " (URLs rewritten)" if done.renamed else "",
     )
-

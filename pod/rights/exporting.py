@@ -88,8 +88,9 @@ class Sources:
 
 @final
 class Exports:
-    """Exports under way: one per pod, `limit` per server (each keeps a connection, a zlib
-    state and a share of the CPU for as long as the client takes to read it)."""
+    """Exports and imports under way: one per pod, `limit` per server (an export keeps a
+    connection, a zlib state and a share of the CPU for as long as its client reads; an import
+    must not meet another into the same pod, nor an export of it)."""
 
     def __init__(self, limit: int = 2) -> None:
         self.limit = limit
@@ -97,15 +98,16 @@ class Exports:
 
     @contextlib.contextmanager
     def running(self, root: str) -> Iterator[None]:
-        """Count an export of `root` while the block runs. Raises TooManyRequests."""
+        """Count an export or import of `root` while the block runs. Raises TooManyRequests."""
         if root in self._roots:
             raise TooManyRequests(
-                "a copy of this pod is being made already; try again when it is done",
+                "this pod is being exported or imported already; try again when that is done",
                 retry_after=60,
             )
         if len(self._roots) >= self.limit:
             raise TooManyRequests(
-                "the server is making other copies; try again in a minute", retry_after=60
+                "the server is exporting or importing other pods; try again in a minute",
+                retry_after=60,
             )
         self._roots.add(root)
         try:
@@ -356,4 +358,3 @@ async def _read_spool(file: IO[bytes]) -> AsyncIterator[bytes]:
 
 def _json(value: Any) -> bytes:
     return json.dumps(value, indent=1, ensure_ascii=False).encode()
-

@@ -149,8 +149,13 @@ async def import_pod(targets: Targets, account: Account, name: str, file: IO[byt
                 continue
             if renamed and (paths.is_container(path) or rdf.is_rdf_type(media)):
                 data = await asyncio.to_thread(
-                    _moved, data, media, old_root_url + _url_tail(root, path), store.url(path),
-                    new_base, rename,
+                    _moved,
+                    data,
+                    media,
+                    old_root_url + _url_tail(root, path),
+                    store.url(path),
+                    new_base,
+                    rename,
                 )
             await _write(store, root, path, data, media)
             done.files += 1

@@ -111,11 +111,17 @@ async def pod(aiohttp_client: ClientFactory, app: Application, alice: Agent, bob
         assert body is not None
         await store.put(acl, data=body, content_type="text/turtle")
     files: dict[str, tuple[bytes, str]] = {
-        NOTE: (b"@prefix ex: <http://ex.example/#>.\n<#n> ex:says 'hello' . # as sent\n", "text/turtle"),
+        NOTE: (
+            b"@prefix ex: <http://ex.example/#>.\n<#n> ex:says 'hello' . # as sent\n",
+            "text/turtle",
+        ),
         PHOTO_PATH: (os.urandom(3000), "image/png"),
         "/ann/data.bin": (os.urandom(70_000), "application/octet-stream"),
         "/ann/docs/plain": (b"just text, no extension", "text/plain"),
-        "/ann/docs/note.ttl.meta": (b"<note.ttl> <http://ex.example/#on> 'notes' .\n", "text/turtle"),
+        "/ann/docs/note.ttl.meta": (
+            b"<note.ttl> <http://ex.example/#on> 'notes' .\n",
+            "text/turtle",
+        ),
     }
     for path, (data, media) in files.items():
         r = await client.put(paths.to_url_path(path), data=data, headers={"Content-Type": media})
