@@ -303,7 +303,7 @@ async def _run_command(args: argparse.Namespace) -> dict[str, Any]:
 _CHUNK: Final = 1024 * 1024
 
 
-class _Progress:
+class Progress:
     """A `\r` progress line on stderr, drawn only when stderr is a terminal."""
 
     def __init__(self, what: str, total: int | None) -> None:
@@ -342,7 +342,7 @@ async def _export(
                     f"the server refused ({response.status}): {await _detail(response)}"
                 )
             total = int(response.headers.get("Kluis-Export-Bytes", "0") or 0)
-            progress = _Progress(f"exporting {pod}", total)
+            progress = Progress(f"exporting {pod}", total)
             unpacked = zlib.decompressobj(31)
             data = 0
             with part.open("wb") as f:
@@ -368,7 +368,7 @@ async def _import(
 ) -> dict[str, Any]:
     url = f"{server}.account/api/pods/{pod}/import"
     size = await asyncio.to_thread(os.path.getsize, archive)
-    progress = _Progress(f"importing into {pod}", size)
+    progress = Progress(f"importing into {pod}", size)
 
     async def body() -> Any:
         sent = 0

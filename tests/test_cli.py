@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from pod.cli import build_parser, command_parsers, main
+from pod.cli import Progress, build_parser, command_parsers, main
 from pod.config import Settings
 from tests.support import free_port, seed_open_storage
 from tests.support import wait_until_serving as wait_up
@@ -306,3 +307,23 @@ async def test_export_and_import_commands(tmp_path: Path) -> None:
         assert done.returncode == 1
         assert "(404)" in done.stderr
         assert not (tmp_path / "x").exists()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_line_is_drawn_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    progress = Progress("exporting eve", 4_000_000)
+    progress.show(1_000_000)
+    progress.show(4_100_000, last=True)  # the archive's headers come on top of the data
+    assert terminal.getvalue() == (
+        "\rexporting eve: 1.0 MB of 4.0 MB (25%)\rexporting eve: 4.1 MB of 4.0 MB (100%)\n"
+    )
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    Progress("exporting eve", 4_000_000).show(1_000_000, last=True)
+    assert piped.getvalue() == ""

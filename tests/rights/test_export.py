@@ -16,6 +16,7 @@ import tarfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,6 +25,7 @@ import pytest
 from aiohttp.web import Application
 
 from pod import paths
+from pod.app import create_app
 from pod.config import Settings
 from pod.http.keys import ACCOUNTS, GRANTS, PROVIDER, QUOTAS, STORE
 from pod.ldp.resources import layer
@@ -31,6 +33,8 @@ from pod.ldp.rules import SolidRules
 from pod.model import AccessMode
 from pod.rights import archive
 from pod.rights.exporting import CONTAINER, walk
+from pod.storage.fs import FileBackend
+from pod.storage.memory import MemoryBackend
 from pod.vault.grants import Terms
 from tests.conftest import ClientFactory, url
 from tests.support import CLIENT_ID, Agent, PodClient
@@ -426,3 +430,42 @@ async def test_the_account_page_imports_with_its_csrf_token(pod: Pod) -> None:
     assert r.status == 200, await r.text()
     assert "viapage" in await r.text()
     assert await _bytes_of(pod.app, "/viapage/data.bin") == pod.files["/ann/data.bin"]
+
+
+async def test_import_on_another_server_rewrites_the_webid_and_the_issuer(
+    pod: Pod, aiohttp_client: ClientFactory, backend_kind: str, tmp_path: Path
+) -> None:
+    exported = await _export(pod)
+    other_dir = tmp_path / "other"
+    settings = Settings(
+        base_url="http://other.example/",
+        data_dir=other_dir,
+        access_log=False,
+        password_cost=10,
+        fetch_private_networks=True,
+    )
+    backend = MemoryBackend() if backend_kind == "memory" else FileBackend(other_dir, fsync=False)
+    other = create_app(settings, backend=backend)
+    client = PodClient(await aiohttp_client(other), None)
+    token = await _account(client, "ann@example.org", "someone")
+    r = await client.post(
+        "/.account/api/pods/ann/import",
+        data=exported,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/gzip"},
+    )
+    assert r.status == 201, await r.text()
+    assert (await r.json())["podRoot"] == "http://other.example/ann/"
+    webid = "http://other.example/ann/profile/card#me"
+    assert other[STORE].storages.owner("/ann/") == webid
+    card, _ = await _bytes_of(other, "/ann/profile/card")
+    triples = list(
+        ox.parse(card, ox.RdfFormat.TURTLE, base_iri="http://other.example/ann/profile/card")
+    )
+    said = {(t.predicate.value, t.object.value) for t in triples if t.subject.value == webid}
+    assert ("http://www.w3.org/ns/solid/terms#oidcIssuer", "http://other.example/") in said
+    assert ("http://www.w3.org/ns/pim/space#storage", "http://other.example/ann/") in said
+    assert not [t for t in triples if "pod.example" in str(t)]
+    # Non-RDF bytes are the same; a grant's document names the new pod.
+    assert await _bytes_of(other, "/ann/data.bin") == pod.files["/ann/data.bin"]
+    grants = await other[GRANTS].book.all_in("/ann/")
+    assert [g.terms.resources for g in grants] == [(NOTE,)]
