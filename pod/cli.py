@@ -21,7 +21,7 @@ import os
 import sys
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -356,6 +356,9 @@ async def _export(
     except aiohttp.ClientError as exc:
         part.unlink(missing_ok=True)
         raise CommandError(f"the copy of {pod} did not arrive whole: {exc}") from exc
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from exc
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -370,7 +373,7 @@ async def _import(
     size = await asyncio.to_thread(os.path.getsize, archive)
     progress = Progress(f"importing into {pod}", size)
 
-    async def body() -> Any:
+    async def body() -> AsyncIterator[bytes]:
         sent = 0
         with archive.open("rb") as f:
             while chunk := f.read(_CHUNK):

@@ -10,10 +10,13 @@ It never overwrites, and writes nothing from an archive that does not verify:
    record, atomically), and made a storage owned by its WebID, without provisioning; or a pod
    of the account that holds nothing but its root `.acl` (which it keeps). Anything else is
    Conflict.
-3. **Write.** A second pass writes top down (each container's description before what it
-   holds, as the export ordered them) through the store, every write `If-None-Match: *`, so the
-   store's rules, validators and quotas apply, and `consent/` reaches the grant index through
-   the change feed. Stored RDF is Turtle kept as sent, so the bytes come back equal.
+3. **Write.** Every member's name is checked first, as a request's path would be. A second
+   pass writes top down (each container's description before what it holds, as the export
+   ordered them) through the store, every write `If-None-Match: *`, so the store's rules,
+   validators and quotas apply, and `consent/` reaches the grant index through the change
+   feed. Stored RDF is Turtle kept as sent, so the bytes come back equal. Should the store
+   refuse a member all the same (its rules changed since the export), the import stops there
+   with Conflict, naming the member and what was written.
 4. **Another base URL or name.** RDF is rewritten with `pod.ldp.moving`: the old pod root to
    the new, then the old base URL to the new. The hashes are checked before, and the rewritten
    documents are no longer byte-identical to the export.
@@ -32,7 +35,7 @@ from typing import IO, Any, Final, final
 from pod import paths
 from pod.accounts.pods import check_pod_name, webid_of
 from pod.accounts.service import ACCOUNTS, POD_NAMES, Account, AccountService, Owner
-from pod.errors import BadRequest, Conflict, QuotaExceeded
+from pod.errors import BadRequest, Conflict, PodError, QuotaExceeded
 from pod.ldp import rdf
 from pod.ldp.conditions import Conditions
 from pod.ldp.moving import moved_document, renamer_of
@@ -106,6 +109,11 @@ async def import_pod(targets: Targets, account: Account, name: str, file: IO[byt
     old_root_url = str(export["root"])
     old_base = str(export.get("baseUrl") or "")
     root = f"/{name}/"
+    for entry in scanned.entries.values():  # every name and type checked before any write
+        if entry.path.startswith(POD):
+            _path_of(root, entry.path)
+            if not entry.type:
+                raise BadRequest(f"the archive member {entry.path} has no media type")
     new_root_url = store.url(root)
     new_base = store.base_url + "/"
     moves = [(old_root_url, new_root_url)]
@@ -157,7 +165,15 @@ async def import_pod(targets: Targets, account: Account, name: str, file: IO[byt
                     new_base,
                     rename,
                 )
-            await _write(store, root, path, data, media)
+            try:
+                await _write(store, root, path, data, media)
+            except PodError as exc:
+                # The archive verified, so the store refused it (a validator, a change of the
+                # server's rules since the export): say where, and what is there already.
+                raise Conflict(
+                    f"the import stopped at {member}: {exc.message} ({done.files} files were "
+                    f"written to {new_root_url} before it)"
+                ) from exc
             done.files += 1
             done.bytes += len(data)
         elif member.startswith(LOG) and targets.disclosures is not None:

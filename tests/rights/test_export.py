@@ -469,3 +469,41 @@ async def test_import_on_another_server_rewrites_the_webid_and_the_issuer(
     assert await _bytes_of(other, "/ann/data.bin") == pod.files["/ann/data.bin"]
     grants = await other[GRANTS].book.all_in("/ann/")
     assert [g.terms.resources for g in grants] == [(NOTE,)]
+
+
+async def _archive_of(members: dict[str, tuple[bytes, str]], root: str) -> bytes:
+    """An archive made by the export's writer, its manifest true to `members`."""
+    out = bytearray()
+
+    async def sink(data: bytes) -> None:
+        out.extend(data)
+
+    writer = archive.ArchiveWriter(sink, meta={"export": {"root": root}})
+    for name, (data, media) in members.items():
+        await writer.add_bytes(name, data, media_type=media)
+    await writer.finish()
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "pod/.kluis-layout",  # a name the server reserves
+        "pod/docs//twice",  # an empty name
+        "pod/../escape",  # a dot-segment
+    ],
+)
+async def test_a_member_no_request_could_name_is_refused_before_any_write(
+    pod: Pod, bad: str
+) -> None:
+    data = await _archive_of(
+        {
+            "pod/" + CONTAINER: (b"", "text/turtle"),
+            "pod/fine.txt": (b"fine", "text/plain"),
+            bad: (b"x", "text/plain"),
+        },
+        url("/ann/"),
+    )
+    r = await _import(pod, "bad", data)
+    assert r.status == 400, await r.text()
+    assert await pod.app[STORE].head("/bad/") is None
