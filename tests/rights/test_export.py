@@ -27,7 +27,7 @@ from aiohttp.web import Application
 from pod import paths
 from pod.app import create_app
 from pod.config import Settings
-from pod.http.keys import ACCOUNTS, GRANTS, PROVIDER, QUOTAS, STORE
+from pod.http.keys import ACCOUNTS, DISCLOSURES, GRANTS, PROVIDER, QUOTAS, STORE
 from pod.ldp.resources import layer
 from pod.ldp.rules import SolidRules
 from pod.model import AccessMode
@@ -35,6 +35,7 @@ from pod.rights import archive
 from pod.rights.exporting import CONTAINER, walk
 from pod.storage.fs import FileBackend
 from pod.storage.memory import MemoryBackend
+from pod.vault.disclosures import key_of
 from pod.vault.grants import Terms
 from tests.conftest import ClientFactory, url
 from tests.support import CLIENT_ID, Agent, PodClient
@@ -283,6 +284,12 @@ async def test_the_archive_verifies_holds_no_secret_and_its_trig_has_a_graph_per
     ]:
         assert forbidden.encode() not in raw, forbidden
     assert b"ann@example.org" in raw  # the account's own e-mail address is in account.json
+    account = json.loads(_members(exported)["account.json"][0])
+    assert sorted(account) == [
+        "accessLogDays", "connectedApps", "created", "credentials", "email", "pods", "quota",
+        "webIds",
+    ]  # fmt: skip
+    assert account["credentials"][0].keys() == {"clientId", "name", "webId", "created"}
     scanned = archive.scan(io.BytesIO(exported))
     assert scanned.manifest["consistency"] == "per-file"
     members = _members(exported)
@@ -330,7 +337,7 @@ async def _page_session(pod: Pod) -> list[str]:
     return cookies
 
 
-async def test_import_into_a_new_name_rewrites_the_urls(pod: Pod) -> None:
+async def test_import_into_a_new_name_rewrites_the_urls(pod: Pod, bob: Agent) -> None:
     exported = await _export(pod)
     r = await _import(pod, "copy", exported)
     assert r.status == 201, await r.text()
@@ -346,6 +353,13 @@ async def test_import_into_a_new_name_rewrites_the_urls(pod: Pod) -> None:
     assert url("/copy/") in iris
     assert not [i for i in iris if i.startswith(url("/ann/"))]
     assert await _bytes_of(pod.app, "/copy/data.bin") == pod.files["/ann/data.bin"]
+    # The access log came along (bob's read), its paths moved to the new pod.
+    assert done["logDays"] == 1
+    log = pod.app[DISCLOSURES]
+    assert log is not None
+    days = log.journal.days(key_of("/copy/"))
+    records = [json.loads(p) for p in log.journal.read(key_of("/copy/"), days[0])]
+    assert {r["p"] for r in records if r.get("a") == bob.webid} == {"/copy/docs/note.ttl"}
     r = await pod.client.get("/.account/api/me", headers=pod.auth, as_agent=None)
     assert "copy" in [p["name"] for p in (await r.json())["pods"]]
 
