@@ -54,6 +54,7 @@ from pod.http.keys import (
     AUTHORIZER,
     CHOICES,
     DISCLOSURES,
+    EXPORTS,
     FEED,
     FETCHER,
     GRANTS,
@@ -75,6 +76,7 @@ from pod.http.keys import (
 )
 from pod.http.ldp import header_cache
 from pod.http.middlewares import pod_middleware
+from pod.http.rights_api import add_rights_routes
 from pod.http.routes import add_routes
 from pod.http.sessions import Sessions
 from pod.http.vault import add_vault_routes
@@ -95,6 +97,7 @@ from pod.ldp.storages import Storages
 from pod.migrate import check_base_url
 from pod.model import ANONYMOUS, AccessMode
 from pod.ratelimit import RateLimiter
+from pod.rights.exporting import Exports
 from pod.storage.base import Backend
 from pod.storage.claim import claim_data_directory
 from pod.storage.fs import FileBackend
@@ -291,6 +294,7 @@ def create_app(
     app[WARNED] = Warned()
     app[PATCH_WORKER] = IsolatedWorker(name="kluis-sparql-parser")
     app[QUOTAS] = quotas
+    app[EXPORTS] = Exports()
     app.cleanup_ctx.append(_lifetime)
     # After _lifetime, so that it ends first: the counters are stored clean once no request
     # is left, with the store and the feed still open.
@@ -303,6 +307,7 @@ def create_app(
     add_access_routes(app, base_path=settings.base_path)
     add_vault_routes(app, base_path=settings.base_path)
     add_disclosure_routes(app, base_path=settings.base_path)
+    add_rights_routes(app, base_path=settings.base_path)
     add_routes(app, base_path=settings.base_path)
     for consumer in consumers:
         consumer(feed)

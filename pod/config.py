@@ -47,6 +47,14 @@ class Settings:
         "Bytes each pod may hold (507 for a write past it); 0: no limit. The operator can "
         "give a pod a limit of its own.",
     )
+    max_import_bytes: int = _setting(
+        10 * 1024**3,
+        "Largest pod archive accepted for import (413 above); it is spooled to "
+        "<data_dir>/.kluis/tmp/ while it is checked.",
+    )
+    export_compression: int = _setting(
+        3, "zlib level (1 fastest to 9 smallest) of pod export archives."
+    )
     fsync: bool = _setting(True, "fsync files and directories on every write (crash durability).")
     access_log: bool = _setting(True, "Log one line per request.")
     disclosure_log: bool = _setting(
@@ -131,7 +139,15 @@ class Settings:
             raise ValueError("base_url may not have a query or fragment")
         if not self.base_url.endswith("/"):
             object.__setattr__(self, "base_url", self.base_url + "/")
-        for name in ("max_body_bytes", "max_rdf_bytes", "max_patch_bytes", "pod_quota_bytes"):
+        if not 1 <= self.export_compression <= 9:
+            raise ValueError(f"export_compression must be 1 to 9, not {self.export_compression}")
+        for name in (
+            "max_body_bytes",
+            "max_rdf_bytes",
+            "max_patch_bytes",
+            "pod_quota_bytes",
+            "max_import_bytes",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} may not be negative")
         # A TCP port is 16 bits; 0 would listen on a random port the base URL does not name.

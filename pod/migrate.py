@@ -28,6 +28,7 @@ from pod import paths
 from pod.accounts.service import all_accounts
 from pod.errors import InvalidRdf, NotFound
 from pod.ldp import rdf
+from pod.ldp.moving import renamed, renamer
 from pod.storage.fs import FileBackend
 from pod.storage.kv import FileKeyValueStore, KeyValueStore, Record
 from pod.storage.records import Expiry, Records, declare
@@ -149,15 +150,8 @@ def _backup(data_dir: Path) -> Path:
     return target
 
 
-def _renamer(old: str, new: str) -> Callable[[str], str]:
-    def rename(url: str) -> str:
-        return new + url[len(old) :] if url.startswith(old) else url
-
-    return rename
-
-
 async def _move_resources(backend: FileBackend, plan: Plan, *, write: bool) -> None:
-    rename = _renamer(plan.old, plan.new)
+    rename = renamer(plan.old, plan.new)
     root = await backend.stat(paths.ROOT)
     pending = [] if root is None else [root]
     while pending:
@@ -190,7 +184,7 @@ async def _move_document(
     except InvalidRdf:
         plan.unreadable.append(path)
         return
-    triples = [ox.Triple(*(_renamed(term, rename) for term in t)) for t in graph.triples]
+    triples = [ox.Triple(*(renamed(term, rename) for term in t)) for t in graph.triples]
     prefixes = {name: rename(iri) for name, iri in graph.prefixes.items()}
     moved = rdf.serialize_stored(
         triples, document=plan.new.rstrip("/") + url_path, server=plan.new, prefixes=prefixes
@@ -202,16 +196,8 @@ async def _move_document(
         await backend.write(path, moved, content_type=rdf.TURTLE)
 
 
-def _renamed(term: Any, rename: Callable[[str], str]) -> Any:
-    if isinstance(term, ox.NamedNode):
-        return ox.NamedNode(rename(term.value))
-    if isinstance(term, ox.Literal) and term.language is None:
-        return ox.Literal(term.value, datatype=ox.NamedNode(rename(term.datatype.value)))
-    return term
-
-
 def _move_records(kv: FileKeyValueStore, plan: Plan, *, write: bool) -> None:
-    rename = _renamer(plan.old, plan.new)
+    rename = renamer(plan.old, plan.new)
     for namespace in kv.namespaces():
         if namespace == SERVER.name:
             continue

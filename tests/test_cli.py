@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from pod.cli import build_parser, command_parsers, main
+from pod.cli import Progress, build_parser, command_parsers, main
 from pod.config import Settings
 from tests.support import free_port, seed_open_storage
 from tests.support import wait_until_serving as wait_up
@@ -348,3 +349,59 @@ async def test_admin_commands(tmp_path: Path) -> None:
         assert done.returncode == 1
         assert "cannot read the admin token" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+async def test_export_and_import_commands(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    with server(
+        "--port", str(port), "--host", "127.0.0.1", "--storage", "memory", "--password-cost", "10"
+    ) as proc:
+        await wait_up(base, proc)
+        login = ("--server", base, "--email", "eve@example.org", "--password", "long enough")
+        done = run_cli("account", "create", *login, "--pod", "eve")
+        assert done.returncode == 0, done.stderr
+        output = tmp_path / "eve.tar.gz"
+        done = run_cli("export", *login, "--pod", "eve", "--output", str(output))
+        assert done.returncode == 0, done.stderr
+        answer = json.loads(done.stdout)
+        assert answer["bytes"] == output.stat().st_size > 0
+        assert answer["dataBytes"] > 0
+        assert not (tmp_path / "eve.tar.gz.part").exists()
+        assert "\r" not in done.stderr  # no progress line: stderr is not a terminal
+        done = run_cli("import", *login, "--pod", "eve2", "--input", str(output))
+        assert done.returncode == 0, done.stderr
+        imported = json.loads(done.stdout)
+        assert imported["created"] is True
+        assert imported["renamed"] is True
+        assert imported["podRoot"] == base + "eve2/"
+        async with aiohttp.ClientSession() as s, s.get(base + "eve2/profile/card") as r:
+            assert r.status == 200  # public, as the original's
+        done = run_cli("import", *login, "--pod", "eve", "--input", str(output))
+        assert done.returncode == 1
+        assert "(409)" in done.stderr
+        assert "Traceback" not in done.stderr
+        done = run_cli("export", *login, "--pod", "nobody", "--output", str(tmp_path / "x"))
+        assert done.returncode == 1
+        assert "(404)" in done.stderr
+        assert not (tmp_path / "x").exists()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_line_is_drawn_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    progress = Progress("exporting eve", 4_000_000)
+    progress.show(1_000_000)
+    progress.show(4_100_000, last=True)  # the archive's headers come on top of the data
+    assert terminal.getvalue() == (
+        "\rexporting eve: 1.0 MB of 4.0 MB (25%)\rexporting eve: 4.1 MB of 4.0 MB (100%)\n"
+    )
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    Progress("exporting eve", 4_000_000).show(1_000_000, last=True)
+    assert piped.getvalue() == ""

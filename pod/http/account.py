@@ -67,6 +67,8 @@ def urls(base: str) -> dict[str, str]:
         "disclosures": a + "disclosures",
         "data": a + "data/",
         "reset": a + "reset",
+        "export": a + "export/",  # + a pod's name: its copy (pod.http.rights_api)
+        "import_pod": a + "import",
     }
 
 
@@ -547,6 +549,13 @@ async def _account_page(
     )
 
 
+async def account_page(
+    request: web.Request, session: Session, account: Account, *, status: int = 200, **extra: Any
+) -> web.Response:
+    """The account page, with `extra` (a `notice` or an `error`) for other modules' forms."""
+    return await _account_page(request, session, account, status=status, **extra)
+
+
 async def _usage(request: web.Request, pods: list[Pod]) -> dict[str, str]:
     """How much each pod holds, and of what quota, in the page's language, by pod root URL."""
     language = page_language(request)
@@ -716,6 +725,11 @@ def _str(body: Mapping[str, Any], key: str, *, required: bool = True) -> str | N
     if not isinstance(value, str) or not value:
         raise BadRequest(f"{key} is required (a string)")
     return value
+
+
+async def api_account(request: web.Request) -> Account:
+    """The account whose API token the request carries. Raises Unauthenticated."""
+    return await _api_account(request)
 
 
 async def _api_account(request: web.Request) -> Account:

@@ -8,7 +8,7 @@ import asyncio
 import json
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar, final
+from typing import IO, Any, Final, TypeVar, final
 from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, hdrs, web
@@ -18,6 +18,7 @@ from pod.errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedM
 from pod.http.keys import SETTINGS
 
 READ_CHUNK: Final = 64 * 1024
+SPOOL_CHUNK: Final = 1024 * 1024  # a body spooled to a file: fewer thread hops per byte
 # Forms and JSON of the account pages, the account API and the identity provider: small by
 # nature, and sent by anyone, so capped well below the resource bodies' limit.
 SMALL_BODY_BYTES: Final = 64 * 1024
@@ -61,6 +62,34 @@ async def read_body(request: web.Request, *, limit: int | None = None) -> bytes:
         if total > limit:
             raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
+
+
+async def spool_body(
+    request: web.Request, file: IO[bytes], *, limit: int, content: Any = None
+) -> int:
+    """Write the request body (or `content`, a multipart part's reader) to `file`, refusing
+    (413) as soon as it exceeds `limit` and (408) when no part of it arrives for `body_timeout`
+    seconds; returns its size. `client_max_size` does not limit a body read as a stream, so
+    this is the limit of a body too large for memory (an imported pod)."""
+    settings = request.app[SETTINGS]
+    if content is None:
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}")
+        if not request.body_exists:
+            return 0
+        read = request.content.read
+    else:
+        read = content.read_chunk
+    total = 0
+    while True:
+        chunk = await _in_time(read(SPOOL_CHUNK), settings.body_timeout)
+        if not chunk:
+            return total
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes")
+        await asyncio.to_thread(file.write, chunk)
 
 
 async def read_form(request: web.Request, *, limit: int = SMALL_BODY_BYTES) -> dict[str, str]:

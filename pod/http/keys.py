@@ -24,6 +24,7 @@ from pod.ldp.resources import ResourceStore
 from pod.ldp.shapes import ShapeConstraints
 from pod.model import Credentials
 from pod.ratelimit import RateLimiter
+from pod.rights.exporting import Exports
 from pod.vault.choices import StandingChoices
 from pod.vault.disclosures import DisclosureLog
 from pod.vault.overview import ProfileNames
@@ -49,6 +50,7 @@ REQUESTS = web.AppKey("requests", RequestBook)  # access requests
 NAMES = web.AppKey("names", ProfileNames)  # who asks, by the name their profile gives
 CHOICES = web.AppKey("choices", StandingChoices)  # purposes owners refuse once and for all
 QUOTAS = web.AppKey("quotas", Quotas)  # each pod's limit and usage
+EXPORTS = web.AppKey("exports", Exports)  # pod exports under way
 ASK_LIMITS = web.AppKey("ask_limits", RateLimiter)  # access requests per requester and storage
 # The owners' access logs; None when `disclosure_log` is off.
 DISCLOSURES: web.AppKey[DisclosureLog | None] = web.AppKey("disclosures")

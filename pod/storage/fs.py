@@ -35,13 +35,15 @@ import secrets
 import stat as stat_module
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, final
+from typing import Any, Self, final
 
 from pod import paths
 from pod.cache import LruCache, size_of
 from pod.errors import BackendUnavailable, Conflict, NotFound
 from pod.model import Metadata
+from pod.storage.base import CHUNK
 from pod.storage.claim import DIR_MODE, FILE_MODE, make_dirs
 
 LAYOUT_PREFIX = ".kluis~"
@@ -321,6 +323,46 @@ class FileBackend:
                 self._remember_read(path, st, meta, data)
         return meta, data
 
+    async def stream(
+        self, path: str, *, chunk: int = CHUNK
+    ) -> tuple[Metadata, AsyncIterator[bytes]]:
+        """One descriptor, read with pread a chunk at a time: every write renames a new file
+        into place, so the open file stays the version its fstat describes (no torn read).
+        Neither the read cache nor the path memo keeps anything of it (an export walks every
+        file once)."""
+        container = paths.is_container(path)
+        directory = self._fs_path(path) if container else None
+        if directory is not None:
+            target = os.path.join(directory, _SELF_BODY)
+        else:
+            parent = paths.parent(path)
+            assert parent is not None  # only the root has none, and it is a container
+            name = paths.name_of(path)
+            paths.check_name(name)
+            target = os.path.join(self._fs_path(parent), name)
+        try:
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            if directory is not None and self._is_directory(path):
+                meta = self._stat(path)
+                if meta is not None:
+                    return meta, _FileChunks(-1, 0, chunk)
+            raise NotFound(f"{path} does not exist") from None
+        except OSError as exc:  # ELOOP: a symlink; we never follow them
+            raise NotFound(f"{path} does not exist") from exc
+        try:
+            st = os.fstat(fd)
+            if directory is None and not stat_module.S_ISREG(st.st_mode):
+                raise NotFound(f"{path} does not exist")
+            if directory is not None:
+                meta = self._container_metadata(path, os.lstat(directory))
+            else:
+                meta = self._resource_metadata(path, st)
+        except BaseException:
+            os.close(fd)
+            raise
+        return meta, _FileChunks(fd, st.st_size, chunk)
+
     def _cached_read(self, path: str, target: str) -> tuple[Metadata, bytes] | None:
         """A small file's last read, if the file is still that version (inode, mtime, size).
 
@@ -571,6 +613,52 @@ def _pread_all(fd: int, length: int, start: int) -> bytes:
         start += len(chunk)
         length -= len(chunk)
     return b"".join(chunks)
+
+
+@final
+class _FileChunks:
+    """The bytes of one open file, `chunk` at a time; the descriptor is closed once they are
+    all read, on `aclose`, or when the iterator is dropped."""
+
+    def __init__(self, fd: int, size: int, chunk: int) -> None:
+        self._fd = fd
+        self._size = size
+        self._chunk = max(1, chunk)
+        self._offset = 0
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> bytes:
+        fd = self._fd
+        length = min(self._chunk, self._size - self._offset)
+        if fd < 0 or length <= 0:
+            self._close()
+            raise StopAsyncIteration
+        try:
+            if length <= _INLINE_READ_BYTES:
+                data = os.pread(fd, length, self._offset)
+            else:
+                data = await asyncio.to_thread(os.pread, fd, length, self._offset)
+        except BaseException:
+            self._close()
+            raise
+        if not data:  # cannot happen to a file nobody writes in place; end rather than spin
+            self._close()
+            raise StopAsyncIteration
+        self._offset += len(data)
+        return data
+
+    async def aclose(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self._close()
 
 
 def _sweep_stale(entry: os.DirEntry[str], now: float) -> None:

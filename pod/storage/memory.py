@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import final
 
 from pod import paths
 from pod.errors import Conflict, NotFound
 from pod.model import Metadata
+from pod.storage.base import CHUNK
 
 
 @dataclass(slots=True)
@@ -67,6 +69,16 @@ class MemoryBackend:
             raise NotFound(f"{path} does not exist")
         return self._metadata(path, entry), entry.data[start:end]
 
+    async def stream(
+        self, path: str, *, chunk: int = CHUNK
+    ) -> tuple[Metadata, AsyncIterator[bytes]]:
+        entry = self._entries.get(path)
+        if entry is None:
+            raise NotFound(f"{path} does not exist")
+        # A write replaces the entry's bytes object, never changes it: this one stays the
+        # version the metadata describes.
+        return self._metadata(path, entry), _slices(entry.data, chunk)
+
     async def write(
         self, path: str, data: bytes, *, content_type: str, create_only: bool = False
     ) -> Metadata:
@@ -117,3 +129,8 @@ class MemoryBackend:
 
     async def close(self) -> None:
         return None
+
+
+async def _slices(data: bytes, chunk: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), chunk):
+        yield data[start : start + chunk]
