@@ -2,8 +2,8 @@
 
 - `kluis serve`: every Settings field is an option (`--data-dir`) and an environment variable
   (`KLUIS_DATA_DIR`); options win over the environment.
-- `kluis account create` and `kluis client create` talk to a running server through its JSON
-  account API (the one the pages use), and print JSON for scripts.
+- `kluis account create`, `kluis account delete` and `kluis client create` talk to a running
+  server through its JSON account API (the one the pages use), and print JSON for scripts.
 - `kluis idp rotate-keys` adds a signing key in a file-backed data directory.
 """
 
@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
+from urllib.parse import quote
 
 import aiohttp
 
@@ -81,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     create = account_commands.add_parser("create", help="create an account (and a pod)")
     _server_options(create)
     create.add_argument("--pod", help="name of the account's first pod")
+    create.add_argument(
+        "--reclaim", help="the reclaim code of an erased pod whose name --pod takes back"
+    )
+    delete = account_commands.add_parser(
+        "delete",
+        help="erase the account with all its pods, or one pod (--pod): prints the receipt "
+        "and, once, the code that takes the name back",
+    )
+    _server_options(delete)
+    delete.add_argument("--pod", help="erase only this pod of the account")
 
     client = commands.add_parser("client", help="manage client credentials on a running server")
     client_commands = client.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -253,10 +264,12 @@ async def _run_command(args: argparse.Namespace) -> dict[str, Any]:
             raise CommandError(f"give --password or set {ENV_PREFIX}PASSWORD")
         password = getpass.getpass("Password: ")
     async with aiohttp.ClientSession() as session:
-        if args.command == "account":
+        if args.command == "account" and args.action == "create":
             body: dict[str, Any] = {"email": args.email, "password": password}
             if args.pod:
                 body["pod"] = args.pod
+            if args.reclaim:
+                body["reclaim"] = args.reclaim
             return await _call(session, "POST", server + ".account/api/accounts", body)
         login = await _call(
             session,
@@ -264,6 +277,15 @@ async def _run_command(args: argparse.Namespace) -> dict[str, Any]:
             server + ".account/api/login",
             {"email": args.email, "password": password},
         )
+        if args.command == "account":  # delete: the password is asked again, as on the page
+            target = f"api/pods/{quote(args.pod, safe='')}" if args.pod else "api/me"
+            return await _call(
+                session,
+                "DELETE",
+                server + ".account/" + target,
+                {"password": password},
+                token=str(login["token"]),
+            )
         return await _call(
             session,
             "POST",

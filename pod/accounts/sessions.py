@@ -68,3 +68,11 @@ class LoginSessions:
 
     async def end(self, session_id: str) -> None:
         await self._records.delete(session_id)
+
+    async def end_all(self, account: str) -> int:
+        """End every session of `account` (it is erased); how many there were."""
+        ended = 0
+        for key, session in await self._records.items():
+            if session.account == account and await self._records.delete(key):
+                ended += 1
+        return ended

@@ -56,6 +56,7 @@ def urls(base: str) -> dict[str, str]:
         "apps": a + "apps",
         "language": a + "language",
         "access": a + "access",
+        "erase": a + "erase",
     }
 
 
@@ -374,6 +375,7 @@ async def post_signup(request: web.Request) -> web.StreamResponse:
             form.get("password", ""),
             pod=form.get("pod") or None,
             address=client_address(request),
+            reclaim=form.get("reclaim", "").strip() or None,
         )
     except PodError as exc:
         return await render(
@@ -501,7 +503,9 @@ async def post_pod(request: web.Request) -> web.StreamResponse:
     async def action(
         session: Session, account: Account, form: dict[str, str]
     ) -> web.StreamResponse | None:
-        await request.app[ACCOUNTS].add_pod(account, form.get("pod", "").strip())
+        await request.app[ACCOUNTS].add_pod(
+            account, form.get("pod", "").strip(), reclaim=form.get("reclaim", "").strip() or None
+        )
         auth = await _pending(request, form.get("auth"))
         if auth is not None:
             return await continue_authorization(request, auth, session, account)
@@ -629,7 +633,8 @@ def _str(body: Mapping[str, Any], key: str, *, required: bool = True) -> str | N
     return value
 
 
-async def _api_account(request: web.Request) -> Account:
+async def api_account(request: web.Request) -> Account:
+    """The account whose API token the request carries. Raises Unauthenticated."""
     header = request.headers.get(hdrs.AUTHORIZATION, "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -649,6 +654,7 @@ async def api_create_account(request: web.Request) -> web.StreamResponse:
         _str(body, "password") or "",
         pod=_str(body, "pod", required=False),
         address=client_address(request),
+        reclaim=_str(body, "reclaim", required=False),
     )
     out: dict[str, Any] = {
         "accountId": account.id,
@@ -674,7 +680,7 @@ async def api_login(request: web.Request) -> web.StreamResponse:
 
 
 async def api_me(request: web.Request) -> web.StreamResponse:
-    account = await _api_account(request)
+    account = await api_account(request)
     service = request.app[ACCOUNTS]
     return web.json_response(
         {
@@ -692,9 +698,11 @@ async def api_me(request: web.Request) -> web.StreamResponse:
 
 
 async def api_create_pod(request: web.Request) -> web.StreamResponse:
-    account = await _api_account(request)
+    account = await api_account(request)
     body = await _json_body(request)
-    pod = await request.app[ACCOUNTS].add_pod(account, _str(body, "name") or "")
+    pod = await request.app[ACCOUNTS].add_pod(
+        account, _str(body, "name") or "", reclaim=_str(body, "reclaim", required=False)
+    )
     return web.json_response(
         {
             "name": pod.name,
@@ -707,7 +715,7 @@ async def api_create_pod(request: web.Request) -> web.StreamResponse:
 
 
 async def api_create_credential(request: web.Request) -> web.StreamResponse:
-    account = await _api_account(request)
+    account = await api_account(request)
     body = await _json_body(request)
     service = request.app[ACCOUNTS]
     credential, secret = await service.create_credential(
@@ -726,13 +734,13 @@ async def api_create_credential(request: web.Request) -> web.StreamResponse:
 
 
 async def api_revoke_credential(request: web.Request) -> web.StreamResponse:
-    account = await _api_account(request)
+    account = await api_account(request)
     await request.app[PROVIDER].revoke_credential(account, request.match_info["id"])
     return web.Response(status=204)
 
 
 async def api_revoke_app(request: web.Request) -> web.StreamResponse:
-    account = await _api_account(request)
+    account = await api_account(request)
     client_id = request.query.get("client_id")
     if not client_id:
         raise BadRequest("name the app with ?client_id=")

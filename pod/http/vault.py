@@ -31,7 +31,8 @@ from pod import paths
 from pod.errors import BadRequest, Forbidden, NotFound, Unauthenticated
 from pod.http.authn import credentials_of, request_url
 from pod.http.bodies import SMALL_BODY_BYTES, read_body, read_json
-from pod.http.keys import ASK_LIMITS, CHOICES, GRANTS, REQUESTS, SHAPES, STORE
+from pod.http.erase_page import check_gone
+from pod.http.keys import ASK_LIMITS, CHOICES, GRANTS, REQUESTS, SHAPES, STORE, TOMBSTONES
 from pod.ldp.resources import ResourceStore
 from pod.model import AccessMode
 from pod.vault.choices import choose_never, refusal
@@ -68,10 +69,18 @@ def _named_root(request: web.Request) -> str:
     return paths.ROOT + request.match_info["storage"]
 
 
+async def _live_root(request: web.Request) -> str:
+    """The storage root the URL names; 410 if its pod was erased and its name is held."""
+    root = _named_root(request)
+    if request.app[TOMBSTONES].may_be_held(request.app[STORE].storages.root_of(root)):
+        await check_gone(request, root)
+    return root
+
+
 async def _storage(request: web.Request) -> str:
     """The storage the URL names (404 if none has an owner)."""
     store = request.app[STORE]
-    root = _named_root(request)
+    root = await _live_root(request)
     if store.storages.owner(root) is None:
         raise NotFound(f"no storage at {store.url(root)}")
     return root
@@ -80,10 +89,10 @@ async def _storage(request: web.Request) -> str:
 async def _owned_root(request: web.Request) -> str:
     """The storage the URL names, if the one asking owns it; else 401 or 404."""
     store = request.app[STORE]
+    root = await _live_root(request)
     credentials = await credentials_of(request)
     if credentials.agent is None:
         raise Unauthenticated("sign in as the pod's owner to manage its grants")
-    root = _named_root(request)
     if store.storages.owner(root) != credentials.agent:
         raise NotFound(f"no storage at {store.url(root)} whose grants you manage")
     return root
