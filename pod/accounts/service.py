@@ -404,7 +404,9 @@ class AccountService:
 
     # --- erasure (pod.rights.erasure) ---------------------------------------------------
 
-    async def forget_credentials(self, account_id: str, webids: Collection[str], *, whole: bool) -> int:
+    async def forget_credentials(
+        self, account_id: str, webids: Collection[str], *, whole: bool
+    ) -> int:
         """Delete the client credentials of `account_id` acting as `webids`, and (`whole`: the
         account goes) its API tokens; the records deleted."""
         deleted = 0
@@ -424,7 +426,9 @@ class AccountService:
         deleted = 0
         account = await self.get(account_id)
         if account is not None:
-            kept = [(n, w) for n, w in zip(account.pods, account.webids, strict=False) if n not in names]
+            kept = [
+                (n, w) for n, w in zip(account.pods, account.webids, strict=False) if n not in names
+            ]
             account.pods = [n for n, _ in kept]
             account.webids = [w for _, w in kept]
             await self._accounts.put(account_id, account)

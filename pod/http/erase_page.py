@@ -119,25 +119,32 @@ async def post_erase(request: web.Request) -> web.StreamResponse:
     what = form.get("what", "")
     erasure = request.app[ERASURE]
     problem: tuple[PodError, Translatable] | None = None
+    started: tuple[Job, str] | None = None
     if what != _ALL and what not in account.pods:
-        problem = BadRequest("choose what to erase"), N_(
-            "Choose a pod to erase, or the whole account."
+        problem = (
+            BadRequest("choose what to erase"),
+            N_("Choose a pod to erase, or the whole account."),
         )
     elif form.get("confirm") != "yes":
-        problem = BadRequest("confirm that this cannot be undone"), N_(
-            "Tick the box to confirm that this cannot be undone."
+        problem = (
+            BadRequest("confirm that this cannot be undone"),
+            N_("Tick the box to confirm that this cannot be undone."),
         )
     else:
         try:
-            job, code = await erasure.start(
+            started = await erasure.start(
                 account, password=form.get("password", ""), pods=None if what == _ALL else [what]
             )
         except Unauthenticated as exc:
             problem = exc, N_("That is not your password. Nothing was erased.")
         except PodError as exc:
             problem = exc, page_error(exc.message)
-    if problem is not None:
-        return await _page(request, session, account, status=status_of(problem[0]), error=problem[1])
+    if problem is not None or started is None:
+        assert problem is not None
+        return await _page(
+            request, session, account, status=status_of(problem[0]), error=problem[1]
+        )
+    job, code = started
     erasure.begin(job, code)
     tickets = request.app[ERASE_TICKETS]
     while len(tickets) >= _TICKETS:  # the oldest go first; their erasures run on

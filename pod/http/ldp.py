@@ -113,7 +113,9 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     # outside every pod (or in one being erased), so a request to a live pod pays a look-up.
     tombstones = request.app[TOMBSTONES]
     if tombstones.may_be_held(request.app[STORE].storages.root_of(path)):
-        await check_gone(request, path)
+        gone = await check_gone(request, path)
+        if gone is not None:
+            return gone
     if request.method in _READS and request.app[ANSWERS].enabled:
         h = request.headers
         if not any(name in h for name in _NOT_PLAIN):

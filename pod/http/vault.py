@@ -31,7 +31,6 @@ from pod import paths
 from pod.errors import BadRequest, Forbidden, NotFound, Unauthenticated
 from pod.http.authn import credentials_of, request_url
 from pod.http.bodies import SMALL_BODY_BYTES, read_body, read_json
-from pod.http.erase_page import check_gone
 from pod.http.keys import ASK_LIMITS, CHOICES, GRANTS, REQUESTS, SHAPES, STORE, TOMBSTONES
 from pod.ldp.resources import ResourceStore
 from pod.model import AccessMode
@@ -72,8 +71,9 @@ def _named_root(request: web.Request) -> str:
 async def _live_root(request: web.Request) -> str:
     """The storage root the URL names; 410 if its pod was erased and its name is held."""
     root = _named_root(request)
-    if request.app[TOMBSTONES].may_be_held(request.app[STORE].storages.root_of(root)):
-        await check_gone(request, root)
+    tombstones = request.app[TOMBSTONES]
+    if tombstones.may_be_held(request.app[STORE].storages.root_of(root)):
+        await tombstones.check(root)
     return root
 
 
@@ -152,6 +152,7 @@ async def ask(request: web.Request) -> web.StreamResponse:
     with the status, whose URL is in Location."""
     app = request.app
     store = app[STORE]
+    await _live_root(request)  # an erased pod is gone for everyone, signed in or not
     credentials = await credentials_of(request)
     if credentials.agent is None or credentials.client_id is None:
         raise Unauthenticated("sign in (a Solid-OIDC token of your app) to ask for access")

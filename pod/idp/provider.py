@@ -788,9 +788,7 @@ class Provider:
                 await self._refresh_tokens.delete(key)
         log.info("app %s revoked: account %s", client_id, account.id)
 
-    async def forget_account(
-        self, account_id: str, webids: Collection[str], *, whole: bool
-    ) -> int:
+    async def forget_account(self, account_id: str, webids: Collection[str], *, whole: bool) -> int:
         """Delete what lets apps act for `account_id` as `webids` (its erasure): remembered
         consents, refresh tokens and unredeemed codes, and (`whole`: the account goes) the
         remembered redirects. Unlike `revoke_app` it writes no revocation, which would name

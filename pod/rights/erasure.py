@@ -300,4 +300,3 @@ async def erase(
     if account is None:
         raise NotFound(f"no account {account_id}")
     return await erasure.erase(account, password=None, pods=pods)
-

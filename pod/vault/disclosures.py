@@ -302,7 +302,9 @@ class DisclosureLog:
         """Forget `root`'s whole log (its pod is erased)."""
         self.journal.drop(key_of(root))
 
-    async def pseudonymise(self, agents: Collection[str], urn: str, *, erased: Callable[[str], bool]) -> int:
+    async def pseudonymise(
+        self, agents: Collection[str], urn: str, *, erased: Callable[[str], bool]
+    ) -> int:
         """Name `urn` instead of `agents` in every pod's log (GDPR Art. 17: an erased person's
         WebID leaves other owners' records, which still show that someone read what, when and
         under which grant), with a client id `erased` says was in an erased pod; returns the

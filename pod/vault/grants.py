@@ -543,7 +543,13 @@ class GrantBook:
         return await self._rewrite(grant, changed)
 
     async def pseudonymise(
-        self, root: str, agents: Collection[str], urn: str, *, erased: Callable[[str], bool], now: float
+        self,
+        root: str,
+        agents: Collection[str],
+        urn: str,
+        *,
+        erased: Callable[[str], bool],
+        now: float,
     ) -> int:
         """Name `urn` instead of `agents` in the grants of storage `root` given to them, withdrawn
         from now on (GDPR Art. 17: the erased person's WebID leaves other owners' records; the

@@ -347,7 +347,13 @@ class RequestBook:
         return refusal
 
     async def pseudonymise(
-        self, root: str, agents: Collection[str], urn: str, *, erased: Callable[[str], bool], now: float
+        self,
+        root: str,
+        agents: Collection[str],
+        urn: str,
+        *,
+        erased: Callable[[str], bool],
+        now: float,
     ) -> int:
         """Name `urn` instead of `agents` in the requests they made in storage `root`, without
         the words they wrote, and closed (denied now unless denied before): the erased person

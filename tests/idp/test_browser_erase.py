@@ -69,7 +69,8 @@ async def test_the_owner_erases_the_account_in_the_browser(
     assert len(code) == 39
     await browser.shot(f"03-receipt-{language}")
     gone = await page.goto(kluis.url(NAME + "/"))
-    assert gone is not None and gone.status == 410
+    assert gone is not None
+    assert gone.status == 410
     await expect(page.get_by_role("heading", level=1)).to_have_text(words["gone"])
     await browser.shot(f"04-gone-{language}")
     expected = {f"HTTP 401 {kluis.url('.account/erase')}", f"HTTP 410 {kluis.url(NAME + '/')}"}

@@ -51,7 +51,11 @@ async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     found = Served(Kluis(settings.base_url, settings, web.Application()), data_dir)
     options: dict[str, Any] = {}
     if request.param == "memory":
-        found.backend, found.kv, found.journal = MemoryBackend(), MemoryKeyValueStore(), MemoryJournal()
+        found.backend, found.kv, found.journal = (
+            MemoryBackend(),
+            MemoryKeyValueStore(),
+            MemoryJournal(),
+        )
         options = {"backend": found.backend, "kv": found.kv, "journal": found.journal}
     app = create_app(settings, **options)
     found.kluis.app = app

@@ -14,6 +14,7 @@ import asyncio
 import re
 import secrets
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlsplit
@@ -21,14 +22,23 @@ from urllib.parse import parse_qs, quote, urlsplit
 import aiohttp
 
 from pod.accounts.service import all_accounts
+from pod.app import create_app
 from pod.http.keys import ACCOUNTS, ERASURE, GRANTS, STORE, TOMBSTONES
 from pod.rights.erasure import erased_agent
-from tests.idp.conftest import PASSWORD, Kluis, api_token, browser_session, csrf_of, sign_up
+from tests.idp.conftest import (
+    PASSWORD,
+    Kluis,
+    api_token,
+    browser_session,
+    csrf_of,
+    free_port,
+    sign_up,
+)
 from tests.idp.test_access_page import Publisher, ask_body
 from tests.idp.test_flows import DPoPKey, fetch_token, oauth_client
 from tests.idp.test_pages import logged_in
 from tests.interop.conftest import Person, Server, client_credentials
-from tests.rights.conftest import App, Served
+from tests.rights.conftest import App, Served, settings_for
 
 EMAIL: Final = "erase-7f3a@example.org"
 NAME: Final = "erase-7f3a"
@@ -59,9 +69,7 @@ async def _signed_in(
     return Publisher(kluis, http, bound), str(made["clientId"])
 
 
-async def _app_kept_connected(
-    kluis: Kluis, app: App, webid: str
-) -> tuple[dict[str, Any], DPoPKey]:
+async def _app_kept_connected(kluis: Kluis, app: App, webid: str) -> tuple[dict[str, Any], DPoPKey]:
     """Sign in to `app` as `webid` through the log-in and consent pages, keeping it connected
     (a remembered consent and a refresh token); the app's tokens and its DPoP key."""
     client = oauth_client(app)  # type: ignore[arg-type]
@@ -76,9 +84,7 @@ async def _app_kept_connected(
             page = await r.text()
         auth = parse_qs(urlsplit(login).query)["auth"][0]
         form = {"csrf": csrf_of(page), "auth": auth, "email": EMAIL, "password": PASSWORD}
-        async with browser.post(
-            kluis.url(".account/login"), data=form, allow_redirects=False
-        ) as r:
+        async with browser.post(kluis.url(".account/login"), data=form, allow_redirects=False) as r:
             consent = r.headers["Location"]
         async with browser.get(kluis.url(consent)) as r:
             page = await r.text()
@@ -122,8 +128,7 @@ def _leaks(served: Served) -> list[str]:
     dumps = {
         "memory backend": served.backend and repr(served.backend._entries),
         "memory records": served.kv and repr(served.kv._data),
-        "memory journal": served.journal
-        and repr((served.journal.segments, served.journal.meta)),
+        "memory journal": served.journal and repr((served.journal.segments, served.journal.meta)),
     }
     for where, dump in dumps.items():
         if dump:
@@ -175,7 +180,9 @@ async def test_an_account_erased_on_the_page_leaves_nothing_that_names_it(
         b, b_client = await _signed_in(kluis, http, B_EMAIL, B_NAME)
         mine = [kluis.url(f"{NAME}/notes/{n}") for n in ("diary", "shopping")]
         for url in mine:
-            status, text = await a.call("PUT", url, data=f"<#me> <#wrote> '{NAME}' .", headers=TURTLE)
+            status, text = await a.call(
+                "PUT", url, data=f"<#me> <#wrote> '{NAME}' .", headers=TURTLE
+            )
             assert status == 201, text
         theirs = [kluis.url(f"{B_NAME}/shared/{n}") for n in ("tips", "more")]
         for url in theirs:
@@ -252,11 +259,17 @@ async def test_an_account_erased_on_the_page_leaves_nothing_that_names_it(
         assert receipt_id is not None
         urn = erased_agent(receipt_id[1])
         status, text = await b.call("GET", kluis.url(f".kluis/consent/{B_NAME}/grants"))
-        assert status == 200 and urn in text and webid not in text
+        assert status == 200
+        assert urn in text
+        assert webid not in text
         status, text = await b.call("GET", kluis.url(f".kluis/consent/{B_NAME}/requests"))
-        assert status == 200 and urn in text and webid not in text
+        assert status == 200
+        assert urn in text
+        assert webid not in text
         status, text = await b.call("GET", kluis.url(f".kluis/disclosures/{B_NAME}/"))
-        assert status == 200 and urn in text and webid not in text
+        assert status == 200
+        assert urn in text
+        assert webid not in text
         # No index holds anything of it.
         app = kluis.app
         assert f"/{NAME}/" not in app[STORE].storages.roots()
@@ -264,8 +277,10 @@ async def test_an_account_erased_on_the_page_leaves_nothing_that_names_it(
         given = await app[GRANTS].book.all_in(f"/{B_NAME}/")
         assert [g.recipient for g in given] == [urn]
         receipt = await app[TOMBSTONES].receipt(receipt_id[1])
-        assert receipt is not None and receipt.scope == "account"
-        assert receipt.pods == 1 and receipt.files > 10
+        assert receipt is not None
+        assert receipt.scope == "account"
+        assert receipt.pods == 1
+        assert receipt.files > 10
         assert not any(n.decode() in repr(receipt) for n in _needles(kluis))
         assert await app[ERASURE].state(receipt_id[1]) == receipt
         # The name is held: refused without the reclaim code, taken back with it.
@@ -279,3 +294,87 @@ async def test_an_account_erased_on_the_page_leaves_nothing_that_names_it(
             assert r.status == 201, await r.text()
         async with http.get(webid) as r:
             assert r.status == 200
+
+
+async def _erase_api(
+    http: aiohttp.ClientSession, kluis: Kluis, email: str, target: str, password: str = PASSWORD
+) -> tuple[int, dict[str, Any]]:
+    token = await api_token(kluis, email)
+    async with http.delete(
+        kluis.url(".account/" + target),
+        json={"password": password},
+        headers={"Authorization": f"Bearer {token}"},
+    ) as r:
+        answer: dict[str, Any] = await r.json()
+        return r.status, answer
+
+
+async def test_one_pod_erased_through_the_api_leaves_the_account_and_its_other_pod(
+    served: Served,
+) -> None:
+    kluis = served.kluis
+    await sign_up(kluis, EMAIL, NAME)
+    async with aiohttp.ClientSession() as http:
+        token = await api_token(kluis, EMAIL)
+        async with http.post(
+            kluis.url(".account/api/pods"),
+            json={"name": "kept-pod"},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as r:
+            assert r.status == 201
+        status, answer = await _erase_api(http, kluis, EMAIL, f"api/pods/{NAME}", "wrong password")
+        assert status == 401
+        async with http.get(kluis.url(NAME + "/profile/card")) as r:
+            assert r.status == 200  # a wrong password erases nothing
+        status, answer = await _erase_api(http, kluis, EMAIL, "api/pods/not-mine")
+        assert status == 404
+        status, answer = await _erase_api(http, kluis, EMAIL, f"api/pods/{NAME}")
+        assert status == 200, answer
+        assert answer["receipt"]["scope"] == "pod"
+        assert answer["reclaimCode"]
+        async with http.get(kluis.url(NAME + "/profile/card")) as r:
+            assert r.status == 410
+        async with http.get(kluis.url("kept-pod/profile/card")) as r:
+            assert r.status == 200
+        async with http.get(
+            kluis.url(".account/api/me"), headers={"Authorization": f"Bearer {token}"}
+        ) as r:
+            me = await r.json()
+        assert [p["name"] for p in me["pods"]] == ["kept-pod"]
+        # The account may not take the name back without the code either.
+        async with http.post(
+            kluis.url(".account/api/pods"),
+            json={"name": NAME},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as r:
+            assert r.status == 409
+        async with http.post(
+            kluis.url(".account/api/pods"),
+            json={"name": NAME, "reclaim": answer["reclaimCode"]},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as r:
+            assert r.status == 201, await r.text()
+        async with http.get(kluis.url(NAME + "/profile/card")) as r:
+            assert r.status == 200
+
+
+async def test_after_the_hold_the_name_is_like_one_never_used_and_free(
+    aiohttp_server: Any, tmp_path: Path
+) -> None:
+    settings = replace(settings_for("memory", tmp_path, free_port()), name_hold_days=0)
+    server = await aiohttp_server(create_app(settings), port=settings.port)
+    kluis = Kluis(settings.base_url, settings, server.app)
+    await sign_up(kluis, EMAIL, NAME)
+    async with aiohttp.ClientSession() as http:
+        status, answer = await _erase_api(http, kluis, EMAIL, "api/me")
+        assert status == 200, answer
+        # As for a name never used (401 here: the server's root is not public).
+        async with http.get(kluis.url("never-used/profile/card")) as r:
+            never = r.status
+        async with http.get(kluis.url(NAME + "/profile/card")) as r:
+            assert r.status == never != 410
+        async with http.post(
+            kluis.url(".account/api/accounts"),
+            json={"email": "next@example.org", "password": PASSWORD, "pod": NAME},
+        ) as r:
+            assert r.status == 201, await r.text()
