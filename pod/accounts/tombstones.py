@@ -8,9 +8,10 @@ code), `erasures` (receipts: counts and dates, no name, e-mail address or WebID)
 
 While a name is held, its pod URLs and its WebID answer 410 Gone (`check`), so nobody can take
 over the old WebID and be trusted as the erased person; only the reclaim code on the receipt
-takes the name back early (`claim`). After the hold the name is simply free (404). The check is
-cheap where it runs on every request: it asks the store only for a path in no pod (or in a pod
-being erased, `frozen`), and keeps what it learnt in a bounded cache that the change feed clears.
+takes the name back early (`claim`). After the hold the name is free, like one never used.
+The check is cheap where it runs on every request: it asks the store only for a path in no pod
+(or in a pod being erased, `frozen`), and keeps what it learnt in a bounded cache that the
+change feed clears.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def code_hash(code: str) -> str:
 
 
 def new_code() -> str:
-    """A reclaim code: 128 random bits, in groups a person can copy."""
+    """A reclaim code: 160 random bits, in groups of four a person can copy."""
     raw = base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=")
     return "-".join(raw[i : i + 4] for i in range(0, 32, 4))
 
@@ -272,10 +273,16 @@ class Tombstones:
 
     # --- the check on requests ----------------------------------------------------------------
 
-    def may_be_held(self, root: str | None) -> bool:
-        """Whether a request in storage `root` (its `root_of`) needs `check`: only outside
-        every pod, or in a pod being erased. A plain request to a live pod pays this test."""
-        return root is None or root == paths.ROOT or (bool(self.frozen) and root in self.frozen)
+    def may_be_held(self, path: str) -> bool:
+        """Whether a request for `path` needs `check`: not when it is in a live pod (one whose
+        name is not held). Every request to a pod pays this test, so it looks at the first
+        segment only (pods are top-level, `pod.accounts.pods`): a slice and a look-up."""
+        end = path.find("/", 1)
+        if end < 0:
+            return True
+        top = path[: end + 1]
+        frozen = self.frozen
+        return not self.storages.is_root(top) or (bool(frozen) and top in frozen)
 
     async def check(self, path: str) -> None:
         """Raise Gone if `path` is in a pod whose name is held."""

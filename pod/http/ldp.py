@@ -112,7 +112,7 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     # An erased pod's name is held: 410, before any kept answer. Asked of the tombstones only
     # outside every pod (or in one being erased), so a request to a live pod pays a look-up.
     tombstones = request.app[TOMBSTONES]
-    if tombstones.may_be_held(request.app[STORE].storages.root_of(path)):
+    if tombstones.may_be_held(path):
         gone = await check_gone(request, path)
         if gone is not None:
             return gone

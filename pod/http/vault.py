@@ -72,7 +72,7 @@ async def _live_root(request: web.Request) -> str:
     """The storage root the URL names; 410 if its pod was erased and its name is held."""
     root = _named_root(request)
     tombstones = request.app[TOMBSTONES]
-    if tombstones.may_be_held(request.app[STORE].storages.root_of(root)):
+    if tombstones.may_be_held(root):
         await tombstones.check(root)
     return root
 
