@@ -38,6 +38,7 @@ from pod.errors import BadRequest, Conflict, NotFound, Unauthenticated
 from pod.idp.provider import Provider
 from pod.ldp.quotas import Quotas
 from pod.ldp.resources import ResourceStore
+from pod.ratelimit import RateLimiter
 from pod.vault.disclosures import DisclosureLog
 from pod.vault.grants import GrantBook, children_of
 from pod.vault.requests import RequestBook
@@ -45,6 +46,8 @@ from pod.vault.requests import RequestBook
 log = logging.getLogger(__name__)
 
 ERASED: Final = "urn:kluis:erased:"
+GUESSES: Final = 5  # wrong passwords per account and GUESS_WINDOW
+GUESS_WINDOW: Final = 900.0
 STEPS: Final = 7  # the steps of a job; `counts["done"]` is the last one finished
 
 
@@ -83,6 +86,9 @@ class Erasure:
         self.clock = clock
         self._tasks: dict[str, asyncio.Task[Receipt]] = {}
         self._codes: dict[str, str] = {}  # job id -> its reclaim code, until shown once
+        self._guesses = RateLimiter(
+            limit=GUESSES, window=GUESS_WINDOW, what="wrong passwords on the erase page"
+        )
 
     # --- starting -----------------------------------------------------------------------------
 
@@ -93,10 +99,13 @@ class Erasure:
         names; the job and its reclaim code. `password` is checked again (None: the operator
         erases, `kluis admin`). Raises Unauthenticated for a wrong password, NotFound for a pod
         that is not the account's, Conflict while another erasure of the account runs."""
-        if password is not None and not await verify_password(
-            password[:MAX_PASSWORD_LENGTH], account.password_hash
-        ):
-            raise Unauthenticated("wrong password")
+        if password is not None:
+            # Counted before the check, as log-ins are (pod.accounts.service.LoginLimiter): a
+            # stolen session or API token must not become a way to guess the password.
+            self._guesses.take(account.id)
+            if not await verify_password(password[:MAX_PASSWORD_LENGTH], account.password_hash):
+                raise Unauthenticated("wrong password")
+            self._guesses.give_back(account.id)
         if pods is not None:
             if not pods:
                 raise BadRequest("name a pod to erase")

@@ -24,7 +24,7 @@ import aiohttp
 from pod.accounts.service import all_accounts
 from pod.app import create_app
 from pod.http.keys import ACCOUNTS, ERASURE, GRANTS, STORE, TOMBSTONES
-from pod.rights.erasure import erased_agent
+from pod.rights.erasure import GUESSES, erased_agent
 from tests.idp.conftest import (
     PASSWORD,
     Kluis,
@@ -378,3 +378,16 @@ async def test_after_the_hold_the_name_is_like_one_never_used_and_free(
             json={"email": "next@example.org", "password": PASSWORD, "pod": NAME},
         ) as r:
             assert r.status == 201, await r.text()
+
+
+async def test_guessing_the_password_on_the_erase_api_is_limited(served: Served) -> None:
+    kluis = served.kluis
+    await sign_up(kluis, EMAIL, NAME)
+    async with aiohttp.ClientSession() as http:
+        for _ in range(GUESSES):
+            status, _ = await _erase_api(http, kluis, EMAIL, "api/me", "a guess")
+            assert status == 401
+        status, answer = await _erase_api(http, kluis, EMAIL, "api/me")
+        assert status == 429, answer  # the right one too, until the window passes
+        async with http.get(kluis.url(NAME + "/profile/card")) as r:
+            assert r.status == 200
