@@ -308,25 +308,31 @@ class DisclosureLog:
         """Name `urn` instead of `agents` in every pod's log (GDPR Art. 17: an erased person's
         WebID leaves other owners' records, which still show that someone read what, when and
         under which grant), with a client id `erased` says was in an erased pod; returns the
-        records changed. Each segment is read and replaced with no await in between, on the
-        loop that appends, so no record written meanwhile is lost."""
+        records changed. The segments are searched in a thread; each one that names them is
+        then read again and replaced with no await in between, on the loop that appends, so
+        no record written meanwhile is lost."""
         self.flush_counts()
         needles = [_STRING(agent)[1:-1].encode() for agent in agents]
         changed = 0
-        for key in self.journal.all_keys():
-            for day in self.journal.days(key):
-                payloads = list(self.journal.read(key, day))
-                if not any(n in p for p in payloads for n in needles):
-                    continue
-                kept = []
-                for payload in payloads:
-                    if any(n in payload for n in needles):
-                        payload, hit = _replaced(payload, agents, urn, erased)
-                        changed += hit
-                    kept.append(payload)
-                self.journal.rewrite(key, day, kept)
-                await asyncio.sleep(0)  # let requests in between segments
+        for key, day in await asyncio.to_thread(self._naming, needles):
+            kept = []
+            for payload in self.journal.read(key, day):
+                if any(n in payload for n in needles):
+                    payload, hit = _replaced(payload, agents, urn, erased)
+                    changed += hit
+                kept.append(payload)
+            self.journal.rewrite(key, day, kept)
+            await asyncio.sleep(0)  # let requests in between segments
         return changed
+
+    def _naming(self, needles: list[bytes]) -> list[tuple[str, str]]:
+        """The segments (key, day) holding any of `needles`."""
+        return [
+            (key, day)
+            for key in self.journal.all_keys()
+            for day in self.journal.days(key)
+            if any(n in payload for payload in self.journal.read(key, day) for n in needles)
+        ]
 
     async def read(self, root: str, filters: Filters, *, limit: int = DEFAULT_LIMIT) -> Report:
         """The newest `limit` records of `root`'s log that pass `filters`, with totals and

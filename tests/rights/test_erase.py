@@ -20,9 +20,11 @@ from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlsplit
 
 import aiohttp
+import pytest
 
 from pod.accounts.service import all_accounts
 from pod.app import create_app
+from pod.errors import Conflict
 from pod.http.keys import ACCOUNTS, ERASURE, GRANTS, STORE, TOMBSTONES
 from pod.rights.erasure import GUESSES, erased_agent
 from tests.idp.conftest import (
@@ -391,3 +393,19 @@ async def test_guessing_the_password_on_the_erase_api_is_limited(served: Served)
         assert status == 429, answer  # the right one too, until the window passes
         async with http.get(kluis.url(NAME + "/profile/card")) as r:
             assert r.status == 200
+
+
+async def test_a_storage_is_removed_only_once_emptied_and_never_over_http(served: Served) -> None:
+    kluis = served.kluis
+    await sign_up(kluis, EMAIL, NAME)
+    store = kluis.app[STORE]
+    with pytest.raises(Conflict):
+        await store.remove_storage(f"/{NAME}/")  # it still holds the profile and the rest
+    with pytest.raises(Conflict):
+        await store.remove_storage(f"/{NAME}/profile/")  # a container, but no storage root
+    async with aiohttp.ClientSession() as http:
+        owner, _ = await _signed_in(kluis, http, EMAIL, NAME)
+        status, _ = await owner.call("DELETE", kluis.url(NAME + "/"))
+        assert status == 405  # Solid Protocol #server-delete-protect-root-container
+    assert f"/{NAME}/" in store.storages.roots()
+    assert (await store.remove_storage("/never-was/")).changes == ()
