@@ -220,6 +220,9 @@ async def test_an_account_erased_on_the_page_leaves_nothing_that_names_it(
         assert status == 201, text
         app_tokens, app_key = await _app_kept_connected(kluis, client_app, webid)
         await logged_in(kluis, browser, EMAIL)
+        before = _leaks(served)  # the search finds the account wherever it is kept
+        assert any("journal" in leak for leak in before), before
+        assert any("records" in leak or "/kv/" in leak for leak in before), before
         receipt_page, code = await _erase_on_the_page(kluis, browser)
         assert "Your account and its pods are erased." in receipt_page
         assert not any(n.decode() in receipt_page for n in _needles(kluis))
