@@ -86,6 +86,7 @@ class Erasure:
         self.clock = clock
         self._tasks: dict[str, asyncio.Task[Receipt]] = {}
         self._codes: dict[str, str] = {}  # job id -> its reclaim code, until shown once
+        self._starting: set[str] = set()  # accounts whose erasure is being recorded
         self._guesses = RateLimiter(
             limit=GUESSES, window=GUESS_WINDOW, what="wrong passwords on the erase page"
         )
@@ -112,26 +113,33 @@ class Erasure:
             for name in pods:
                 if name not in account.pods:
                     raise NotFound(f"this account has no pod {name!r}")
-        for running in await self.tombstones.jobs():
-            if running.account == account.id:
-                raise Conflict("an erasure of this account is under way already")
-        names = tuple(account.pods) if pods is None else tuple(dict.fromkeys(pods))
-        by_name = dict(zip(account.pods, account.webids, strict=False))
-        code = new_code()
-        now = self.clock()
-        job = Job(
-            id=secrets.token_hex(16),
-            account=account.id,
-            scope="account" if pods is None else "pod",
-            pods=names,
-            webids=tuple(by_name[n] for n in names if n in by_name),
-            started=now,
-            held_until=now + self.tombstones.hold_seconds,
-            reclaim=code_hash(code),
-            counts={"done": 2},  # recorded, and its names held just below
-        )
-        await self.tombstones.put_job(job)
-        await self._hold(job)
+        # One start at a time per account in this process: two forms sent at once make one job.
+        if account.id in self._starting:
+            raise Conflict("an erasure of this account is under way already")
+        self._starting.add(account.id)
+        try:
+            for running in await self.tombstones.jobs():
+                if running.account == account.id:
+                    raise Conflict("an erasure of this account is under way already")
+            names = tuple(account.pods) if pods is None else tuple(dict.fromkeys(pods))
+            by_name = dict(zip(account.pods, account.webids, strict=False))
+            code = new_code()
+            now = self.clock()
+            job = Job(
+                id=secrets.token_hex(16),
+                account=account.id,
+                scope="account" if pods is None else "pod",
+                pods=names,
+                webids=tuple(by_name[n] for n in names if n in by_name),
+                started=now,
+                held_until=now + self.tombstones.hold_seconds,
+                reclaim=code_hash(code),
+                counts={"done": 2},  # recorded, and its names held just below
+            )
+            await self.tombstones.put_job(job)
+            await self._hold(job)
+        finally:
+            self._starting.discard(account.id)
         log.info("erasure %s of account %s started (%d pod(s))", job.id, account.id, len(names))
         return job, code
 

@@ -412,3 +412,22 @@ async def test_a_storage_is_removed_only_once_emptied_and_never_over_http(served
         assert status == 405  # Solid Protocol #server-delete-protect-root-container
     assert f"/{NAME}/" in store.storages.roots()
     assert (await store.remove_storage("/never-was/")).changes == ()
+
+
+async def test_two_erasures_of_one_account_at_once_make_one(served: Served) -> None:
+    kluis = served.kluis
+    await sign_up(kluis, EMAIL, NAME)
+    app = kluis.app
+    account = await app[ACCOUNTS].get((await all_accounts(app[ACCOUNTS].kv))[0].id)
+    assert account is not None
+    erasure = app[ERASURE]
+    started = await asyncio.gather(
+        erasure.start(account, password=PASSWORD),
+        erasure.start(account, password=PASSWORD),
+        return_exceptions=True,
+    )
+    jobs = [s for s in started if isinstance(s, tuple)]
+    assert len(jobs) == 1
+    assert [type(s) for s in started if not isinstance(s, tuple)] == [Conflict]
+    await erasure.run(jobs[0][0])
+    assert len(await app[TOMBSTONES].receipts()) == 1
