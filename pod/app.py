@@ -25,6 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pod import __version__
 from pod.accounts.service import AccountService
 from pod.accounts.sessions import LoginSessions
+from pod.accounts.tombstones import Tombstones
 from pod.acl.authorizer import Authorizer, PermissionReader
 from pod.acl.defaults import ensure_acls
 from pod.acl.groups import Groups
@@ -45,6 +46,7 @@ from pod.http.admin_api import add_admin_routes, write_admin_token
 from pod.http.answers import Answers
 from pod.http.bodies import runner_options as runner_options  # for embedders
 from pod.http.disclosures import add_disclosure_routes
+from pod.http.erase_page import add_erase_routes
 from pod.http.idp import add_idp_routes, endpoints
 from pod.http.keys import (
     ACCOUNTS,
@@ -54,6 +56,7 @@ from pod.http.keys import (
     AUTHORIZER,
     CHOICES,
     DISCLOSURES,
+    ERASURE,
     EXPORTS,
     FEED,
     FETCHER,
@@ -70,6 +73,7 @@ from pod.http.keys import (
     SHAPES,
     STORE,
     TEMPLATES,
+    TOMBSTONES,
     WARNED,
     InFlight,
     Warned,
@@ -97,6 +101,7 @@ from pod.ldp.storages import Storages
 from pod.migrate import check_base_url
 from pod.model import ANONYMOUS, AccessMode
 from pod.ratelimit import RateLimiter
+from pod.rights.erasure import Erasure
 from pod.rights.exporting import Exports
 from pod.storage.base import Backend
 from pod.storage.claim import claim_data_directory
@@ -237,12 +242,16 @@ def create_app(
         allow_bearer=settings.allow_bearer,
         signatures=_proof_threads(settings.proof_threads),
     )
+    # Names of erased pods, held back; their requests answer 410 (pod.http.ldp).
+    tombstones = Tombstones(kv, storages, hold_days=settings.name_hold_days)
+    feed.subscribe(tombstones.follow)
     accounts = AccountService(
         kv,
         store,
         issuer=issuer,
         password_cost=settings.password_cost,
         allow_signup=settings.allow_signup,
+        tombstones=tombstones,
     )
     provider = Provider(
         issuer=issuer,
@@ -266,7 +275,8 @@ def create_app(
     app[ANSWERS] = Answers(feed, enabled=access_control.follows_feed)
     app[AUTHORIZER] = access_control
     app[GRANTS] = grants
-    app[REQUESTS] = RequestBook(store, grants.book)
+    requests = RequestBook(store, grants.book)
+    app[REQUESTS] = requests
     app[CHOICES] = StandingChoices(store, feed)
     app[NAMES] = ProfileNames(store, fetcher, readable=public_can_read)
     # Each process counts its own: a requester spread over workers asks a few times more.
@@ -284,8 +294,21 @@ def create_app(
     app[DISCLOSURES] = disclosures
     app[ACCOUNTS] = accounts
     app[PROVIDER] = provider
+    logins = LoginSessions(kv)
     app[SESSIONS] = Sessions(
-        LoginSessions(kv), CookieKeys(kv), secure=base.scheme == "https", path=settings.base_path
+        logins, CookieKeys(kv), secure=base.scheme == "https", path=settings.base_path
+    )
+    app[TOMBSTONES] = tombstones
+    app[ERASURE] = Erasure(
+        accounts=accounts,
+        provider=provider,
+        sessions=logins,
+        store=store,
+        tombstones=tombstones,
+        quotas=quotas,
+        grants=grants.book,
+        requests=requests,
+        disclosures=disclosures,
     )
     app[TEMPLATES] = Environment(
         loader=PackageLoader("pod", "templates"), autoescape=select_autoescape(["html"])
@@ -301,10 +324,12 @@ def create_app(
     app.cleanup_ctx.append(_counting)
     app.cleanup_ctx.append(_disclosures)
     app.cleanup_ctx.append(_admin_token)
+    app.cleanup_ctx.append(_erasures)
     add_idp_routes(app, base_path=settings.base_path)
     add_account_routes(app, base_path=settings.base_path)
     add_admin_routes(app, base_path=settings.base_path)
     add_access_routes(app, base_path=settings.base_path)
+    add_erase_routes(app, base_path=settings.base_path)
     add_vault_routes(app, base_path=settings.base_path)
     add_disclosure_routes(app, base_path=settings.base_path)
     add_rights_routes(app, base_path=settings.base_path)
@@ -341,6 +366,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     # Stored state names the base URL it was made under; another one needs `kluis migrate`.
     await check_base_url(app[ACCOUNTS].kv, app[SETTINGS].base_url)
     await store.open()
+    await app[TOMBSTONES].load()
     await ensure_acls(store)
     await app[PROVIDER].keys.load()
     await app[PROVIDER].revocations.load()
@@ -404,6 +430,14 @@ async def _admin_token(app: web.Application) -> AsyncIterator[None]:
         else:
             log.info("kluis admin: token written to %s", path)
     yield
+
+
+async def _erasures(app: web.Application) -> AsyncIterator[None]:
+    """Erasures a previous process left half done run again once everything is open; those
+    under way at shutdown stop first, to resume at the next start."""
+    await app[ERASURE].resume()
+    yield
+    await app[ERASURE].close()
 
 
 _SWEEP_SECONDS = 1800.0

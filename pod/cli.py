@@ -2,8 +2,8 @@
 
 - `kluis serve`: every Settings field is an option (`--data-dir`) and an environment variable
   (`KLUIS_DATA_DIR`); options win over the environment.
-- `kluis account create` and `kluis client create` talk to a running server through its JSON
-  account API (the one the pages use), and print JSON for scripts.
+- `kluis account create`, `kluis account delete` and `kluis client create` talk to a running
+  server through its JSON account API (the one the pages use), and print JSON for scripts.
 - `kluis export` and `kluis import` download a copy of a pod and import one (pod.rights), with
   a progress line on stderr when it is a terminal.
 - `kluis idp rotate-keys` adds a signing key in a file-backed data directory.
@@ -91,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     create = account_commands.add_parser("create", help="create an account (and a pod)")
     _server_options(create)
     create.add_argument("--pod", help="name of the account's first pod")
+    create.add_argument(
+        "--reclaim", help="the reclaim code of an erased pod whose name --pod takes back"
+    )
+    delete = account_commands.add_parser(
+        "delete",
+        help="erase the account with all its pods, or one pod (--pod): prints the receipt "
+        "and, once, the code that takes the name back",
+    )
+    _server_options(delete)
+    delete.add_argument("--pod", help="erase only this pod of the account")
 
     client = commands.add_parser("client", help="manage client credentials on a running server")
     client_commands = client.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -371,10 +381,12 @@ async def _run_command(args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "import" and not args.input.is_file():
         raise CommandError(f"{args.input} is not a file")
     async with aiohttp.ClientSession() as session:
-        if args.command == "account":
+        if args.command == "account" and args.action == "create":
             body: dict[str, Any] = {"email": args.email, "password": password}
             if args.pod:
                 body["pod"] = args.pod
+            if args.reclaim:
+                body["reclaim"] = args.reclaim
             return await _call(session, "POST", server + ".account/api/accounts", body)
         login = await _call(
             session,
@@ -387,6 +399,15 @@ async def _run_command(args: argparse.Namespace) -> dict[str, Any]:
             return await _export(session, server, token, args.pod, args.output)
         if args.command == "import":
             return await _import(session, server, token, args.pod, args.input)
+        if args.command == "account":  # delete: the password is asked again, as on the page
+            target = f"api/pods/{quote(args.pod, safe='')}" if args.pod else "api/me"
+            return await _call(
+                session,
+                "DELETE",
+                server + ".account/" + target,
+                {"password": password},
+                token=str(login["token"]),
+            )
         return await _call(
             session,
             "POST",

@@ -65,6 +65,11 @@ class Settings:
     disclosure_days: int = _setting(
         365, "Days the access log is kept, unless a pod's owner chooses otherwise (7 to 3650)."
     )
+    name_hold_days: int = _setting(
+        365,
+        "Days an erased pod's name (and so its WebID) is held back: it answers 410 Gone and "
+        "only the reclaim code on the erasure receipt can take it again.",
+    )
     shutdown_timeout: float = _setting(
         10.0, "Seconds in-flight requests get to finish on SIGINT/SIGTERM."
     )
@@ -166,6 +171,8 @@ class Settings:
             raise ValueError("remote_cache_seconds may not be negative")
         if not 7 <= self.disclosure_days <= 3650:
             raise ValueError(f"disclosure_days must be 7 to 3650, not {self.disclosure_days}")
+        if self.name_hold_days < 0:
+            raise ValueError("name_hold_days may not be negative")
         self.proxy_networks  # noqa: B018 (refuse a malformed list at start-up, not per request)
 
     @property

@@ -76,6 +76,11 @@ class NotFound(PodError):
         self.allowed = tuple(allowed)
 
 
+class Gone(PodError):
+    """The target was erased with its pod or account, and its name is held back for a while so
+    nobody can take over the old WebID (410; after the hold, the name is simply not found)."""
+
+
 class Conflict(PodError):
     """The request conflicts with the current state of the target (409)."""
 

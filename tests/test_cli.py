@@ -405,3 +405,50 @@ def test_the_progress_line_is_drawn_on_a_terminal_only(monkeypatch: pytest.Monke
     monkeypatch.setattr(sys, "stderr", piped)
     Progress("exporting eve", 4_000_000).show(1_000_000, last=True)
     assert piped.getvalue() == ""
+
+
+async def test_account_delete_erases_one_pod_then_the_account(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    with server(
+        "--port", str(port), "--host", "127.0.0.1", "--storage", "memory", "--password-cost", "10"
+    ) as proc:
+        await wait_up(base, proc)
+        login = ("--server", base, "--email", "del@example.org", "--password", "long enough")
+        assert run_cli("account", "create", *login, "--pod", "del-one").returncode == 0
+        async with aiohttp.ClientSession() as s:
+            token_answer = await s.post(
+                base + ".account/api/login",
+                json={"email": "del@example.org", "password": "long enough"},
+            )
+            token = (await token_answer.json())["token"]
+            made = await s.post(
+                base + ".account/api/pods",
+                json={"name": "del-two"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert made.status == 201
+        done = run_cli(
+            "account", "delete", *login[:4], "--password", "wrong one", "--pod", "del-one"
+        )
+        assert done.returncode == 1
+        assert "wrong e-mail address or password" in done.stderr  # nothing erased
+        done = run_cli("account", "delete", *login, "--pod", "del-one")
+        assert done.returncode == 0, done.stderr
+        erased = json.loads(done.stdout)
+        assert erased["receipt"]["scope"] == "pod"
+        assert erased["receipt"]["pods"] == 1
+        assert erased["reclaimCode"]
+        async with aiohttp.ClientSession() as s:
+            async with s.get(base + "del-one/") as r:
+                assert r.status == 410
+            async with s.get(base + "del-two/profile/card") as r:
+                assert r.status == 200  # the other pod stays, and the account
+        done = run_cli("account", "delete", *login)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["receipt"]["scope"] == "account"
+        async with aiohttp.ClientSession() as s, s.get(base + "del-two/profile/card") as r:
+            assert r.status == 410
+        done = run_cli("account", "delete", *login)
+        assert done.returncode == 1
+        assert "wrong e-mail address or password" in done.stderr

@@ -17,6 +17,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Final, final
 
@@ -27,6 +28,7 @@ from pod.accounts.passwords import (
     verify_password,
 )
 from pod.accounts.pods import Pod, check_pod_name, provision_pod, webid_of
+from pod.accounts.tombstones import Tombstones
 from pod.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthenticated
 from pod.ldp.resources import ResourceStore
 from pod.ratelimit import RateLimiter
@@ -277,6 +279,7 @@ class AccountService:
         password_cost: int = 15,
         allow_signup: bool = True,
         limiter: LoginLimiter | None = None,
+        tombstones: Tombstones | None = None,
     ) -> None:
         self.kv = kv
         self._accounts = Records(kv, ACCOUNTS)
@@ -290,6 +293,7 @@ class AccountService:
         self.password_cost = password_cost
         self.allow_signup = allow_signup
         self.limiter = limiter or LoginLimiter()
+        self.tombstones = tombstones  # names held back after an erasure
         self.signups = RateLimiter(
             limit=SIGNUPS_PER_HOUR, window=3600.0, what="sign-ups from this address"
         )
@@ -297,17 +301,26 @@ class AccountService:
     # --- accounts ---------------------------------------------------------------------
 
     async def sign_up(
-        self, email: str, password: str, *, pod: str | None = None, address: str
+        self,
+        email: str,
+        password: str,
+        *,
+        pod: str | None = None,
+        address: str,
+        reclaim: str | None = None,
     ) -> Account:
         """Create an account, and its first pod when `pod` names one. `address` is the client's:
         each may try `SIGNUPS_PER_HOUR` sign-ups, since each tells whether an e-mail address
-        has an account here and each account costs storage."""
+        has an account here and each account costs storage. `reclaim`: the reclaim code of an
+        erased pod whose name is still held (`add_pod`)."""
         if not self.allow_signup:
             raise Forbidden("sign-up is closed on this server")
         self.signups.take(address)
         email = normalize_email(email)
         if pod is not None:
             check_pod_name(pod)
+            if self.tombstones is not None:
+                await self.tombstones.claim(pod, reclaim, check_only=True)
         context = [email, email.split("@", 1)[0], pod or "", "kluis", "solid"]
         await asyncio.to_thread(check_new_password, password, context=context)
         account_id = secrets.token_hex(12)
@@ -322,7 +335,7 @@ class AccountService:
         await self._accounts.put(account_id, account)
         if pod is not None:
             try:
-                await self.add_pod(account, pod)
+                await self.add_pod(account, pod, reclaim=reclaim)
             except (BadRequest, Conflict):
                 await self._accounts.delete(account_id)
                 await self._emails.delete(email)
@@ -447,8 +460,14 @@ class AccountService:
 
     # --- pods -------------------------------------------------------------------------
 
-    async def add_pod(self, account: Account, name: str, *, title: str = "") -> Pod:
+    async def add_pod(
+        self, account: Account, name: str, *, title: str = "", reclaim: str | None = None
+    ) -> Pod:
+        """Create pod `name` for `account`. A name held after an erasure needs its `reclaim`
+        code (Conflict without it), which ends the hold once the pod exists."""
         check_pod_name(name)
+        if self.tombstones is not None:
+            await self.tombstones.claim(name, reclaim, check_only=True)
         if not await self._pod_names.put_new(name, Owner(account.id)):
             raise Conflict(f"the pod name {name!r} is taken")
         try:
@@ -456,6 +475,8 @@ class AccountService:
         except Exception:
             await self._pod_names.delete(name)
             raise
+        if self.tombstones is not None:
+            await self.tombstones.claim(name, reclaim)
         account.pods.append(name)
         account.webids.append(pod.webid)
         await self._accounts.put(account.id, account)
@@ -466,6 +487,54 @@ class AccountService:
             Pod(name=n, root=self.store.url(f"/{n}/"), webid=webid_of(self.store, n))
             for n in account.pods
         ]
+
+    # --- erasure (pod.rights.erasure) ---------------------------------------------------
+
+    async def forget_credentials(
+        self, account_id: str, webids: Collection[str], *, whole: bool
+    ) -> int:
+        """Delete the client credentials of `account_id` acting as `webids`, and (`whole`: the
+        account goes) its API tokens; the records deleted."""
+        deleted = 0
+        for key, stored in await self._credentials.items():
+            credential = stored.credential
+            if credential.account == account_id and (whole or credential.webid in webids):
+                deleted += await self._credentials.delete(key)
+        if whole:
+            for key, owner in await self._api_tokens.items():
+                if owner.account == account_id:
+                    deleted += await self._api_tokens.delete(key)
+        return deleted
+
+    async def remove_pods(self, account_id: str, names: Collection[str]) -> int:
+        """Take erased pods `names` off the account and free their names' records (the names
+        stay held by pod.accounts.tombstones); the records deleted."""
+        deleted = 0
+        account = await self.get(account_id)
+        if account is not None:
+            kept = [
+                (n, w) for n, w in zip(account.pods, account.webids, strict=False) if n not in names
+            ]
+            account.pods = [n for n, _ in kept]
+            account.webids = [w for _, w in kept]
+            await self._accounts.put(account_id, account)
+        for name in names:
+            found = await self._pod_names.get(name)
+            if found is not None and found.account == account_id:
+                deleted += await self._pod_names.delete(name)
+        return deleted
+
+    async def remove_account(self, account_id: str) -> int:
+        """Delete the account's record and its e-mail address's (its pods' names first, with
+        `remove_pods`); the records deleted. Nothing to do if it is gone."""
+        account = await self.get(account_id)
+        if account is None:
+            return 0
+        deleted = await self.remove_pods(account_id, list(account.pods))
+        deleted += await self._emails.delete(account.email)
+        deleted += await self._accounts.delete(account_id)
+        log.info("account %s erased", account_id)
+        return deleted
 
     # --- client credentials -------------------------------------------------------------
 

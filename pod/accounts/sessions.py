@@ -70,7 +70,7 @@ class LoginSessions:
         await self._records.delete(session_id)
 
     async def end_all(self, account: str) -> int:
-        """End every session of `account` (disabled, or its password reset); how many.
+        """End every session of `account` (disabled, erased, or its password reset); how many.
         A scan of every session: the operator's commands and password resets are rare."""
         ended = 0
         for session_id, session in await self._records.items():

@@ -395,6 +395,7 @@ async def post_signup(request: web.Request) -> web.StreamResponse:
             form.get("password", ""),
             pod=form.get("pod") or None,
             address=client_address(request),
+            reclaim=form.get("reclaim", "").strip() or None,
         )
     except PodError as exc:
         return await render(
@@ -599,7 +600,9 @@ async def post_pod(request: web.Request) -> web.StreamResponse:
     async def action(
         session: Session, account: Account, form: dict[str, str]
     ) -> web.StreamResponse | None:
-        await request.app[ACCOUNTS].add_pod(account, form.get("pod", "").strip())
+        await request.app[ACCOUNTS].add_pod(
+            account, form.get("pod", "").strip(), reclaim=form.get("reclaim", "").strip() or None
+        )
         auth = await _pending(request, form.get("auth"))
         if auth is not None:
             return await continue_authorization(request, auth, session, account)
@@ -752,6 +755,7 @@ async def api_create_account(request: web.Request) -> web.StreamResponse:
         _str(body, "password") or "",
         pod=_str(body, "pod", required=False),
         address=client_address(request),
+        reclaim=_str(body, "reclaim", required=False),
     )
     out: dict[str, Any] = {
         "accountId": account.id,
@@ -777,7 +781,7 @@ async def api_login(request: web.Request) -> web.StreamResponse:
 
 
 async def api_me(request: web.Request) -> web.StreamResponse:
-    account = await _api_account(request)
+    account = await api_account(request)
     service = request.app[ACCOUNTS]
     return web.json_response(
         {
@@ -795,9 +799,11 @@ async def api_me(request: web.Request) -> web.StreamResponse:
 
 
 async def api_create_pod(request: web.Request) -> web.StreamResponse:
-    account = await _api_account(request)
+    account = await api_account(request)
     body = await _json_body(request)
-    pod = await request.app[ACCOUNTS].add_pod(account, _str(body, "name") or "")
+    pod = await request.app[ACCOUNTS].add_pod(
+        account, _str(body, "name") or "", reclaim=_str(body, "reclaim", required=False)
+    )
     return web.json_response(
         {
             "name": pod.name,
@@ -810,7 +816,7 @@ async def api_create_pod(request: web.Request) -> web.StreamResponse:
 
 
 async def api_create_credential(request: web.Request) -> web.StreamResponse:
-    account = await _api_account(request)
+    account = await api_account(request)
     body = await _json_body(request)
     service = request.app[ACCOUNTS]
     credential, secret = await service.create_credential(
@@ -829,13 +835,13 @@ async def api_create_credential(request: web.Request) -> web.StreamResponse:
 
 
 async def api_revoke_credential(request: web.Request) -> web.StreamResponse:
-    account = await _api_account(request)
+    account = await api_account(request)
     await request.app[PROVIDER].revoke_credential(account, request.match_info["id"])
     return web.Response(status=204)
 
 
 async def api_revoke_app(request: web.Request) -> web.StreamResponse:
-    account = await _api_account(request)
+    account = await api_account(request)
     client_id = request.query.get("client_id")
     if not client_id:
         raise BadRequest("name the app with ?client_id=")

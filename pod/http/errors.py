@@ -31,6 +31,7 @@ STATUS: Final[dict[type[errors.PodError], int]] = {
     errors.NotAcceptable: 406,
     errors.RequestTimeout: 408,
     errors.Conflict: 409,
+    errors.Gone: 410,
     errors.PreconditionFailed: 412,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
@@ -134,6 +135,10 @@ def render(error: errors.PodError, *, method: str, realm: str, request_id: str) 
         response.headers["Link"] = headers.link(error.shape, str(LDP.constrainedBy))
     elif isinstance(error, errors.TooManyRequests):
         response.headers["Retry-After"] = str(error.retry_after)
+    elif isinstance(error, errors.Gone):
+        # RFC 9110 §15.5.11: 410 is heuristically cacheable, but the name comes back once its
+        # hold ends (a 404, then perhaps someone's new pod).
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

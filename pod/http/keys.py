@@ -8,6 +8,7 @@ from aiohttp import web
 from jinja2 import Environment
 
 from pod.accounts.service import AccountService
+from pod.accounts.tombstones import Tombstones
 from pod.acl.authorizer import Authorizer
 from pod.auth.authenticate import Authenticator
 from pod.cache import LruCache
@@ -24,6 +25,7 @@ from pod.ldp.resources import ResourceStore
 from pod.ldp.shapes import ShapeConstraints
 from pod.model import Credentials
 from pod.ratelimit import RateLimiter
+from pod.rights.erasure import Erasure
 from pod.rights.exporting import Exports
 from pod.vault.choices import StandingChoices
 from pod.vault.disclosures import DisclosureLog
@@ -51,6 +53,10 @@ NAMES = web.AppKey("names", ProfileNames)  # who asks, by the name their profile
 CHOICES = web.AppKey("choices", StandingChoices)  # purposes owners refuse once and for all
 QUOTAS = web.AppKey("quotas", Quotas)  # each pod's limit and usage
 EXPORTS = web.AppKey("exports", Exports)  # pod exports under way
+TOMBSTONES = web.AppKey("tombstones", Tombstones)  # names held after an erasure, receipts
+ERASURE = web.AppKey("erasure", Erasure)  # erasing pods and accounts (pod.rights.erasure)
+# The erase page's tickets: ticket -> the erasure (job id) whose progress and receipt it shows.
+ERASE_TICKETS: web.AppKey[dict[str, str]] = web.AppKey("erase_tickets")
 ASK_LIMITS = web.AppKey("ask_limits", RateLimiter)  # access requests per requester and storage
 # The owners' access logs; None when `disclosure_log` is off.
 DISCLOSURES: web.AppKey[DisclosureLog | None] = web.AppKey("disclosures")

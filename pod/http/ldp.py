@@ -32,7 +32,17 @@ from pod.http import headers
 from pod.http.answers import version_of
 from pod.http.authn import credentials_of, target_path
 from pod.http.bodies import read_body, response_with_body
-from pod.http.keys import ANSWERS, AUTHORIZER, HEADERS, PATCH_WORKER, SETTINGS, SHAPES, STORE
+from pod.http.erase_page import check_gone
+from pod.http.keys import (
+    ANSWERS,
+    AUTHORIZER,
+    HEADERS,
+    PATCH_WORKER,
+    SETTINGS,
+    SHAPES,
+    STORE,
+    TOMBSTONES,
+)
 from pod.ldp import rdf
 from pod.ldp.conditions import NO_CONDITIONS, Conditions, Outcome, evaluate
 from pod.ldp.isolation import Overrun, WorkerCrashed
@@ -99,6 +109,13 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     if raw.endswith(_STORAGE_DESCRIPTION_SUFFIX):
         return await _storage_description(request, raw[: -len(STORAGE_DESCRIPTION)])
     path = paths.parse_url_path(raw, request.app[SETTINGS].base_path)
+    # An erased pod's name is held: 410, before any kept answer. Asked of the tombstones only
+    # outside every pod (or in one being erased), so a request to a live pod pays a look-up.
+    tombstones = request.app[TOMBSTONES]
+    if tombstones.may_be_held(path):
+        gone = await check_gone(request, path)
+        if gone is not None:
+            return gone
     if request.method in _READS and request.app[ANSWERS].enabled:
         h = request.headers
         if not any(name in h for name in _NOT_PLAIN):

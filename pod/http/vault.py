@@ -31,7 +31,7 @@ from pod import paths
 from pod.errors import BadRequest, Forbidden, NotFound, Unauthenticated
 from pod.http.authn import credentials_of, request_url
 from pod.http.bodies import SMALL_BODY_BYTES, read_body, read_json
-from pod.http.keys import ASK_LIMITS, CHOICES, GRANTS, REQUESTS, SHAPES, STORE
+from pod.http.keys import ASK_LIMITS, CHOICES, GRANTS, REQUESTS, SHAPES, STORE, TOMBSTONES
 from pod.ldp.resources import ResourceStore
 from pod.model import AccessMode
 from pod.vault.choices import choose_never, refusal
@@ -68,10 +68,19 @@ def _named_root(request: web.Request) -> str:
     return paths.ROOT + request.match_info["storage"]
 
 
+async def _live_root(request: web.Request) -> str:
+    """The storage root the URL names; 410 if its pod was erased and its name is held."""
+    root = _named_root(request)
+    tombstones = request.app[TOMBSTONES]
+    if tombstones.may_be_held(root):
+        await tombstones.check(root)
+    return root
+
+
 async def _storage(request: web.Request) -> str:
     """The storage the URL names (404 if none has an owner)."""
     store = request.app[STORE]
-    root = _named_root(request)
+    root = await _live_root(request)
     if store.storages.owner(root) is None:
         raise NotFound(f"no storage at {store.url(root)}")
     return root
@@ -80,10 +89,10 @@ async def _storage(request: web.Request) -> str:
 async def _owned_root(request: web.Request) -> str:
     """The storage the URL names, if the one asking owns it; else 401 or 404."""
     store = request.app[STORE]
+    root = await _live_root(request)
     credentials = await credentials_of(request)
     if credentials.agent is None:
         raise Unauthenticated("sign in as the pod's owner to manage its grants")
-    root = _named_root(request)
     if store.storages.owner(root) != credentials.agent:
         raise NotFound(f"no storage at {store.url(root)} whose grants you manage")
     return root
@@ -143,6 +152,7 @@ async def ask(request: web.Request) -> web.StreamResponse:
     with the status, whose URL is in Location."""
     app = request.app
     store = app[STORE]
+    await _live_root(request)  # an erased pod is gone for everyone, signed in or not
     credentials = await credentials_of(request)
     if credentials.agent is None or credentials.client_id is None:
         raise Unauthenticated("sign in (a Solid-OIDC token of your app) to ask for access")

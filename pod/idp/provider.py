@@ -21,7 +21,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, TypeVar, final
 from urllib.parse import unquote, urlencode, urlsplit
@@ -184,17 +184,28 @@ class Consent:
 @final
 @dataclass(frozen=True, slots=True)
 class TrustedRedirect:
-    """A redirect URI a person has been sent to with a code: errors may go there unasked."""
+    """A redirect URI a person has been sent to with a code: errors may go there unasked.
+    `account` says whose it is, so erasing the account finds it (the key is a hash); None in
+    records written before it was kept."""
 
     client_id: str
     redirect_uri: str
+    account: str | None = None
 
     def to_json(self) -> Record:
-        return {"client_id": self.client_id, "redirect_uri": self.redirect_uri}
+        found: Record = {"client_id": self.client_id, "redirect_uri": self.redirect_uri}
+        if self.account is not None:
+            found["account"] = self.account
+        return found
 
     @classmethod
     def from_json(cls, key: str, data: Record) -> TrustedRedirect:
-        return cls(str(data["client_id"]), str(data["redirect_uri"]))
+        account = data.get("account")
+        return cls(
+            str(data["client_id"]),
+            str(data["redirect_uri"]),
+            None if account is None else str(account),
+        )
 
 
 @final
@@ -504,7 +515,7 @@ class Provider:
         await self.clients.mark_used(request.client_id)
         await self._redirects.put(
             _redirect_key(account.id, request.client_id, request.redirect_uri),
-            TrustedRedirect(request.client_id, request.redirect_uri),
+            TrustedRedirect(request.client_id, request.redirect_uri, account.id),
         )
         scope = request.scope
         if remember:
@@ -800,6 +811,29 @@ class Provider:
             if grant.account == account.id:
                 await self._refresh_tokens.delete(key)
         log.info("every token of account %s revoked", account.id)
+
+    async def forget_account(self, account_id: str, webids: Collection[str], *, whole: bool) -> int:
+        """Delete what lets apps act for `account_id` as `webids` (its erasure): remembered
+        consents, refresh tokens and unredeemed codes, and (`whole`: the account goes) the
+        remembered redirects. Unlike `revoke_app` it writes no revocation, which would name
+        the WebID: tokens issued already stop verifying once the WebID's profile is gone
+        (`pod.auth.webid`). Returns the records deleted."""
+        deleted = 0
+        prefix = f"{account_id}|"
+        for key, consent in await self._consents.items():
+            if key.startswith(prefix) and (whole or consent.webid in webids):
+                deleted += await self._consents.delete(key)
+        for key, grant in await self._refresh_tokens.items():
+            if grant.account == account_id and (whole or grant.webid in webids):
+                deleted += await self._refresh_tokens.delete(key)
+        for key, code in await self._codes.items():
+            if code.account == account_id and (whole or code.webid in webids):
+                deleted += await self._codes.delete(key)
+        if whole:
+            for key, redirect in await self._redirects.items():
+                if redirect.account == account_id:
+                    deleted += await self._redirects.delete(key)
+        return deleted
 
     async def revoke_credential(self, account: Account, client_id: str) -> None:
         """Delete client credentials of `account`; their access tokens stop working at once.

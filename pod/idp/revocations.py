@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final, final
 
@@ -90,6 +91,16 @@ class Revocations:
         await self._records.put(key, Revocation(webid, client_id, now), ttl=self.keep)
         self._before = {k: t for k, t in self._before.items() if t > now - self.keep}
         self._before[key] = now
+
+    async def forget(self, webids: Collection[str]) -> int:
+        """Delete the records naming `webids` (they are erased, and their profiles with them,
+        so no token issued for them verifies any more); how many there were."""
+        forgotten = 0
+        for key, revocation in await self._records.items():
+            if revocation.webid in webids and await self._records.delete(key):
+                self._before.pop(key, None)
+                forgotten += 1
+        return forgotten
 
     async def is_revoked(self, *, webid: str, client_id: str, issued_at: float) -> bool:
         """Whether a token issued at `issued_at` (its `iat`, whole seconds) was revoked. A token

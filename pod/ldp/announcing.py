@@ -78,3 +78,6 @@ class AnnouncingStore(Passthrough):
 
     async def create_storage(self, path: str, *, owner: str | None = None) -> WriteResult:
         return self._announce(await self.inner.create_storage(path, owner=owner))
+
+    async def remove_storage(self, path: str) -> WriteResult:
+        return self._announce(await self.inner.remove_storage(path))

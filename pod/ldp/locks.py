@@ -94,3 +94,7 @@ class LockingStore(Passthrough):
     async def create_storage(self, path: str, *, owner: str | None = None) -> WriteResult:
         async with self.locker.hold(path):
             return await self.inner.create_storage(path, owner=owner)
+
+    async def remove_storage(self, path: str) -> WriteResult:
+        async with self.locker.hold(path):
+            return await self.inner.remove_storage(path)

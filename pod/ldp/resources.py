@@ -168,6 +168,12 @@ class ResourceStore(Protocol):
         """Make container `path` (created if missing) a storage root owned by WebID `owner`."""
         ...
 
+    async def remove_storage(self, path: str) -> WriteResult:
+        """Delete storage root `path`, emptied beforehand, with its own auxiliary resources
+        (the erasure of a pod: HTTP can never delete a root). Nothing to do if it is gone;
+        Conflict if it still holds anything, or is a container but no storage root."""
+        ...
+
 
 _OPERATIONS: Final = (
     "open",
@@ -180,6 +186,7 @@ _OPERATIONS: Final = (
     "patch",
     "delete",
     "create_storage",
+    "remove_storage",
 )
 
 
@@ -258,6 +265,9 @@ class Passthrough:
 
     async def create_storage(self, path: str, *, owner: str | None = None) -> WriteResult:
         return await self.inner.create_storage(path, owner=owner)
+
+    async def remove_storage(self, path: str) -> WriteResult:
+        return await self.inner.remove_storage(path)
 
 
 L = TypeVar("L")

@@ -417,6 +417,25 @@ class SolidRules:
         changes.append(ResourceChanged(Change.UPDATE, path, meta))
         return WriteResult(path, False, meta, tuple(changes))
 
+    async def remove_storage(self, path: str) -> WriteResult:
+        if await self.backend.stat(path) is None:
+            return WriteResult(path, False, None, ())  # removed already: a resumed erasure
+        if not self.storages.is_root(path):
+            raise Conflict(f"{path} is not a storage root")
+        children = await self.backend.children(path)
+        if any(not paths.is_auxiliary(c.path) for c in children):
+            raise Conflict(f"storage {path} is not empty; delete what it holds first")
+        changes: list[ResourceChanged] = []
+        for aux in children:  # the root's .acl and .meta, which no request may delete
+            await self.backend.delete(aux.path)
+            changes.append(ResourceChanged(Change.DELETE, aux.path))
+        await self.backend.delete(path)
+        changes.append(ResourceChanged(Change.DELETE, path))  # Storages.follow forgets it
+        parent = paths.parent(path)
+        if parent is not None:
+            changes.append(ResourceChanged(Change.REMOVE, parent, child=path))
+        return WriteResult(path, False, None, tuple(changes))
+
     # --- helpers --------------------------------------------------------------------------
 
     async def _prepare_body(

@@ -11,7 +11,9 @@ Contract (every implementation):
   machine too.
 - Opening a segment to append to it cuts off a torn tail (whatever follows the last record
   that verifies), so a torn record never stays mid-file.
-- Segments are only ever appended to, or dropped whole (retention, `drop`).
+- Segments are only ever appended to, or dropped whole (retention, `drop`), or replaced whole
+  and atomically by `rewrite` (an erasure taking a person's name out of other people's logs),
+  called on the thread that appends.
 - Keys and days are names the caller checks (hex digests, `YYYY-MM-DD`); nothing a request
   controls reaches a file name.
 """
@@ -130,6 +132,12 @@ class Journal(Protocol):
         """Delete everything of `key`."""
         ...
 
+    def rewrite(self, key: str, day: str, payloads: list[bytes]) -> None:
+        """Replace segment `day` of `key` with `payloads`, atomically (the old segment or the
+        new one survives a crash). Call it on the thread that appends, with no append between
+        the `read` it rewrites and this call."""
+        ...
+
     def get_meta(self, key: str) -> bytes | None:
         """The small document kept beside `key`'s segments (its settings), or None."""
         ...
@@ -177,6 +185,9 @@ class MemoryJournal:
     def drop(self, key: str) -> None:
         self.segments.pop(key, None)
         self.meta.pop(key, None)
+
+    def rewrite(self, key: str, day: str, payloads: list[bytes]) -> None:
+        self.segments.setdefault(key, {})[day] = bytearray(b"".join(map(frame, payloads)))
 
     def get_meta(self, key: str) -> bytes | None:
         return self.meta.get(key)
@@ -347,6 +358,25 @@ class FileJournal:
                 os.unlink(entry.path)
             folder.rmdir()
             self._new_dirs.add(self.directory)
+
+    def rewrite(self, key: str, day: str, payloads: list[bytes]) -> None:
+        _check(key, day)
+        self._forget(key, day)  # the next append opens the new segment
+        folder = self.directory / key
+        temporary = folder / (day + SUFFIX + ".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+        try:
+            data = b"".join(map(frame, payloads))
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, folder / (day + SUFFIX))
+        if self.fsync:
+            fsync_directory(folder)
 
     def get_meta(self, key: str) -> bytes | None:
         _check(key)

@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
 from typing import Any, Final, NamedTuple, final
@@ -334,6 +334,38 @@ class DisclosureLog:
         """Forget `root`'s whole log (its pod is erased)."""
         self.journal.drop(key_of(root))
 
+    async def pseudonymise(
+        self, agents: Collection[str], urn: str, *, erased: Callable[[str], bool]
+    ) -> int:
+        """Name `urn` instead of `agents` in every pod's log (GDPR Art. 17: an erased person's
+        WebID leaves other owners' records, which still show that someone read what, when and
+        under which grant), with a client id `erased` says was in an erased pod; returns the
+        records changed. The segments are searched in a thread; each one that names them is
+        then read again and replaced with no await in between, on the loop that appends, so
+        no record written meanwhile is lost."""
+        self.flush_counts()
+        needles = [_STRING(agent)[1:-1].encode() for agent in agents]
+        changed = 0
+        for key, day in await asyncio.to_thread(self._naming, needles):
+            kept = []
+            for payload in self.journal.read(key, day):
+                if any(n in payload for n in needles):
+                    payload, hit = _replaced(payload, agents, urn, erased)
+                    changed += hit
+                kept.append(payload)
+            self.journal.rewrite(key, day, kept)
+            await asyncio.sleep(0)  # let requests in between segments
+        return changed
+
+    def _naming(self, needles: list[bytes]) -> list[tuple[str, str]]:
+        """The segments (key, day) holding any of `needles`."""
+        return [
+            (key, day)
+            for key in self.journal.all_keys()
+            for day in self.journal.days(key)
+            if any(n in payload for payload in self.journal.read(key, day) for n in needles)
+        ]
+
     async def read(
         self, root: str, filters: Filters, *, limit: int = DEFAULT_LIMIT, choices: bool = False
     ) -> Report:
@@ -402,6 +434,23 @@ class DisclosureLog:
         """Write what is counted, sync, close (at shutdown)."""
         self.flush_counts()
         self.journal.close()
+
+
+def _replaced(
+    payload: bytes, agents: Collection[str], urn: str, erased: Callable[[str], bool]
+) -> tuple[bytes, int]:
+    """The record with `urn` for an erased agent or client; whether it changed."""
+    try:
+        record = json.loads(payload)
+    except ValueError:
+        return payload, 0
+    if not isinstance(record, dict) or record.get("a") not in agents:
+        return payload, 0
+    record["a"] = urn
+    client = record.get("c")
+    if isinstance(client, str) and erased(client):
+        record["c"] = urn
+    return _ENCODE(record).encode(), 1
 
 
 def _parsed(payloads: Iterable[bytes]) -> Iterable[dict[str, Any]]:

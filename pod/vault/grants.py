@@ -16,7 +16,7 @@ import contextlib
 import enum
 import hashlib
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final, final
@@ -541,6 +541,37 @@ class GrantBook:
             history=(*grant.history, GrantEvent(EventKind.WITHDRAWN, now, None)),
         )
         return await self._rewrite(grant, changed)
+
+    async def pseudonymise(
+        self,
+        root: str,
+        agents: Collection[str],
+        urn: str,
+        *,
+        erased: Callable[[str], bool],
+        now: float,
+    ) -> int:
+        """Name `urn` instead of `agents` in the grants of storage `root` given to them, withdrawn
+        from now on (GDPR Art. 17: the erased person's WebID leaves other owners' records; the
+        grant's history stays). A client id `erased` says was in an erased pod becomes `urn`
+        too. Returns how many records changed."""
+        changed = 0
+        for grant in await self.all_in(root):
+            if grant.recipient not in agents:
+                continue
+            history = grant.history
+            if grant.withdrawn_at is None:
+                history = (*history, GrantEvent(EventKind.WITHDRAWN, now, None))
+            new = replace(
+                grant,
+                recipient=urn,
+                client=urn if erased(grant.client) else grant.client,
+                withdrawn_at=grant.withdrawn_at if grant.withdrawn_at is not None else now,
+                history=history,
+            )
+            await self._rewrite(grant, new)
+            changed += 1
+        return changed
 
     async def _rewrite(self, old: Grant, new: Grant) -> Grant:
         await rewrite_record(self.store, old.path, self._turtle(new), version=old.version)

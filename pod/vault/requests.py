@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final, final
 
@@ -32,7 +32,7 @@ from pod.errors import (
     TooManyRequests,
 )
 from pod.ldp import rdf
-from pod.ldp.conditions import Conditions
+from pod.ldp.conditions import NO_CONDITIONS, Conditions
 from pod.ldp.locks import MemoryLocker
 from pod.ldp.resources import ResourceStore
 from pod.vault import grants
@@ -345,6 +345,34 @@ class RequestBook:
         except PreconditionFailed as exc:
             raise Conflict("the request was decided meanwhile") from exc
         return refusal
+
+    async def pseudonymise(
+        self,
+        root: str,
+        agents: Collection[str],
+        urn: str,
+        *,
+        erased: Callable[[str], bool],
+        now: float,
+    ) -> int:
+        """Name `urn` instead of `agents` in the requests they made in storage `root`, without
+        the words they wrote, and closed (denied now unless denied before): the erased person
+        can no longer be answered. A client id `erased` says was in an erased pod becomes `urn`
+        too. Returns how many records changed."""
+        changed = 0
+        for request in await self.all_in(root):
+            if request.requester not in agents:
+                continue
+            new = replace(
+                request,
+                requester=urn,
+                client=urn if erased(request.client) else request.client,
+                texts={},
+                denied_at=request.denied_at if request.denied_at is not None else now,
+            )
+            await grants.put_record(self.store, request.path, self._turtle(new), NO_CONDITIONS)
+            changed += 1
+        return changed
 
     def _turtle(self, request: AccessRequest) -> bytes:
         return to_turtle(request, self.store.url, server=self.store.base_url)

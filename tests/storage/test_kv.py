@@ -518,6 +518,42 @@ STORED: list[tuple[str, str, Record]] = [
     ("server", "base_url", {"url": "https://pod.example/"}),
     ("usage", "/ann/", {"used": 123456, "clean": False, "counted_at": 1700000000.5}),
     ("quotas", "/ann/", {"bytes": 100000000}),
+    (
+        "redirects",
+        "ee" * 32,
+        {"client_id": "c", "redirect_uri": "https://app.example/cb", "account": "a1"},
+    ),
+    ("held_names", "07" * 32, {"until": 1700000000.5, "receipt": "r1", "reclaim": "08" * 32}),
+    (
+        "erasures",
+        "r1",
+        {
+            "erased_at": 1700000000.5,
+            "scope": "account",
+            "pods": 1,
+            "files": 12,
+            "bytes": 3456,
+            "records": 7,
+            "log_lines": 2,
+            "shared": 1,
+            "held_until": 1731536000.5,
+        },
+    ),
+    (
+        "erasure_jobs",
+        "r2",
+        {
+            "account": "a1",
+            "scope": "pod",
+            "pods": ["ann"],
+            "webids": ["https://pod.example/ann/profile/card#me"],
+            "started": 1700000000.5,
+            "held_until": 1731536000.5,
+            "reclaim": "08" * 32,
+            "counts": {"done": 4, "files": 12},
+        },
+    ),
+    ("tombstone_key", "hmac", {"secret": "09" * 32}),
 ]
 
 
