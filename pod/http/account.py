@@ -66,6 +66,7 @@ def urls(base: str) -> dict[str, str]:
         "access": a + "access",
         "disclosures": a + "disclosures",
         "data": a + "data/",
+        "erase": a + "erase",
         "reset": a + "reset",
         "export": a + "export/",  # + a pod's name: its copy (pod.http.rights_api)
         "import_pod": a + "import",
