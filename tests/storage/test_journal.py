@@ -184,7 +184,7 @@ def test_segments_closed_to_bound_open_files_are_synced_and_appended_to_again(
     tmp_path: Path,
 ) -> None:
     journal = FileJournal(tmp_path / "journal", fsync=True)
-    keys = [f"{i:032x}" for i in range(70)]  # more than it keeps open
+    keys = [f"{i:032x}" for i in range(140)]  # more than it keeps open (128)
     for key in keys:
         journal.append(key, DAY, b"first")
     journal.sync()  # the closed ones are opened again to be synced
