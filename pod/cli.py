@@ -195,6 +195,11 @@ def _admin_parser(commands: Any) -> None:
     ):
         action = actions.add_parser(name, help=text)
         action.add_argument("email", help="the account's e-mail address")
+    erase = actions.add_parser(
+        "erase", help="erase an account, or one of its pods, with everything of it (no undo)"
+    )
+    erase.add_argument("email", help="the account's e-mail address")
+    erase.add_argument("--pod", help="erase only this pod of the account")
 
 
 _UNIT_BYTES: Final = {
@@ -441,6 +446,13 @@ async def _admin(args: argparse.Namespace) -> str:
             if args.recount:
                 answer = await call("POST", pod + "/recount")
             return json.dumps(answer, indent=2)
+        if args.action == "erase":
+            body = (
+                {"email": args.email}
+                if args.pod is None
+                else {"email": args.email, "pod": args.pod}
+            )
+            return json.dumps(await call("POST", "erase", body), indent=2)
         path = {"disable": "disable", "enable": "enable", "reset-link": "reset-links"}
         return json.dumps(await call("POST", path[args.action], {"email": args.email}), indent=2)
 

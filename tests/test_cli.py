@@ -452,3 +452,62 @@ async def test_account_delete_erases_one_pod_then_the_account(tmp_path: Path) ->
         done = run_cli("account", "delete", *login)
         assert done.returncode == 1
         assert "wrong e-mail address or password" in done.stderr
+
+
+async def test_admin_erase_takes_a_pod_then_the_account_without_its_password(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    data = tmp_path / "data"
+    args = ("--port", str(port), "--host", "127.0.0.1", "--data-dir", str(data))
+    with server(*args, "--fsync", "off", "--password-cost", "10") as proc:
+        await wait_up(base, proc)
+        login = ("--server", base, "--email", "bea@example.org", "--password", "long enough")
+        assert run_cli("account", "create", *login, "--pod", "bea-one").returncode == 0
+        async with aiohttp.ClientSession() as s:
+            answer = await s.post(
+                base + ".account/api/login",
+                json={"email": "bea@example.org", "password": "long enough"},
+            )
+            token = (await answer.json())["token"]
+            made = await s.post(
+                base + ".account/api/pods",
+                json={"name": "bea-two"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert made.status == 201
+
+        def admin(*command: str) -> subprocess.CompletedProcess[str]:
+            return run_cli("admin", "--server", base, "--data-dir", str(data), *command)
+
+        done = admin("erase", "bea@example.org", "--pod", "bea-two")
+        assert done.returncode == 0, done.stderr
+        erased = json.loads(done.stdout)
+        assert (erased["receipt"]["scope"], erased["receipt"]["pods"]) == ("pod", 1)
+        assert erased["reclaimCode"]
+        [account] = json.loads(admin("accounts", "--json").stdout)["accounts"]
+        assert [pod["name"] for pod in account["pods"]] == ["bea-one"]
+        async with aiohttp.ClientSession() as s:
+            async with s.get(base + "bea-two/profile/card") as r:
+                assert r.status == 410
+            async with s.get(base + "bea-one/profile/card") as r:
+                assert r.status == 200  # the other pod stays
+
+        done = admin("erase", "bea@example.org")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["receipt"]["scope"] == "account"
+        assert json.loads(admin("accounts", "--json").stdout)["accounts"] == []
+        async with aiohttp.ClientSession() as s, s.get(base + "bea-one/profile/card") as r:
+            assert r.status == 410
+        webid = base + "bea-one/profile/card#me"
+        done = run_cli("client", "create", *login, "--webid", webid, "--name", "x")
+        assert done.returncode == 1  # its log-in is gone with it
+        done = admin("erase", "bea@example.org")
+        assert done.returncode == 1
+        assert "no account has that e-mail address" in done.stderr
+        assert "Traceback" not in done.stderr
+    # Nothing in the data directory names the account any more.
+    for path in data.rglob("*"):
+        if path.is_file():
+            assert b"bea@example.org" not in path.read_bytes(), path

@@ -29,7 +29,7 @@ from aiohttp import hdrs, web
 from pod.accounts.service import RESET_LIFETIME, Account, all_accounts
 from pod.errors import BadRequest, MethodNotAllowed, NotFound
 from pod.http.bodies import read_json
-from pod.http.keys import ACCOUNTS, PROVIDER, QUOTAS, SESSIONS, SETTINGS, STORE
+from pod.http.keys import ACCOUNTS, ERASURE, PROVIDER, QUOTAS, SESSIONS, SETTINGS, STORE
 from pod.storage.claim import FILE_MODE, make_dirs
 
 PREFIX: Final = ".account/api/admin/"
@@ -210,6 +210,26 @@ async def post_reset_link(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def post_erase(request: web.Request) -> web.StreamResponse:
+    """Erase an account (`{"email"}`), or one of its pods (`{"email", "pod"}`), as its owner can
+    on the erase page but without its password (pod.rights.erasure): the receipt and the
+    reclaim code, shown this once."""
+    body = await _body(request)
+    email, pod = body.get("email"), body.get("pod")
+    if not isinstance(email, str) or not email:
+        raise BadRequest("email is required (a string)")
+    if pod is not None and (not isinstance(pod, str) or not pod):
+        raise BadRequest("pod must be a pod's name (a string), or left out to erase the account")
+    account = await request.app[ACCOUNTS].by_email(email)
+    receipt, code = await request.app[ERASURE].erase(
+        account, password=None, pods=None if pod is None else [pod]
+    )
+    return web.json_response(
+        {"receipt": receipt.as_json(), "reclaimCode": code},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 def add_admin_routes(app: web.Application, *, base_path: str) -> None:
     a = base_path + PREFIX
     for path, methods in (
@@ -219,6 +239,7 @@ def add_admin_routes(app: web.Application, *, base_path: str) -> None:
         ("disable", {"POST": post_disable}),
         ("enable", {"POST": post_enable}),
         ("reset-links", {"POST": post_reset_link}),
+        ("erase", {"POST": post_erase}),
     ):
         handler = _admin(methods)
         for method in METHODS:
