@@ -214,6 +214,9 @@ class Tombstones:
         # Storage roots whose name is held while their pod is being erased: their requests
         # answer 410 from the hold on, though the pod is still there.
         self.frozen: set[str] = set()
+        # The keys of the holds there are (expired ones too, until the store says they went),
+        # following the feed: while there are none, no request needs `check`.
+        self._held_keys: set[str] = set()
 
     # --- the key and the names ----------------------------------------------------------------
 
@@ -222,6 +225,7 @@ class Tombstones:
         stopped half-way: it resumes at start-up). Call at start, after the store is open."""
         await self._key()
         held = {key for key, _ in await self._held.items()}
+        self._held_keys |= held
         self.frozen = {root for root in self.storages.roots() if self._root_key(root) in held}
 
     async def _key(self) -> bytes:
@@ -243,6 +247,7 @@ class Tombstones:
     async def hold(self, name: str, hold: Hold) -> None:
         """Hold `name` back until `hold.until` (idempotent: the job may repeat this step)."""
         key = self._name_key(await self._key(), name)
+        self._held_keys.add(key)  # before the hold is stored: never a moment unchecked
         await self._held.put(key, hold, ttl=max(1.0, hold.until - self.clock()))
         self.frozen.add(f"/{name}/")
         self._checked.pop(name)
@@ -276,7 +281,10 @@ class Tombstones:
     def may_be_held(self, path: str) -> bool:
         """Whether a request for `path` needs `check`: not when it is in a live pod (one whose
         name is not held). Every request to a pod pays this test, so it looks at the first
-        segment only (pods are top-level, `pod.accounts.pods`): a slice and a look-up."""
+        segment only (pods are top-level, `pod.accounts.pods`): a slice and a look-up; and
+        while no name is held at all (no erasure in `name_hold_days`), nothing."""
+        if not self._held_keys:
+            return False
         end = path.find("/", 1)
         if end < 0:
             return True
@@ -304,6 +312,10 @@ class Tombstones:
         if not isinstance(event, RecordChanged) or event.namespace != HELD_NAMES.name:
             return
         self._checked.clear()
+        if event.change is Change.DELETE:
+            self._held_keys.discard(event.key)
+        else:
+            self._held_keys.add(event.key)
         for root in self.storages.roots():
             if self._root_key(root) == event.key:
                 if event.change is Change.DELETE:
