@@ -134,7 +134,7 @@ async def _export(request: web.Request, account: Account) -> web.StreamResponse:
             else:
                 log.exception("the export of %s failed", root)
             if request.transport is not None:
-                request.transport.close()
+                request.transport.abort()  # not close(): that would wait for the client to read
             return response
     log.info("exported %s for account %s (%d bytes of data)", root, account.id, counted[1])
     return response

@@ -277,17 +277,15 @@ def _pax_records(data: bytes, near: str) -> dict[str, str]:
     at = 0
     while at < len(data) and data[at] != 0:
         space = data.find(b" ", at, at + 20)
+        digits = data[at:space] if space > at else b""
+        end = at + int(digits) if digits.isdigit() else at
+        key, sep, value = data[space + 1 : end - 1].partition(b"=")
+        if end <= at or end > len(data) or data[end - 1] != 0x0A or not sep:
+            raise ArchiveError(f"a pax header near {near} is damaged", member=near)
         try:
-            length = int(data[at:space]) if space > at else 0
-            end = at + length
-            if length <= 0 or end > len(data) or data[end - 1] != 0x0A:
-                raise ValueError("a record's length is wrong")
-            key, sep, value = data[space + 1 : end - 1].partition(b"=")
-            if not sep:
-                raise ValueError("a record has no '='")
             found[key.decode()] = value.decode()
-        except ValueError as exc:  # UnicodeDecodeError is one
-            raise ArchiveError(f"a pax header near {near} is damaged: {exc}", member=near) from exc
+        except UnicodeDecodeError as exc:
+            raise ArchiveError(f"a pax header near {near} is not UTF-8", member=near) from exc
         at = end
     return found
 

@@ -240,10 +240,17 @@ async def import_pod(
 def _check_documents(file: IO[bytes], limits: archive.Limits, plan: _Plan) -> None:
     """Parse every RDF document and container description of the archive (and rename it,
     for another root): BadRequest naming the first that fails. Blocking."""
+    logged = None
     try:
         for member, media, reader in archive.members(file, limits):
+            if member.startswith(LOG):
+                logged = member
             if not member.startswith(POD):
                 continue
+            if logged is not None:
+                # The export writes the log after the pod, so only a failed write of the log
+                # (the disk is full) can come after writes the log would then have to undo.
+                raise BadRequest(f"the archive member {member} follows {logged}: not an export")
             path = _path_of(plan.root, member)
             if not (paths.is_container(path) or rdf.is_rdf_type(media)):
                 continue
@@ -348,14 +355,20 @@ async def _take_back(targets: Targets, account_id: str, name: str, root: str, un
             if await store.head(path) is not None:
                 whole = False
                 log.error("a failed import left %s: %s", store.url(path), exc)
+    if undo.claimed or undo.written:
+        await _prune(store, root)  # containers a write made on its way (no member named them)
     if undo.root_described and not undo.claimed:
         with contextlib.suppress(PodError):
             await store.put(root, data=b"", content_type=rdf.TURTLE)
-    if targets.disclosures is not None:
-        journal, key = targets.disclosures.journal, key_of(root)
-        for day in undo.log_days:
-            with contextlib.suppress(OSError):
-                journal.rewrite(key, day, [])  # on the loop, as the journal's appends
+    disclosures = targets.disclosures
+    if disclosures is not None and undo.log_days:
+        if undo.claimed:
+            disclosures.drop(root)  # a new pod's log: only what was restored
+        else:
+            journal, key = disclosures.journal, key_of(root)
+            for day in undo.log_days:  # emptied (the journal drops whole pods or old days)
+                with contextlib.suppress(OSError):
+                    journal.rewrite(key, day, [])  # on the loop, as the journal's appends
     if not undo.claimed or not whole:
         return
     try:
@@ -407,6 +420,19 @@ async def _check_empty(store: ResourceStore, root: str) -> None:
             + (", ..." if len(others) > 3 else "")
             + "): import into a new pod name, or into a pod that holds only its root .acl"
         )
+
+
+async def _prune(store: ResourceStore, container: str) -> None:
+    """Delete the empty containers under `container`, deepest first."""
+    try:
+        children = await backend_of(store).children(container)
+    except PodError:
+        return
+    for child in children:
+        if child.is_container:
+            await _prune(store, child.path)
+            with contextlib.suppress(PodError):
+                await store.delete(child.path)  # Conflict if it holds anything: kept
 
 
 async def _claim(targets: Targets, account: Account, name: str) -> None:

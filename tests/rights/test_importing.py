@@ -7,6 +7,7 @@ reclaim code. Over real HTTP, once per storage backend."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -25,6 +26,7 @@ from pod.config import Settings
 from pod.http.keys import ACCOUNTS, DISCLOSURES, STORE
 from pod.ldp.resources import layer
 from pod.ldp.rules import SolidRules
+from pod.rights import archive
 from pod.rights.exporting import CONTAINER
 from pod.vault.disclosures import day_of, key_of
 from tests.conftest import url
@@ -341,19 +343,8 @@ async def test_an_export_nobody_reads_gives_its_slot_back(pod: Pod) -> None:
         await store.put(
             f"/ann/noise/{i}.bin", data=os.urandom(1_000_000), content_type="application/x-noise"
         )
-    server = pod.client.client.server
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, (server.host, server.port))
-    reader, writer = await asyncio.open_connection(sock=sock)
+    _, writer = await _stalled_export(pod)
     try:
-        writer.write(
-            b"GET /.account/api/pods/ann/export HTTP/1.1\r\nHost: pod.example\r\n"
-            + f"Authorization: Bearer {pod.token}\r\n\r\n".encode()
-        )
-        await writer.drain()
-        assert (await reader.readline()).startswith(b"HTTP/1.1 200")
         # It reads nothing more. Within body_timeout (1 s) of its stalling, the slot is free.
         deadline = time.monotonic() + 15
         while True:
@@ -368,6 +359,64 @@ async def test_an_export_nobody_reads_gives_its_slot_back(pod: Pod) -> None:
             await asyncio.sleep(0.5)
     finally:
         writer.close()
+
+
+async def _stalled_export(pod: Pod) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """An export request from a client with a small receive buffer; its status line read."""
+    server = pod.client.client.server
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (server.host, server.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(
+        b"GET /.account/api/pods/ann/export HTTP/1.1\r\nHost: pod.example\r\n"
+        + f"Authorization: Bearer {pod.token}\r\n\r\n".encode()
+    )
+    await writer.drain()
+    assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+    return reader, writer
+
+
+async def test_an_export_that_fails_half_way_is_cut_and_gives_its_slot_back(
+    pod: Pod, backend_kind: str, data_dir: Any
+) -> None:
+    if backend_kind != "fs":
+        pytest.skip("a file changed in place, by hand, under the file backend")
+    await pod.app[STORE].put(
+        "/ann/aaa.bin", data=os.urandom(20_000_000), content_type="application/x-noise"
+    )
+    reader, writer = await _stalled_export(pod)
+    try:
+        await asyncio.sleep(0.3)  # the export is streaming aaa.bin, stalled by the client
+        os.truncate(data_dir / "ann" / "aaa.bin", 1_000_000)  # as someone on the server might
+        received = bytearray()
+        with contextlib.suppress(ConnectionError):
+            while chunk := await asyncio.wait_for(reader.read(1 << 20), timeout=10):
+                received += chunk
+    finally:
+        writer.close()
+    body = bytes(received).split(b"\r\n\r\n", 1)[-1]
+    with pytest.raises(archive.ArchiveError):  # cut: no manifest, so it never imports
+        archive.scan(io.BytesIO(_unchunked(body)))
+    r = await pod.client.get("/.account/api/pods/ann/export", headers=pod.auth, as_agent=None)
+    assert r.status == 200, await r.text()  # the slot is free again
+
+
+def _unchunked(body: bytes) -> bytes:
+    """The data of an HTTP/1.1 chunked body, as far as it arrived."""
+    out = bytearray()
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0], 16)
+        except ValueError:
+            break
+        if size == 0:
+            break
+        out += rest[:size]
+        body = rest[size + 2 :]
+    return bytes(out)
 
 
 # --- 5. access log records of the wrong types ---------------------------------------------------
