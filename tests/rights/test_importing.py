@@ -83,10 +83,16 @@ def _tar(members: list[tuple[tarfile.TarInfo, bytes]]) -> bytes:
     return out.getvalue()
 
 
-def _info(name: str, kind: bytes = tarfile.REGTYPE, **pax: str) -> tarfile.TarInfo:
+def _info(
+    name: str,
+    kind: bytes = tarfile.REGTYPE,
+    *,
+    media: str = "text/plain",
+    pax: dict[str, str] | None = None,
+) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type = kind
-    info.pax_headers = {"KLUIS.type": "text/plain", **pax}
+    info.pax_headers = {"KLUIS.type": media, **(pax or {})}
     return info
 
 
@@ -140,8 +146,8 @@ async def test_a_manifest_over_its_limit_is_refused_before_it_is_read(pod: Pod) 
     padded = json.dumps(manifest).encode() + b" " * (16 * 1024 * 1024)  # still valid JSON
     data = _tar(
         [
-            (_info("pod/" + CONTAINER, **{"KLUIS.type": "text/turtle"}), b""),
-            (_info("manifest.json", **{"KLUIS.type": "application/json"}), padded),
+            (_info("pod/" + CONTAINER, media="text/turtle"), b""),
+            (_info("manifest.json", media="application/json"), padded),
         ]
     )
     r = await _import(pod, "padded", data)
@@ -196,7 +202,7 @@ def _device(kind: bytes) -> tarfile.TarInfo:
         (  # a sparse file in the pax form (GNU tar 1.28 --sparse --format=posix)
             _info(
                 "pod/sparse.pax",
-                **{"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.realsize": "9"},
+                pax={"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.realsize": "9"},
             ),
             "pod/sparse.pax",
         ),
@@ -221,7 +227,7 @@ async def test_anything_but_a_regular_file_is_refused_by_name(
 ) -> None:
     data = _tar(
         [
-            (_info("pod/" + CONTAINER, **{"KLUIS.type": "text/turtle"}), b""),
+            (_info("pod/" + CONTAINER, media="text/turtle"), b""),
             (_info("pod/fine.txt"), b"fine"),
             (info, b"123456789"),
         ]
