@@ -583,3 +583,34 @@ async def test_erase_sign_up_again_and_import_with_the_reclaim_code(pod: Pod, bo
     # The hold is over: the code is used up.
     r = await pod.client.get("/ann/profile/card", as_agent=None)
     assert r.status == 200
+
+
+async def test_the_import_form_takes_a_reclaim_code(pod: Pod) -> None:
+    exported = await _export(pod)
+    r = await pod.client.delete(
+        "/.account/api/me", json={"password": PASSWORD}, headers=pod.auth, as_agent=None
+    )
+    assert r.status == 200, await r.text()
+    code = (await r.json())["reclaimCode"]
+    r = await pod.client.post(
+        "/.account/api/accounts",
+        json={"email": "ann@example.org", "password": PASSWORD},
+        as_agent=None,
+    )
+    assert r.status == 201, await r.text()
+    csrf = await _form_token(pod)
+
+    def form(reclaim: str) -> aiohttp.FormData:
+        data = aiohttp.FormData()
+        data.add_field("csrf", csrf)
+        data.add_field("pod", "ann")
+        data.add_field("reclaim", reclaim)
+        data.add_field("archive", exported, filename="ann.tar.gz", content_type="application/gzip")
+        return data
+
+    r = await pod.client.post("/.account/import", data=form("not-the-code"), as_agent=None)
+    assert r.status == 409, await r.text()
+    assert await pod.app[STORE].head("/ann/") is None
+    r = await pod.client.post("/.account/import", data=form(code), as_agent=None)
+    assert r.status == 200, await r.text()
+    assert await _bytes_of(pod.app, "/ann/data.bin") == pod.files["/ann/data.bin"]
