@@ -28,7 +28,7 @@ import zlib
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
 
@@ -125,8 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     _server_options(import_)
     import_.add_argument("--pod", required=True, help="the name of the pod to import into")
     import_.add_argument("--input", required=True, type=Path, help="the archive to import")
-    # TODO(#15): `--reclaim CODE`, the code an erasure gives for a name it holds back, once
-    # pod.accounts.tombstones (the erase work) is merged and the import route checks held names.
+    import_.add_argument(
+        "--reclaim", help="the reclaim code of an erased pod whose name --pod takes back"
+    )
 
     idp = commands.add_parser("idp", help="identity provider maintenance")
     idp_commands = idp.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -403,7 +404,7 @@ async def _run_command(args: argparse.Namespace) -> dict[str, Any]:
         if args.command == "export":
             return await _export(session, server, token, args.pod, args.output)
         if args.command == "import":
-            return await _import(session, server, token, args.pod, args.input)
+            return await _import(session, server, token, args.pod, args.input, args.reclaim)
         if args.command == "account":  # delete: the password is asked again, as on the page
             target = f"api/pods/{quote(args.pod, safe='')}" if args.pod else "api/me"
             return await _call(
@@ -566,9 +567,16 @@ async def _export(
 
 
 async def _import(
-    session: aiohttp.ClientSession, server: str, token: str, pod: str, archive: Path
+    session: aiohttp.ClientSession,
+    server: str,
+    token: str,
+    pod: str,
+    archive: Path,
+    reclaim: str | None = None,
 ) -> dict[str, Any]:
-    url = f"{server}.account/api/pods/{pod}/import"
+    url = f"{server}.account/api/pods/{quote(pod, safe='')}/import"
+    if reclaim:
+        url += "?" + urlencode({"reclaim": reclaim})
     size = await asyncio.to_thread(os.path.getsize, archive)
     progress = Progress(f"importing into {pod}", size)
 

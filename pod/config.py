@@ -55,6 +55,11 @@ class Settings:
     export_compression: int = _setting(
         3, "zlib level (1 fastest to 9 smallest) of pod export archives."
     )
+    export_seconds: float = _setting(
+        6 * 3600.0,
+        "Longest time, in seconds, one export may take: its connection is cut after (a "
+        "client that reads none of it for body_timeout seconds sooner).",
+    )
     fsync: bool = _setting(True, "fsync files and directories on every write (crash durability).")
     access_log: bool = _setting(True, "Log one line per request.")
     disclosure_log: bool = _setting(
@@ -158,7 +163,7 @@ class Settings:
         # A TCP port is 16 bits; 0 would listen on a random port the base URL does not name.
         if not 1 <= self.port <= 65535:
             raise ValueError(f"port must be between 1 and 65535, not {self.port}")
-        for name in ("idle_timeout", "body_timeout"):
+        for name in ("idle_timeout", "body_timeout", "export_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):

@@ -387,6 +387,37 @@ async def test_export_and_import_commands(tmp_path: Path) -> None:
         assert not (tmp_path / "x").exists()
 
 
+async def test_import_takes_back_an_erased_name_with_its_reclaim_code(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    with server(
+        "--port", str(port), "--host", "127.0.0.1", "--storage", "memory", "--password-cost", "10"
+    ) as proc:
+        await wait_up(base, proc)
+        login = ("--server", base, "--email", "eve@example.org", "--password", "long enough")
+        done = run_cli("account", "create", *login, "--pod", "eve")
+        assert done.returncode == 0, done.stderr
+        output = tmp_path / "eve.tar.gz"
+        done = run_cli("export", *login, "--pod", "eve", "--output", str(output))
+        assert done.returncode == 0, done.stderr
+        done = run_cli("account", "delete", *login)
+        assert done.returncode == 0, done.stderr
+        code = json.loads(done.stdout)["reclaimCode"]
+        done = run_cli("account", "create", *login)
+        assert done.returncode == 0, done.stderr
+        done = run_cli("import", *login, "--pod", "eve", "--input", str(output))
+        assert done.returncode == 1
+        assert "(409)" in done.stderr
+        assert "reclaim code" in done.stderr
+        done = run_cli("import", *login, "--pod", "eve", "--input", str(output), "--reclaim", code)
+        assert done.returncode == 0, done.stderr
+        imported = json.loads(done.stdout)
+        assert imported["created"] is True
+        assert imported["renamed"] is False
+        async with aiohttp.ClientSession() as s, s.get(base + "eve/profile/card") as r:
+            assert r.status == 200  # no longer 410: the hold ended with the import
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True

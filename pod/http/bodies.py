@@ -55,7 +55,7 @@ async def read_body(request: web.Request, *, limit: int | None = None) -> bytes:
         if not chunk:
             if content.at_eof():
                 return b"".join(chunks)
-            chunk = await _in_time(content.read(READ_CHUNK), settings.body_timeout)
+            chunk = await in_time(content.read(READ_CHUNK), settings.body_timeout)
         if not chunk:
             return b"".join(chunks)
         total += len(chunk)
@@ -83,7 +83,7 @@ async def spool_body(
         read = content.read_chunk
     total = 0
     while True:
-        chunk = await _in_time(read(SPOOL_CHUNK), settings.body_timeout)
+        chunk = await in_time(read(SPOOL_CHUNK), settings.body_timeout)
         if not chunk:
             return total
         total += len(chunk)
@@ -147,7 +147,7 @@ async def read_multipart(
     files: list[Upload] = []
     total = 0
     while True:
-        part = await _in_time(reader.next(), timeout)
+        part = await in_time(reader.next(), timeout)
         if part is None:
             return fields, files
         if not isinstance(part, BodyPartReader):
@@ -156,7 +156,7 @@ async def read_multipart(
             raise BadRequest(f"the form has more than {_MAX_FORM_FIELDS} fields")
         chunks: list[bytes] = []
         while True:
-            chunk = await _in_time(part.read_chunk(READ_CHUNK), timeout)
+            chunk = await in_time(part.read_chunk(READ_CHUNK), timeout)
             if not chunk:
                 break
             total += len(chunk)
@@ -191,7 +191,8 @@ async def read_json(request: web.Request, *, limit: int = SMALL_BODY_BYTES) -> A
         raise BadRequest(f"the body is not JSON: {exc}") from exc
 
 
-async def _in_time(read: Awaitable[T], seconds: float) -> T:
+async def in_time(read: Awaitable[T], seconds: float) -> T:
+    """`read`'s result, or RequestTimeout when it takes longer than `seconds`."""
     try:
         async with asyncio.timeout(seconds):
             return await read

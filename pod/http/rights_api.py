@@ -3,17 +3,22 @@
 - `GET <base>.account/export/<pod>`: the copy, for the account page's "Download a copy" link
   (the account session).
 - `GET <base>.account/api/pods/<pod>/export`: the same with an API token, as `kluis export`.
-- `POST <base>.account/api/pods/<name>/import` (API token; the archive as the body) and
-  `POST <base>.account/import` (the account page's form: multipart, CSRF token first).
+- `POST <base>.account/api/pods/<name>/import` (API token; the archive as the body,
+  `?reclaim=CODE` for a name held after an erasure) and `POST <base>.account/import` (the
+  account page's form: multipart, CSRF token first, the archive last).
 
 A copy is `application/gzip` with `Content-Disposition: attachment` and `Kluis-Export-Bytes`,
 the bytes of pod data it holds (for a progress bar: the archive is compressed and streamed, so
 it has no Content-Length). An archive to import is spooled to `<data_dir>/.kluis/tmp/` (the
-system's temporary directory for memory storage), within `max_import_bytes`.
+system's temporary directory for memory storage), within `max_import_bytes`, once the request
+holds its slot (`Exports`: one export or import per pod and per account, two per server). An
+export's every write waits for its client at most `body_timeout` seconds, and the whole export
+takes at most `export_seconds`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import time
@@ -24,10 +29,11 @@ from typing import IO, Final
 
 from aiohttp import BodyPartReader, hdrs, web
 
+from pod.accounts.pods import check_pod_name
 from pod.accounts.service import Account
 from pod.errors import BadRequest, PodError
 from pod.http.account import account_page, api_account, check_form, require_page_account
-from pod.http.bodies import SMALL_BODY_BYTES, spool_body
+from pod.http.bodies import SMALL_BODY_BYTES, in_time, spool_body
 from pod.http.errors import status_of
 from pod.http.i18n import N_, page_error
 from pod.http.keys import (
@@ -38,6 +44,7 @@ from pod.http.keys import (
     QUOTAS,
     SETTINGS,
     STORE,
+    TOMBSTONES,
 )
 from pod.rights.exporting import Sources, backend_of, export_pod, measure, owned_root
 from pod.rights.importing import Imported, Targets, import_pod
@@ -45,6 +52,7 @@ from pod.rights.importing import Imported, Targets, import_pod
 log = logging.getLogger(__name__)
 
 EXPORT_BYTES: Final = "Kluis-Export-Bytes"
+_IMPORT_FIELDS: Final = ("csrf", "pod", "reclaim")
 
 
 def add_rights_routes(app: web.Application, *, base_path: str) -> None:
@@ -89,8 +97,9 @@ async def get_export_api(request: web.Request) -> web.StreamResponse:
 async def _export(request: web.Request, account: Account) -> web.StreamResponse:
     name = request.match_info["pod"]
     sources = _sources(request)
+    settings = request.app[SETTINGS]
     root = owned_root(account, name)  # NotFound before anything is sent
-    with request.app[EXPORTS].running(root):
+    with request.app[EXPORTS].running(root, account=account.id):
         counted = await measure(backend_of(sources.store), root)
         day = time.strftime("%Y-%m-%d", time.gmtime())
         response = web.StreamResponse(
@@ -103,16 +112,30 @@ async def _export(request: web.Request, account: Account) -> web.StreamResponse:
             }
         )
         await response.prepare(request)
+        idle = settings.body_timeout
+
+        async def write(data: bytes) -> None:
+            # A client that reads nothing holds a slot, a zlib state and a connection: each
+            # write waits for it at most `body_timeout` seconds.
+            async with asyncio.timeout(idle):
+                await response.write(data)
+
         try:
-            await export_pod(sources, account, name, response.write, counted=counted)
-        except (PodError, OSError) as exc:
+            async with asyncio.timeout(settings.export_seconds):
+                await export_pod(sources, account, name, write, counted=counted)
+                async with asyncio.timeout(idle):
+                    await response.write_eof()
+        except Exception as exc:
             # The head is sent: no error answer is possible. Cut the connection, so the
-            # client sees a broken archive rather than a short one that looks whole.
-            log.warning("the export of %s stopped: %s", root, exc)
+            # client sees a broken archive (its manifest is missing) rather than a short one
+            # that looks whole.
+            if isinstance(exc, PodError | OSError):  # TimeoutError is an OSError
+                log.warning("the export of %s stopped: %r", root, exc)
+            else:
+                log.exception("the export of %s failed", root)
             if request.transport is not None:
-                request.transport.close()
+                request.transport.abort()  # not close(): that would wait for the client to read
             return response
-        await response.write_eof()
     log.info("exported %s for account %s (%d bytes of data)", root, account.id, counted[1])
     return response
 
@@ -131,57 +154,80 @@ def _spool(request: web.Request) -> Iterator[IO[bytes]]:
 
 def _targets(request: web.Request) -> Targets:
     app = request.app
+    settings = app[SETTINGS]
     return Targets(
-        store=app[STORE], accounts=app[ACCOUNTS], quotas=app[QUOTAS], disclosures=app[DISCLOSURES]
+        store=app[STORE],
+        accounts=app[ACCOUNTS],
+        quotas=app[QUOTAS],
+        disclosures=app[DISCLOSURES],
+        tombstones=app[TOMBSTONES],
+        max_body_bytes=settings.max_body_bytes,
+        max_rdf_bytes=settings.max_rdf_bytes,
+        max_import_bytes=settings.max_import_bytes,
     )
 
 
 async def post_import_api(request: web.Request) -> web.StreamResponse:
+    """The archive as the body; `?reclaim=CODE` for a name held after an erasure (the query
+    string is left out of the access log, `pod.http.access`)."""
     account = await api_account(request)
     name = request.match_info["pod"]
-    with _spool(request) as file:
-        await spool_body(request, file, limit=request.app[SETTINGS].max_import_bytes)
-        with request.app[EXPORTS].running(f"/{name}/"):
-            done = await import_pod(_targets(request), account, name, file)
+    check_pod_name(name)
+    reclaim = request.query.get("reclaim") or None
+    settings = request.app[SETTINGS]
+    # The slot first: spooling is the costly part a crowd of uploads would share.
+    with request.app[EXPORTS].running(f"/{name}/", account=account.id), _spool(request) as file:
+        await spool_body(request, file, limit=settings.max_import_bytes)
+        done = await import_pod(_targets(request), account, name, file, reclaim=reclaim)
     _log_import(account, done)
     return web.json_response(done.to_json(), status=201 if done.created else 200)
 
 
 async def post_import_page(request: web.Request) -> web.StreamResponse:
-    """The account page's import form: `csrf`, `pod` and then `archive`, in that order (as the
-    form lists them), so the CSRF token is checked before the archive is read."""
+    """The account page's import form: `csrf`, `pod`, maybe `reclaim`, and then `archive`, in
+    that order (as the form lists them), so the CSRF token is checked and the slot taken
+    before the archive is read. Any other part, a part given twice or one after the archive
+    is refused (400): each would be read (or spooled) for nothing."""
     found = await require_page_account(request)
     if isinstance(found, web.Response):
         return found
     session, account = found
     if request.content_type != "multipart/form-data":
         raise BadRequest("send the import form as multipart/form-data")
+    settings = request.app[SETTINGS]
+    timeout = settings.body_timeout
     reader = await request.multipart()
     fields: dict[str, str] = {}
-    with _spool(request) as file:
-        got_archive = False
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                raise BadRequest("the import form holds a nested multipart part")
-            if part.name == "archive":
-                check_form(request, session, fields)  # Forbidden without the CSRF token
-                limit = request.app[SETTINGS].max_import_bytes
-                await spool_body(request, file, limit=limit, content=part)
-                got_archive = True
-            elif part.name in ("csrf", "pod"):
-                fields[part.name] = await _small_field(part)
-        check_form(request, session, fields)
-        if not got_archive:
-            raise BadRequest("choose the archive to import")
-        account = await request.app[ACCOUNTS].require(account.id)
-        name = fields.get("pod", "").strip()
-        try:
-            with request.app[EXPORTS].running(f"/{name}/"):
-                done = await import_pod(_targets(request), account, name, file)
-        except PodError as exc:
-            return await account_page(
-                request, session, account, status=status_of(exc), error=page_error(exc.message)
-            )
+    while True:
+        part = await in_time(reader.next(), timeout)
+        if part is None:
+            break
+        if not isinstance(part, BodyPartReader):
+            raise BadRequest("the import form holds a nested multipart part")
+        if part.name == "archive":
+            break
+        if part.name not in _IMPORT_FIELDS:
+            raise BadRequest(f"the import form has no field {part.name!r}")
+        if part.name in fields:
+            raise BadRequest(f"the import form gives {part.name!r} more than once")
+        fields[part.name] = await _small_field(part, timeout)
+    check_form(request, session, fields)  # Forbidden without the CSRF token
+    if part is None:
+        raise BadRequest("choose the archive to import")
+    account = await request.app[ACCOUNTS].require(account.id)
+    name = fields.get("pod", "").strip()
+    reclaim = fields.get("reclaim", "").strip() or None
+    try:
+        check_pod_name(name)
+        with request.app[EXPORTS].running(f"/{name}/", account=account.id), _spool(request) as f:
+            await spool_body(request, f, limit=settings.max_import_bytes, content=part)
+            if await in_time(reader.next(), timeout) is not None:
+                raise BadRequest("the archive must be the import form's last and only file")
+            done = await import_pod(_targets(request), account, name, f, reclaim=reclaim)
+    except PodError as exc:
+        return await account_page(
+            request, session, account, status=status_of(exc), error=page_error(exc.message)
+        )
     _log_import(account, done)
     account = await request.app[ACCOUNTS].require(account.id)  # with its new pod
     return await account_page(
@@ -192,9 +238,9 @@ async def post_import_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _small_field(part: BodyPartReader) -> str:
+async def _small_field(part: BodyPartReader, seconds: float) -> str:
     value = bytearray()
-    while chunk := await part.read_chunk(4096):
+    while chunk := await in_time(part.read_chunk(4096), seconds):
         value += chunk
         if len(value) > SMALL_BODY_BYTES:
             raise BadRequest(f"the form field {part.name} is too long")

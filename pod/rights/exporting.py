@@ -88,20 +88,28 @@ class Sources:
 
 @final
 class Exports:
-    """Exports and imports under way: one per pod, `limit` per server (an export keeps a
-    connection, a zlib state and a share of the CPU for as long as its client reads; an import
-    must not meet another into the same pod, nor an export of it)."""
+    """Exports and imports under way: one per pod and one per account, `limit` per server (an
+    export keeps a connection, a zlib state and a share of the CPU for as long as its client
+    reads; an import must not meet another into the same pod, nor an export of it; one
+    account must not take every slot)."""
 
     def __init__(self, limit: int = 2) -> None:
         self.limit = limit
         self._roots: set[str] = set()
+        self._accounts: set[str] = set()
 
     @contextlib.contextmanager
-    def running(self, root: str) -> Iterator[None]:
-        """Count an export or import of `root` while the block runs. Raises TooManyRequests."""
+    def running(self, root: str, *, account: str) -> Iterator[None]:
+        """Count an export or import of `root` by `account` while the block runs. Raises
+        TooManyRequests."""
         if root in self._roots:
             raise TooManyRequests(
                 "this pod is being exported or imported already; try again when that is done",
+                retry_after=60,
+            )
+        if account in self._accounts:
+            raise TooManyRequests(
+                "this account is exporting or importing a pod already; try again when that is done",
                 retry_after=60,
             )
         if len(self._roots) >= self.limit:
@@ -110,10 +118,12 @@ class Exports:
                 retry_after=60,
             )
         self._roots.add(root)
+        self._accounts.add(account)
         try:
             yield
         finally:
             self._roots.discard(root)
+            self._accounts.discard(account)
 
 
 def member_of(root: str, path: str) -> str:
@@ -294,9 +304,7 @@ async def _add_resource(
             for c in children
             if not paths.is_auxiliary(c.path)
         ]
-    block = await asyncio.to_thread(_graph_block, data, media, url, extra)
-    if block:
-        trig.write(block)
+    await asyncio.to_thread(_add_graph, trig, data, media, url, extra)
 
 
 async def _tee(chunks: AsyncIterator[bytes], kept: list[bytes] | None) -> AsyncIterator[bytes]:
@@ -309,6 +317,14 @@ async def _tee(chunks: AsyncIterator[bytes], kept: list[bytes] | None) -> AsyncI
         close = getattr(chunks, "aclose", None)
         if close is not None:
             await close()
+
+
+def _add_graph(trig: IO[bytes], data: bytes, media: str, url: str, extra: list[ox.Triple]) -> None:
+    """Append the graph of one document to the spooled pod.trig (in the thread that made it:
+    a document's TriG is as large as the document)."""
+    block = _graph_block(data, media, url, extra)
+    if block:
+        trig.write(block)
 
 
 def _graph_block(data: bytes, media: str, url: str, extra: list[ox.Triple]) -> bytes:

@@ -444,7 +444,9 @@ def _replaced(
         record = json.loads(payload)
     except ValueError:
         return payload, 0
-    if not isinstance(record, dict) or record.get("a") not in agents:
+    if not isinstance(record, dict) or not isinstance(record.get("a"), str):
+        return payload, 0
+    if record["a"] not in agents:
         return payload, 0
     record["a"] = urn
     client = record.get("c")
@@ -457,10 +459,84 @@ def _parsed(payloads: Iterable[bytes]) -> Iterable[dict[str, Any]]:
     for payload in payloads:
         try:
             record = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # a verified line that is not JSON: never written by us
-        if isinstance(record, dict):
-            yield record
+        if is_well_formed(record):
+            yield record  # the readers below rely on its fields' types
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _is_strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_optional_text(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+# Each field of a record (`DisclosureLog.record`, `Asker.fragment`) or of an anonymous count
+# (`flush_counts`) and of a basis (`_basis_json`): the test of its value, and whether the
+# field must be there.
+_Fields = dict[str, tuple[Callable[[object], bool], bool]]
+_REQUEST_FIELDS: Final[_Fields] = {
+    "v": (_is_number, False),
+    "t": (_is_number, True),
+    "r": (_is_text, False),
+    "m": (_is_text, True),
+    "s": (lambda v: isinstance(v, int) and not isinstance(v, bool), True),
+    "a": (_is_text, True),
+    "c": (_is_optional_text, False),
+    "o": (_is_optional_text, False),
+    "p": (_is_text, True),
+    "u": (_is_strings, False),
+    "b": (lambda v: isinstance(v, list) and all(_is_basis(b) for b in v), False),
+}
+_COUNT_FIELDS: Final[_Fields] = {
+    "v": (_is_number, False),
+    "k": (lambda v: v == "n", True),
+    "d": (_is_text, True),
+    "p": (_is_text, True),
+    "n": (lambda v: isinstance(v, int) and not isinstance(v, bool), True),
+}
+_BASIS_FIELDS: Final[_Fields] = {
+    "source": (_is_text, True),
+    "ref": (_is_text, True),
+    "kind": (_is_text, True),
+    "rule": (_is_optional_text, False),
+    "purposes": (_is_strings, False),
+    "until": (lambda v: v is None or _is_number(v), False),
+}
+
+
+def _has_fields(value: dict[str, Any], fields: _Fields) -> bool:
+    for name, (test, required) in fields.items():
+        if name in value:
+            if not test(value[name]):
+                return False
+        elif required:
+            return False
+    return True
+
+
+def _is_basis(value: object) -> bool:
+    return isinstance(value, dict) and _has_fields(value, _BASIS_FIELDS)
+
+
+def is_well_formed(record: object) -> bool:
+    """Whether `record` is a log record (or an anonymous count) whose fields have the types
+    this module writes: the readers skip any other (a day restored from an archive, a journal
+    edited by hand), so none can fail on one."""
+    if not isinstance(record, dict):
+        return False
+    fields = _COUNT_FIELDS if "k" in record else _REQUEST_FIELDS
+    return _has_fields(record, fields)
 
 
 def _total(report: Report, record: dict[str, Any]) -> None:
