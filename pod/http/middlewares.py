@@ -31,7 +31,14 @@ from aiohttp.typedefs import Handler
 from pod import errors, logs, paths
 from pod.http import headers
 from pod.http.authn import target_path
-from pod.http.errors import log_refusal, render, render_http_exception, render_unexpected
+from pod.http.account import error_page
+from pod.http.errors import (
+    log_refusal,
+    page_for,
+    render,
+    render_http_exception,
+    render_unexpected,
+)
 from pod.http.keys import (
     AUTHORIZER,
     CREDENTIALS,
@@ -120,6 +127,11 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
             response = render(
                 exc, method=request.method, realm=settings.base_url, request_id=request_id
             )
+            # A person's browser that navigated to a pod resource gets a page saying the same.
+            if request.match_info.handler is handle_resource:
+                page = page_for(request, exc)
+                if page is not None:
+                    response = await error_page(request, exc, page, problem=response)
         except web.HTTPException as exc:
             refusal = exc.text or exc.reason
             response = render_http_exception(exc, request_id=request_id)
