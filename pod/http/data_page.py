@@ -484,9 +484,7 @@ async def post_data(request: web.Request) -> web.StreamResponse:
                 "That is too large: files of up to %(limit)s can be uploaded.",
                 limit=amount(limit, point=point),
             )
-            return await _page(
-                request, session, account, target, status=status_of(exc), error=said
-            )
+            return await _page(request, session, account, target, status=status_of(exc), error=said)
         check_form(request, session, form)
         form["action"] = "upload"
     else:

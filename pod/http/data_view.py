@@ -410,7 +410,6 @@ def check_webid(text: str) -> str:
     return text
 
 
-
 def retarget(rules: Iterable[Rule], *, target_url: str, is_container: bool) -> list[Rule]:
     """Rules inherited from a container's ACL as rules of the item's own ACL: the same subjects
     and modes, for the item (and, for a container, what it holds)."""

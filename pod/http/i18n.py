@@ -231,7 +231,10 @@ _PAGE_ERRORS: Final[tuple[tuple[re.Pattern[str], Text], ...]] = tuple(
             r"there is already something named (?P<name>.+) here",
             N_("There is already something named %(name)s here."),
         ),
-        ("sharing cannot be changed on this server", N_("Sharing cannot be changed on this server.")),
+        (
+            "sharing cannot be changed on this server",
+            N_("Sharing cannot be changed on this server."),
+        ),
         (
             "enter a WebID: an address starting with https://",
             N_("Enter a WebID: an address starting with https://."),

@@ -30,8 +30,8 @@ from aiohttp.typedefs import Handler
 
 from pod import errors, logs, paths
 from pod.http import headers
-from pod.http.authn import target_path
 from pod.http.account import error_page
+from pod.http.authn import target_path
 from pod.http.errors import (
     log_refusal,
     page_for,
