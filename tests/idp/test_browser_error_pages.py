@@ -32,6 +32,7 @@ def public_folder_acl(folder: str, owner: str) -> str:
         f"acl:default <{folder}> ; acl:mode acl:Read .\n"
     )
 
+
 WORDS: Final = {
     "en-US": {
         "private": "This is not public",
