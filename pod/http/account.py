@@ -420,7 +420,7 @@ async def post_signup(request: web.Request) -> web.StreamResponse:
         return await render(
             request,
             "signup.html",
-            status=400,
+            status=status_of(exc),
             session=session,
             back=_with_auth(_urls(request)["signup"], auth_id),
             title=N_("Sign up"),
@@ -623,7 +623,7 @@ async def _page_action(
     except PodError as exc:
         account = await request.app[ACCOUNTS].require(account.id)
         return await _account_page(
-            request, session, account, status=400, error=page_error(exc.message)
+            request, session, account, status=status_of(exc), error=page_error(exc.message)
         )
     return done if done is not None else redirect(request, _urls(request)["account"])
 
