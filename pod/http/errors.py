@@ -3,7 +3,10 @@
 Domain errors (`pod.errors`) become `application/problem+json` (RFC 9457) with the status below and
 the headers the status calls for (Allow, WWW-Authenticate, Accept-*, Content-Range, Retry-After).
 Anything else is a bug: logged with the request id, answered 500 with no internals. Every 4xx
-answer, whoever chose it, is logged once at debug level with what was wrong (`log_refusal`).
+answer, whoever chose it, is logged once at debug level with what was wrong (`log_refusal`). A
+person's browser that navigates to a pod resource gets a page instead of a problem for the
+statuses in PAGES (rendered by pod.http.account.error_page); a page that shows a refusal in its
+own words takes the status from here too (`status_of`, `status_for`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Middlewares: request id (on every log line of the request, in the `X-Request-Id` header and in
 error bodies), CORS (Solid Protocol §cors), content isolation, the same-origin guard for the
-account pages, and the error boundary.
+account pages, and the error boundary (a problem, or for a browser's navigation to a pod
+resource the page pod.http.errors.PAGES names).
 
 One middleware does them all: the per-request cost matters (benchmarks/) and they are always
 applied together, outermost first: CORS and isolation headers must be on error responses too.
