@@ -145,6 +145,10 @@ class Forbidden(PodError):
     """The authenticated agent may not do this (403)."""
 
 
+class AccountDisabled(Forbidden):
+    """The operator disabled the account (`kluis admin disable`): it cannot log in nor act."""
+
+
 class TooManyRequests(PodError):
     """The client is rate limited (429)."""
 

@@ -29,7 +29,15 @@ from pod.accounts.passwords import (
 )
 from pod.accounts.pods import Pod, check_pod_name, provision_pod, webid_of
 from pod.accounts.tombstones import Tombstones
-from pod.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthenticated
+from pod.errors import (
+    AccountDisabled,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
 from pod.ldp.resources import ResourceStore
 from pod.ratelimit import RateLimiter
 from pod.storage.kv import KeyValueStore, Record
@@ -62,10 +70,6 @@ def normalize_email(email: str) -> str:
 def _secret_hash(secret: str) -> str:
     # Client secrets are 256 random bits, so a plain SHA-256 is as good as a slow hash here.
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-class AccountDisabled(Forbidden):
-    """The operator disabled the account (`kluis admin disable`): it cannot log in nor act."""
 
 
 @final

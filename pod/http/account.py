@@ -18,16 +18,10 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from babel.numbers import get_decimal_symbol
 
 from pod.accounts.pods import Pod
-from pod.accounts.service import (
-    API_TOKEN_LIFETIME,
-    Account,
-    AccountDisabled,
-    AccountService,
-    LoginAttempt,
-)
-from pod.errors import BadRequest, Forbidden, PodError, Unauthenticated
+from pod.accounts.service import API_TOKEN_LIFETIME, Account, AccountService, LoginAttempt
+from pod.errors import AccountDisabled, BadRequest, Forbidden, PodError, Unauthenticated
 from pod.http.bodies import read_form, read_json
-from pod.http.errors import status_of
+from pod.http.errors import PAGE_HEADERS, ErrorPage, status_for, status_of
 from pod.http.i18n import (
     COOKIE,
     COOKIE_MAX_AGE,
@@ -36,7 +30,6 @@ from pod.http.i18n import (
     N_,
     Pages,
     Text,
-    Translatable,
     choose_language,
     is_language,
     page_error,
@@ -135,6 +128,31 @@ async def render(
         "form-action 'self' http: https:; frame-ancestors 'none'"
     )
     response.headers[hdrs.CACHE_CONTROL] = "no-store"
+    return response
+
+
+async def error_page(
+    request: web.Request, error: PodError, page: ErrorPage, *, problem: web.Response | None = None
+) -> web.Response:
+    """`page` (pod.http.errors.PAGES) for a browser that navigated to a pod resource and got
+    `error`, with its status and the headers its `problem` carries (WWW-Authenticate for 401).
+    A visitor's page: no session is made for it, so no cookie is set on a pod's URL."""
+    base = request.app[SETTINGS].base_path
+    response = await render(
+        request,
+        page.template,
+        status=status_of(error),
+        session=Session(id=None, csrf=""),
+        back=urls(base)["account"],
+        title=page.title,
+        message=page.message,
+        link=urls(base)["login"] if page.login else None,
+        link_text=N_("Log in") if page.login else None,
+    )
+    if problem is not None:
+        for name in PAGE_HEADERS:
+            if name in problem.headers:
+                response.headers[name] = problem.headers[name]
     return response
 
 
@@ -402,7 +420,7 @@ async def post_signup(request: web.Request) -> web.StreamResponse:
         return await render(
             request,
             "signup.html",
-            status=400,
+            status=status_of(exc),
             session=session,
             back=_with_auth(_urls(request)["signup"], auth_id),
             title=N_("Sign up"),
@@ -433,51 +451,64 @@ async def get_reset(request: web.Request) -> web.StreamResponse:
 
 
 async def post_reset(request: web.Request) -> web.StreamResponse:
+    """Redeem a reset link. Whoever knew the old password may have signed apps in with it, or
+    made client credentials: after a reset every session, API token, app token (access and
+    refresh) and client credential of the account ends, as when the operator disables it."""
     form = await _form(request)
     session = await request.app[SESSIONS].load(request)
     check_form(request, session, form)
     token, password = form.get("token", ""), form.get("password", "")
-    account: Account | None = None
-    error: Translatable = N_("The two passwords differ. Type the same new password twice.")
-    if password == form.get("repeat", ""):
-        try:
-            account = await request.app[ACCOUNTS].reset_password(token, password)
-        except Unauthenticated:
-            return await _reset_gone(request)
-        except PodError as exc:  # a password too easy to guess: the link still works
-            error = page_error(exc.message)
-    if account is None:
+    accounts = request.app[ACCOUNTS]
+    try:
+        if password != form.get("repeat", ""):
+            raise BadRequest("the two passwords differ; type the same new password twice")
+        account = await accounts.reset_password(token, password)
+    except Unauthenticated:
+        return await _reset_gone(request)
+    except PodError as exc:  # a password too easy to guess: the link still works
         return _no_referrer(
             await render(
                 request,
                 "reset.html",
-                status=400,
+                status=status_of(exc),
                 session=session,
                 back=_urls(request)["reset"] + "?" + urlencode({"token": token}),
                 title=N_("New password"),
                 token=token,
-                error=error,
+                error=page_error(exc.message),
             )
         )
-    # Whoever was logged in with the old password (perhaps not the owner) is no longer.
     ended = await request.app[SESSIONS].logins.end_all(account.id)
-    log.info("password reset: account %s, %d session(s) ended", account.id, ended)
+    await request.app[PROVIDER].revoke_everything(account)
+    scripts = await accounts.forget_credentials(account.id, account.webids, whole=False)
+    log.info(
+        "password reset: account %s, %d session(s) and %d client credential(s) ended",
+        account.id,
+        ended,
+        scripts,
+    )
     return await render(
         request,
         "message.html",
         title=N_("Your password is changed"),
-        message=N_("Log in with your new password. Every session with the old one has ended."),
+        message=N_(
+            "Log in with your new password. Every session with the old one has ended, and so "
+            "has every app's access: apps ask you to sign in again, and scripts need new "
+            "client credentials."
+        ),
         link=_urls(request)["login"],
         link_text=N_("Log in"),
     )
 
 
 async def _reset_gone(request: web.Request) -> web.Response:
+    """Why a reset link no longer works. Answered as a bad request (the link is not one the
+    server can act on), not as 401: nobody is asked to authenticate here."""
     return _no_referrer(
         await render(
             request,
             "message.html",
-            status=400,
+            status=status_for(BadRequest),
             title=N_("This link no longer works"),
             message=N_(
                 "A password-reset link works once, for an hour. "
@@ -592,7 +623,7 @@ async def _page_action(
     except PodError as exc:
         account = await request.app[ACCOUNTS].require(account.id)
         return await _account_page(
-            request, session, account, status=400, error=page_error(exc.message)
+            request, session, account, status=status_of(exc), error=page_error(exc.message)
         )
     return done if done is not None else redirect(request, _urls(request)["account"])
 

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final, final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from aiohttp import hdrs, web
 from babel.dates import format_date, format_datetime
@@ -34,15 +33,17 @@ from pod import paths
 from pod.accounts.service import Account
 from pod.acl.wac import Rule, parse_rules
 from pod.acl.wac_reader import WacReader
+from pod.cache import LruCache
 from pod.errors import (
+    BadRequest,
     Conflict,
     InvalidPath,
+    NotFound,
     PayloadTooLarge,
     PodError,
     PreconditionFailed,
-    QuotaExceeded,
 )
-from pod.feed import act_as
+from pod.feed import ChangeFeed, Event, ResourceChanged, act_as
 from pod.http import data_view
 from pod.http.account import (
     check_form,
@@ -55,27 +56,28 @@ from pod.http.account import (
 )
 from pod.http.authn import target_path
 from pod.http.bodies import Upload, read_multipart, response_with_body
-from pod.http.errors import status_of
+from pod.http.errors import status_for, status_of
 from pod.http.i18n import N_, Text, Translatable, page_error
-from pod.http.keys import AUTHORIZER, GRANTS, NAMES, PAGES, SETTINGS, STORE
+from pod.http.keys import AUTHORIZER, FEED, GRANTS, NAMES, PAGES, SETTINGS, STORE
 from pod.http.sessions import Session
 from pod.ldp import rdf
 from pod.ldp.conditions import Conditions
+from pod.ldp.locks import MemoryLocker
 from pod.ldp.methods import check_deletable
 from pod.ldp.operation import Operation
 from pod.ldp.quotas import amount
 from pod.ldp.resources import offload
 from pod.model import ANONYMOUS, AccessMode, Credentials
-from pod.vault.grants import Status
+from pod.vault.grants import GRANTS as GRANTS_PLACE
+from pod.vault.grants import Grant, GrantBook, Status
 from pod.vault.overview import app_of
 from pod.vault.purposes import label as purpose_label
 
 _NAME_SECONDS: Final = 2.0  # a slow profile host names nobody late
 _CREATE_ONLY: Final = Conditions(if_none_match=("*",))
-_QUOTA: Final = re.compile(
-    r"this write needs (?P<needed>.+) more; the pod \S+ has (?P<left>.+) left of its "
-    r"(?P<quota>.+) quota"
-)
+_PODS_KEPT: Final = 256  # pods whose grants are kept (PodGrants)
+_GRANTS_KEPT_BYTES: Final = 32 * 1024 * 1024
+_GRANT_BYTES: Final = 2048  # a Grant with its terms and history, about (pod.vault.reader)
 _NOTICES: Final[Mapping[str, Text]] = {
     "uploaded": N_("Uploaded."),
     "folder": N_("Folder created."),
@@ -89,10 +91,69 @@ _NOTICES: Final[Mapping[str, Text]] = {
 
 def add_data_routes(app: web.Application, *, base_path: str) -> None:
     """The pages under `<base>.account/data/` (before the catch-all resource route)."""
+    app[_POD_GRANTS] = PodGrants(app[GRANTS].book, app[FEED])
     data = urls(base_path)["data"]
     app.router.add_get(data + "{pod}", get_pod)
     app.router.add_get(data + r"{pod}/{tail:[\s\S]*}", get_data)
     app.router.add_post(data + r"{pod}/{tail:[\s\S]*}", post_data)
+
+
+@final
+class PodGrants:
+    """Every grant of a pod, read once and then kept until the change feed announces a change
+    under the pod's grants container (from whichever process wrote it), for the pages that say
+    who can see an item. Each page of My data used to read every grant record of the pod.
+
+    The grants reader's own index (pod.vault.reader) is keyed by (recipient, client), the
+    question a request asks; a page asks which grants name an item, whoever they are for, so
+    it needs the pod's grants, filtered in memory. Bounded: a pod's entry counts ~2 KB a grant
+    (as in pod.vault.reader), and a pod beyond the budget is read on every page, as before.
+    """
+
+    def __init__(self, book: GrantBook, feed: ChangeFeed) -> None:
+        self._book = book
+        self._kept: LruCache[str, tuple[Grant, ...]] = LruCache(
+            max_entries=_PODS_KEPT, max_bytes=_GRANTS_KEPT_BYTES, sizer=_grants_size
+        )
+        self._reading: dict[str, int] = {}  # pod being read -> changes heard meanwhile
+        self._locks = MemoryLocker()  # one read of a pod's grants at a time
+        feed.subscribe(self._follow)
+
+    def _follow(self, event: Event) -> None:
+        if not isinstance(event, ResourceChanged):
+            return
+        at = event.path.find(GRANTS_PLACE)
+        if at < 0:
+            return
+        root = event.path[:at]
+        self._kept.pop(root)
+        if root in self._reading:
+            self._reading[root] += 1
+
+    async def of(self, root: str) -> tuple[Grant, ...]:
+        """Every grant of storage `root`, withdrawn and expired ones included, oldest first."""
+        kept = self._kept.get(root)
+        if kept is not None:
+            return kept
+        async with self._locks.hold(root):
+            kept = self._kept.get(root)
+            if kept is not None:
+                return kept
+            self._reading[root] = 0
+            try:
+                grants = tuple(await self._book.all_in(root))
+                if self._reading[root] == 0:  # nothing changed while they were read
+                    self._kept.put(root, grants)
+                return grants
+            finally:
+                del self._reading[root]
+
+
+def _grants_size(root: str, grants: tuple[Grant, ...]) -> int:
+    return 200 + len(root) + len(grants) * _GRANT_BYTES
+
+
+_POD_GRANTS: Final = web.AppKey("pod_grants", PodGrants)
 
 
 def data_url(base_path: str, path: str) -> str:
@@ -166,7 +227,7 @@ async def _missing(
     return await render(
         request,
         "message.html",
-        status=404,
+        status=status_for(NotFound),
         session=session,
         account=account,
         title=N_("Not found"),
@@ -332,7 +393,7 @@ async def _sharing(
     now = time.time()
     grants = [
         g
-        for g in await app[GRANTS].book.all_in(target.root)
+        for g in await app[_POD_GRANTS].of(target.root)
         if g.status(now) is Status.GIVEN and g.names(path)
     ]
     webids = {a for r in rules for a in r.agents} | {g.recipient for g in grants}
@@ -401,14 +462,6 @@ async def _names(request: web.Request, webids: set[str]) -> dict[str, str]:
 # --- the forms ------------------------------------------------------------------------------------
 
 
-class _Refused(Exception):
-    """A form the page cannot act on; `text` says why, in the page's words."""
-
-    def __init__(self, text: Text) -> None:
-        super().__init__(text.msgid)
-        self.text = text
-
-
 async def post_data(request: web.Request) -> web.StreamResponse:
     """Every form of the pages posts to the page of the item it changes, with an `action`:
     upload (a multipart form into a folder), folder, delete, public, share or unshare."""
@@ -421,15 +474,17 @@ async def post_data(request: web.Request) -> web.StreamResponse:
         session, account = found
         try:
             form, files = await read_multipart(request, limit=limit)
-        except PayloadTooLarge:
+        except PayloadTooLarge as exc:
             # Said in words on the folder's page; nothing was written, so no token is needed.
             target = _target(request, account)
             if target is None:
                 return await _missing(request, session, account)
             point = get_decimal_symbol(page_language(request))
-            too_large = N_("That is too large: files of up to %(limit)s can be uploaded.")
-            said = Text(too_large.msgid, {"limit": amount(limit, point=point)})
-            return await _page(request, session, account, target, status=413, error=said)
+            said = N_(
+                "That is too large: files of up to %(limit)s can be uploaded.",
+                limit=amount(limit, point=point),
+            )
+            return await _page(request, session, account, target, status=status_of(exc), error=said)
         check_form(request, session, form)
         form["action"] = "upload"
     else:
@@ -454,31 +509,13 @@ async def post_data(request: web.Request) -> web.StreamResponse:
         elif action in ("public", "share", "unshare"):
             done, goto = await _change_sharing(request, target, action, form)
         else:
-            raise _Refused(N_("The page sent a form it does not know; reload it."))
-    except _Refused as exc:
-        return await _page(request, session, account, target, status=400, error=exc.text)
+            raise BadRequest("the page sent a form it does not know; reload it")
     except PodError as exc:
-        error = _error_text(exc, is_container=paths.is_container(target.path), action=action)
+        # The page again, saying why in its reader's words (pod.http.i18n's catalogue), with
+        # the status every other refusal of this kind gets.
+        error = page_error(exc.message)
         return await _page(request, session, account, target, status=status_of(exc), error=error)
     return redirect(request, f"{data_url(app[SETTINGS].base_path, goto)}?done={done}")
-
-
-def _error_text(exc: PodError, *, is_container: bool, action: str) -> Translatable:
-    """A refusal of the store's, in words for the page."""
-    if isinstance(exc, QuotaExceeded):
-        found = _QUOTA.fullmatch(exc.message)
-        if found is not None:
-            return N_(
-                "There is no room for this in your pod: it needs %(needed)s more, and "
-                "%(left)s is left of your %(quota)s.",
-                **found.groupdict(),
-            )
-        return N_("There is no room for this in your pod.")
-    if isinstance(exc, Conflict) and action == "delete" and is_container:
-        return N_("This folder is not empty: empty it first.")
-    if isinstance(exc, InvalidPath):
-        return N_("That name cannot be used here. Choose another one.")
-    return page_error(exc.message)
 
 
 async def _write(request: web.Request, target: _Target, path: str) -> None:
@@ -488,9 +525,9 @@ async def _write(request: web.Request, target: _Target, path: str) -> None:
 
 def _child(target: _Target, name: str, *, folder: bool) -> str:
     if not paths.is_container(target.path):
-        raise _Refused(N_("Open a folder to add to it."))
+        raise BadRequest("open a folder to add to it")
     if not name:
-        raise _Refused(N_("Give it a name."))
+        raise BadRequest("give it a name")
     paths.check_name(name)
     if paths.has_auxiliary_suffix(name):
         raise InvalidPath(f"{name!r} is the name of an auxiliary resource")
@@ -500,7 +537,7 @@ def _child(target: _Target, name: str, *, folder: bool) -> str:
 async def _upload(request: web.Request, target: _Target, files: list[Upload]) -> tuple[str, str]:
     chosen = [f for f in files if f.filename]
     if not chosen:
-        raise _Refused(N_("Choose a file to upload."))
+        raise BadRequest("choose a file to upload")
     store = request.app[STORE]
     for upload in chosen:
         # Browsers send a path's last part only (HTML: "the file's name"); some old ones more.
@@ -513,9 +550,7 @@ async def _upload(request: web.Request, target: _Target, files: list[Upload]) ->
         try:
             await store.put(path, data=upload.data, content_type=media, conditions=_CREATE_ONLY)
         except PreconditionFailed:
-            raise _Refused(
-                N_("There is already something named %(name)s here.", name=name)
-            ) from None
+            raise Conflict(f"there is already something named {name} here") from None
     return "uploaded", target.path
 
 
@@ -525,7 +560,7 @@ async def _new_folder(request: web.Request, target: _Target, name: str) -> tuple
     try:
         await request.app[STORE].put(path, data=b"", content_type=None, conditions=_CREATE_ONLY)
     except PreconditionFailed:
-        raise _Refused(N_("There is already something named %(name)s here.", name=name)) from None
+        raise Conflict(f"there is already something named {name} here") from None
     return "folder", path
 
 
@@ -548,7 +583,7 @@ async def _change_sharing(
     store = app[STORE]
     wac = _wac(app)
     if wac is None:
-        raise _Refused(N_("Sharing cannot be changed on this server."))
+        raise BadRequest("sharing cannot be changed on this server")
     path = target.path
     url = store.url(path)
     folder = paths.is_container(path)
@@ -561,12 +596,9 @@ async def _change_sharing(
 
         done = "public" if on else "private"
     else:
-        webid = form.get("webid", "").strip()
-        parts = urlsplit(webid)
-        if parts.scheme not in ("http", "https") or not parts.netloc or " " in webid:
-            raise _Refused(N_("Enter a WebID: an address starting with https://."))
+        webid = data_view.check_webid(form.get("webid", "").strip())
         if webid == target.owner:
-            raise _Refused(N_("That is your own WebID: you can always use your data."))
+            raise BadRequest("that is your own WebID: you can always use your data")
         modes = AccessMode.NONE
         if action == "share":
             modes = AccessMode.READ

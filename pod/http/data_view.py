@@ -1,6 +1,6 @@
 """What the owner's "My data" pages show (issue 15 §2), without HTTP: a container's children
 from its listing, an RDF document grouped by subject with the labels of its terms, and who can
-see an item in words. `pod.http.data_page` serves them. Imports acl, ldp, vocab.
+see an item in words. `pod.http.data_page` serves them. Imports acl, ldp, errors, vocab.
 
 Labels come from the vocabulary files bundled with the server (`vocab/labels.ttl` first, then
 the labels Kluis's own files give its terms and the DPV purposes), read once: nothing is
@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final, final
+from urllib.parse import urlsplit
 
 import pyoxigraph as ox
 
 from pod.acl.wac import Rule
+from pod.errors import BadRequest
 from pod.http.i18n import N_, Text
 from pod.ldp import rdf
 from pod.ldp.shapes import VOCAB_DIR
@@ -383,6 +385,29 @@ def accesses(rules: Iterable[Rule], *, owner: str, names: Mapping[str, str]) -> 
 
 
 # --- changing who can see an item ---------------------------------------------------------------
+
+MAX_WEBID: Final = 2000  # characters: longer is a paste gone wrong, not a profile's address
+
+
+def check_webid(text: str) -> str:
+    """`text`, if it can be the WebID of a person to share with: an absolute http(s) IRI
+    (WebID 1.0 §2, https://www.w3.org/2005/Incubator/webid/spec/identity/#the-webid-http-uri;
+    RFC 3987 syntax, which pyoxigraph checks) with a host. Raises BadRequest, saying why in
+    words the page shows (pod.http.i18n)."""
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # a malformed IPv6 host ("https://[x")
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadRequest("enter a WebID: an address starting with https://")
+    shown = text if len(text) <= 80 else text[:79] + "…"
+    if len(text) > MAX_WEBID or not parts.hostname:
+        raise BadRequest(f"{shown} is not a web address a WebID can have")
+    try:
+        ox.NamedNode(text)
+    except ValueError:
+        raise BadRequest(f"{shown} is not a web address a WebID can have") from None
+    return text
 
 
 def retarget(rules: Iterable[Rule], *, target_url: str, is_container: bool) -> list[Rule]:

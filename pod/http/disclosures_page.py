@@ -29,9 +29,10 @@ from babel.dates import format_date, format_datetime
 from babel.lists import format_list
 
 from pod.accounts.service import Account
-from pod.errors import NotFound
+from pod.errors import BadRequest, NotFound
 from pod.http.account import page_form, page_language, redirect, render, require_page_account, urls
-from pod.http.i18n import N_
+from pod.http.errors import status_of
+from pod.http.i18n import N_, page_error
 from pod.http.keys import DISCLOSURES, NAMES, SETTINGS, STORE
 from pod.http.sessions import Session
 from pod.ldp.resources import ResourceStore
@@ -180,10 +181,8 @@ async def post_retention(request: web.Request) -> web.StreamResponse:
     if disclosures is None:
         raise NotFound("this server keeps no access log (its disclosure_log setting is off)")
     try:
-        days = int(form.get("days", ""))
-    except ValueError:
-        days = 0
-    if not MIN_DAYS <= days <= MAX_DAYS:
+        days = _retention(form.get("days", ""))
+    except BadRequest as exc:
         asked = _Asked(
             roots=(root,),
             pod=root,
@@ -194,13 +193,23 @@ async def post_retention(request: web.Request) -> web.StreamResponse:
             purpose="",
             days=DEFAULT_DAYS,
         )
-        error = N_(
-            "Keep the log at least %(min)s and at most %(max)s days.", min=MIN_DAYS, max=MAX_DAYS
+        return await _page(
+            request, session, account, asked, status=status_of(exc), error=page_error(exc.message)
         )
-        return await _page(request, session, account, asked, status=400, error=error)
     disclosures.set_retention(root, days)
     page = urls(request.app[SETTINGS].base_path)["disclosures"]
     return redirect(request, f"{page}?{urlencode({'pod': root, 'done': 'retention'})}")
+
+
+def _retention(days: str) -> int:
+    """The days the form asks the log to be kept. Raises BadRequest."""
+    try:
+        kept = int(days)
+    except ValueError:
+        kept = 0
+    if not MIN_DAYS <= kept <= MAX_DAYS:
+        raise BadRequest(f"keep the log at least {MIN_DAYS} and at most {MAX_DAYS} days")
+    return kept
 
 
 def _roots(request: web.Request, account: Account) -> list[str]:

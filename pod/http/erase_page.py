@@ -15,14 +15,15 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from babel.dates import format_datetime
 
 from pod.accounts.service import Account
 from pod.accounts.tombstones import Job, Receipt
-from pod.errors import BadRequest, Gone, PodError, Unauthenticated
+from pod.errors import BadRequest, Gone, NotFound, PodError, Unauthenticated
 from pod.http.account import (
     api_account,
+    error_page,
     page_form,
     page_language,
     redirect,
@@ -31,7 +32,7 @@ from pod.http.account import (
     urls,
 )
 from pod.http.bodies import read_json
-from pod.http.errors import status_of
+from pod.http.errors import page_for, status_for, status_of
 from pod.http.i18n import N_, Translatable, page_error
 from pod.http.keys import ACCOUNTS, ERASE_TICKETS, ERASURE, SETTINGS, TOMBSTONES
 from pod.http.sessions import Session
@@ -54,33 +55,16 @@ def add_erase_routes(app: web.Application, *, base_path: str) -> None:
 # --- 410 for erased pods --------------------------------------------------------------------
 
 
-def _is_navigation(request: web.Request) -> bool:
-    """A person opening the URL in a browser (Fetch Metadata, or an old browser's Accept)."""
-    if request.method != hdrs.METH_GET:
-        return False
-    mode = request.headers.get("Sec-Fetch-Mode")
-    if mode is not None:
-        return mode == "navigate"
-    return "text/html" in request.headers.get(hdrs.ACCEPT, "")
-
-
 async def check_gone(request: web.Request, path: str) -> web.Response | None:
     """None unless `path` is in an erased pod whose name is held: then Gone is raised, or, for
-    a browser's navigation, the small page saying so is returned (with Gone's status)."""
+    a browser's navigation, the small page saying so is returned (pod.http.errors.PAGES)."""
     try:
         await request.app[TOMBSTONES].check(path)
     except Gone as exc:
-        if not _is_navigation(request):
+        page = page_for(request, exc)
+        if page is None:
             raise
-        # A visitor's page: no session is made for it (no cookie on a pod's URL).
-        return await render(
-            request,
-            "gone.html",
-            status=status_of(exc),
-            session=Session(id=None, csrf=""),
-            back=urls(request.app[SETTINGS].base_path)["account"],
-            title=N_("This pod was erased"),
-        )
+        return await error_page(request, exc, page)
     return None
 
 
@@ -118,33 +102,19 @@ async def post_erase(request: web.Request) -> web.StreamResponse:
     session, account, form = found
     what = form.get("what", "")
     erasure = request.app[ERASURE]
-    problem: tuple[PodError, Translatable] | None = None
-    started: tuple[Job, str] | None = None
-    if what != _ALL and what not in account.pods:
-        problem = (
-            BadRequest("choose what to erase"),
-            N_("Choose a pod to erase, or the whole account."),
+    try:
+        if what != _ALL and what not in account.pods:
+            raise BadRequest("choose what to erase")
+        if form.get("confirm") != "yes":
+            raise BadRequest("confirm that this cannot be undone")
+        job, code = await erasure.start(
+            account, password=form.get("password", ""), pods=None if what == _ALL else [what]
         )
-    elif form.get("confirm") != "yes":
-        problem = (
-            BadRequest("confirm that this cannot be undone"),
-            N_("Tick the box to confirm that this cannot be undone."),
-        )
-    else:
-        try:
-            started = await erasure.start(
-                account, password=form.get("password", ""), pods=None if what == _ALL else [what]
-            )
-        except Unauthenticated as exc:
-            problem = exc, N_("That is not your password. Nothing was erased.")
-        except PodError as exc:
-            problem = exc, page_error(exc.message)
-    if problem is not None or started is None:
-        assert problem is not None
-        return await _page(
-            request, session, account, status=status_of(problem[0]), error=problem[1]
-        )
-    job, code = started
+    except PodError as exc:
+        error: Translatable = page_error(exc.message)
+        if isinstance(exc, Unauthenticated):  # the one refusal here that is about a password
+            error = N_("That is not your password. Nothing was erased.")
+        return await _page(request, session, account, status=status_of(exc), error=error)
     erasure.begin(job, code)
     tickets = request.app[ERASE_TICKETS]
     while len(tickets) >= _TICKETS:  # the oldest go first; their erasures run on
@@ -165,7 +135,7 @@ async def get_erasure(request: web.Request) -> web.StreamResponse:
         return await render(
             request,
             "message.html",
-            status=404,
+            status=status_for(NotFound),
             session=session,
             title=N_("No such erasure"),
             message=N_("This page was shown once already, or the server restarted."),

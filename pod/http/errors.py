@@ -3,19 +3,24 @@
 Domain errors (`pod.errors`) become `application/problem+json` (RFC 9457) with the status below and
 the headers the status calls for (Allow, WWW-Authenticate, Accept-*, Content-Range, Retry-After).
 Anything else is a bug: logged with the request id, answered 500 with no internals. Every 4xx
-answer, whoever chose it, is logged once at debug level with what was wrong (`log_refusal`).
+answer, whoever chose it, is logged once at debug level with what was wrong (`log_refusal`). A
+person's browser that navigates to a pod resource gets a page instead of a problem for the
+statuses in PAGES (rendered by pod.http.account.error_page); a page that shows a refusal in its
+own words takes the status from here too (`status_of`, `status_for`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Final
+from dataclasses import dataclass
+from typing import Final, final
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from pod import errors
 from pod.http import headers
+from pod.http.i18n import N_, Text
 from pod.vocab import LDP
 
 log = logging.getLogger(__name__)
@@ -47,7 +52,14 @@ STATUS: Final[dict[type[errors.PodError], int]] = {
 
 
 def status_of(error: errors.PodError) -> int:
-    for cls in type(error).__mro__:
+    """The status of `error`: its class's in STATUS, or its nearest base's."""
+    return status_for(type(error))
+
+
+def status_for(kind: type[errors.PodError]) -> int:
+    """The status of a kind of domain error, for a page that says what went wrong in its own
+    words (a form shown again with the reason) but must answer as every other refusal does."""
+    for cls in kind.__mro__:
         status = STATUS.get(cls)
         if status is not None:
             return status
@@ -140,6 +152,59 @@ def render(error: errors.PodError, *, method: str, realm: str, request_id: str) 
         # hold ends (a 404, then perhaps someone's new pod).
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class ErrorPage:
+    """What a person's browser shows instead of a problem: a page template, its title and
+    message, and whether it links to the log-in page."""
+
+    template: str
+    title: Text
+    message: Text | None = None
+    login: bool = False
+
+
+# The pages for a browser's navigation to a pod resource, by status (the statuses above, so a
+# page and a problem never disagree). Every other answer, and every other client, keeps its
+# problem: an app fetching a resource reads JSON, whatever it accepts.
+PAGES: Final[dict[int, ErrorPage]] = {
+    401: ErrorPage(
+        "message.html",
+        N_("This is not public"),
+        N_("If it is in your pod, log in and open it from My data."),
+        login=True,
+    ),
+    403: ErrorPage(
+        "message.html",
+        N_("You may not see this"),
+        N_("It is not shared with you. Ask its owner if you need it."),
+    ),
+    404: ErrorPage("message.html", N_("Not found"), N_("There is nothing at this address.")),
+    410: ErrorPage("gone.html", N_("This pod was erased")),
+}
+# Headers of the problem the page stands in for, which say the same to a browser.
+PAGE_HEADERS: Final = ("WWW-Authenticate", "Allow")
+
+
+def is_navigation(request: web.Request) -> bool:
+    """A person opening the URL in a browser: Fetch Metadata says so
+    (https://w3c.github.io/webappsec-fetch-metadata/#sec-fetch-mode-header), or, from a browser
+    that does not send it, an Accept that asks for HTML."""
+    if request.method != hdrs.METH_GET:
+        return False
+    mode = request.headers.get("Sec-Fetch-Mode")
+    if mode is not None:
+        return mode == "navigate"
+    return "text/html" in request.headers.get(hdrs.ACCEPT, "")
+
+
+def page_for(request: web.Request, error: errors.PodError) -> ErrorPage | None:
+    """The page for `error` when the request is a navigation and its status has one."""
+    if not is_navigation(request):
+        return None
+    return PAGES.get(status_of(error))
 
 
 def render_http_exception(exc: web.HTTPException, *, request_id: str) -> web.Response:

@@ -214,6 +214,134 @@ _PAGE_ERRORS: Final[tuple[tuple[re.Pattern[str], Text], ...]] = tuple(
             "this app asks you to log in again first",
             N_("This app asks you to log in again first."),
         ),
+        # the password-reset page (pod.http.account)
+        (
+            "the two passwords differ; type the same new password twice",
+            N_("The two passwords differ. Type the same new password twice."),
+        ),
+        # My data (pod.http.data_page) and the store's refusals it shows
+        (
+            "the page sent a form it does not know; reload it",
+            N_("The page sent a form it does not know; reload it."),
+        ),
+        ("open a folder to add to it", N_("Open a folder to add to it.")),
+        ("give it a name", N_("Give it a name.")),
+        ("choose a file to upload", N_("Choose a file to upload.")),
+        (
+            r"there is already something named (?P<name>.+) here",
+            N_("There is already something named %(name)s here."),
+        ),
+        (
+            "sharing cannot be changed on this server",
+            N_("Sharing cannot be changed on this server."),
+        ),
+        (
+            "enter a WebID: an address starting with https://",
+            N_("Enter a WebID: an address starting with https://."),
+        ),
+        (
+            r"(?P<webid>.+) is not a web address a WebID can have",
+            N_("%(webid)s is not a web address a WebID can have. Check it for typing errors."),
+        ),
+        (
+            "that is your own WebID: you can always use your data",
+            N_("That is your own WebID: you can always use your data."),
+        ),
+        (
+            "a storage root cannot be deleted",
+            N_("A pod itself cannot be deleted here: erase it from your account page."),
+        ),
+        (
+            r"container .+ is not empty; delete what it contains first",
+            N_("This folder is not empty: empty it first."),
+        ),
+        (
+            r"this write needs (?P<needed>.+) more; the pod \S+ has (?P<left>.+) left of its "
+            r"(?P<quota>.+) quota",
+            N_(
+                "There is no room for this in your pod: it needs %(needed)s more, and "
+                "%(left)s is left of your %(quota)s."
+            ),
+        ),
+        # pod.paths.check_name: a name the store cannot keep
+        (
+            r"empty path segment \('//'\)"
+            r"|dot-segments \('\.' or '\.\.'\) are not allowed in paths"
+            r"|an encoded '/' \(%2F\) is not allowed in a path segment"
+            r"|control characters \(NUL, newline, \.\.\.\) are not allowed in paths"
+            r"|path segment is longer than \d+ bytes"
+            r"|.+ is a name reserved by the server"
+            r"|.+ differs from an auxiliary resource name .+"
+            r"|.+ is the name of an auxiliary resource",
+            N_("That name cannot be used here. Choose another one."),
+        ),
+        # Who saw my data (pod.http.disclosures_page)
+        (
+            r"keep the log at least (?P<min>\d+) and at most (?P<max>\d+) days",
+            N_("Keep the log at least %(min)s and at most %(max)s days."),
+        ),
+        # erasing (pod.http.erase_page, pod.rights.erasure)
+        ("choose what to erase", N_("Choose a pod to erase, or the whole account.")),
+        (
+            "confirm that this cannot be undone",
+            N_("Tick the box to confirm that this cannot be undone."),
+        ),
+        ("name a pod to erase", N_("Choose a pod to erase, or the whole account.")),
+        (r"this account has no pod (?:named )?(?P<name>.+)", N_("You have no pod %(name)s.")),
+        (
+            "an erasure of this account is under way already",
+            N_("An erasure of this account is under way already."),
+        ),
+        (
+            "too many wrong passwords on the erase page" + _TOO_MANY,
+            N_("Too many wrong passwords. Try again in %(seconds)s seconds."),
+        ),
+        # export and import (pod.rights)
+        (
+            "this pod is being exported or imported already; try again when that is done",
+            N_("This pod is being exported or imported already. Try again when that is done."),
+        ),
+        (
+            "the server is exporting or importing other pods; try again in a minute",
+            N_("The server is exporting or importing other pods. Try again in a minute."),
+        ),
+        ("choose the archive to import", N_("Choose the archive to import.")),
+        (
+            r"the archive cannot be imported \(member (?P<member>[^)]+)\): .+",
+            N_(
+                "This archive cannot be imported: %(member)s in it is damaged, or not what "
+                "the export wrote."
+            ),
+        ),
+        (
+            r"the archive cannot be imported: .+"
+            r"|the manifest does not say which pod was exported \(export\.root\)",
+            N_("This archive cannot be imported: it is damaged, or not an export of a pod."),
+        ),
+        (
+            r"the archive holds (?P<size>\d+) bytes; the pod (?P<name>.+) may hold "
+            r"(?P<limit>\d+) and holds (?P<used>\d+)",
+            N_(
+                "There is no room for this archive: it holds %(size)s bytes, and the pod "
+                "%(name)s may hold %(limit)s and holds %(used)s already."
+            ),
+        ),
+        (
+            r"the pod (?P<url>\S+) is not empty \(.+\): import into a new pod name, or into a "
+            r"pod that holds only its root \.acl",
+            N_(
+                "The pod %(url)s is not empty: import into a new pod name, or into a pod that "
+                "holds nothing yet."
+            ),
+        ),
+        (
+            r"the import stopped at (?P<member>\S+): .+ \((?P<files>\d+) files were written "
+            r"to (?P<url>\S+) before it\)",
+            N_(
+                "The import stopped at %(member)s, which this server refused; %(files)s files "
+                "were written to %(url)s before it."
+            ),
+        ),
     )
 )
 _WEAK_PASSWORD: Final = re.compile(r"this password is too easy to guess\.\s*(?P<feedback>.*)")

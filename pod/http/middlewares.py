@@ -1,6 +1,7 @@
 """Middlewares: request id (on every log line of the request, in the `X-Request-Id` header and in
 error bodies), CORS (Solid Protocol §cors), content isolation, the same-origin guard for the
-account pages, and the error boundary.
+account pages, and the error boundary (a problem, or for a browser's navigation to a pod
+resource the page pod.http.errors.PAGES names).
 
 One middleware does them all: the per-request cost matters (benchmarks/) and they are always
 applied together, outermost first: CORS and isolation headers must be on error responses too.
@@ -30,8 +31,15 @@ from aiohttp.typedefs import Handler
 
 from pod import errors, logs, paths
 from pod.http import headers
+from pod.http.account import error_page
 from pod.http.authn import target_path
-from pod.http.errors import log_refusal, render, render_http_exception, render_unexpected
+from pod.http.errors import (
+    log_refusal,
+    page_for,
+    render,
+    render_http_exception,
+    render_unexpected,
+)
 from pod.http.keys import (
     AUTHORIZER,
     CREDENTIALS,
@@ -120,6 +128,11 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
             response = render(
                 exc, method=request.method, realm=settings.base_url, request_id=request_id
             )
+            # A person's browser that navigated to a pod resource gets a page saying the same.
+            if request.match_info.handler is handle_resource:
+                page = page_for(request, exc)
+                if page is not None:
+                    response = await error_page(request, exc, page, problem=response)
         except web.HTTPException as exc:
             refusal = exc.text or exc.reason
             response = render_http_exception(exc, request_id=request_id)

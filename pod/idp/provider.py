@@ -800,11 +800,13 @@ class Provider:
         log.info("app %s revoked: account %s", client_id, account.id)
 
     async def revoke_everything(self, account: Account) -> None:
-        """End every app's access for `account` (the operator disabled it): the access tokens
-        issued for its WebIDs so far stop working at the next request, in every process, and
-        its refresh tokens are deleted, so its apps sign in again once it is enabled. Its
-        client credentials and remembered consents stay, refused while it is disabled
-        (`_check_account`)."""
+        """End every app's access for `account` (the operator disabled it, or its password was
+        reset): the access tokens issued for its WebIDs so far stop working at the next
+        request, in every process, and its refresh tokens are deleted, so its apps sign in
+        again. Its client credentials and remembered consents stay: refused while it is
+        disabled (`_check_account`); a password reset deletes the credentials itself
+        (`AccountService.forget_credentials`), and a remembered consent needs the new password
+        to be used."""
         for webid in account.webids:
             await self.revocations.revoke(webid=webid, client_id=ALL_CLIENTS)
         for key, grant in await self._refresh_tokens.items():

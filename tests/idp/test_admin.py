@@ -21,6 +21,7 @@ from pod.config import Settings
 from pod.feed import LocalFeed
 from tests.idp.conftest import (
     PASSWORD,
+    ClientApp,
     Kluis,
     api_token,
     browser_session,
@@ -29,6 +30,14 @@ from tests.idp.conftest import (
     sign_up,
 )
 from tests.idp.test_access_page import signed_in_as
+from tests.idp.test_flows import (
+    DPoPKey,
+    authorize,
+    fetch_token,
+    get_status,
+    put_private,
+    refresh_tokens,
+)
 from tests.idp.test_pages import logged_in
 
 # File storage, as operators run it: the token is written to <data_dir>/.kluis/admin-token.
@@ -355,6 +364,62 @@ async def test_a_reset_link_works_once_and_ends_the_old_sessions(kluis: Kluis) -
                 json={"email": "alice@example.org", "password": password},
             ) as r:
                 assert r.status == status
+
+
+@FILE_STORAGE
+async def test_a_reset_ends_every_apps_access(kluis: Kluis, client_app: ClientApp) -> None:
+    """Whoever knew the old password may have connected apps and made client credentials: a
+    reset ends their tokens too, not only the page sessions and API tokens."""
+    await sign_up(kluis, "alice@example.org", "alice")
+    client, callback, verifier = await authorize(kluis, client_app, remember=True)
+    key = DPoPKey()
+    tokens = await fetch_token(client, kluis, callback, verifier, key)
+    await put_private(kluis, key, tokens["access_token"], "alice/private/doc")
+    async with aiohttp.ClientSession() as http, browser_session() as browser:
+        script = await signed_in_as(kluis, http, "alice@example.org", "alice")
+        doc = kluis.url("alice/private/doc")
+        assert (await script.call("GET", doc))[0] == 200
+        token = await api_token(kluis, "alice@example.org")
+        async with http.post(
+            kluis.url(".account/api/credentials"),
+            json={"webId": kluis.url("alice/profile/card#me"), "name": "backup"},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as r:
+            assert r.status == 201
+            made = await r.json()
+        basic = base64.b64encode(f"{made['clientId']}:{made['clientSecret']}".encode())
+        backup = {"Authorization": "Basic " + basic.decode()}
+        async with http.post(
+            kluis.url(".oidc/token"), data={"grant_type": "client_credentials"}, headers=backup
+        ) as r:
+            assert r.status == 200
+        link = (
+            await admin(kluis, "POST", "reset-links", {"email": "alice@example.org"}, status=201)
+        )["link"]
+        async with browser.get(link) as r:
+            form = {"csrf": csrf_of(await r.text()), "token": link.split("token=", 1)[1]}
+        async with browser.post(
+            kluis.url(".account/reset"),
+            data={**form, "password": NEW_PASSWORD, "repeat": NEW_PASSWORD},
+            headers={"Accept-Language": "nl"},
+        ) as r:
+            assert r.status == 200
+            said = await r.text()
+            assert "Je wachtwoord is gewijzigd" in said
+            assert "elke app" in said  # every app's access ended, said in Dutch
+        # The app's access token from before: refused at once; its refresh token: gone.
+        assert await get_status(kluis, key, tokens["access_token"], "alice/private/doc") == 401
+        status, body = await refresh_tokens(kluis, client_app, tokens["refresh_token"], key)
+        assert (status, body["error"]) == (400, "invalid_grant")
+        # The script's token is refused, and its client credentials get no new one.
+        status, text = await script.call("GET", doc)
+        assert status == 401
+        assert "revoked" in text
+        async with http.post(
+            kluis.url(".oidc/token"), data={"grant_type": "client_credentials"}, headers=backup
+        ) as r:
+            assert r.status == 401
+            assert (await r.json())["error"] == "invalid_client"
 
 
 @FILE_STORAGE

@@ -11,6 +11,9 @@ from typing import Any, Final
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.idp.conftest import Kluis, browser_session, csrf_of, sign_up
 from tests.idp.test_access_page import Publisher, ask_body, publisher, signed_in_as
@@ -173,7 +176,7 @@ async def test_upload_new_folder_and_delete_are_seen_over_ldp(kluis: Kluis) -> N
         again = aiohttp.FormData()
         again.add_field("csrf", csrf)
         again.add_field("file", b"other", filename="holiday.jpg", content_type="image/jpeg")
-        _, refused = await _post(browser, kluis.url(DATA + "photos/"), again, status=400)
+        _, refused = await _post(browser, kluis.url(DATA + "photos/"), again, status=409)
         assert "There is already something named holiday.jpg here." in unescape(refused)
         # A folder that holds something is not deleted.
         _, refused = await _post(
@@ -352,3 +355,68 @@ async def test_an_upload_over_the_size_limit_is_refused_in_words(kluis: Kluis) -
         assert "That is too large: files of up to 100 kB can be uploaded." in refused
         owner = await _owner(kluis, http)
         assert (await owner.call("GET", kluis.url("alice/big.bin")))[0] == 404
+
+
+# WebIDs an owner might type or paste, the odd ones first: each either can be an RDF IRI
+# (shared, then unshared) or is refused in words; none may answer 500.
+_ODD_WEBIDS: Final = (
+    "https://x.example/a>b",
+    "https://x.example/{",
+    'https://x.example/"',
+    "https://x.example/%zz",
+    "https://x.example/a b",
+    "https://x.example/a\\b",
+    "https://x.example/`^|",
+    "https://[x",
+    "https://",
+    "https://:80/",
+    "https:///path",
+    "mailto:bob@x.example",
+    "https://x.example/" + "a" * 3000,
+    "https://x.example/é#me",
+    "https://bob.example/profile/card#me",
+)
+
+
+def _generated_webids(count: int) -> list[str]:
+    found: list[str] = []
+
+    @hypothesis_settings(max_examples=count, deadline=None, database=None)
+    @given(
+        st.one_of(
+            st.text(max_size=16).map(lambda tail: "https://x.example/" + tail),
+            st.tuples(st.text(max_size=8), st.text(max_size=8)).map(
+                lambda parts: f"https://{parts[0]}/{parts[1]}"
+            ),
+            st.text(max_size=24),
+        )
+    )
+    def collect(webid: str) -> None:
+        found.append(webid)
+
+    collect()
+    return found
+
+
+async def test_no_webid_makes_sharing_answer_500(kluis: Kluis) -> None:
+    await sign_up(kluis, EMAIL, "alice")
+    async with browser_session() as browser:
+        await logged_in(kluis, browser, EMAIL)
+        page_url = kluis.url(DATA + "settings/prefs.ttl")
+        csrf = csrf_of(await _page(browser, page_url))
+        answers: dict[int, int] = {}
+        for webid in (*_ODD_WEBIDS, *_generated_webids(80)):
+            share = {"csrf": csrf, "action": "share", "webid": webid, "access": "read"}
+            async with browser.post(page_url, data=share, allow_redirects=False) as r:
+                text = await r.text()
+                answers[r.status] = answers.get(r.status, 0) + 1
+                assert r.status in (303, 400), (webid, r.status, text[:1000])
+                if r.status == 400:
+                    assert 'role="alert"' in text, webid
+                    continue
+            unshare = {"csrf": csrf, "action": "unshare", "webid": webid}
+            await _post(browser, page_url, unshare)
+        assert answers[303] >= 2  # the good ones were shared
+        assert answers[400] >= 10
+        # The odd ones the brief names never reached the ACL: the page still reads it.
+        await _page(browser, page_url)
