@@ -630,7 +630,7 @@ async def setup(base: str, keys: set[str]) -> Prepared:
             algs.update(alg for k in keys if (alg := SCENARIOS[k].dpop) is not None)
             tokens = await _owner_tokens(session, base, algs)
             bodies["f"] = await _owned_document(session, base, tokens)
-            if keys & {"h", "hw", "hw0"}:
+            if keys & {"h", "hw", "hw0", "hw1"}:
                 agents, bodies["h"], found = await _grant_setup(session, base, tokens["ES256"])
                 return Prepared(bodies, tokens, agents, found)
     return Prepared(bodies, tokens)
@@ -882,7 +882,7 @@ def _targets(results: dict[str, Any], connections: int) -> list[dict[str, Any]]:
             targets.append(cost_target(key, results))
     if "vs_wac" in results.get("h", {}):
         targets.append(grant_target(results))
-    if "vs_log_off" in results.get("hw", {}):
+    if any("vs_log_off" in results.get(k, {}) for k in ("hw", "hw1")):
         targets.append(disclosure_target(results))
     if "vs_public" in results.get("gmt", {}):
         ratio = results["gmt"]["vs_public"]["kluis"]
@@ -925,22 +925,32 @@ def grant_target(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def compare_disclosures(results: dict[str, Any]) -> None:
-    """Add to (hw) in `results` its rate on Kluis against (hw0)'s, the same GET with the access
-    log off, when both ran: `vs_log_off`."""
-    if "hw" in results and "hw0" in results:
-        results["hw"]["vs_log_off"] = _ratio(results["hw"]["kluis"], results["hw0"]["kluis"])
+    """Add to the logged GET its rate on Kluis against (hw0)'s, the same GET with the access log
+    off, when both ran: `vs_log_off`. The logged GET is (hw1), Kluis started again as for hw0
+    but with the log on, when it ran: a process just started serves faster than one that has
+    served every scenario before (hw's), whatever it logs, so only hw1 against hw0 measures
+    the log alone."""
+    logged = "hw1" if "hw1" in results else "hw"
+    if logged in results and "hw0" in results:
+        results[logged]["vs_log_off"] = _ratio(results[logged]["kluis"], results["hw0"]["kluis"])
 
 
 def disclosure_target(results: dict[str, Any]) -> dict[str, Any]:
     """The target entry of issue 15 §1, after compare_disclosures."""
-    ratio = results["hw"]["vs_log_off"]
+    key = "hw1" if "hw1" in results else "hw"
+    ratio = results[key]["vs_log_off"]
     measured = "n/a"
     if ratio is not None:
-        logged, off = (results[k]["kluis"]["ok_per_second"] for k in ("hw", "hw0"))
+        logged, off = (results[k]["kluis"]["ok_per_second"] for k in (key, "hw0"))
         measured = f"{ratio:.0%} ({logged:,.0f} of {off:,.0f} req/s)"
+        if key == "hw1" and "hw" in results:
+            measured += "; hw, in the process that served the rest: " + (
+                f"{results['hw']['kluis']['ok_per_second'] / off:.0%}"
+            )
     return {
-        "target": "authenticated GET recorded in the owner's access log (hw) >= "
-        f"{DISCLOSURE_RATIO_TARGET:.0%} of the same GET with the log off (hw0)",
+        "target": f"authenticated GET recorded in the owner's access log ({key}) >= "
+        f"{DISCLOSURE_RATIO_TARGET:.0%} of the same GET with the log off (hw0), both in Kluis "
+        "started again",
         "measured": measured,
         "met": ratio is not None and ratio >= DISCLOSURE_RATIO_TARGET,
     }

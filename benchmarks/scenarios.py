@@ -93,7 +93,7 @@ OWNED_ACL = """\
 SHARED = f"/{OWNER_POD}/shared"
 # The scenarios that need the account and OWNED. fmt and gmt are f and g with Kluis allowed both
 # cores (not pinned), with its default settings.
-AUTHENTICATED = ("f", "g", "g2", "fmt", "gmt", "h", "hw", "hw0")
+AUTHENTICATED = ("f", "g", "g2", "fmt", "gmt", "h", "hw", "hw0", "hw1")
 
 # Kluis paths. The setup creates DOC, PATCHED and the CHILDREN children of BIG.
 BENCH = "/bench/"  # the container that PUBLIC_ACL opens to everyone
@@ -169,6 +169,11 @@ SCENARIOS = {
             "hw0", "hw with the owner's access log off (--disclosure-log false)", "GET", SHARED,
             "/h", TURTLE, dpop="ES256", agent="member",
             kluis_options=("--disclosure-log", "false"),
+        ),
+        Scenario(
+            "hw1", "hw with Kluis started again as for hw0, the access log on", "GET", SHARED,
+            "/h", TURTLE, dpop="ES256", agent="member",
+            kluis_options=("--disclosure-log", "true"),
         ),
         Scenario(
             "fmt", "f with Kluis on both cores", "GET", OWNED, "/f", TURTLE, pinned=False,

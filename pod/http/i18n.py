@@ -302,6 +302,10 @@ _PAGE_ERRORS: Final[tuple[tuple[re.Pattern[str], Text], ...]] = tuple(
             N_("This pod is being exported or imported already. Try again when that is done."),
         ),
         (
+            "this account is exporting or importing a pod already; try again when that is done",
+            N_("You are exporting or importing a pod already. Try again when that is done."),
+        ),
+        (
             "the server is exporting or importing other pods; try again in a minute",
             N_("The server is exporting or importing other pods. Try again in a minute."),
         ),

@@ -67,9 +67,10 @@ def test_the_catalogue_knows_the_messages_the_pages_show() -> None:
         limiter.take("alice")
     made.append(_message_of(refused.value))
     exports = Exports(limit=1)
-    with exports.running("/alice/"):
-        for root in ("/alice/", "/bob/"):
-            with pytest.raises(PodError) as refused, exports.running(root):
+    with exports.running("/alice/", account="a"):
+        # The pod busy, the account busy, the server busy.
+        for root, account in (("/alice/", "b"), ("/bob/", "a"), ("/bob/", "b")):
+            with pytest.raises(PodError) as refused, exports.running(root, account=account):
                 pass
             made.append(_message_of(refused.value))
     for webid in ("ftp://x.example/", "https://x.example/{"):
