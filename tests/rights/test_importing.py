@@ -599,6 +599,16 @@ async def test_the_import_form_takes_a_reclaim_code(pod: Pod) -> None:
     )
     assert r.status == 201, await r.text()
     csrf = await _form_token(pod)
+    # The account page offers the field, between the name and the archive: a browser sends the
+    # fields in the form's order, and the server reads the archive last.
+    page = await (await pod.client.get("/.account/", as_agent=None)).text()
+    start = page.index('action="/.account/import"')
+    form_html = page[start : page.index("</form>", start)]
+    assert (
+        form_html.index('name="pod"')
+        < form_html.index('name="reclaim"')
+        < form_html.index('name="archive"')
+    )
 
     def form(reclaim: str) -> aiohttp.FormData:
         data = aiohttp.FormData()
