@@ -31,7 +31,7 @@ from aiohttp import BodyPartReader, hdrs, web
 
 from pod.accounts.pods import check_pod_name
 from pod.accounts.service import Account
-from pod.errors import BadRequest, PodError
+from pod.errors import BadRequest, PodError, UnsupportedMediaType
 from pod.http.account import account_page, api_account, check_form, require_page_account
 from pod.http.bodies import SMALL_BODY_BYTES, in_time, spool_body
 from pod.http.errors import status_of
@@ -193,7 +193,9 @@ async def post_import_page(request: web.Request) -> web.StreamResponse:
         return found
     session, account = found
     if request.content_type != "multipart/form-data":
-        raise BadRequest("send the import form as multipart/form-data")
+        raise UnsupportedMediaType(
+            "send the import form as multipart/form-data", accepted=("multipart/form-data",)
+        )
     settings = request.app[SETTINGS]
     timeout = settings.body_timeout
     reader = await request.multipart()

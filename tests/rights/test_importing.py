@@ -585,6 +585,18 @@ async def test_erase_sign_up_again_and_import_with_the_reclaim_code(pod: Pod, bo
     assert r.status == 200
 
 
+async def test_the_import_form_refuses_another_media_type_with_415(pod: Pod) -> None:
+    await _page_session(pod)
+    r = await pod.client.post(
+        "/.account/import",
+        data=b'{"pod": "ann"}',
+        headers={"Content-Type": "application/json"},
+        as_agent=None,
+    )
+    assert r.status == 415, await r.text()
+    assert await pod.app[STORE].head("/ann/") is not None  # the pod is as it was
+
+
 async def test_the_import_form_takes_a_reclaim_code(pod: Pod) -> None:
     exported = await _export(pod)
     r = await pod.client.delete(
