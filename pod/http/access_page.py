@@ -26,6 +26,7 @@ from pod.errors import NotFound, PodError
 from pod.http.account import (
     page_form,
     page_language,
+    pod_roots,
     redirect,
     render,
     require_page_account,
@@ -65,7 +66,7 @@ async def _page(
     app = request.app
     store = app[STORE]
     pods = []
-    for root in _roots(request, account):
+    for root in pod_roots(request, account):
         seen = await overview(
             root, store=store, requests=app[REQUESTS], grants=app[GRANTS].book, names=app[NAMES]
         )
@@ -93,11 +94,6 @@ async def _page(
     )
 
 
-def _roots(request: web.Request, account: Account) -> list[str]:
-    store = request.app[STORE]
-    return [f"/{name}/" for name in account.pods if store.storages.owner(f"/{name}/")]
-
-
 async def _action(
     request: web.Request,
     act: Callable[[Account, Mapping[str, str], str], Awaitable[str]],
@@ -109,7 +105,7 @@ async def _action(
         return found
     session, account, form = found
     root = form.get("pod", "")
-    if root not in _roots(request, account):
+    if root not in pod_roots(request, account):
         raise NotFound("no pod of yours is named in the form")
     try:
         done = await act(account, form, root)

@@ -34,7 +34,16 @@ from pod.http.i18n import (
     is_language,
     page_error,
 )
-from pod.http.keys import ACCOUNTS, PAGES, PROVIDER, QUOTAS, SESSIONS, SETTINGS, TEMPLATES
+from pod.http.keys import (
+    ACCOUNTS,
+    PAGES,
+    PROVIDER,
+    QUOTAS,
+    SESSIONS,
+    SETTINGS,
+    STORE,
+    TEMPLATES,
+)
 from pod.http.proxies import client_address
 from pod.http.sessions import Session
 from pod.idp.provider import AuthRequest, origin_of
@@ -526,6 +535,12 @@ def _no_referrer(response: web.Response) -> web.Response:
 
 def _with_auth(url: str, auth_id: str | None) -> str:
     return f"{url}?{urlencode({'auth': auth_id})}" if auth_id else url
+
+
+def pod_roots(request: web.Request, account: Account) -> list[str]:
+    """The storage roots of `account`'s pods that exist (what its pages may name)."""
+    storages = request.app[STORE].storages
+    return [f"/{name}/" for name in account.pods if storages.owner(f"/{name}/")]
 
 
 async def require_page_account(request: web.Request) -> tuple[Session, Account] | web.Response:

@@ -30,7 +30,15 @@ from babel.lists import format_list
 
 from pod.accounts.service import Account
 from pod.errors import BadRequest, NotFound
-from pod.http.account import page_form, page_language, redirect, render, require_page_account, urls
+from pod.http.account import (
+    page_form,
+    page_language,
+    pod_roots,
+    redirect,
+    render,
+    require_page_account,
+    urls,
+)
 from pod.http.errors import status_of
 from pod.http.i18n import N_, page_error
 from pod.http.keys import DISCLOSURES, NAMES, SETTINGS, STORE
@@ -175,7 +183,7 @@ async def post_retention(request: web.Request) -> web.StreamResponse:
         return found
     session, account, form = found
     root = form.get("pod", "")
-    if root not in _roots(request, account):
+    if root not in pod_roots(request, account):
         raise NotFound("no pod of yours is named in the form")
     disclosures = request.app[DISCLOSURES]
     if disclosures is None:
@@ -212,16 +220,11 @@ def _retention(days: str) -> int:
     return kept
 
 
-def _roots(request: web.Request, account: Account) -> list[str]:
-    store = request.app[STORE]
-    return [f"/{name}/" for name in account.pods if store.storages.owner(f"/{name}/")]
-
-
 def _asked(request: web.Request, account: Account) -> _Asked:
     """The query, checked: a pod or resource of another account is NotFound."""
     store = request.app[STORE]
     query = request.query
-    owned = _roots(request, account)
+    owned = pod_roots(request, account)
     pod = query.get("pod", "")
     if pod and not pod.startswith("/"):
         pod = f"/{pod}/"  # a pod's name, as the account page shows it
@@ -279,7 +282,7 @@ async def _page(
         logs=logs,
         asked=asked,
         periods=PERIODS,
-        pods=_roots(request, account),
+        pods=pod_roots(request, account),
         min_days=MIN_DAYS,
         max_days=MAX_DAYS,
         erased=ERASED,
