@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Hashable
+from collections.abc import Coroutine, Hashable
 from typing import Final
 
 from aiohttp import hdrs, web
@@ -146,7 +146,9 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
     disclosures = request.app[DISCLOSURES]
     if disclosures is not None:
         if request.match_info.handler is handle_resource:
-            await _disclose(request, response.status, request_id, disclosures)
+            asking = _disclose(request, response.status, request_id, disclosures)
+            if asking is not None:
+                await asking
         elif "storage" in request.match_info and request.path.startswith(
             settings.base_path + _POD_APIS
         ):
@@ -154,15 +156,17 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
     return response
 
 
-async def _disclose(
+def _disclose(
     request: web.Request, status: int, request_id: str, disclosures: DisclosureLog
-) -> None:
+) -> Coroutine[None, None, None] | None:
     """Record a request to a pod in its owner's access log (pod.vault.disclosures), before its
     response is returned, so no answered request lacks its record even after a kill -9.
 
     Here, because only here is every final status known: a kept answer (pod.http.answers) never
     reaches the authorizer. Anonymous reads are only counted. The basis (what allowed it) is
-    asked only of requests that are recorded: an identified agent other than the owner."""
+    asked only of requests that are recorded: an identified agent other than the owner, and
+    only the first time (then the caller awaits what this returns); a request seen before is
+    recorded with no coroutine made or awaited."""
     credentials = request.get(CREDENTIALS)
     if credentials is None or credentials.agent is None:
         if (
@@ -171,17 +175,42 @@ async def _disclose(
             and hdrs.AUTHORIZATION not in request.headers
         ):
             disclosures.count(target_path(request))
-        return
+        return None
     method = request.method
     # A refusal has no basis: its key names no mode.
     mode = _MODES.get(method, _WRITE) if status < 400 else None
     c = credentials
-    # Keyed by the raw target: a request seen before needs no parsing and no storage look-up
-    # (what they find changes only through announced writes, which empty the cache).
-    key = (target_path(request), c.agent, c.client_id, c.origin, c.purposes, mode)
+    # Keyed by the raw target, query and all: a request seen before needs no parsing and no
+    # storage look-up (what they find changes only through announced writes, which empty the
+    # cache); the cache is bounded however many targets name one resource.
+    key = (request.raw_path, c.agent, c.client_id, c.origin, c.purposes, mode)
     fragment = disclosures.known(key)
     if fragment is None:
-        fragment = await _asked(request, credentials, key, mode, disclosures)
+        return _ask_and_record(request, credentials, key, mode, status, request_id, disclosures)
+    if fragment is not NOT_LOGGED:  # `_record`, inline on the path every record takes
+        try:
+            disclosures.record(fragment, request_id=request_id, method=method, status=status)
+        except OSError:
+            log.exception("the access log could not be written")
+    return None
+
+
+async def _ask_and_record(
+    request: web.Request,
+    credentials: Credentials,
+    key: tuple[Hashable, ...],
+    mode: AccessMode | None,
+    status: int,
+    request_id: str,
+    disclosures: DisclosureLog,
+) -> None:
+    fragment = await _asked(request, credentials, key, mode, disclosures)
+    _record(disclosures, fragment, request_id, request.method, status)
+
+
+def _record(
+    disclosures: DisclosureLog, fragment: Fragment, request_id: str, method: str, status: int
+) -> None:
     if fragment is NOT_LOGGED:
         return
     try:
@@ -212,11 +241,7 @@ def _disclose_api(
         path=paths.ROOT + request.path[len(disclosures.base_path) :],
         purposes=tuple(sorted(credentials.purposes)),
     )
-    fragment = fragment_of(asker)
-    try:
-        disclosures.record(fragment, request_id=request_id, method=request.method, status=status)
-    except OSError:
-        log.exception("the access log could not be written")
+    _record(disclosures, fragment_of(asker), request_id, request.method, status)
 
 
 async def _asked(

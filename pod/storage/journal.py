@@ -1,8 +1,13 @@
 """Journals: append-only records in one segment per key and UTC day. Imports storage.claim.
 
-A record is one line, `<payload>\\t<crc32 as 8 hex digits>\\n`; the payload holds neither a tab
-nor a newline (JSON as `json.dumps` writes it escapes both). A reader keeps a line only if it
-ends in `\\n` and its CRC matches, so a record torn by a crash is never read as another one.
+A record is one line, `<payload>\\n`; the payload holds no newline, tab or NUL byte (JSON as
+`json.dumps` writes it escapes all three). A record is only ever written into bytes that are
+zero: the space a segment's file is extended by (posix_fallocate, or past its end), never over
+older bytes (a segment is cut back to its last record before it is written again). So a record
+torn by a crash, copied in part or reaching the disk in part, holds NUL bytes where the rest
+was to be, or lacks its newline; a reader keeps a line only if it ends in `\\n` and holds no
+NUL. Segments written before this framing hold `<payload>\\t<crc32 as 8 hex digits>\\n`
+lines; a line with a tab is still kept only if its CRC matches.
 
 Contract (every implementation):
 - `append` writes one record into the file's pages before it returns (FileJournal: copied into
@@ -49,17 +54,24 @@ _META: Final = "meta.json"
 
 
 def frame(payload: bytes) -> bytes:
-    """One record: the payload, a tab, its CRC-32 in hex, a newline. Raises ValueError for a
-    payload holding a tab or a newline (it could not be told from the framing)."""
-    if b"\n" in payload or b"\t" in payload:
-        raise ValueError("a journal record may hold neither a tab nor a newline")
-    return b"%s\t%08x\n" % (payload, zlib.crc32(payload))
+    """One record: the payload and a newline. Raises ValueError for an empty payload, or one
+    holding a newline, a tab or a NUL byte (it could not be told from the framing, or from
+    what a torn record leaves)."""
+    if not payload or b"\n" in payload or b"\t" in payload or b"\0" in payload:
+        raise ValueError("a journal record is not empty and holds no newline, tab or NUL byte")
+    return payload + b"\n"
 
 
 def verified(line: bytes) -> bytes | None:
-    """The payload of one line (without its `\\n`), or None if its CRC does not match."""
+    """The payload of one line (without its `\\n`), or None if it is no whole record: it is
+    empty, it holds a NUL byte, or it has a tab (the framing of older segments) and its CRC
+    does not match."""
+    if not line or b"\0" in line:
+        return None
     tab = line.rfind(b"\t")
-    if tab < 0 or len(line) - tab != 9:
+    if tab < 0:
+        return line
+    if len(line) - tab != 9:
         return None
     payload = line[:tab]
     # Compared as written (lower-case hex), so no other spelling of the number passes.
@@ -113,6 +125,12 @@ class Journal(Protocol):
         """Append one record (framed here) to segment `day` of `key`."""
         ...
 
+    def append_line(self, key: str, day: str, line: bytes) -> None:
+        """Append one record framed by the caller, who vouches that `line` is `frame` of a
+        payload: built in one step from parts that cannot hold a newline, tab or NUL (JSON it
+        encoded), for a record made on the request path."""
+        ...
+
     def all_keys(self) -> list[str]:
         """Every key with segments or meta data."""
         ...
@@ -164,7 +182,9 @@ class MemoryJournal:
         self.meta: dict[str, bytes] = {}
 
     def append(self, key: str, day: str, payload: bytes) -> None:
-        line = frame(payload)
+        self.append_line(key, day, frame(payload))
+
+    def append_line(self, key: str, day: str, line: bytes) -> None:
         self.segments.setdefault(key, {}).setdefault(day, bytearray()).extend(line)
 
     def all_keys(self) -> list[str]:
@@ -206,40 +226,49 @@ class MemoryJournal:
 
 @final
 class _Segment:
-    """An open segment: its descriptor, where its records end, and the window of it mapped."""
+    """An open segment: its descriptor and the window of it mapped, its next record written at
+    the map's position (so one `mmap.write` appends it, or raises ValueError, writing nothing,
+    when it does not fit)."""
 
-    __slots__ = ("end", "fd", "map", "start", "stop", "window")
+    __slots__ = ("fd", "map", "start", "window")
 
     def __init__(self, fd: int, end: int) -> None:
         self.fd = fd
-        self.end = end  # the next record's offset
-        self.map: mmap.mmap | None = None  # the file's bytes [start, stop)
-        self.start = end
-        self.stop = end
         self.window = _FIRST_WINDOW // 2  # doubled before each use
+        self.start = 0  # the file offset the map begins at
+        self.map = self._mapped(end, 0)
 
-    def move(self, need: int) -> None:
-        """Map a window from this segment's end that holds at least `need` more bytes. Its
-        blocks are allocated first (posix_fallocate): a page of a mapped file with no block
-        behind it would kill the process with SIGBUS when the disk is full, where this raises
-        OSError."""
-        if self.map is not None:
-            self.map.close()
-            self.map = None
-        start = self.end - self.end % mmap.ALLOCATIONGRANULARITY
+    @property
+    def end(self) -> int:
+        """Where the segment's records end: the next record's offset."""
+        return self.start + self.map.tell()
+
+    def _mapped(self, end: int, need: int) -> mmap.mmap:
+        """A window from offset `end` holding at least `need` more bytes, its blocks allocated
+        first (posix_fallocate): a page of a mapped file with no block behind it would kill
+        the process with SIGBUS when the disk is full, where this raises OSError."""
+        start = end - end % mmap.ALLOCATIONGRANULARITY
         self.window = min(self.window * 2, _WINDOW)
-        length = max(self.window, -(-(self.end - start + need) // self.window) * self.window)
+        length = max(self.window, -(-(end - start + need) // self.window) * self.window)
         os.posix_fallocate(self.fd, start, length)
-        self.map = mmap.mmap(self.fd, length, offset=start)
-        self.start, self.stop = start, start + length
+        mapped = mmap.mmap(self.fd, length, offset=start)
+        mapped.seek(end - start)
+        self.start = start
+        return mapped
+
+    def write_past(self, line: bytes) -> None:
+        """Write `line`, which the window has no room left for, into the next one."""
+        end = self.end
+        self.map.close()
+        self.map = self._mapped(end, len(line))
+        self.map.write(line)
 
     def close(self) -> None:
         """Unmap, cut the file back to its records (the window's zeros past them), close."""
         try:
-            if self.map is not None:
-                self.map.close()
-                self.map = None
-            os.ftruncate(self.fd, self.end)
+            end = self.end
+            self.map.close()
+            os.ftruncate(self.fd, end)
         finally:
             os.close(self.fd)
 
@@ -254,8 +283,8 @@ class FileJournal:
     each). One process writes a data directory (pod.storage.claim), so one writer per segment.
     The window's zeros past the records are cut off when the segment is closed; after a crash,
     when it is next opened (`_records_end`), and a reader skips them as it skips any torn tail.
-    The last `_OPEN_SEGMENTS` segments written stay open. With `fsync`, `sync` fsyncs the
-    segments written since the last call (fsync writes a file's pages changed through a map
+    The last `_OPEN_SEGMENTS` segments written stay open. With `fsync`, `sync` fdatasyncs the
+    segments written since the last call (fdatasync writes a file's pages changed through a map
     too) and the directories of new ones; the caller runs it off the request path.
     """
 
@@ -265,6 +294,7 @@ class FileJournal:
         self._open: OrderedDict[tuple[str, str], _Segment] = OrderedDict()
         self._dirty: set[tuple[str, str]] = set()  # written since the last sync
         self._new_dirs: set[Path] = set()  # directories with entries not yet synced
+        self._last: _Segment | None = None  # the segment last written, the most recent in _open
 
     def _segment(self, key: str, day: str) -> _Segment:
         _check(key, day)
@@ -286,19 +316,20 @@ class FileJournal:
         return segment
 
     def append(self, key: str, day: str, payload: bytes) -> None:
-        line = frame(payload)
+        self.append_line(key, day, frame(payload))
+
+    def append_line(self, key: str, day: str, line: bytes) -> None:
         name = (key, day)
         segment = self._open.get(name)
         if segment is None:
             segment = self._segment(key, day)
-        else:
+        elif segment is not self._last:
             self._open.move_to_end(name)
-        end = segment.end + len(line)
-        if end > segment.stop:
-            segment.move(len(line))
-        assert segment.map is not None  # mapped by `move`
-        segment.map[segment.end - segment.start : end - segment.start] = line
-        segment.end = end
+        self._last = segment
+        try:
+            segment.map.write(line)
+        except ValueError:  # past the window (mmap.write then writes nothing)
+            segment.write_past(line)
         self._dirty.add(name)
 
     def all_keys(self) -> list[str]:
@@ -339,6 +370,8 @@ class FileJournal:
         segment = self._open.pop((key, day), None)
         self._dirty.discard((key, day))
         if segment is not None:
+            if segment is self._last:
+                self._last = None
             segment.close()
 
     def drop_before(self, key: str, day: str) -> int:
@@ -416,12 +449,13 @@ class FileJournal:
         for n, (key, day) in enumerate(pending):
             try:
                 # Through a descriptor of its own: the appending thread may close a segment's
-                # (and the number be reused) meanwhile. fsync writes the file's pages, those
-                # changed through a map too, whichever descriptor asks.
+                # (and the number be reused) meanwhile. fdatasync writes the file's pages, those
+                # changed through a map too, whichever descriptor asks, and its size (the
+                # metadata reading them needs), not its times.
                 with contextlib.suppress(FileNotFoundError):  # dropped since
                     fd = os.open(self.directory / key / (day + SUFFIX), os.O_RDONLY | os.O_CLOEXEC)
                     try:
-                        os.fsync(fd)
+                        os.fdatasync(fd)
                     finally:
                         os.close(fd)
             except OSError:
@@ -435,6 +469,7 @@ class FileJournal:
 
     def close(self) -> None:
         self.sync()
+        self._last = None
         while self._open:
             self._open.popitem()[1].close()
 

@@ -23,10 +23,11 @@ from pod.storage.journal import (
 KEY = "0123456789abcdef0123456789abcdef"
 DAY = "2026-12-07"
 
-# Payloads as the access log writes them: printable JSON-ish text, never a tab or a newline.
+# Payloads as the access log writes them: JSON-ish text, never a tab, a newline or a NUL.
 payloads = st.lists(
     st.text(
-        alphabet=st.characters(exclude_characters="\t\n", exclude_categories=["Cs"]),
+        alphabet=st.characters(exclude_characters="\t\n\0", exclude_categories=["Cs"]),
+        min_size=1,
         max_size=60,
     ).map(str.encode),
     max_size=12,
@@ -51,33 +52,68 @@ def test_a_torn_tail_loses_only_the_record_it_cuts(items: list[bytes], data: st.
 
 
 @given(payloads.filter(bool), st.data())
-def test_a_record_with_a_bad_crc_is_skipped_and_no_other(
+def test_bytes_a_crash_left_zero_lose_exactly_the_records_they_touch(
     items: list[bytes], data: st.DataObject
 ) -> None:
+    """Records are written into zeros, so what a crash tears (a copy cut short, pages that
+    never reached the disk) reads as NUL bytes: any run of them, anywhere."""
     framed = [frame(p) for p in items]
+    whole = bytearray(b"".join(framed))
+    start = data.draw(st.integers(min_value=0, max_value=len(whole) - 1))
+    stop = data.draw(st.integers(min_value=start + 1, max_value=len(whole)))
+    whole[start:stop] = bytes(stop - start)
+    kept = []
+    begin = 0
+    for payload, line in zip(items, framed, strict=True):
+        end = begin + len(line)
+        # Lost when a zero lands in its line, or on the newline before it (the two run on).
+        touched = start < end and stop > max(begin - 1, 0)
+        if not touched:
+            kept.append(payload)
+        begin = end
+    assert records(bytes(whole)) == kept
+
+
+@given(payloads.filter(bool), st.data())
+def test_a_line_of_the_older_framing_with_a_bad_crc_is_skipped_and_no_other(
+    items: list[bytes], data: st.DataObject
+) -> None:
+    framed = [b"%s\t%08x\n" % (p, zlib.crc32(p)) for p in items]
     which = data.draw(st.integers(min_value=0, max_value=len(items) - 1))
     line = bytearray(framed[which])
     at = data.draw(st.integers(min_value=0, max_value=len(line) - 2))  # not its newline
     old = line[at]
-    # Any other byte but a newline (which would make two lines of one).
+    # Any other byte but a newline (which would make two lines of one) or a tab before the
+    # CRC (which would make it a line of the newer framing).
+    tab = len(line) - 10
     line[at] = data.draw(
-        st.integers(min_value=0, max_value=255).filter(lambda b: b not in (old, 10))
+        st.integers(min_value=0, max_value=255).filter(
+            lambda b: b not in (old, 10) and not (at == tab and b != 9)
+        )
     )
     framed[which] = bytes(line)
     assert records(b"".join(framed)) == items[:which] + items[which + 1 :]
 
 
-def test_framing_refuses_a_payload_holding_a_tab_or_newline() -> None:
-    for bad in (b"a\tb", b"a\nb"):
-        with pytest.raises(ValueError, match="tab"):
+def test_framing_refuses_a_payload_holding_a_tab_newline_or_nul() -> None:
+    for bad in (b"a\tb", b"a\nb", b"a\0b", b""):
+        with pytest.raises(ValueError, match="not empty"):
             frame(bad)
 
 
-def test_verified_checks_the_crc() -> None:
+def test_verified_keeps_a_line_without_nul_and_checks_an_older_lines_crc() -> None:
+    assert verified(b"abc") == b"abc"
+    assert verified(b"ab\0c") is None
+    assert verified(b"") is None
     assert verified(b"abc\t%08x" % zlib.crc32(b"abc")) == b"abc"
     assert verified(b"abd\t%08x" % zlib.crc32(b"abc")) is None
-    assert verified(b"abc") is None
     assert verified(b"abc\tzzzzzzzz") is None
+    assert verified(b"abc\t1") is None
+
+
+def test_records_of_both_framings_read_in_one_segment() -> None:
+    older = b"one\t%08x\n" % zlib.crc32(b"one")
+    assert records(older + frame(b"two") + older) == [b"one", b"two", b"one"]
 
 
 @pytest.fixture(params=["memory", "file"])

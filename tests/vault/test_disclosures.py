@@ -13,14 +13,18 @@ from typing import Any
 
 import pytest
 from aiohttp.web import Application
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from pod.acl.defaults import create_owned_storage
 from pod.app import create_app
 from pod.config import Settings
 from pod.http.keys import ANSWERS, DISCLOSURES, STORE
+from pod.ldp.storages import Storages
 from pod.storage.base import Backend
 from pod.storage.journal import FileJournal, Journal, MemoryJournal
-from pod.vault.disclosures import DisclosureLog, day_of, key_of
+from pod.vault.disclosures import Asker, DisclosureLog, day_of, fragment_of, key_of
 from tests.conftest import POD, ClientFactory, url
 from tests.support import CLIENT_ID, Agent, PodClient, TestIssuer, make_public
 
@@ -304,3 +308,31 @@ async def test_no_log_is_kept_when_it_is_off(
     r = await client.get(LOG)
     assert r.status == 404
     assert "disclosure_log" in await r.text()
+
+
+# A record is joined from bytes made before (pod.vault.disclosures.DisclosureLog.record): what
+# it reads back as must be what was asked, at any time, for any method and any agent.
+_TOKEN = st.text(alphabet="!#$%&'*+-.^_`|~ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(
+    at=st.floats(min_value=0, max_value=4e9),
+    method=st.one_of(st.sampled_from(["GET", "HEAD", "PUT", "PATCH", "DELETE"]), _TOKEN),
+    status=st.integers(min_value=100, max_value=599),
+    agent=st.text(),
+)
+def test_a_record_reads_back_as_what_was_asked(
+    at: float, method: str, status: int, agent: str
+) -> None:
+    journal = MemoryJournal()
+    log = DisclosureLog(journal, Storages(), clock=lambda: at)
+    asker = Asker(root="/pod/", agent=agent, client=None, origin=None, path="/pod/x")
+    for request_id in ("1a-2", "1a-3"):  # the second from what the first made
+        log.record(fragment_of(asker), request_id=request_id, method=method, status=status)
+    (day,) = journal.days(key_of("/pod/"))
+    assert day == day_of(at)
+    first, second = (json.loads(p) for p in journal.read(key_of("/pod/"), day))
+    assert second["r"] == "1a-3"
+    assert 0 <= at - first["t"] < 0.0011  # to the millisecond, not after
+    assert (first["r"], first["m"], first["s"], first["a"]) == ("1a-2", method, status, agent)
