@@ -108,22 +108,23 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     raw = target_path(request)
     if raw.endswith(_STORAGE_DESCRIPTION_SUFFIX):
         return await _storage_description(request, raw[: -len(STORAGE_DESCRIPTION)])
-    path = paths.parse_url_path(raw, request.app[SETTINGS].base_path)
+    app = request.app  # a property of a property: asked once
+    path = paths.parse_url_path(raw, app[SETTINGS].base_path)
     # An erased pod's name is held: 410, before any kept answer. Asked of the tombstones only
     # outside every pod (or in one being erased), so a request to a live pod pays a look-up.
-    tombstones = request.app[TOMBSTONES]
+    tombstones = app[TOMBSTONES]
     if tombstones.may_be_held(path):
         gone = await check_gone(request, path)
         if gone is not None:
             return gone
-    if request.method in _READS and request.app[ANSWERS].enabled:
+    if request.method in _READS and app[ANSWERS].enabled:
         h = request.headers
-        if not any(name in h for name in _NOT_PLAIN):
+        if h.keys().isdisjoint(_NOT_PLAIN):  # case-insensitive, as the headers are
             if hdrs.AUTHORIZATION in h:
-                return await _kept_or_read_as_agent(request, path)
-            return await _kept_or_read(request, path)
+                return await _kept_or_read_as_agent(request, path, app)
+            return await _kept_or_read(request, path, app)
     if grants.CONSENT in path and request.method not in _SAFE:
-        store = request.app[STORE]
+        store = app[STORE]
         if grants.is_managed(path, store.storages.root_of(path)):
             raise MethodNotAllowed(
                 f"{store.url(path)} is kept by the server: grants are given, narrowed and "
@@ -189,10 +190,11 @@ async def _get(request: web.Request, op: Operation) -> web.StreamResponse:
     return response
 
 
-async def _kept_or_read(request: web.Request, path: str) -> web.StreamResponse:
+async def _kept_or_read(
+    request: web.Request, path: str, app: web.Application
+) -> web.StreamResponse:
     """A plain read (anonymous, no conditions, no range): the kept answer while the resource
     is at the version it showed (pod.http.answers), else read, and kept."""
-    app = request.app
     answers = app[ANSWERS]
     variant = (request.headers.get(hdrs.ACCEPT), request.headers.get(hdrs.ORIGIN))
     epoch = answers.epoch
@@ -208,7 +210,9 @@ async def _kept_or_read(request: web.Request, path: str) -> web.StreamResponse:
     return response
 
 
-async def _kept_or_read_as_agent(request: web.Request, path: str) -> web.StreamResponse:
+async def _kept_or_read_as_agent(
+    request: web.Request, path: str, app: web.Application
+) -> web.StreamResponse:
     """A plain read with credentials: authenticated afresh, every check of the proof and the
     token included; then the kept answer for the modes the agent and the public hold on the
     resource, decided now, while the resource is at the version it showed.
@@ -220,7 +224,6 @@ async def _kept_or_read_as_agent(request: web.Request, path: str) -> web.StreamR
     a remote group expires with the group), so a grant withdrawn or expired, a revoked token
     and an agent without Read all go the ordinary way, where they are refused as before.
     Auxiliary resources need other modes than Read (`pod.acl.modes`) and are read afresh."""
-    app = request.app
     credentials = await credentials_of(request)
     if paths.is_auxiliary(path):
         response, _, _ = await _read(request, operation_of(request, path), credentials)

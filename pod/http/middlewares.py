@@ -95,17 +95,20 @@ async def pod_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     # not reset here: it stays on the lines logged after the handler (the access log line,
     # aiohttp's own errors) and never reaches another request's.
     logs.REQUEST_ID.set(request_id)
-    in_flight = request.app[IN_FLIGHT]
+    app = request.app  # a property of a property: asked once
+    in_flight = app[IN_FLIGHT]
     in_flight.enter()
     try:
-        return await _handle(request, handler, request_id)
+        return await _handle(request, handler, request_id, app)
     finally:
         in_flight.leave()
 
 
-async def _handle(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
-    settings = request.app[SETTINGS]
-    warn_about_origin(request)
+async def _handle(
+    request: web.Request, handler: Handler, request_id: str, app: web.Application
+) -> web.StreamResponse:
+    settings = app[SETTINGS]
+    warn_about_origin(request, app)
     origin = request.headers.get("Origin")
     is_account = request.path.startswith(settings.base_path + ACCOUNT)
     if is_account:
@@ -143,7 +146,7 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
     response.headers["X-Request-Id"] = request_id
     if 400 <= response.status < 500:
         log_refusal(request, response, detail=refusal)
-    disclosures = request.app[DISCLOSURES]
+    disclosures = app[DISCLOSURES]
     if disclosures is not None:
         if request.match_info.handler is handle_resource:
             asking = _disclose(request, response.status, request_id, disclosures)

@@ -93,25 +93,27 @@ def _in(text: str, networks: _Networks) -> bool:
     return address is not None and any(address in network for network in networks)
 
 
-def warn_about_origin(request: web.Request) -> None:
+_FORWARDING: Final = (hdrs.FORWARDED, hdrs.X_FORWARDED_FOR, hdrs.X_FORWARDED_PROTO)
+
+
+def warn_about_origin(request: web.Request, app: web.Application) -> None:
     """Log once per app when a request shows that clients reach the server at another scheme or
     host than `base_url`, or that a proxy the settings do not trust forwards requests."""
-    state = request.app[WARNED]
+    state = app[WARNED]
     warned = state.kinds
     if len(warned) == 2:
         return
     headers = request.headers
-    forwarding = [
-        name
-        for name in (hdrs.FORWARDED, hdrs.X_FORWARDED_FOR, hdrs.X_FORWARDED_PROTO)
-        if name in headers
-    ]
-    settings = request.app[SETTINGS]
-    if not forwarding:
+    if (
+        hdrs.FORWARDED not in headers
+        and hdrs.X_FORWARDED_FOR not in headers
+        and hdrs.X_FORWARDED_PROTO not in headers
+    ):
         # The common case, asked on every request: no proxy, and the Host seen last time.
         host = headers.get(hdrs.HOST)
         if host is not None and host == state.fine_host:
             return
+        settings = app[SETTINGS]
         seen = f"{request.scheme}://{request.host}"
         if _same_origin(seen, settings.base_url):
             state.fine_host = host
@@ -120,6 +122,7 @@ def warn_about_origin(request: web.Request) -> None:
             trusted = bool(settings.proxy_networks) and _in(peer, settings.proxy_networks)
             _warn_origin(warned, seen, settings.base_url, trusted)
         return
+    settings = app[SETTINGS]
     peer = request.remote or "unknown"
     trusted = bool(settings.proxy_networks) and _in(peer, settings.proxy_networks)
     if not trusted and "untrusted" not in warned:
@@ -128,7 +131,7 @@ def warn_about_origin(request: web.Request) -> None:
             "requests from %s carry %s, but %s is not in trusted_proxies: if it is your reverse "
             "proxy, add it, or every client behind it shares its address in the rate limits",
             peer,
-            ", ".join(forwarding),
+            ", ".join(n for n in _FORWARDING if n in headers),
             peer,
         )
     if "origin" in warned:

@@ -304,7 +304,10 @@ class DisclosureLog:
     def count(self, raw_path: str) -> None:
         """Count one anonymous read of the resource at `raw_path` (the still-encoded request
         path): resolved to a pod when flushed, off the request path."""
-        key = (raw_path, self.today(self.clock()))
+        at = self.clock()
+        if not self._day_start <= at < self._day_start + _DAY_SECONDS:
+            self.today(at)
+        key = (raw_path, self._day)
         counts = self._public
         counts[key] = counts.get(key, 0) + 1
         if len(counts) >= PUBLIC_KEYS:
