@@ -75,9 +75,10 @@ AUTH_RATIO_TARGET = 0.75
 # Issue 14: a GET allowed by a grant among grants.GRANTS (h) at GRANT_RATIO_TARGET of the same
 # GET allowed by WAC (hw).
 GRANT_RATIO_TARGET = 0.95
-# Issue 15 §1: the GET allowed by WAC (hw), each one recorded in the owner's access log, at
-# DISCLOSURE_RATIO_TARGET of the same GET with the log off (hw0).
-DISCLOSURE_RATIO_TARGET = 0.95
+# Issue 15 §1: "logging adds < 5% to an authenticated GET": the GET allowed by WAC, each one
+# recorded in the owner's access log (hw1), takes less than DISCLOSURE_COST_TARGET more time a
+# request than the same GET with the log off (hw0): hw0's rate / hw1's - 1.
+DISCLOSURE_COST_TARGET = 0.05
 PEAK_RSS_TARGET_MB = 150.0  # Kluis's peak resident memory over the whole run
 NOISE_CORES = 0.1  # CPU used by other processes during a run above which the report flags it
 # DPoP proofs are written right before each run: for the warm-up PROOF_RATE_GUESS a second
@@ -936,23 +937,29 @@ def compare_disclosures(results: dict[str, Any]) -> None:
 
 
 def disclosure_target(results: dict[str, Any]) -> dict[str, Any]:
-    """The target entry of issue 15 §1, after compare_disclosures."""
+    """The target entry of issue 15 §1, after compare_disclosures: what the log adds to the
+    time of a request, as the issue words it (a rate of 95% would allow 5.3%)."""
     key = "hw1" if "hw1" in results else "hw"
     ratio = results[key]["vs_log_off"]
     measured = "n/a"
-    if ratio is not None:
+    added = None
+    if ratio:
+        added = 1 / ratio - 1
         logged, off = (results[k]["kluis"]["ok_per_second"] for k in (key, "hw0"))
-        measured = f"{ratio:.0%} ({logged:,.0f} of {off:,.0f} req/s)"
+        measured = (
+            f"adds {added:.1%}: {1e6 / logged - 1e6 / off:.1f} µs a request "
+            f"(1e6/{logged:,.0f} - 1e6/{off:,.0f} req/s; rate {ratio:.1%})"
+        )
         if key == "hw1" and "hw" in results:
-            measured += "; hw, in the process that served the rest: " + (
+            measured += "; hw, in the process that served the rest: rate " + (
                 f"{results['hw']['kluis']['ok_per_second'] / off:.0%}"
             )
     return {
-        "target": f"authenticated GET recorded in the owner's access log ({key}) >= "
-        f"{DISCLOSURE_RATIO_TARGET:.0%} of the same GET with the log off (hw0), both in Kluis "
-        "started again",
+        "target": f"the owner's access log adds < {DISCLOSURE_COST_TARGET:.0%} to an "
+        f"authenticated GET: {key}, each request recorded, against the same GET with the log "
+        "off (hw0), both in Kluis started again",
         "measured": measured,
-        "met": ratio is not None and ratio >= DISCLOSURE_RATIO_TARGET,
+        "met": added is not None and added < DISCLOSURE_COST_TARGET,
     }
 
 

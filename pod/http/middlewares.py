@@ -192,7 +192,7 @@ def _disclose(
         return _ask_and_record(request, credentials, key, mode, status, request_id, disclosures)
     if fragment is not NOT_LOGGED:  # `_record`, inline on the path every record takes
         try:
-            disclosures.record(fragment, request_id=request_id, method=method, status=status)
+            disclosures.record(fragment, request_id, method, status)
         except OSError:
             log.exception("the access log could not be written")
     return None
@@ -217,7 +217,7 @@ def _record(
     if fragment is NOT_LOGGED:
         return
     try:
-        disclosures.record(fragment, request_id=request_id, method=method, status=status)
+        disclosures.record(fragment, request_id, method, status)
     except OSError:
         log.exception("the access log could not be written")
 

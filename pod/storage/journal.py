@@ -230,9 +230,10 @@ class _Segment:
     the map's position (so one `mmap.write` appends it, or raises ValueError, writing nothing,
     when it does not fit)."""
 
-    __slots__ = ("fd", "map", "start", "window")
+    __slots__ = ("fd", "map", "name", "start", "window")
 
-    def __init__(self, fd: int, end: int) -> None:
+    def __init__(self, name: tuple[str, str], fd: int, end: int) -> None:
+        self.name = name  # (key, day)
         self.fd = fd
         self.window = _FIRST_WINDOW // 2  # doubled before each use
         self.start = 0  # the file offset the map begins at
@@ -294,7 +295,9 @@ class FileJournal:
         self._open: OrderedDict[tuple[str, str], _Segment] = OrderedDict()
         self._dirty: set[tuple[str, str]] = set()  # written since the last sync
         self._new_dirs: set[Path] = set()  # directories with entries not yet synced
-        self._last: _Segment | None = None  # the segment last written, the most recent in _open
+        # The segment last written, the most recent in _open: a run of records to one segment
+        # (a busy pod's) makes no tuple and asks no dict.
+        self._last: _Segment | None = None
 
     def _segment(self, key: str, day: str) -> _Segment:
         _check(key, day)
@@ -305,11 +308,11 @@ class FileJournal:
             self._new_dirs.update((folder, self.directory))
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
         try:
-            segment = _Segment(fd, _records_end(fd))
+            segment = _Segment((key, day), fd, _records_end(fd))
         except OSError:
             os.close(fd)
             raise
-        self._open[(key, day)] = segment
+        self._open[segment.name] = segment
         while len(self._open) > _OPEN_SEGMENTS:
             # Closed unsynced: `sync` opens it again to fsync it, off the request path.
             self._open.popitem(last=False)[1].close()
@@ -319,18 +322,22 @@ class FileJournal:
         self.append_line(key, day, frame(payload))
 
     def append_line(self, key: str, day: str, line: bytes) -> None:
-        name = (key, day)
-        segment = self._open.get(name)
-        if segment is None:
-            segment = self._segment(key, day)
-        elif segment is not self._last:
-            self._open.move_to_end(name)
-        self._last = segment
+        segment = self._last
+        if segment is None or segment.name[0] != key or segment.name[1] != day:
+            segment = self._last = self._opened(key, day)
         try:
             segment.map.write(line)
         except ValueError:  # past the window (mmap.write then writes nothing)
             segment.write_past(line)
-        self._dirty.add(name)
+        self._dirty.add(segment.name)
+
+    def _opened(self, key: str, day: str) -> _Segment:
+        """Segment `day` of `key`, opened if it is not, now the most recently used."""
+        segment = self._open.get((key, day))
+        if segment is None:
+            return self._segment(key, day)
+        self._open.move_to_end(segment.name)
+        return segment
 
     def all_keys(self) -> list[str]:
         try:

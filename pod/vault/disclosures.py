@@ -259,7 +259,7 @@ class DisclosureLog:
             self._day = day_of(moment)
         return self._day
 
-    def record(self, fragment: Fragment, *, request_id: str, method: str, status: int) -> None:
+    def record(self, fragment: Fragment, request_id: str, method: str, status: int) -> None:
         """Append one record, now, to its pod's journal, before the response leaves (OSError
         when the journal cannot be written), as one line joined from bytes made before: the
         second and the day (`_tick`), a method and status's (`_middle`), the fragment. Only the

@@ -329,7 +329,7 @@ def test_a_record_reads_back_as_what_was_asked(
     log = DisclosureLog(journal, Storages(), clock=lambda: at)
     asker = Asker(root="/pod/", agent=agent, client=None, origin=None, path="/pod/x")
     for request_id in ("1a-2", "1a-3"):  # the second from what the first made
-        log.record(fragment_of(asker), request_id=request_id, method=method, status=status)
+        log.record(fragment_of(asker), request_id, method, status)
     (day,) = journal.days(key_of("/pod/"))
     assert day == day_of(at)
     first, second = (json.loads(p) for p in journal.read(key_of("/pod/"), day))
