@@ -254,15 +254,16 @@ class _Segment:
         os.posix_fallocate(self.fd, start, length)
         mapped = mmap.mmap(self.fd, length, offset=start)
         mapped.seek(end - start)
-        self.start = start
+        self.start = start  # after the last call that can fail: `end` uses the old map till then
         return mapped
 
     def write_past(self, line: bytes) -> None:
-        """Write `line`, which the window has no room left for, into the next one."""
-        end = self.end
+        """Write `line`, which the window has no room left for, into the next one. Raises
+        OSError when that cannot be allocated (a full disk), keeping the window it has."""
+        mapped = self._mapped(self.end, len(line))
         self.map.close()
-        self.map = self._mapped(end, len(line))
-        self.map.write(line)
+        self.map = mapped
+        mapped.write(line)
 
     def close(self) -> None:
         """Unmap, cut the file back to its records (the window's zeros past them), close."""

@@ -3,6 +3,8 @@ tail, segments are dropped whole. Unit tests, and the file and memory journals s
 
 from __future__ import annotations
 
+import resource
+import signal
 import zlib
 from pathlib import Path
 
@@ -228,3 +230,29 @@ def test_segments_closed_to_bound_open_files_are_synced_and_appended_to_again(
         journal.append(key, DAY, b"second")
     journal.close()
     assert all(list(journal.read(key, DAY)) == [b"first", b"second"] for key in keys)
+
+
+def test_a_window_that_cannot_be_allocated_fails_that_append_and_loses_no_record(
+    tmp_path: Path,
+) -> None:
+    """A full disk, as the file-size limit makes one: posix_fallocate fails (EFBIG, with
+    SIGXFSZ ignored), the append raises OSError, and the segment goes on from its records."""
+    journal = FileJournal(tmp_path / "journal", fsync=False)
+    record = b"x" * 200
+    written = 0
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20 * 1024, hard))  # the first window, 16 KiB
+    try:
+        for _ in range(16 * 1024 // len(frame(record))):  # what the first window holds
+            journal.append(KEY, DAY, record)
+            written += 1
+        for _ in range(2):  # and again: nothing was left half done
+            with pytest.raises(OSError, match="too large"):
+                journal.append(KEY, DAY, record)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    journal.append(KEY, DAY, b"after")
+    journal.close()
+    assert list(journal.read(KEY, DAY)) == [record] * written + [b"after"]
