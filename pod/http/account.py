@@ -146,16 +146,16 @@ async def error_page(
     """`page` (pod.http.errors.PAGES) for a browser that navigated to a pod resource and got
     `error`, with its status and the headers its `problem` carries (WWW-Authenticate for 401).
     A visitor's page: no session is made for it, so no cookie is set on a pod's URL."""
-    base = request.app[SETTINGS].base_path
+    pages = urls(request.app[SETTINGS].base_path)
     response = await render(
         request,
         page.template,
         status=status_of(error),
         session=Session(id=None, csrf=""),
-        back=urls(base)["account"],
+        back=pages["account"],
         title=page.title,
         message=page.message,
-        link=urls(base)["login"] if page.login else None,
+        link=pages["login"] if page.login else None,
         link_text=N_("Log in") if page.login else None,
     )
     if problem is not None:

@@ -104,11 +104,7 @@ def warn_about_origin(request: web.Request, app: web.Application) -> None:
     if len(warned) == 2:
         return
     headers = request.headers
-    if (
-        hdrs.FORWARDED not in headers
-        and hdrs.X_FORWARDED_FOR not in headers
-        and hdrs.X_FORWARDED_PROTO not in headers
-    ):
+    if headers.keys().isdisjoint(_FORWARDING):  # case-insensitive, as the headers are
         # The common case, asked on every request: no proxy, and the Host seen last time.
         host = headers.get(hdrs.HOST)
         if host is not None and host == state.fine_host:

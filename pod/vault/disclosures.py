@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterable
@@ -218,10 +217,11 @@ class DisclosureLog:
         self.days = days
         self.clock = clock
         self._public: dict[tuple[str, str], int] = {}  # (raw path, day) -> reads
-        self._day_start = -math.inf  # the UTC day `_day` names, cached: strftime per record costs
-        self._day = ""
-        self._second = -1  # the second `_head` (a record's start) was made for
+        # Made once a second (`_tick`), not per record: the second `_head` (a record's start)
+        # and `_day` (the UTC day, strftime's) are for.
+        self._second = -1
         self._head = b""
+        self._day = ""
         self._middles: dict[tuple[str, int], bytes] = {}
         self._bases: LruCache[Hashable, Fragment] = LruCache(
             max_entries=_BASES, max_bytes=_BASIS_BYTES
@@ -253,12 +253,6 @@ class DisclosureLog:
             self._bases.put(key, fragment, expires=time.monotonic() + seconds)
         return fragment
 
-    def today(self, moment: float) -> str:
-        if not self._day_start <= moment < self._day_start + _DAY_SECONDS:
-            self._day_start = moment - moment % _DAY_SECONDS
-            self._day = day_of(moment)
-        return self._day
-
     def record(self, fragment: Fragment, request_id: str, method: str, status: int) -> None:
         """Append one record, now, to its pod's journal, before the response leaves (OSError
         when the journal cannot be written), as one line joined from bytes made before: the
@@ -289,9 +283,10 @@ class DisclosureLog:
         )
 
     def _tick(self, second: int) -> None:
+        """What a record and a count made in `second` share: the record's head, the day."""
         self._second = second
         self._head = b'{"v":%d,"t":%d' % (_VERSION, second)
-        self.today(second)
+        self._day = day_of(second)
 
     def _middle(self, method: str, status: int) -> bytes:
         """`","m":<method>,"s":<status>,`, kept for the methods this server serves."""
@@ -304,9 +299,9 @@ class DisclosureLog:
     def count(self, raw_path: str) -> None:
         """Count one anonymous read of the resource at `raw_path` (the still-encoded request
         path): resolved to a pod when flushed, off the request path."""
-        at = self.clock()
-        if not self._day_start <= at < self._day_start + _DAY_SECONDS:
-            self.today(at)
+        second = int(self.clock())
+        if second != self._second:
+            self._tick(second)
         key = (raw_path, self._day)
         counts = self._public
         counts[key] = counts.get(key, 0) + 1
